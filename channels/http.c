@@ -1,0 +1,353 @@
+/*
+ * tc_http: libcurl's multi_socket API driven by a libuv loop. One multi
+ * handle per loop; libcurl tells us which sockets to watch (uv_poll) and
+ * when to wake it (uv_timer); we tell it what happened. Nothing blocks the
+ * loop: name resolution runs in libcurl's resolver thread.
+ *
+ * Keeps true: a transfer's callback runs exactly once, from the loop and
+ * never from inside tc_http_post; easy handles are reused, and with them
+ * libcurl's connection cache keeps connections alive.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "channels/channels.h"
+
+#define HTTP_FREE_HANDLES 1024 /* easy handles kept for reuse */
+
+struct http_sock {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct tc_http *h;
+};
+
+struct http_xfer {
+	struct tc_http *h;
+	CURL *easy;
+	tc_http_cb cb;
+	void *data;
+	tc_http_allow_fn allow;
+	void *allow_data;
+	bool refused;
+	size_t body_len;
+	char body[TC_LIMIT_RESPONSE_BODY];
+	char error[CURL_ERROR_SIZE];
+	struct http_xfer *next;  /* in the active list, or the free list */
+	struct http_xfer *prev;  /* in the active list */
+};
+
+struct tc_http {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	unsigned active;
+	struct http_xfer *active_list;
+	unsigned n_free;
+	struct http_xfer *free_list;
+	bool closing;
+};
+
+static void check_done(struct tc_http *h);
+
+static void sock_closed(uv_handle_t *handle)
+{
+	free(container_of((uv_poll_t *)handle, struct http_sock, poll));
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+	struct http_sock *s = container_of(poll, struct http_sock, poll);
+	struct tc_http *h = s->h;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	(void)curl_multi_socket_action(h->multi, s->fd, flags, &running);
+	check_done(h);
+}
+
+/* libcurl's socket callback: start, change or stop watching fd. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
+		     void *socketp)
+{
+	struct tc_http *h = userp;
+	struct http_sock *s = socketp;
+	int events = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			uv_poll_stop(&s->poll);
+			uv_close((uv_handle_t *)&s->poll, sock_closed);
+			curl_multi_assign(h->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -1;
+		s->fd = fd;
+		s->h = h;
+		if (uv_poll_init_socket(h->loop, &s->poll, fd) < 0) {
+			free(s);
+			return -1;
+		}
+		curl_multi_assign(h->multi, fd, s);
+	}
+	if (what & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	return uv_poll_start(&s->poll, events, on_poll) < 0 ? -1 : 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct tc_http *h = container_of(t, struct tc_http, timer);
+	int running;
+
+	(void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(h);
+}
+
+/* libcurl's timer callback. A zero timeout becomes 1 ms: acting at once
+ * would re-enter libcurl from inside its own callback. */
+static int on_timeout(CURLM *multi, long ms, void *userp)
+{
+	struct tc_http *h = userp;
+
+	(void)multi;
+	if (ms < 0)
+		return uv_timer_stop(&h->timer) < 0 ? -1 : 0;
+	return uv_timer_start(&h->timer, on_timer, ms == 0 ? 1 : (uint64_t)ms, 0) < 0 ?
+		-1 : 0;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *userp)
+{
+	struct http_xfer *x = userp;
+	size_t len = size * n, room = sizeof(x->body) - x->body_len;
+
+	/* Keep the start for diagnostics; swallow the rest, or libcurl
+	 * would fail a transfer that the server answered. */
+	memcpy(x->body + x->body_len, p, len < room ? len : room);
+	x->body_len += len < room ? len : room;
+	return len;
+}
+
+static curl_socket_t on_opensocket(void *userp, curlsocktype purpose,
+				   struct curl_sockaddr *a)
+{
+	struct http_xfer *x = userp;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	if (x->allow && !x->allow(x->allow_data, &a->addr)) {
+		x->refused = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Takes x out of the multi handle and the active list. */
+static void xfer_unlink(struct tc_http *h, struct http_xfer *x)
+{
+	curl_multi_remove_handle(h->multi, x->easy);
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		h->active_list = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	h->active--;
+}
+
+/* Reports finished transfers and returns their handles to the pool. */
+static void check_done(struct tc_http *h)
+{
+	struct tc_http_result r;
+	struct http_xfer *x;
+	curl_off_t retry_after;
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		memset(&r, 0, sizeof(r));
+		r.code = m->data.result;
+		(void)curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+		r.retry_after_ms = -1;
+		if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) ==
+		    CURLE_OK && retry_after > 0)
+			r.retry_after_ms = (int64_t)retry_after * 1000;
+		r.refused = x->refused;
+		r.error = x->error[0] ? x->error : curl_easy_strerror(r.code);
+		r.body = x->body;
+		r.body_len = x->body_len;
+		xfer_unlink(h, x);
+		x->cb(x->data, &r);
+		if (h->n_free < HTTP_FREE_HANDLES && !h->closing) {
+			x->next = h->free_list;
+			h->free_list = x;
+			h->n_free++;
+		} else {
+			curl_easy_cleanup(x->easy);
+			free(x);
+		}
+	}
+}
+
+struct tc_http *tc_http_new(uv_loop_t *loop, unsigned max_total,
+			    unsigned per_host)
+{
+	struct tc_http *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->loop = loop;
+	h->multi = curl_multi_init();
+	if (!h->multi || uv_timer_init(loop, &h->timer) < 0) {
+		if (h->multi)
+			curl_multi_cleanup(h->multi);
+		free(h);
+		return NULL;
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_total);
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)max_total);
+	return h;
+}
+
+/* A handle from the pool, or a new one. */
+static struct http_xfer *xfer_get(struct tc_http *h)
+{
+	struct http_xfer *x = h->free_list;
+
+	if (x) {
+		h->free_list = x->next;
+		h->n_free--;
+		curl_easy_reset(x->easy);
+	} else {
+		x = malloc(sizeof(*x));
+		if (!x)
+			return NULL;
+		x->easy = curl_easy_init();
+		if (!x->easy) {
+			free(x);
+			return NULL;
+		}
+	}
+	x->h = h;
+	x->refused = false;
+	x->body_len = 0;
+	x->error[0] = '\0';
+	return x;
+}
+
+int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
+		 tc_http_cb cb, void *data)
+{
+	struct http_xfer *x;
+	CURL *e;
+
+	if (h->closing)
+		return -ECANCELED;
+	x = xfer_get(h);
+	if (!x)
+		return -ENOMEM;
+	e = x->easy;
+	x->cb = cb;
+	x->data = data;
+	x->allow = req->allow;
+	x->allow_data = req->allow_data;
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "tocsin/0.1");
+	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+		curl_easy_cleanup(e);
+		free(x);
+		return -ENOMEM;
+	}
+	x->prev = NULL;
+	x->next = h->active_list;
+	if (x->next)
+		x->next->prev = x;
+	h->active_list = x;
+	h->active++;
+	return 0;
+}
+
+uv_loop_t *tc_http_loop(const struct tc_http *h)
+{
+	return h->loop;
+}
+
+unsigned tc_http_active(const struct tc_http *h)
+{
+	return h->active;
+}
+
+static void http_closed(uv_handle_t *handle)
+{
+	free(container_of((uv_timer_t *)handle, struct tc_http, timer));
+}
+
+void tc_http_free(struct tc_http *h)
+{
+	struct http_xfer *x;
+
+	if (!h)
+		return;
+	h->closing = true;
+	/* Removing a handle makes libcurl close its sockets through on_socket. */
+	while ((x = h->active_list)) {
+		struct tc_http_result r;
+
+		xfer_unlink(h, x);
+		memset(&r, 0, sizeof(r));
+		r.code = CURLE_ABORTED_BY_CALLBACK;
+		r.error = "aborted: shutting down";
+		r.retry_after_ms = -1;
+		x->cb(x->data, &r);
+		curl_easy_cleanup(x->easy);
+		free(x);
+	}
+	while ((x = h->free_list)) {
+		h->free_list = x->next;
+		curl_easy_cleanup(x->easy);
+		free(x);
+	}
+	curl_multi_cleanup(h->multi);
+	uv_timer_stop(&h->timer);
+	uv_close((uv_handle_t *)&h->timer, http_closed);
+}

@@ -1,0 +1,36 @@
+/*
+ * cli: the commands of the tocsin tool. Each returns the exit code:
+ * 0 success, 1 the operation failed, 2 usage, 3 Redis unreachable.
+ */
+#ifndef TC_CLI_H
+#define TC_CLI_H
+
+#include <hiredis/hiredis.h>
+
+#include "common/common.h"
+#include "config/config.h"
+
+enum { TC_EXIT_OK, TC_EXIT_FAILED, TC_EXIT_USAGE, TC_EXIT_REDIS };
+
+/* A blocking connection to cfg's Redis (5 s timeouts), or NULL with the
+ * reason printed. Free with redisFree. */
+redisContext *tc_cli_connect(const struct tc_cfg *cfg);
+
+/* tocsin send ...; argv[0] is "send". With cfg NULL, prints --help. */
+int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv);
+
+/* tocsin status|report JOB [--json]; argv[0] is the command. With cfg
+ * NULL, prints --help. */
+int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
+		  int argc, char **argv);
+
+enum tc_show { TC_SHOW_NONE, TC_SHOW_LINE, TC_SHOW_SUMMARY, TC_SHOW_JSON };
+
+/* Reads the job record of id and shows it: not at all, as one progress line
+ * (printed when it changed), as a summary, or as JSON. Returns 1 when the
+ * record shows failed deliveries, 0 otherwise, -1 when there is no such
+ * job, TC_EREDIS when Redis failed. *done tells whether the job is done. */
+int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
+		    enum tc_show show, bool *done);
+
+#endif

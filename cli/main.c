@@ -1,0 +1,191 @@
+/*
+ * tocsin: the incident commander's command-line tool. It talks to Redis
+ * only (never to tocsind): send writes a job with one XADD, status and
+ * report read the job record, check-config validates a configuration.
+ *
+ * Exit codes: 0 success, 1 the operation failed (invalid job, failed
+ * deliveries, no such job), 2 usage, 3 Redis unreachable.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cli/cli.h"
+
+
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tocsin [-c FILE] send --template T (--group G ... | --to ADDRESS ...)\n"
+		"                     [--channel C ...] [--severity S] [--incident I]\n"
+		"                     [--var k=v ...] [--id ID] [--send-at T] [--expires-at T]\n"
+		"                     [--wait] [--json]\n"
+		"       tocsin [-c FILE] status JOB [--json]\n"
+		"       tocsin [-c FILE] report JOB [--json]\n"
+		"       tocsin check-config FILE\n"
+		"\n"
+		"-c defaults to $TOCSIN_CONFIG, then ./tocsin.yaml. Each command has --help.\n"
+		"Exit codes: 0 success, 1 the operation failed, 2 usage, 3 Redis unreachable.\n");
+}
+
+/* Loads the configuration for a command that talks to Redis: only the
+ * redis settings must resolve (secrets are the daemon's business). */
+static int load_cfg(const char *path, struct tc_cfg **cfg)
+{
+	struct tc_diags *ds = calloc(1, sizeof(*ds));
+	int r;
+
+	if (!ds)
+		return TC_EXIT_FAILED;
+	r = tc_cfg_load(path, TC_CFG_CLIENT, cfg, ds);
+	if (r < 0)
+		tc_diags_print(ds, stderr);
+	free(ds);
+	return r < 0 ? TC_EXIT_FAILED : TC_EXIT_OK;
+}
+
+redisContext *tc_cli_connect(const struct tc_cfg *cfg)
+{
+	struct timeval tv = { 5, 0 };
+	const char *url = cfg->redis_url;
+	char host[512];
+	redisContext *c;
+	long port = 6379, db = 0;
+	const char *p, *colon, *slash;
+	char *end;
+
+	if (strncmp(url, "unix://", 7) == 0) {
+		c = redisConnectUnixWithTimeout(url + 7, tv);
+	} else {
+		p = url + 8; /* "redis://", checked by the configuration */
+		slash = strchr(p, '/');
+		colon = strchr(p, ':');
+		if (colon && slash && colon > slash)
+			colon = NULL;
+		snprintf(host, sizeof(host), "%.*s",
+			 (int)((colon ? colon : slash ? slash : p + strlen(p)) - p), p);
+		if (colon)
+			port = strtol(colon + 1, &end, 10);
+		if (slash && slash[1])
+			db = strtol(slash + 1, &end, 10);
+		c = redisConnectWithTimeout(host, (int)port, tv);
+	}
+	if (!c || c->err) {
+		fprintf(stderr, "tocsin: cannot reach Redis at %s: %s\n", url,
+			c ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	if (db) {
+		redisReply *r = redisCommand(c, "SELECT %ld", db);
+
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			fprintf(stderr, "tocsin: cannot select Redis database %ld\n", db);
+			freeReplyObject(r);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+	struct tc_diags *ds;
+	struct tc_cfg *cfg = NULL;
+	int r;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: tocsin check-config FILE\n"
+		       "Validates FILE completely (environment references, rosters and\n"
+		       "the templates folder included) and prints every error as\n"
+		       "file:line: key.path: what is wrong. Exit 0 if valid, 1 if not.\n");
+		return TC_EXIT_OK;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: tocsin check-config FILE\n");
+		return TC_EXIT_USAGE;
+	}
+	ds = calloc(1, sizeof(*ds));
+	if (!ds)
+		return TC_EXIT_FAILED;
+	r = tc_cfg_load(argv[1], TC_CFG_DAEMON, &cfg, ds);
+	if (r < 0) {
+		tc_diags_print(ds, stderr);
+		fprintf(stderr, "%s: %zu error%s\n", argv[1], ds->n + ds->dropped,
+			ds->n + ds->dropped == 1 ? "" : "s");
+	} else {
+		printf("%s: ok (%zu group%s)\n", argv[1], cfg->n_groups,
+		       cfg->n_groups == 1 ? "" : "s");
+	}
+	free(ds);
+	tc_cfg_free(cfg);
+	return r < 0 ? TC_EXIT_FAILED : TC_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("TOCSIN_CONFIG");
+	const char *cmd;
+	struct tc_cfg *cfg = NULL;
+	redisContext *c;
+	int i = 1, r;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			path = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return TC_EXIT_OK;
+		} else {
+			usage(stderr);
+			return TC_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return TC_EXIT_USAGE;
+	}
+	cmd = argv[i];
+	argc -= i;
+	argv += i;
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(argc, argv);
+	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "report") != 0) {
+		fprintf(stderr, "tocsin: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return TC_EXIT_USAGE;
+	}
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			if (strcmp(cmd, "send") == 0)
+				return tc_cli_send(NULL, NULL, argc, argv);
+			return tc_cli_status(NULL, NULL, cmd, argc, argv);
+		}
+	}
+	if (!path || !path[0])
+		path = "tocsin.yaml";
+	if (load_cfg(path, &cfg) != TC_EXIT_OK)
+		return TC_EXIT_FAILED;
+	c = tc_cli_connect(cfg);
+	if (!c) {
+		tc_cfg_free(cfg);
+		return TC_EXIT_REDIS;
+	}
+	if (strcmp(cmd, "send") == 0)
+		r = tc_cli_send(cfg, c, argc, argv);
+	else
+		r = tc_cli_status(cfg, c, cmd, argc, argv);
+	redisFree(c);
+	tc_cfg_free(cfg);
+	return r;
+}

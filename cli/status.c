@@ -1,0 +1,297 @@
+/*
+ * tocsin status and report: what the job record says, for a person at
+ * 3 a.m. (short, counted per channel) or for a program (--json).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char status_help[] =
+	"usage: tocsin [-c FILE] status JOB [--json]\n"
+	"Prints the job's state and its deliveries counted per channel and state.\n"
+	"Exit 0, or 1 if the job does not exist or has failed deliveries.\n";
+
+static const char report_help[] =
+	"usage: tocsin [-c FILE] report JOB [--json]\n"
+	"Lists every delivery of the job: channel, address, group, member, state,\n"
+	"attempts and last outcome. Exit 0, or 1 if the job does not exist.\n";
+
+/* Counts of one channel (or all), folded for people. */
+struct tally {
+	long long ok, failed, other, pending;
+};
+
+static long long num(const redisReply *rec, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < rec->elements; i += 2)
+		if (strcmp(rec->element[i]->str, name) == 0)
+			return strtoll(rec->element[i + 1]->str, NULL, 10);
+	return 0;
+}
+
+static const char *str(const redisReply *rec, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < rec->elements; i += 2)
+		if (strcmp(rec->element[i]->str, name) == 0)
+			return rec->element[i + 1]->str;
+	return "";
+}
+
+/* Adds the counts of channel prefix pre ("" for the totals). */
+static void tally(const redisReply *rec, const char *pre, struct tally *t)
+{
+	char k[64];
+	int s;
+
+	memset(t, 0, sizeof(*t));
+	for (s = 0; s < TC_DS_COUNT; s++) {
+		long long n;
+
+		snprintf(k, sizeof(k), "%s%s", pre, tc_dstate_name(s));
+		n = num(rec, k);
+		switch (s) {
+		case TC_DS_SENT:
+		case TC_DS_DELIVERED:
+		case TC_DS_ACKNOWLEDGED:
+			t->ok += n;
+			break;
+		case TC_DS_FAILED:
+		case TC_DS_UNDELIVERED:
+			t->failed += n;
+			break;
+		case TC_DS_EXPIRED:
+		case TC_DS_CANCELLED:
+			t->other += n;
+			break;
+		default:
+			t->pending += n;
+			break;
+		}
+	}
+}
+
+static void show_line(const char *id, const redisReply *rec)
+{
+	static char last[1024];
+	char line[1024], part[160];
+	struct tally t;
+	size_t o;
+	int c;
+
+	o = (size_t)snprintf(line, sizeof(line), "job %s [%s] planned %lld", id,
+			     str(rec, "state"), num(rec, "planned"));
+	for (c = 0; c < TC_CH_COUNT; c++) {
+		char pre[16];
+
+		snprintf(pre, sizeof(pre), "%s.", tc_channel_name(c));
+		tally(rec, pre, &t);
+		if (!t.ok && !t.failed && !t.other && !t.pending)
+			continue;
+		snprintf(part, sizeof(part), " | %s: %lld delivered, %lld failed, %lld pending",
+			 tc_channel_name(c), t.ok, t.failed, t.pending);
+		if (o < sizeof(line))
+			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s", part);
+	}
+	if (strcmp(line, last) == 0)
+		return;
+	snprintf(last, sizeof(last), "%s", line);
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+static void show_summary(const char *id, const redisReply *rec)
+{
+	struct tally t;
+	int c;
+
+	printf("job %s\n", id);
+	printf("  state      %s\n", str(rec, "state"));
+	printf("  template   %s\n", str(rec, "template"));
+	printf("  severity   %s\n", str(rec, "severity"));
+	if (str(rec, "incident")[0])
+		printf("  incident   %s\n", str(rec, "incident"));
+	printf("  created    %s\n", str(rec, "created_at"));
+	if (str(rec, "done_at")[0])
+		printf("  done       %s\n", str(rec, "done_at"));
+	printf("  planned    %lld\n", num(rec, "planned"));
+	for (c = 0; c < TC_CH_COUNT; c++) {
+		char pre[16];
+
+		snprintf(pre, sizeof(pre), "%s.", tc_channel_name(c));
+		tally(rec, pre, &t);
+		if (!t.ok && !t.failed && !t.other && !t.pending)
+			continue;
+		printf("  %-10s %lld delivered, %lld failed, %lld expired or cancelled, %lld pending\n",
+		       tc_channel_name(c), t.ok, t.failed, t.other, t.pending);
+	}
+}
+
+static void show_json(const char *id, const redisReply *rec)
+{
+	json_t *o = json_object(), *counts = json_object();
+	char *text;
+	size_t i;
+
+	json_object_set_new(o, "job", json_string(id));
+	for (i = 0; i + 1 < rec->elements; i += 2) {
+		const char *k = rec->element[i]->str, *v = rec->element[i + 1]->str;
+
+		if (tc_dstate_parse(k) >= 0 || strchr(k, '.') || strcmp(k, "planned") == 0)
+			json_object_set_new(strcmp(k, "planned") == 0 ? o : counts, k,
+					    json_integer(strtoll(v, NULL, 10)));
+		else
+			json_object_set_new(o, k, json_string(v));
+	}
+	json_object_set_new(o, "counts", counts);
+	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	printf("%s\n", text ? text : "{}");
+	free(text);
+	json_decref(o);
+}
+
+int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
+		    enum tc_show show, bool *done)
+{
+	char key[TC_KEY_MAX];
+	redisReply *rec;
+	struct tally t;
+	int r;
+
+	if (tc_key_job(key, sizeof(key), cfg->prefix, id) < 0)
+		return -1;
+	rec = redisCommand(c, "HGETALL %s", key);
+	if (!rec || rec->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rec);
+		return TC_EREDIS;
+	}
+	if (rec->elements == 0) {
+		freeReplyObject(rec);
+		return -1;
+	}
+	*done = strcmp(str(rec, "state"), "done") == 0 ||
+		strcmp(str(rec, "state"), "cancelled") == 0;
+	tally(rec, "", &t);
+	r = t.failed > 0;
+	if (show == TC_SHOW_LINE)
+		show_line(id, rec);
+	else if (show == TC_SHOW_SUMMARY)
+		show_summary(id, rec);
+	else if (show == TC_SHOW_JSON)
+		show_json(id, rec);
+	freeReplyObject(rec);
+	return r;
+}
+
+/* A string member of o, or dflt. */
+static const char *sval(json_t *o, const char *key, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : dflt;
+}
+
+/* Prints one delivery of the report. */
+static void report_row(const char *did, const char *text, bool json, bool first)
+{
+	json_t *d = json_loads(text, 0, NULL);
+	char *out;
+
+	if (!d)
+		d = json_pack("{s:s}", "error", "unreadable record");
+	if (json) {
+		json_object_set_new(d, "delivery", json_string(did));
+		out = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s%s\n", first ? "" : ",", out ? out : "{}");
+		free(out);
+	} else {
+		printf("%-8s %-12s %3lld  %-14s %-20s %-40s %s\n",
+		       sval(d, "channel", "?"),
+		       sval(d, "state", "?"),
+		       json_integer_value(json_object_get(d, "attempts")),
+		       sval(d, "group", ""),
+		       sval(d, "member", ""),
+		       sval(d, "address", ""),
+		       sval(d, "last_outcome", ""));
+	}
+	json_decref(d);
+}
+
+/* Lists every delivery, HSCAN page by page (a broadcast can be large). */
+static int report(const struct tc_cfg *cfg, redisContext *c, const char *id, bool json)
+{
+	char key[TC_KEY_MAX], cursor[32] = "0";
+	bool first = true, done;
+	redisReply *r;
+	size_t i;
+	int st = tc_cli_progress(cfg, c, id, TC_SHOW_NONE, &done);
+
+	if (st == -1) {
+		fprintf(stderr, "tocsin report: no job '%s'\n", id);
+		return TC_EXIT_FAILED;
+	}
+	if (st == TC_EREDIS)
+		return TC_EXIT_REDIS;
+	if (!json) {
+		(void)tc_cli_progress(cfg, c, id, TC_SHOW_SUMMARY, &done);
+		printf("\n%-8s %-12s %3s  %-14s %-20s %-40s %s\n", "CHANNEL", "STATE",
+		       "TRY", "GROUP", "MEMBER", "ADDRESS", "LAST OUTCOME");
+	} else {
+		printf("[\n");
+	}
+	tc_key_deliveries(key, sizeof(key), cfg->prefix, id);
+	do {
+		r = redisCommand(c, "HSCAN %s %s COUNT 1000", key, cursor);
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+			freeReplyObject(r);
+			return TC_EXIT_REDIS;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (i = 0; i + 1 < r->element[1]->elements; i += 2) {
+			report_row(r->element[1]->element[i]->str,
+				   r->element[1]->element[i + 1]->str, json, first);
+			first = false;
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	if (json)
+		printf("]\n");
+	return TC_EXIT_OK;
+}
+
+int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
+		  int argc, char **argv)
+{
+	const char *id = NULL;
+	bool json = false, done, bad = false;
+	int i, r;
+
+	if (!cfg) {
+		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stdout);
+		return TC_EXIT_OK;
+	}
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (argv[i][0] != '-' && !id)
+			id = argv[i];
+		else
+			bad = true;
+	}
+	if (!id || bad) {
+		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stderr);
+		return TC_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "report") == 0)
+		return report(cfg, c, id, json);
+	r = tc_cli_progress(cfg, c, id, json ? TC_SHOW_JSON : TC_SHOW_SUMMARY, &done);
+	if (r == -1)
+		fprintf(stderr, "tocsin status: no job '%s'\n", id);
+	return r == TC_EREDIS ? TC_EXIT_REDIS : r != 0 ? TC_EXIT_FAILED : TC_EXIT_OK;
+}

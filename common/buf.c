@@ -1,0 +1,113 @@
+/*
+ * tc_buf: growable bytes with a hard maximum. Every append either fits
+ * completely or fails and leaves the buffer as it was; the data stays
+ * NUL-terminated so it can be used as a C string.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+
+void tc_buf_init(struct tc_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void tc_buf_release(struct tc_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void tc_buf_reset(struct tc_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+/* Makes room for n more bytes and the terminating NUL. */
+static int buf_grow(struct tc_buf *b, size_t n)
+{
+	size_t want, cap;
+	char *p;
+
+	if (n > b->max - b->len)
+		return TC_ELIMIT;
+	want = b->len + n + 1;
+	if (want <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < want)
+		cap *= 2;
+	if (cap > b->max + 1)
+		cap = b->max + 1;
+	p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int tc_buf_add(struct tc_buf *b, const void *p, size_t n)
+{
+	int r = buf_grow(b, n);
+
+	if (r < 0)
+		return r;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int tc_buf_adds(struct tc_buf *b, const char *s)
+{
+	return tc_buf_add(b, s, strlen(s));
+}
+
+int tc_buf_addc(struct tc_buf *b, char c)
+{
+	return tc_buf_add(b, &c, 1);
+}
+
+int tc_buf_printf(struct tc_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return TC_EINVAL;
+	r = buf_grow(b, (size_t)n);
+	if (r < 0)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+char *tc_buf_take(struct tc_buf *b)
+{
+	char *p = b->data;
+
+	if (!p)
+		p = calloc(1, 1);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return p;
+}

@@ -1,0 +1,258 @@
+/*
+ * common: what tocsind and tocsin share. The limits on everything that comes
+ * from outside, the growable buffer, diagnostics, logging, time, addresses,
+ * the job model and the Redis key names.
+ *
+ * Nothing here touches the network or the event loop.
+ */
+#ifndef TC_COMMON_H
+#define TC_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* The struct that embeds member at ptr (libuv handles, list links). */
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+/* ---- limits: every quantity that comes from outside, in one place ------ */
+
+#define TC_LIMIT_CONFIG_BYTES      (1u << 20)  /* the YAML configuration file */
+#define TC_LIMIT_CONFIG_DEPTH      16          /* nesting of the YAML document */
+#define TC_LIMIT_GROUPS            1024        /* groups in the configuration */
+#define TC_LIMIT_INLINE_MEMBERS    10000       /* inline members of one group */
+#define TC_LIMIT_ROSTER_ROW_BYTES  4096        /* one CSV roster record */
+#define TC_LIMIT_ROSTER_ROWS       10000000u   /* records in one roster */
+#define TC_LIMIT_ALLOW             256         /* webhook allow entries */
+#define TC_LIMIT_PROVIDERS         16          /* SMS providers */
+#define TC_LIMIT_JOB_BYTES         (64u << 10) /* one job's JSON */
+#define TC_LIMIT_JOB_DEPTH         8           /* nesting of a job's JSON */
+#define TC_LIMIT_JOB_ID            128         /* a job id's characters */
+#define TC_LIMIT_JOB_GROUPS        64          /* groups named by one job */
+#define TC_LIMIT_JOB_RECIPIENTS    1000        /* ad-hoc recipients in one job */
+#define TC_LIMIT_JOB_VARS          256         /* members of a job's vars */
+#define TC_LIMIT_TEXT              1024        /* a name, role, incident, template name */
+#define TC_LIMIT_ADDRESS           2048        /* an email, phone or webhook URL */
+#define TC_LIMIT_BODY              (256u << 10) /* a rendered message body */
+#define TC_LIMIT_RESPONSE_BODY     (16u << 10) /* kept of an HTTP response body */
+#define TC_LIMIT_REDIS_REPLY       (64u << 20) /* one Redis reply */
+#define TC_LIMIT_LOG_VALUE         200         /* an untrusted value in a log line */
+#define TC_LIMIT_DIAGS             100         /* diagnostics kept per load */
+
+/* ---- error codes ------------------------------------------------------ */
+/* Functions that can fail return 0 (or a count) or a negative errno or one
+ * of these. */
+enum {
+	TC_EINVAL = -1000, /* input rejected; a diagnostic says why */
+	TC_ELIMIT = -1001, /* a named limit was crossed */
+	TC_EREDIS = -1002, /* Redis failed or is unreachable */
+};
+
+/* ---- tc_buf: growable bytes with a maximum ----------------------------- */
+/* Always NUL-terminated once anything was appended; data is NULL before. */
+struct tc_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max; /* len never exceeds max */
+};
+
+/* Prepares an empty buffer (caller's storage) that may grow to max bytes. */
+void tc_buf_init(struct tc_buf *b, size_t max);
+/* Frees what the buffer holds; it may be used again after tc_buf_init. */
+void tc_buf_release(struct tc_buf *b);
+/* Empties the buffer, keeping its memory. */
+void tc_buf_reset(struct tc_buf *b);
+/* Appends n bytes. Returns 0, -ENOMEM, or TC_ELIMIT past max (the buffer
+ * is then unchanged). */
+int tc_buf_add(struct tc_buf *b, const void *p, size_t n);
+int tc_buf_adds(struct tc_buf *b, const char *s);
+int tc_buf_addc(struct tc_buf *b, char c);
+/* Appends formatted text; same returns as tc_buf_add. */
+int tc_buf_printf(struct tc_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Returns the data and forgets it: the caller frees it with free(). Returns
+ * an allocated empty string for an empty buffer, NULL if out of memory. */
+char *tc_buf_take(struct tc_buf *b);
+
+/* ---- diagnostics ------------------------------------------------------- */
+/* One error that points at where it is: fixed storage, no allocation. */
+struct tc_diag {
+	char source[256]; /* file name, or "job", "roster.csv", ... */
+	unsigned line;    /* 1-based; 0 when there is none */
+	char path[256];   /* dotted key path: groups.oncall.members[2].phone */
+	char msg[512];    /* lowercase, problem first, user values quoted */
+};
+
+/* Fills d. Any argument may be NULL or 0. Never fails (text is cut). */
+void tc_diag_set(struct tc_diag *d, const char *source, unsigned line,
+		 const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Formats d as "source:line: path: msg" (the parts present) into out. */
+void tc_diag_format(const struct tc_diag *d, char *out, size_t n);
+
+/* Many diagnostics, for loaders that report every error. */
+struct tc_diags {
+	struct tc_diag item[TC_LIMIT_DIAGS];
+	size_t n;       /* kept */
+	size_t dropped; /* past TC_LIMIT_DIAGS */
+};
+/* Adds one; past the limit only counts it. */
+void tc_diags_add(struct tc_diags *ds, const char *source, unsigned line,
+		  const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Writes each as one line to f (a FILE *), then "... and N more" if any
+ * were dropped. */
+void tc_diags_print(const struct tc_diags *ds, void *f);
+
+/* ---- logging ------------------------------------------------------------ */
+/* One line per event on stderr: "ts level=... module=... <text>". The text
+ * is key=value pairs with stable keys. Untrusted values go through
+ * tc_log_quote first. The logger is the one mutable global. */
+enum tc_log_level { TC_LOG_DEBUG, TC_LOG_INFO, TC_LOG_WARN, TC_LOG_ERROR };
+void tc_log_set_level(enum tc_log_level level);
+void tc_log(enum tc_log_level level, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Writes v into out (n bytes, at least 8) quoted and escaped, control
+ * characters as \xNN, cut at TC_LIMIT_LOG_VALUE with "...". Returns out. */
+const char *tc_log_quote(char *out, size_t n, const char *v);
+
+/* ---- time --------------------------------------------------------------- */
+/* Wall clock, milliseconds since the Unix epoch. */
+int64_t tc_time_now_ms(void);
+/* Formats ms as RFC 3339 UTC with milliseconds into out (at least 32). */
+void tc_time_format(int64_t ms, char *out, size_t n);
+/* Parses RFC 3339 ("2026-11-25T10:00:00Z", "...:00.5+01:00"). Returns 0 and
+ * writes *ms, or TC_EINVAL. */
+int tc_time_parse(const char *s, int64_t *ms);
+/* Parses a duration "250ms", "10s", "5m", "2h". Returns 0 and writes *ms,
+ * or TC_EINVAL. */
+int tc_duration_parse(const char *s, uint64_t *ms);
+
+/* ---- channels and severities -------------------------------------------- */
+enum tc_channel { TC_CH_EMAIL, TC_CH_SMS, TC_CH_WEBHOOK, TC_CH_COUNT };
+#define TC_CH_BIT(c) (1u << (c))
+#define TC_CH_ALL    ((1u << TC_CH_COUNT) - 1)
+
+/* "email", "sms", "webhook". */
+const char *tc_channel_name(enum tc_channel c);
+/* Returns the channel, or -1 for an unknown name. */
+int tc_channel_parse(const char *s);
+
+/* In the order of work: critical first. */
+enum tc_severity { TC_SEV_CRITICAL, TC_SEV_HIGH, TC_SEV_NORMAL, TC_SEV_LOW,
+		   TC_SEV_COUNT };
+const char *tc_severity_name(enum tc_severity s);
+int tc_severity_parse(const char *s); /* -1 when unknown */
+
+/* ---- addresses ---------------------------------------------------------- */
+/* Each returns 0, or TC_EINVAL with a message in why (n bytes) such as
+ * "not an email address 'ada@'". */
+int tc_addr_email_check(const char *s, char *why, size_t n);
+/* Normalizes a phone number to E.164 ("+44 20 7946 0000" ->
+ * "+442079460000"; spaces, dots, dashes and parentheses are dropped).
+ * out has at least 17 bytes. */
+int tc_addr_phone_normalize(const char *s, char *out, char *why, size_t n);
+/* An absolute http:// or https:// URL with a host. */
+int tc_addr_url_check(const char *s, char *why, size_t n);
+
+/* ---- members ------------------------------------------------------------ */
+/* A stakeholder: a group member, a roster row or a job's recipient. All
+ * strings are owned (NULL when absent); phone is normalized E.164. */
+struct tc_member {
+	char *name;
+	char *role;
+	char *email;
+	char *phone;
+	char *webhook;
+	unsigned channels; /* TC_CH_BIT mask; 0: the group's (or the job's) */
+};
+
+/* Validates one member from any source and normalizes its phone. Adds one
+ * diagnostic per problem (with path prefix `path`, e.g.
+ * "groups.oncall.members[2]") to ds; returns 0 or TC_EINVAL. Checks: name
+ * present, every address valid, each listed channel has its address, and at
+ * least one address. */
+int tc_member_check(struct tc_member *m, const char *source, unsigned line,
+		    const char *path, struct tc_diags *ds);
+/* The address m has for channel c, or NULL. */
+const char *tc_member_address(const struct tc_member *m, enum tc_channel c);
+/* Deep copy; NULL when out of memory. */
+struct tc_member *tc_member_dup(const struct tc_member *m);
+/* Frees the strings (caller's storage). */
+void tc_member_release(struct tc_member *m);
+/* Fills a member from a JSON object (a job recipient). Unknown members,
+ * wrong types and over-long values are errors naming path.field. The result
+ * still needs tc_member_check. */
+int tc_member_from_json(json_t *o, struct tc_member *m, const char *path,
+			struct tc_diag *d);
+
+/* ---- the job ------------------------------------------------------------- */
+struct tc_job {
+	char id[TC_LIMIT_JOB_ID + 1];
+	char entry[64];             /* the stream entry id it came in */
+	enum tc_severity severity;  /* the stream it came in */
+	char *template;
+	char **groups;
+	size_t n_groups;
+	struct tc_member *recipients;
+	size_t n_recipients;
+	unsigned channels;          /* TC_CH_BIT mask; TC_CH_ALL when absent */
+	char *incident;             /* NULL when absent */
+	json_t *vars;               /* owned reference; an empty object when absent */
+	int64_t send_at_ms;         /* 0 when absent */
+	int64_t expires_at_ms;      /* 0 when absent */
+};
+
+/* Parses and validates one job as DESIGN.md defines it (the structure, not
+ * whether its groups and template exist: that needs the configuration).
+ * json/len is the stream entry's `job` field, stream the severity of the
+ * stream it came from, entry the stream entry id (the job id when the job
+ * has none). Returns 0 and fills *job (release with tc_job_release), or
+ * TC_EINVAL / TC_ELIMIT with d naming the field. */
+int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
+		 const char *entry, struct tc_job *job, struct tc_diag *d);
+void tc_job_release(struct tc_job *job);
+/* Whether s is a valid job id (1..128 of A-Z a-z 0-9 . _ : -). */
+bool tc_job_id_valid(const char *s);
+
+/* ---- deliveries ------------------------------------------------------------ */
+#define TC_DELIVERY_ID_LEN 32
+/* The delivery id of (job, channel, address): 32 lowercase hex characters of
+ * SHA-256("tocsin-delivery" NUL job NUL channel NUL address). Deterministic, so
+ * a member listed twice gets one delivery per channel, and a restart knows
+ * what it planned. out has TC_DELIVERY_ID_LEN + 1 bytes. */
+void tc_delivery_id(const char *job_id, enum tc_channel c, const char *address,
+		    char *out);
+
+/* Delivery states, as written in Redis. */
+enum tc_dstate {
+	TC_DS_QUEUED, TC_DS_SENDING, TC_DS_SENT, TC_DS_RETRYING, TC_DS_DELIVERED,
+	TC_DS_UNDELIVERED, TC_DS_ACKNOWLEDGED, TC_DS_FAILED, TC_DS_EXPIRED,
+	TC_DS_CANCELLED, TC_DS_COUNT
+};
+const char *tc_dstate_name(enum tc_dstate s);
+int tc_dstate_parse(const char *s); /* -1 when unknown */
+/* Whether nothing more will be attempted in this state. */
+bool tc_dstate_final(enum tc_dstate s);
+
+/* ---- Redis key names ------------------------------------------------------- */
+/* Each writes the key into out (n bytes) and returns 0, or TC_ELIMIT when it
+ * does not fit. prefix at most 64 bytes (the configuration checks). */
+int tc_key_jobs(char *out, size_t n, const char *prefix, enum tc_severity s);
+int tc_key_job(char *out, size_t n, const char *prefix, const char *job_id);
+int tc_key_deliveries(char *out, size_t n, const char *prefix, const char *job_id);
+int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_id);
+int tc_key_retry(char *out, size_t n, const char *prefix);
+int tc_key_dead(char *out, size_t n, const char *prefix);
+int tc_key_events(char *out, size_t n, const char *prefix);
+#define TC_KEY_MAX 256
+#define TC_GROUP_NAME "tocsind"   /* the consumer group */
+
+#endif

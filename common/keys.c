@@ -1,0 +1,46 @@
+/*
+ * Redis key names: the public contract of DESIGN.md, spelled in one place.
+ */
+#include <stdio.h>
+
+#include "common/common.h"
+
+static int key(char *out, size_t n, int r)
+{
+	return r < 0 || (size_t)r >= n ? TC_ELIMIT : 0;
+}
+
+int tc_key_jobs(char *out, size_t n, const char *prefix, enum tc_severity s)
+{
+	return key(out, n, snprintf(out, n, "%s:jobs:%s", prefix, tc_severity_name(s)));
+}
+
+int tc_key_job(char *out, size_t n, const char *prefix, const char *job_id)
+{
+	return key(out, n, snprintf(out, n, "%s:job:%s", prefix, job_id));
+}
+
+int tc_key_deliveries(char *out, size_t n, const char *prefix, const char *job_id)
+{
+	return key(out, n, snprintf(out, n, "%s:job:%s:deliveries", prefix, job_id));
+}
+
+int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_id)
+{
+	return key(out, n, snprintf(out, n, "%s:job:%s:events", prefix, job_id));
+}
+
+int tc_key_retry(char *out, size_t n, const char *prefix)
+{
+	return key(out, n, snprintf(out, n, "%s:retry", prefix));
+}
+
+int tc_key_dead(char *out, size_t n, const char *prefix)
+{
+	return key(out, n, snprintf(out, n, "%s:dead", prefix));
+}
+
+int tc_key_events(char *out, size_t n, const char *prefix)
+{
+	return key(out, n, snprintf(out, n, "%s:events", prefix));
+}

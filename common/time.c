@@ -1,0 +1,145 @@
+/*
+ * Time: the wall clock in milliseconds, RFC 3339 in and out, durations
+ * such as "250ms" and "5m". Thread-safe (no gmtime/localtime).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/common.h"
+
+int64_t tc_time_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+void tc_time_format(int64_t ms, char *out, size_t n)
+{
+	struct tm tm;
+	time_t secs = (time_t)(ms / 1000);
+
+	if (!gmtime_r(&secs, &tm)) {
+		snprintf(out, n, "invalid-time");
+		return;
+	}
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)(ms % 1000));
+}
+
+/* Reads exactly n digits at *p into *v. */
+static int digits(const char **p, int n, int *v)
+{
+	int x = 0;
+
+	while (n--) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		x = x * 10 + (**p - '0');
+		(*p)++;
+	}
+	*v = x;
+	return 0;
+}
+
+static int expect(const char **p, char c)
+{
+	if (**p != c && !(c == 'T' && (**p == 't' || **p == ' ')))
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+int tc_time_parse(const char *s, int64_t *ms)
+{
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *p = s;
+	int y, mo, d, h, mi, sec, frac = 0, scale = 1000, oh, om;
+	int64_t t, off = 0;
+
+	if (digits(&p, 4, &y) || expect(&p, '-') || digits(&p, 2, &mo) ||
+	    expect(&p, '-') || digits(&p, 2, &d) || expect(&p, 'T') ||
+	    digits(&p, 2, &h) || expect(&p, ':') || digits(&p, 2, &mi) ||
+	    expect(&p, ':') || digits(&p, 2, &sec))
+		return TC_EINVAL;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return TC_EINVAL;
+		while (isdigit((unsigned char)*p)) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*p - '0') * scale;
+			}
+			p++;
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+
+		p++;
+		if (digits(&p, 2, &oh) || expect(&p, ':') || digits(&p, 2, &om) ||
+		    oh > 23 || om > 59)
+			return TC_EINVAL;
+		off = sign * ((int64_t)oh * 3600 + om * 60);
+	} else {
+		return TC_EINVAL;
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || (unsigned)d > mdays[mo - 1] ||
+	    h > 23 || mi > 59 || sec > 60)
+		return TC_EINVAL;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return TC_EINVAL;
+	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+	    mi * 60 + sec - off;
+	*ms = t * 1000 + frac;
+	return 0;
+}
+
+int tc_duration_parse(const char *s, uint64_t *ms)
+{
+	uint64_t v = 0, unit;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return TC_EINVAL;
+	while (isdigit((unsigned char)*p)) {
+		if (v > UINT64_MAX / 10 / 1000)
+			return TC_EINVAL;
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (strcmp(p, "ms") == 0)
+		unit = 1;
+	else if (strcmp(p, "s") == 0)
+		unit = 1000;
+	else if (strcmp(p, "m") == 0)
+		unit = 60000;
+	else if (strcmp(p, "h") == 0)
+		unit = 3600000;
+	else
+		return TC_EINVAL;
+	if (v > UINT64_MAX / unit)
+		return TC_EINVAL;
+	*ms = v * unit;
+	return 0;
+}

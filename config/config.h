@@ -1,0 +1,166 @@
+/*
+ * config: the YAML configuration of DESIGN.md, loaded with libfyaml and
+ * validated completely, and the CSV roster reader.
+ *
+ * A loaded struct tc_cfg is immutable; reloading builds a new one.
+ */
+#ifndef TC_CONFIG_H
+#define TC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+struct tc_retry_cfg {
+	unsigned attempts;  /* 1..100, attempts in all (1: no retry) */
+	uint64_t base_ms;
+	uint64_t max_ms;
+};
+
+struct tc_rate_cfg {
+	double per_second;  /* > 0 */
+	unsigned burst;     /* >= 1 */
+};
+
+/* One webhook allow entry: a host name (exact, or "*.example.org" for any
+ * name below it) or an address range. */
+struct tc_allow {
+	char *host;                /* NULL for a range */
+	int family;                /* AF_INET or AF_INET6, for a range */
+	unsigned char addr[16];    /* network byte order */
+	unsigned prefix;           /* prefix length in bits */
+};
+
+struct tc_webhook_cfg {
+	bool enabled;              /* channels.webhook is present */
+	unsigned concurrency;      /* transfers at once, 1..100000 */
+	unsigned per_host;         /* connections per host, 1..10000 */
+	uint64_t connect_timeout_ms;
+	uint64_t timeout_ms;
+	unsigned char key[128];    /* the decoded whsec_ secret */
+	size_t key_len;            /* 16..128 */
+	struct tc_allow *allow;
+	size_t n_allow;
+	struct tc_retry_cfg retry;
+};
+
+enum tc_starttls { TC_STARTTLS_REQUIRED, TC_STARTTLS_OPPORTUNISTIC,
+		   TC_STARTTLS_OFF };
+
+struct tc_email_cfg {
+	bool enabled;
+	char *host;                /* from server "host:port" */
+	unsigned port;
+	enum tc_starttls starttls;
+	char *ca_file;             /* NULL: the system's */
+	char *username;            /* NULL: no authentication */
+	char *password;
+	char *from;                /* "Name <addr>" or "addr" */
+	char *reply_to;            /* NULL when absent */
+	unsigned sessions;         /* 1..64 */
+	struct tc_rate_cfg rate;
+	struct tc_retry_cfg retry;
+};
+
+enum tc_sms_kind { TC_SMS_TWILIO, TC_SMS_VONAGE, TC_SMS_HTTP };
+enum tc_overflow { TC_OVERFLOW_TRUNCATE, TC_OVERFLOW_REJECT };
+
+struct tc_sms_provider {
+	char *name;
+	enum tc_sms_kind kind;
+	char *base_url;
+	char *account_sid;         /* twilio */
+	char *auth_token;          /* twilio */
+	char *api_key;             /* vonage */
+	char *api_secret;          /* vonage */
+	char *from;
+	struct tc_rate_cfg rate;
+};
+
+struct tc_sms_cfg {
+	bool enabled;
+	unsigned max_segments;     /* 1..10 */
+	enum tc_overflow overflow;
+	struct tc_sms_provider *providers;
+	size_t n_providers;
+	struct tc_retry_cfg retry;
+};
+
+struct tc_group {
+	char *name;
+	struct tc_member *members; /* inline members */
+	size_t n_members;
+	char *roster;              /* absolute path of the CSV roster, or NULL */
+	unsigned channels;         /* TC_CH_BIT mask; TC_CH_ALL when absent */
+};
+
+struct tc_cfg {
+	char *path;                /* the file it was loaded from */
+	char *dir;                 /* its folder: relative paths start here */
+	char *redis_url;           /* redis://host:port/db or unix:///path */
+	char *prefix;              /* 1..64 of [A-Za-z0-9_.:-] */
+	char *consumer;
+	unsigned in_flight;        /* 1..1000000 */
+	uint64_t claim_idle_ms;
+	uint64_t shutdown_grace_ms;
+	char *listen;              /* "host:port", NULL when absent */
+	char *public_url;          /* NULL when absent */
+	char *ack_secret;          /* NULL when absent */
+	char *templates;           /* absolute folder */
+	struct tc_webhook_cfg webhook;
+	struct tc_email_cfg email;
+	struct tc_sms_cfg sms;
+	struct tc_group *groups;
+	size_t n_groups;
+};
+
+/* How strictly ${NAME} references are taken. */
+enum tc_cfg_mode {
+	TC_CFG_DAEMON, /* every reference must be set */
+	TC_CFG_CLIENT, /* for the CLI: only redis.* must be set; others may be
+			  unset and are left NULL (secrets are not needed) */
+};
+
+/* Loads and validates path completely (rosters included: every row is read
+ * and checked). Returns 0 and a new configuration in *out (free with
+ * tc_cfg_free), or TC_EINVAL with every error in ds (each as
+ * "file:line: key.path: what is wrong"). Unset ${NAME} references are
+ * errors naming NAME. Reads files: call it at start, from the CLI, or off
+ * the loop thread. */
+int tc_cfg_load(const char *path, enum tc_cfg_mode mode, struct tc_cfg **out,
+		struct tc_diags *ds);
+/* Accepts NULL and half-built configurations. */
+void tc_cfg_free(struct tc_cfg *cfg);
+/* The group named name, or NULL. */
+const struct tc_group *tc_cfg_group(const struct tc_cfg *cfg, const char *name);
+
+/* ---- CSV rosters --------------------------------------------------------- */
+/* A push parser for roster files (RFC 4180, header
+ * name,role,email,phone,webhook,channels in any order, channels
+ * space-separated). Feed it bytes as they are read; it calls back once per
+ * record with a validated member, or with a diagnostic for a bad record.
+ * It never reads files itself, so the daemon can feed it from uv_fs_read. */
+struct tc_roster;
+
+/* Called per data record. m is borrowed for the call (copy what you keep)
+ * and NULL when the record is invalid; then d says why (source, line, the
+ * column as path). Return 0 to go on, non-zero to stop: tc_roster_feed then
+ * returns that value. */
+typedef int (*tc_roster_cb)(void *data, const struct tc_member *m,
+			    unsigned line, const struct tc_diag *d);
+
+/* A new parser; source names the file in diagnostics. NULL if out of
+ * memory. */
+struct tc_roster *tc_roster_new(const char *source, tc_roster_cb cb, void *data);
+/* Parses n more bytes. Returns 0, the callback's non-zero value, or
+ * TC_EINVAL / TC_ELIMIT for a fault that stops the file (bad header, record
+ * over TC_LIMIT_ROSTER_ROW_BYTES, too many rows) with *d filled. */
+int tc_roster_feed(struct tc_roster *r, const char *buf, size_t n,
+		   struct tc_diag *d);
+/* Ends the input (a last record without a newline). Same returns. */
+int tc_roster_finish(struct tc_roster *r, struct tc_diag *d);
+void tc_roster_free(struct tc_roster *r);
+
+#endif

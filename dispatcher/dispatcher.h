@@ -1,0 +1,180 @@
+/*
+ * tocsind's internal header: the daemon's state and the functions its
+ * parts (redis, intake, run, track, roster reader) call on each other.
+ * Nothing outside dispatcher/ includes it.
+ */
+#ifndef TC_DISPATCHER_H
+#define TC_DISPATCHER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hiredis/async.h>
+#include <uv.h>
+
+#include "channels/channels.h"
+#include "common/common.h"
+#include "config/config.h"
+#include "templates/templates.h"
+
+#define TC_PLAN_BATCH    128 /* deliveries per PLAN script call */
+#define TC_MOVE_BATCH    256 /* transitions per MOVE script call */
+#define TC_ACTIVE_JOBS   16  /* jobs worked on at once */
+#define TC_ROSTER_QUEUE  256 /* roster members read ahead */
+
+/* ---- Redis connections (redis.c) ------------------------------------------ */
+struct tc_rconn;
+typedef void (*tc_rconn_fn)(struct tc_rconn *rc, void *data);
+
+/* A connection that reconnects with backoff (100 ms doubling to 5 s).
+ * up runs each time it is (re)connected, down each time it is lost. */
+struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const char *url, const char *name,
+			      tc_rconn_fn up, tc_rconn_fn down, void *data);
+/* The live context, or NULL while disconnected. */
+redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
+/* Sends one command (argv borrowed for the call). Returns 0, or TC_EREDIS
+ * when disconnected (then cb is never called). A NULL reply in cb means
+ * the connection was lost. */
+int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
+		 int argc, const char **argv, const size_t *lens);
+/* Disconnects for good; down is not called. */
+void tc_rconn_free(struct tc_rconn *rc);
+/* Checks at start, with a blocking connection, that url is reachable and
+ * creates the consumer group on every job stream. Returns 0, or TC_EREDIS
+ * with why filled. */
+int tc_redis_prepare(const char *url, const char *prefix, char *why, size_t n);
+
+/* ---- a delivery in memory ----------------------------------------------- */
+struct tc_run;
+
+struct tc_dlv {
+	struct tc_run *run;
+	struct tc_dlv *next;        /* in a ready queue */
+	enum tc_channel ch;
+	enum tc_dstate state;       /* as last written (or read) in Redis */
+	unsigned attempts;
+	char id[TC_DELIVERY_ID_LEN + 1];
+	char *address;              /* these four share one allocation */
+	char *group;                /* "" for a job's own recipients */
+	char *name;
+	char *role;                 /* "" when none */
+	struct tc_buf body;         /* the message, while sending */
+};
+
+/* ---- a job being worked on (run.c) ---------------------------------------- */
+struct tc_roster_reader;
+
+enum tc_run_phase {
+	TC_RUN_ACCEPTING,  /* ACCEPT script under way */
+	TC_RUN_WAITING,    /* send_at in the future */
+	TC_RUN_EXPANDING,  /* planning deliveries */
+	TC_RUN_DRAINING,   /* everything planned; waiting for final states */
+	TC_RUN_FINISHING,  /* FINISH script under way */
+	TC_RUN_BROKEN,     /* Redis was lost: wind down, leave it pending */
+};
+
+struct tc_run {
+	struct tc_disp *disp;
+	struct tc_run *next;        /* in disp->runs, by severity then arrival */
+	struct tc_job job;
+	enum tc_run_phase phase;
+	char entry_ref[96];         /* "<severity>/<entry id>" */
+	char key_job[TC_KEY_MAX], key_dlv[TC_KEY_MAX], key_ev[TC_KEY_MAX];
+	char *vars_json;            /* the job's vars, serialized once */
+	unsigned pass;              /* times this job was started (ACCEPT) */
+	uv_timer_t timer;           /* send_at */
+	bool timer_live;
+
+	/* expansion cursor: groups in order, then the job's recipients */
+	size_t gi;                  /* group index; n_groups: recipients */
+	size_t mi;                  /* member index in the inline list */
+	bool roster_phase;          /* reading the current group's roster */
+	struct tc_roster_reader *rr;
+	bool expanded;              /* every member was planned */
+
+	unsigned live;              /* deliveries in memory */
+	unsigned writes;            /* script calls under way */
+	uint64_t planned, finals;   /* this process's view */
+
+	/* batches being built, flushed at the end of each loop turn */
+	struct tc_dlv *plan[TC_PLAN_BATCH];
+	unsigned n_plan;
+	const char **move_argv;     /* MOVE script arguments (owned strings) */
+	size_t *move_lens;
+	unsigned n_move;            /* transitions in the batch */
+};
+
+/* ---- the daemon ------------------------------------------------------------- */
+struct tc_disp {
+	uv_loop_t *loop;
+	struct tc_cfg *cfg;
+	struct tc_tpl_store *templates;
+	struct tc_rconn *intake;    /* XREADGROUP ... BLOCK only */
+	struct tc_rconn *cmd;       /* everything else, pipelined */
+	struct tc_http *http;
+	struct tc_webhook *webhook;
+
+	struct tc_run *runs;
+	unsigned n_runs;
+	unsigned live;              /* deliveries in memory, all jobs */
+	unsigned sending[TC_CH_COUNT];
+	struct tc_dlv *ready[TC_CH_COUNT][TC_SEV_COUNT]; /* FIFO heads */
+	struct tc_dlv *ready_tail[TC_CH_COUNT][TC_SEV_COUNT];
+
+	/* intake */
+	bool reading;               /* an XREADGROUP is under way */
+	bool rescan;                /* read our own pending entries first */
+	char scan_from[TC_SEV_COUNT][64];
+	bool scan_done[TC_SEV_COUNT];
+
+	uv_check_t check;           /* pumps once per loop turn */
+	bool dirty;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t grace;
+	bool stopping;
+	int exit_code;
+};
+
+/* Asks for a pump at the end of this loop turn. */
+void tc_disp_poke(struct tc_disp *d);
+/* Whether a channel can send on this dispatcher. */
+bool tc_disp_channel_ready(const struct tc_disp *d, enum tc_channel c);
+
+/* intake.c */
+/* Reads more jobs if there is room; called from the pump. */
+void tc_intake_pump(struct tc_disp *d);
+/* Connection state changes. */
+void tc_intake_up(struct tc_disp *d);
+
+/* run.c */
+/* Starts working on a validated job (taken). */
+void tc_run_start(struct tc_disp *d, struct tc_job *job);
+/* Plans, sends and flushes: one pump of every run. */
+void tc_run_pump_all(struct tc_disp *d);
+/* Redis was lost: every run winds down without acknowledging. */
+void tc_run_break_all(struct tc_disp *d);
+
+/* track.c: the Lua scripts that keep the record consistent */
+extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
+	tc_lua_finish[], tc_lua_dead[];
+/* Appends a JSON string literal of s (quoted, escaped) to b. */
+int tc_json_quote(struct tc_buf *b, const char *s);
+
+/* roster_reader.c: a roster file read with uv_fs, parsed as it comes */
+typedef void (*tc_rr_fn)(void *data);
+/* Starts reading path; ready is called whenever members are queued or the
+ * file ended. NULL when out of memory. */
+struct tc_roster_reader *tc_rr_new(uv_loop_t *loop, const char *path,
+				   tc_rr_fn ready, void *data);
+/* The next member (borrowed until the next call), or NULL when none is
+ * queued now; *bad is set, and *why filled, for a row that did not
+ * validate (then the member is NULL and the row is reported). */
+const struct tc_member *tc_rr_next(struct tc_roster_reader *rr, bool *bad,
+				   unsigned *line, char *why, size_t n);
+/* Whether the file was read to its end (or failed) and the queue is empty.
+ * err is filled when reading failed. */
+bool tc_rr_done(const struct tc_roster_reader *rr, char *err, size_t n);
+/* Stops reading and frees once pending file operations finished. */
+void tc_rr_free(struct tc_roster_reader *rr);
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * tocsind: the dispatcher daemon. Loads and checks the configuration, makes
+ * sure Redis is there, then runs the loop: intake reads jobs, runs plan and
+ * send them, and a check handle pumps everything once per loop turn.
+ *
+ * Exit codes: 0 after a clean stop, 1 bad configuration or a fatal error,
+ * 2 usage, 3 Redis unreachable at start.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "dispatcher/dispatcher.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tocsind [-c FILE] [-v]\n"
+		   "  -c FILE  configuration (default: $TOCSIN_CONFIG, then ./tocsin.yaml)\n"
+		   "  -v       log debug lines too\n");
+}
+
+void tc_disp_poke(struct tc_disp *d)
+{
+	d->dirty = true;
+}
+
+bool tc_disp_channel_ready(const struct tc_disp *d, enum tc_channel c)
+{
+	return c == TC_CH_WEBHOOK && d->cfg->webhook.enabled && d->webhook;
+}
+
+static bool all_quiet(const struct tc_disp *d)
+{
+	int c;
+
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if (d->sending[c])
+			return false;
+	return d->runs == NULL || d->live == 0;
+}
+
+static void close_all(struct tc_disp *d);
+
+static void on_check(uv_check_t *h)
+{
+	struct tc_disp *d = container_of(h, struct tc_disp, check);
+
+	if (!d->dirty)
+		return;
+	d->dirty = false;
+	tc_run_pump_all(d);
+	tc_intake_pump(d);
+	if (d->stopping && all_quiet(d)) {
+		bool writing = false;
+		struct tc_run *r;
+
+		for (r = d->runs; r; r = r->next)
+			writing = writing || r->writes;
+		if (!writing)
+			close_all(d);
+	}
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void close_all(struct tc_disp *d)
+{
+	struct tc_run *r;
+
+	if (!d->check.loop || uv_is_closing((uv_handle_t *)&d->check))
+		return;
+	tc_log(TC_LOG_INFO, "tocsind", "event=stopped jobs-left-pending=%u", d->n_runs);
+	tc_run_break_all(d);
+	tc_http_free(d->http);
+	d->http = NULL;
+	tc_rconn_free(d->intake);
+	tc_rconn_free(d->cmd);
+	d->intake = d->cmd = NULL;
+	for (r = d->runs; r; r = r->next)
+		r->phase = TC_RUN_BROKEN;
+	uv_close((uv_handle_t *)&d->check, NULL);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->grace, NULL);
+}
+
+static void grace_over(uv_timer_t *t)
+{
+	struct tc_disp *d = container_of(t, struct tc_disp, grace);
+
+	tc_log(TC_LOG_WARN, "tocsind", "event=grace-over, abandoning what is in flight (it stays pending)");
+	close_all(d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct tc_disp *d = s->data;
+
+	if (d->stopping)
+		return;
+	tc_log(TC_LOG_INFO, "tocsind", "event=stopping signal=%d grace=%llums", signum,
+	       (unsigned long long)d->cfg->shutdown_grace_ms);
+	d->stopping = true;
+	uv_timer_start(&d->grace, grace_over, d->cfg->shutdown_grace_ms, 0);
+	tc_disp_poke(d);
+}
+
+static void intake_up(struct tc_rconn *rc, void *data)
+{
+	(void)rc;
+	tc_intake_up(data);
+}
+
+static void cmd_up(struct tc_rconn *rc, void *data)
+{
+	(void)rc;
+	tc_disp_poke(data);
+}
+
+static void conn_down(struct tc_rconn *rc, void *data)
+{
+	struct tc_disp *d = data;
+
+	(void)rc;
+	d->reading = false;
+	tc_run_break_all(d);
+}
+
+/* Loads the configuration and the template list; prints every error. */
+static int load(const char *path, struct tc_disp *d)
+{
+	struct tc_diags *ds = calloc(1, sizeof(*ds));
+	int r;
+
+	if (!ds)
+		return 1;
+	r = tc_cfg_load(path, TC_CFG_DAEMON, &d->cfg, ds);
+	if (r == 0)
+		r = tc_tpl_store_load(d->cfg->templates, &d->templates, ds);
+	if (r < 0) {
+		tc_diags_print(ds, stderr);
+		tc_log(TC_LOG_ERROR, "tocsind", "event=config-invalid file=%s errors=%zu",
+		       path, ds->n + ds->dropped);
+	}
+	free(ds);
+	return r < 0 ? 1 : 0;
+}
+
+static int start(struct tc_disp *d)
+{
+	char why[600];
+	const struct tc_webhook_cfg *wh = &d->cfg->webhook;
+
+	if (tc_redis_prepare(d->cfg->redis_url, d->cfg->prefix, why, sizeof(why)) < 0) {
+		tc_log(TC_LOG_ERROR, "tocsind", "event=redis-unreachable err=\"%s\"", why);
+		return 3;
+	}
+	d->http = tc_http_new(d->loop, wh->enabled ? wh->concurrency : 16,
+			      wh->enabled ? wh->per_host : 16);
+	if (!d->http)
+		return 1;
+	if (wh->enabled && !(d->webhook = tc_webhook_new(d->http, wh)))
+		return 1;
+	if (d->cfg->email.enabled || d->cfg->sms.enabled)
+		tc_log(TC_LOG_WARN, "tocsind", "event=channel-unavailable channels=%s%s, their deliveries fail until the channel lands",
+		       d->cfg->email.enabled ? "email " : "", d->cfg->sms.enabled ? "sms" : "");
+	uv_check_init(d->loop, &d->check);
+	uv_check_start(&d->check, on_check);
+	uv_timer_init(d->loop, &d->grace);
+	uv_signal_init(d->loop, &d->sigterm);
+	uv_signal_init(d->loop, &d->sigint);
+	d->sigterm.data = d->sigint.data = d;
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	d->cmd = tc_rconn_new(d->loop, d->cfg->redis_url, "cmd", cmd_up, conn_down, d);
+	d->intake = tc_rconn_new(d->loop, d->cfg->redis_url, "intake", intake_up,
+				 conn_down, d);
+	if (!d->cmd || !d->intake)
+		return 1;
+	tc_log(TC_LOG_INFO, "tocsind", "event=started consumer=%s prefix=%s in_flight=%u",
+	       d->cfg->consumer, d->cfg->prefix, d->cfg->in_flight);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("TOCSIN_CONFIG");
+	struct tc_disp d;
+	int opt, r;
+
+	while ((opt = getopt(argc, argv, "c:vh")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'v':
+			tc_log_set_level(TC_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!path || !path[0])
+		path = "tocsin.yaml";
+	memset(&d, 0, sizeof(d));
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return 1;
+	d.loop = uv_default_loop();
+	r = load(path, &d);
+	if (r == 0)
+		r = start(&d);
+	if (r == 0) {
+		uv_run(d.loop, UV_RUN_DEFAULT);
+		r = d.exit_code;
+	} else {
+		tc_http_free(d.http);
+		uv_walk(d.loop, walk_close, NULL);
+		uv_run(d.loop, UV_RUN_DEFAULT);
+	}
+	tc_webhook_free(d.webhook);
+	tc_tpl_store_free(d.templates);
+	tc_cfg_free(d.cfg);
+	uv_loop_close(d.loop);
+	curl_global_cleanup();
+	return r;
+}

@@ -1,0 +1,263 @@
+/*
+ * Redis connections: hiredis' async API on the libuv loop, reconnected with
+ * backoff when lost. The daemon keeps two: one that blocks in XREADGROUP,
+ * one for everything else, pipelined.
+ *
+ * Keeps true: a lost connection is noticed once (down), retried without a
+ * busy loop, and announced again (up) only when usable.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/hiredis.h>
+
+#include "dispatcher/dispatcher.h"
+
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+
+struct tc_rconn {
+	uv_loop_t *loop;
+	char *url;
+	char name[32];
+	tc_rconn_fn up, down;
+	void *data;
+	redisAsyncContext *ac;      /* NULL while disconnected */
+	bool connected;             /* the connect callback said yes */
+	uv_timer_t timer;           /* reconnect backoff */
+	uint64_t backoff_ms;
+};
+
+/* Splits a redis:// or unix:// URL. host gets the host or the socket path,
+ * *port 0 for a socket; *db the database number. */
+static int parse_url(const char *url, char *host, size_t n, int *port, int *db)
+{
+	const char *p, *slash, *colon;
+	char *end;
+	long v;
+
+	*port = 0;
+	*db = 0;
+	if (strncmp(url, "unix://", 7) == 0) {
+		snprintf(host, n, "%s", url + 7);
+		return host[0] == '/' ? 0 : TC_EINVAL;
+	}
+	if (strncmp(url, "redis://", 8) != 0)
+		return TC_EINVAL;
+	p = url + 8;
+	slash = strchr(p, '/');
+	colon = strchr(p, ':');
+	if (colon && slash && colon > slash)
+		colon = NULL;
+	if ((size_t)((colon ? colon : slash ? slash : p + strlen(p)) - p) >= n)
+		return TC_EINVAL;
+	snprintf(host, n, "%.*s", (int)((colon ? colon : slash ? slash : p + strlen(p)) - p), p);
+	*port = 6379;
+	if (colon) {
+		v = strtol(colon + 1, &end, 10);
+		if (end == colon + 1 || v < 1 || v > 65535 || (*end && *end != '/'))
+			return TC_EINVAL;
+		*port = (int)v;
+	}
+	if (slash && slash[1]) {
+		v = strtol(slash + 1, &end, 10);
+		if (*end || v < 0 || v > 1000)
+			return TC_EINVAL;
+		*db = (int)v;
+	}
+	return host[0] ? 0 : TC_EINVAL;
+}
+
+static void schedule_reconnect(struct tc_rconn *rc);
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct tc_rconn *rc = ac->data;
+
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		tc_log(TC_LOG_WARN, "redis", "conn=%s event=connect-failed err=\"%s\", retrying in %llums",
+		       rc->name, ac->errstr, (unsigned long long)rc->backoff_ms);
+		rc->ac = NULL;
+		schedule_reconnect(rc);
+		return;
+	}
+	rc->connected = true;
+	rc->backoff_ms = RECONNECT_MIN_MS;
+	tc_log(TC_LOG_INFO, "redis", "conn=%s event=connected", rc->name);
+	rc->up(rc, rc->data);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct tc_rconn *rc = ac->data;
+	bool was = rc->connected;
+
+	rc->ac = NULL;
+	rc->connected = false;
+	tc_log(TC_LOG_WARN, "redis", "conn=%s event=lost err=\"%s\", reconnecting in %llums",
+	       rc->name, status == REDIS_OK ? "closed" : ac->errstr,
+	       (unsigned long long)rc->backoff_ms);
+	if (was)
+		rc->down(rc, rc->data);
+	schedule_reconnect(rc);
+}
+
+static void select_db_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	(void)ac;
+	(void)reply;
+	(void)priv;
+}
+
+static void reconnect(uv_timer_t *t)
+{
+	struct tc_rconn *rc = container_of(t, struct tc_rconn, timer);
+	char host[512];
+	int port, db;
+
+	if (parse_url(rc->url, host, sizeof(host), &port, &db) < 0)
+		return; /* checked by the configuration; cannot happen */
+	rc->ac = port ? redisAsyncConnect(host, port) : redisAsyncConnectUnix(host);
+	if (!rc->ac || rc->ac->err) {
+		tc_log(TC_LOG_WARN, "redis", "conn=%s event=connect-failed err=\"%s\", retrying in %llums",
+		       rc->name, rc->ac ? rc->ac->errstr : "out of memory",
+		       (unsigned long long)rc->backoff_ms);
+		if (rc->ac)
+			redisAsyncFree(rc->ac);
+		rc->ac = NULL;
+		schedule_reconnect(rc);
+		return;
+	}
+	rc->ac->data = rc;
+	redisLibuvAttach(rc->ac, rc->loop);
+	redisAsyncSetConnectCallback(rc->ac, on_connect);
+	redisAsyncSetDisconnectCallback(rc->ac, on_disconnect);
+	if (db) {
+		char dbs[16];
+
+		snprintf(dbs, sizeof(dbs), "%d", db);
+		redisAsyncCommand(rc->ac, select_db_done, NULL, "SELECT %s", dbs);
+	}
+}
+
+static void schedule_reconnect(struct tc_rconn *rc)
+{
+	uint64_t wait = rc->backoff_ms;
+
+	rc->backoff_ms = rc->backoff_ms * 2 > RECONNECT_MAX_MS ?
+		RECONNECT_MAX_MS : rc->backoff_ms * 2;
+	uv_timer_start(&rc->timer, reconnect, wait, 0);
+}
+
+struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const char *url, const char *name,
+			      tc_rconn_fn up, tc_rconn_fn down, void *data)
+{
+	struct tc_rconn *rc = calloc(1, sizeof(*rc));
+
+	if (!rc)
+		return NULL;
+	rc->url = strdup(url);
+	if (!rc->url) {
+		free(rc);
+		return NULL;
+	}
+	rc->loop = loop;
+	snprintf(rc->name, sizeof(rc->name), "%s", name);
+	rc->up = up;
+	rc->down = down;
+	rc->data = data;
+	rc->backoff_ms = RECONNECT_MIN_MS;
+	uv_timer_init(loop, &rc->timer);
+	reconnect(&rc->timer);
+	return rc;
+}
+
+redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc)
+{
+	return rc->connected ? rc->ac : NULL;
+}
+
+int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
+		 int argc, const char **argv, const size_t *lens)
+{
+	if (!rc->connected || !rc->ac)
+		return TC_EREDIS;
+	if (redisAsyncCommandArgv(rc->ac, cb, priv, argc, argv, lens) != REDIS_OK)
+		return TC_EREDIS;
+	return 0;
+}
+
+static void rconn_timer_closed(uv_handle_t *h)
+{
+	struct tc_rconn *rc = container_of((uv_timer_t *)h, struct tc_rconn, timer);
+
+	if (rc->ac) {
+		/* Now, not after pending replies (intake may be blocked in
+		 * XREADGROUP); their callbacks get NULL. Never called from
+		 * inside a hiredis callback, so the free is immediate. */
+		rc->ac->onDisconnect = NULL;
+		redisAsyncFree(rc->ac);
+	}
+	free(rc->url);
+	free(rc);
+}
+
+void tc_rconn_free(struct tc_rconn *rc)
+{
+	if (!rc)
+		return;
+	uv_timer_stop(&rc->timer);
+	uv_close((uv_handle_t *)&rc->timer, rconn_timer_closed);
+}
+
+int tc_redis_prepare(const char *url, const char *prefix, char *why, size_t n)
+{
+	struct timeval tv = { 3, 0 };
+	char host[512], key[TC_KEY_MAX];
+	redisContext *c;
+	redisReply *r;
+	int port, db, s, rc = 0;
+
+	if (parse_url(url, host, sizeof(host), &port, &db) < 0) {
+		snprintf(why, n, "redis.url: not a redis:// or unix:// URL");
+		return TC_EREDIS;
+	}
+	c = port ? redisConnectWithTimeout(host, port, tv) :
+		   redisConnectUnixWithTimeout(host, tv);
+	if (!c || c->err) {
+		snprintf(why, n, "cannot connect to Redis at %s: %s", host,
+			 c ? c->errstr : "out of memory");
+		redisFree(c);
+		return TC_EREDIS;
+	}
+	redisSetTimeout(c, tv);
+	if (db) {
+		r = redisCommand(c, "SELECT %d", db);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			snprintf(why, n, "cannot select database %d: %s", db,
+				 r ? r->str : c->errstr);
+			rc = TC_EREDIS;
+		}
+		freeReplyObject(r);
+	}
+	for (s = 0; rc == 0 && s < TC_SEV_COUNT; s++) {
+		tc_key_jobs(key, sizeof(key), prefix, s);
+		/* From 0: jobs written before the first start are work too. */
+		r = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", key, TC_GROUP_NAME);
+		if (!r) {
+			snprintf(why, n, "Redis at %s: %s", host, c->errstr);
+			rc = TC_EREDIS;
+		} else if (r->type == REDIS_REPLY_ERROR &&
+			   strncmp(r->str, "BUSYGROUP", 9) != 0) {
+			snprintf(why, n, "cannot create consumer group on %s: %s", key, r->str);
+			rc = TC_EREDIS;
+		}
+		freeReplyObject(r);
+	}
+	redisFree(c);
+	return rc;
+}

@@ -1,0 +1,902 @@
+/*
+ * Runs: one job being worked on. A run expands its audience lazily (groups
+ * in order, inline members then roster rows, then the job's recipients),
+ * plans deliveries in batches (the PLAN script decides which are new, so a
+ * member listed twice gets one message per channel and a restarted daemon
+ * knows what it already sent), sends them through the channels, and writes
+ * every state change in batches (the MOVE script).
+ *
+ * Keeps true: memory holds at most cfg->in_flight deliveries over all runs;
+ * a job is finished (and its entry acknowledged) only once every delivery
+ * it planned reached a final state in Redis; if Redis is lost, runs wind
+ * down without acknowledging anything, and intake resumes them from the
+ * pending list.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "dispatcher/dispatcher.h"
+
+#define MOVE_ARGS 6 /* id, channel, from, to, json, outcome */
+
+/* ---- deliveries ------------------------------------------------------------ */
+
+static struct tc_dlv *dlv_new(struct tc_run *r, enum tc_channel c,
+			      const char *address, const char *group,
+			      const struct tc_member *m)
+{
+	size_t la = strlen(address) + 1, lg = strlen(group) + 1;
+	size_t ln = strlen(m->name ? m->name : "") + 1;
+	size_t lr = strlen(m->role ? m->role : "") + 1;
+	struct tc_dlv *v = malloc(sizeof(*v) + la + lg + ln + lr);
+	char *p;
+
+	if (!v)
+		return NULL;
+	memset(v, 0, sizeof(*v));
+	v->run = r;
+	v->ch = c;
+	v->state = TC_DS_QUEUED;
+	p = (char *)(v + 1);
+	v->address = memcpy(p, address, la);
+	v->group = memcpy(p + la, group, lg);
+	v->name = memcpy(p + la + lg, m->name ? m->name : "", ln);
+	v->role = memcpy(p + la + lg + ln, m->role ? m->role : "", lr);
+	tc_delivery_id(r->job.id, c, address, v->id);
+	tc_buf_init(&v->body, TC_LIMIT_BODY);
+	r->live++;
+	r->disp->live++;
+	return v;
+}
+
+static void dlv_free(struct tc_dlv *v)
+{
+	v->run->live--;
+	v->run->disp->live--;
+	tc_buf_release(&v->body);
+	free(v);
+}
+
+/* The delivery's record, as stored in <prefix>:job:<id>:deliveries. */
+static int dlv_json(const struct tc_dlv *v, const char *outcome,
+		    const char *provider, const char *provider_id, struct tc_buf *b)
+{
+	char now[40];
+	int r = 0;
+
+	tc_time_format(tc_time_now_ms(), now, sizeof(now));
+	r |= tc_buf_adds(b, "{\"channel\":\"");
+	r |= tc_buf_adds(b, tc_channel_name(v->ch));
+	r |= tc_buf_adds(b, "\",\"address\":");
+	r |= tc_json_quote(b, v->address);
+	r |= tc_buf_adds(b, ",\"group\":");
+	r |= tc_json_quote(b, v->group);
+	r |= tc_buf_adds(b, ",\"member\":");
+	r |= tc_json_quote(b, v->name);
+	r |= tc_buf_printf(b, ",\"state\":\"%s\",\"attempts\":%u,\"last_outcome\":",
+			   tc_dstate_name(v->state), v->attempts);
+	r |= tc_json_quote(b, outcome);
+	r |= tc_buf_adds(b, ",\"provider\":");
+	r |= tc_json_quote(b, provider);
+	r |= tc_buf_adds(b, ",\"provider_message_id\":");
+	r |= tc_json_quote(b, provider_id);
+	r |= tc_buf_printf(b, ",\"updated_at\":\"%s\",\"pass\":%u}", now,
+			   v->run->pass);
+	return r ? TC_ELIMIT : 0;
+}
+
+/* ---- batches of writes ------------------------------------------------------- */
+
+struct plan_req {
+	struct tc_run *run;
+	unsigned n;
+	struct tc_dlv *dlv[TC_PLAN_BATCH];
+};
+
+struct move_req {
+	struct tc_run *run;
+	int argc;
+	const char **argv;
+	size_t *lens;
+};
+
+static void run_break(struct tc_run *r, const char *why);
+static void ready_push(struct tc_disp *d, struct tc_dlv *v);
+
+/* Frees argv[from..argc) (the strings the batch owns) and the arrays. */
+static void free_args(const char **argv, size_t *lens, int from, int argc)
+{
+	int i;
+
+	for (i = from; i < argc; i++)
+		free((char *)argv[i]);
+	free(argv);
+	free(lens);
+}
+
+/* Fills the fixed head of a script call: EVAL script 3 k1 k2 k3 now. */
+static int script_head(struct tc_run *r, const char *script, const char **argv,
+		       size_t *lens, char *now)
+{
+	int i;
+
+	tc_time_format(tc_time_now_ms(), now, 40);
+	argv[0] = "EVAL";
+	argv[1] = script;
+	argv[2] = "3";
+	argv[3] = r->key_job;
+	argv[4] = r->key_dlv;
+	argv[5] = r->key_ev;
+	argv[6] = now;
+	for (i = 0; i < 7; i++)
+		lens[i] = strlen(argv[i]);
+	return 7;
+}
+
+static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct plan_req *q = priv;
+	struct tc_run *r = q->run;
+	redisReply *rep = reply;
+	unsigned i;
+
+	(void)ac;
+	r->writes--;
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != q->n) {
+		run_break(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
+		for (i = 0; i < q->n; i++)
+			dlv_free(q->dlv[i]);
+		free(q);
+		tc_disp_poke(r->disp);
+		return;
+	}
+	for (i = 0; i < q->n; i++) {
+		struct tc_dlv *v = q->dlv[i];
+		const redisReply *e = rep->element[i];
+		json_t *old = NULL, *st;
+		int s = TC_DS_QUEUED;
+
+		if (e->type == REDIS_REPLY_STRING && strcmp(e->str, "dup") == 0) {
+			/* The same address on the same channel, listed again. */
+			dlv_free(v);
+			continue;
+		}
+		if (e->type == REDIS_REPLY_STRING && e->len > 0) {
+			/* Planned before (a restart, or a member listed twice). */
+			old = json_loadb(e->str, e->len, 0, NULL);
+			st = json_object_get(old, "state");
+			s = json_is_string(st) ? tc_dstate_parse(json_string_value(st)) : -1;
+			v->attempts = (unsigned)json_integer_value(json_object_get(old, "attempts"));
+			json_decref(old);
+			if (s < 0 || tc_dstate_final(s)) {
+				r->finals++;
+				dlv_free(v);
+				continue;
+			}
+		} else {
+			r->planned++;
+		}
+		v->state = s;
+		ready_push(r->disp, v);
+	}
+	free(q);
+	tc_disp_poke(r->disp);
+}
+
+/* Sends the batch of planned deliveries to the PLAN script. */
+static void plan_flush(struct tc_run *r)
+{
+	const char *argv[8 + 3 * TC_PLAN_BATCH];
+	size_t lens[8 + 3 * TC_PLAN_BATCH];
+	struct tc_buf json[TC_PLAN_BATCH];
+	struct plan_req *q;
+	char now[40], pass[16];
+	int argc;
+	unsigned i, n = 0;
+
+	if (!r->n_plan)
+		return;
+	q = malloc(sizeof(*q));
+	if (!q) {
+		run_break(r, "out of memory");
+		return;
+	}
+	argc = script_head(r, tc_lua_plan, argv, lens, now);
+	snprintf(pass, sizeof(pass), "%u", r->pass);
+	argv[argc] = pass;
+	lens[argc++] = strlen(pass);
+	for (i = 0; i < r->n_plan; i++) {
+		struct tc_dlv *v = r->plan[i];
+
+		tc_buf_init(&json[i], TC_LIMIT_ADDRESS * 4);
+		if (dlv_json(v, "", "", "", &json[i]) < 0)
+			(void)tc_buf_adds(&json[i], "{}");
+		argv[argc] = v->id;
+		lens[argc++] = TC_DELIVERY_ID_LEN;
+		argv[argc] = tc_channel_name(v->ch);
+		lens[argc] = strlen(argv[argc]);
+		argc++;
+		argv[argc] = json[i].data;
+		lens[argc++] = json[i].len;
+		q->dlv[i] = v;
+	}
+	q->run = r;
+	q->n = n = r->n_plan;
+	r->n_plan = 0;
+	if (tc_rconn_cmd(r->disp->cmd, plan_done, q, argc, argv, lens) == 0) {
+		r->writes++;
+	} else {
+		run_break(r, "redis down");
+		for (i = 0; i < q->n; i++)
+			dlv_free(q->dlv[i]);
+		free(q);
+	}
+	/* hiredis copied the command: the JSON texts can go. */
+	for (i = 0; i < n; i++)
+		tc_buf_release(&json[i]);
+}
+
+static void move_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct move_req *q = priv;
+	struct tc_run *r = q->run;
+	redisReply *rep = reply;
+
+	(void)ac;
+	r->writes--;
+	if (!rep || rep->type == REDIS_REPLY_ERROR)
+		run_break(r, rep ? rep->str : "no reply");
+	free_args(q->argv, q->lens, 7, q->argc);
+	free(q);
+	tc_disp_poke(r->disp);
+}
+
+/* Sends the batch of transitions to the MOVE script. */
+static void move_flush(struct tc_run *r)
+{
+	struct move_req *q;
+	char now[40];
+	int argc;
+
+	if (!r->n_move)
+		return;
+	q = malloc(sizeof(*q));
+	if (!q) {
+		run_break(r, "out of memory");
+		return;
+	}
+	argc = 7 + (int)r->n_move * MOVE_ARGS;
+	script_head(r, tc_lua_move, r->move_argv, r->move_lens, now);
+	q->run = r;
+	q->argc = argc;
+	q->argv = r->move_argv;
+	q->lens = r->move_lens;
+	r->move_argv = NULL;
+	r->move_lens = NULL;
+	r->n_move = 0;
+	/* The head points at run-owned keys and the now on this stack:
+	 * hiredis copies the command before this returns. */
+	if (tc_rconn_cmd(r->disp->cmd, move_done, q, argc, q->argv, q->lens) == 0) {
+		r->writes++;
+		return;
+	}
+	run_break(r, "redis down");
+	free_args(q->argv, q->lens, 7, q->argc);
+	free(q);
+}
+
+/* Records a transition of v to state `to` (batched); a final state frees v. */
+static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
+		     const char *provider, const char *provider_id)
+{
+	struct tc_run *r = v->run;
+	enum tc_dstate from = v->state;
+	struct tc_buf json;
+	const char *vals[MOVE_ARGS];
+	int base, i;
+
+	if (r->phase == TC_RUN_BROKEN) {
+		if (tc_dstate_final(to))
+			dlv_free(v);
+		else
+			v->state = to;
+		return;
+	}
+	if (!r->move_argv) {
+		r->move_argv = calloc(7 + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
+		r->move_lens = calloc(7 + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
+		if (!r->move_argv || !r->move_lens) {
+			free(r->move_argv);
+			free(r->move_lens);
+			r->move_argv = NULL;
+			r->move_lens = NULL;
+			run_break(r, "out of memory");
+			dlv_move(v, to, outcome, provider, provider_id);
+			return;
+		}
+	}
+	v->state = to;
+	tc_buf_init(&json, TC_LIMIT_ADDRESS * 4);
+	if (dlv_json(v, outcome, provider, provider_id, &json) < 0)
+		(void)tc_buf_adds(&json, "{}");
+	vals[0] = v->id;
+	vals[1] = tc_channel_name(v->ch);
+	vals[2] = tc_dstate_name(from);
+	vals[3] = tc_dstate_name(to);
+	vals[4] = json.data;
+	vals[5] = outcome;
+	base = 7 + (int)r->n_move * MOVE_ARGS;
+	for (i = 0; i < MOVE_ARGS; i++) {
+		r->move_argv[base + i] = i == 4 ? tc_buf_take(&json) : strdup(vals[i]);
+		r->move_lens[base + i] = r->move_argv[base + i] ?
+			strlen(r->move_argv[base + i]) : 0;
+	}
+	tc_buf_release(&json);
+	r->n_move++;
+	for (i = 0; i < MOVE_ARGS; i++)
+		if (!r->move_argv[base + i])
+			run_break(r, "out of memory");
+	if (tc_dstate_final(to)) {
+		r->finals++;
+		dlv_free(v);
+	}
+	if (r->n_move == TC_MOVE_BATCH)
+		move_flush(r);
+}
+
+/* ---- sending ------------------------------------------------------------------ */
+
+static void ready_push(struct tc_disp *d, struct tc_dlv *v)
+{
+	enum tc_severity s = v->run->job.severity;
+
+	v->next = NULL;
+	if (d->ready_tail[v->ch][s])
+		d->ready_tail[v->ch][s]->next = v;
+	else
+		d->ready[v->ch][s] = v;
+	d->ready_tail[v->ch][s] = v;
+}
+
+static struct tc_dlv *ready_pop(struct tc_disp *d, enum tc_channel c)
+{
+	struct tc_dlv *v;
+	int s;
+
+	for (s = 0; s < TC_SEV_COUNT; s++) {
+		v = d->ready[c][s];
+		if (!v)
+			continue;
+		d->ready[c][s] = v->next;
+		if (!v->next)
+			d->ready_tail[c][s] = NULL;
+		return v;
+	}
+	return NULL;
+}
+
+/* The webhook body until templates land: a JSON envelope. */
+static int envelope(const struct tc_dlv *v, struct tc_buf *b)
+{
+	const struct tc_job *job = &v->run->job;
+	json_t *msg = json_object_get(job->vars, "message");
+	int r = 0;
+
+	r |= tc_buf_adds(b, "{\"id\":\"");
+	r |= tc_buf_adds(b, v->id);
+	r |= tc_buf_adds(b, "\",\"job\":");
+	r |= tc_json_quote(b, job->id);
+	r |= tc_buf_adds(b, ",\"incident\":");
+	r |= job->incident ? tc_json_quote(b, job->incident) : tc_buf_adds(b, "null");
+	r |= tc_buf_printf(b, ",\"severity\":\"%s\",\"template\":",
+			   tc_severity_name(job->severity));
+	r |= tc_json_quote(b, job->template);
+	r |= tc_buf_adds(b, ",\"group\":");
+	r |= v->group[0] ? tc_json_quote(b, v->group) : tc_buf_adds(b, "null");
+	r |= tc_buf_adds(b, ",\"member\":{\"name\":");
+	r |= tc_json_quote(b, v->name);
+	r |= tc_buf_adds(b, ",\"role\":");
+	r |= v->role[0] ? tc_json_quote(b, v->role) : tc_buf_adds(b, "null");
+	r |= tc_buf_adds(b, "},\"message\":");
+	r |= json_is_string(msg) ? tc_json_quote(b, json_string_value(msg)) :
+				   tc_buf_adds(b, "null");
+	r |= tc_buf_adds(b, ",\"vars\":");
+	r |= tc_buf_adds(b, v->run->vars_json);
+	r |= tc_buf_addc(b, '}');
+	return r ? TC_ELIMIT : 0;
+}
+
+static void on_outcome(void *data, const struct tc_outcome *o)
+{
+	struct tc_dlv *v = data;
+	struct tc_disp *d = v->run->disp;
+	enum tc_dstate to;
+
+	d->sending[v->ch]--;
+	tc_buf_release(&v->body);
+	switch (o->kind) {
+	case TC_OUT_DELIVERED:
+		to = TC_DS_DELIVERED;
+		break;
+	case TC_OUT_SENT:
+		to = TC_DS_SENT;
+		break;
+	default:
+		/* Retries arrive with the reliability work; until then an
+		 * attempt that did not go through is final. */
+		to = TC_DS_FAILED;
+		break;
+	}
+	if (to == TC_DS_FAILED) {
+		char q[TC_LIMIT_LOG_VALUE + 16];
+
+		tc_log(TC_LOG_WARN, "run", "job=%s delivery=%s channel=%s event=failed err=%s",
+		       v->run->job.id, v->id, tc_channel_name(v->ch),
+		       tc_log_quote(q, sizeof(q), o->detail));
+	}
+	dlv_move(v, to, o->detail, o->provider, o->provider_id);
+	tc_disp_poke(d);
+}
+
+static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
+{
+	struct tc_run *r = v->run;
+	char attempt[32];
+
+	if (r->phase == TC_RUN_BROKEN || d->stopping) {
+		dlv_free(v);
+		return;
+	}
+	if (r->job.expires_at_ms && tc_time_now_ms() >= r->job.expires_at_ms) {
+		dlv_move(v, TC_DS_EXPIRED, "expired before it was sent", "", "");
+		return;
+	}
+	if (!tc_disp_channel_ready(d, v->ch)) {
+		dlv_move(v, TC_DS_FAILED, v->ch == TC_CH_WEBHOOK ?
+			 "channel 'webhook' is not configured on this dispatcher" :
+			 v->ch == TC_CH_EMAIL ?
+			 "channel 'email' is not available on this dispatcher" :
+			 "channel 'sms' is not available on this dispatcher", "", "");
+		return;
+	}
+	if (envelope(v, &v->body) < 0) {
+		dlv_move(v, TC_DS_FAILED, "message larger than the body limit", "", "");
+		return;
+	}
+	v->attempts++;
+	snprintf(attempt, sizeof(attempt), "attempt %u", v->attempts);
+	dlv_move(v, TC_DS_SENDING, attempt, "", "");
+	if (tc_webhook_send(d->webhook, v->id, v->address, v->body.data, v->body.len,
+			    on_outcome, v) < 0) {
+		dlv_move(v, TC_DS_FAILED, "could not start the request: out of memory",
+			 "", "");
+		return;
+	}
+	d->sending[v->ch]++;
+}
+
+/* The most deliveries of channel c that may be under way at once. */
+static unsigned channel_cap(const struct tc_disp *d, enum tc_channel c)
+{
+	if (c == TC_CH_WEBHOOK && d->cfg->webhook.enabled)
+		return d->cfg->webhook.concurrency;
+	return d->cfg->in_flight;
+}
+
+static void dispatch(struct tc_disp *d)
+{
+	struct tc_dlv *v;
+	int c;
+
+	for (c = 0; c < TC_CH_COUNT; c++)
+		while (d->sending[c] < channel_cap(d, c) && (v = ready_pop(d, c)))
+			dlv_send(d, v);
+}
+
+/* ---- expansion ---------------------------------------------------------------- */
+
+/* Plans each channel member m should get. */
+static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
+			const struct tc_member *m)
+{
+	unsigned mask = (m->channels ? m->channels : group_ch) & r->job.channels;
+	struct tc_dlv *v;
+	const char *addr;
+	int c;
+
+	for (c = 0; c < TC_CH_COUNT; c++) {
+		addr = tc_member_address(m, c);
+		if (!(mask & TC_CH_BIT(c)) || !addr)
+			continue;
+		v = dlv_new(r, c, addr, group, m);
+		if (!v) {
+			run_break(r, "out of memory");
+			return;
+		}
+		r->plan[r->n_plan++] = v;
+		if (r->n_plan == TC_PLAN_BATCH)
+			plan_flush(r);
+	}
+}
+
+static void roster_ready(void *data)
+{
+	struct tc_run *r = data;
+
+	tc_disp_poke(r->disp);
+}
+
+static void next_group(struct tc_run *r)
+{
+	r->gi++;
+	r->mi = 0;
+	r->roster_phase = false;
+	if (r->rr) {
+		tc_rr_free(r->rr);
+		r->rr = NULL;
+	}
+}
+
+/* One step of a roster: false when it must wait for the file. */
+static bool expand_roster(struct tc_run *r, const struct tc_group *g)
+{
+	char why[600], q[TC_LIMIT_LOG_VALUE + 16];
+	const struct tc_member *m;
+	unsigned line;
+	bool bad;
+
+	if (!r->rr) {
+		r->rr = tc_rr_new(r->disp->loop, g->roster, roster_ready, r);
+		if (!r->rr) {
+			run_break(r, "out of memory");
+			return false;
+		}
+	}
+	m = tc_rr_next(r->rr, &bad, &line, why, sizeof(why));
+	if (m) {
+		plan_member(r, g->name, g->channels, m);
+		return true;
+	}
+	if (bad) {
+		tc_log(TC_LOG_ERROR, "run", "job=%s group=%s event=roster-row-skipped err=%s",
+		       r->job.id, g->name, tc_log_quote(q, sizeof(q), why));
+		return true;
+	}
+	if (!tc_rr_done(r->rr, why, sizeof(why)))
+		return false;
+	if (why[0])
+		tc_log(TC_LOG_ERROR, "run", "job=%s group=%s event=roster-failed err=%s, going on with the next group",
+		       r->job.id, g->name, tc_log_quote(q, sizeof(q), why));
+	next_group(r);
+	return true;
+}
+
+/* Plans members while memory allows; stops to wait for a roster. */
+static void expand(struct tc_run *r)
+{
+	struct tc_disp *d = r->disp;
+	const struct tc_group *g;
+
+	while (r->phase == TC_RUN_EXPANDING && !r->expanded &&
+	       d->live + TC_CH_COUNT <= d->cfg->in_flight) {
+		if (r->gi < r->job.n_groups) {
+			g = tc_cfg_group(d->cfg, r->job.groups[r->gi]);
+			if (!g) {
+				next_group(r);
+			} else if (!r->roster_phase && r->mi < g->n_members) {
+				plan_member(r, g->name, g->channels, &g->members[r->mi++]);
+			} else if (!r->roster_phase && g->roster) {
+				r->roster_phase = true;
+			} else if (!r->roster_phase) {
+				next_group(r);
+			} else if (!expand_roster(r, g)) {
+				return;
+			}
+		} else if (r->mi < r->job.n_recipients) {
+			plan_member(r, "", TC_CH_ALL, &r->job.recipients[r->mi++]);
+		} else {
+			r->expanded = true;
+		}
+	}
+}
+
+/* ---- the run's life ----------------------------------------------------------- */
+
+static void run_unlink(struct tc_run *r)
+{
+	struct tc_run **p;
+
+	for (p = &r->disp->runs; *p; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			r->disp->n_runs--;
+			return;
+		}
+}
+
+static void run_timer_closed(uv_handle_t *h)
+{
+	struct tc_run *r = container_of((uv_timer_t *)h, struct tc_run, timer);
+
+	tc_job_release(&r->job);
+	free(r->vars_json);
+	free(r);
+}
+
+static void run_free(struct tc_run *r)
+{
+	unsigned i;
+
+	run_unlink(r);
+	for (i = 0; i < r->n_plan; i++)
+		dlv_free(r->plan[i]);
+	if (r->move_argv)
+		free_args(r->move_argv, r->move_lens, 7, 7 + (int)r->n_move * MOVE_ARGS);
+	if (r->rr)
+		tc_rr_free(r->rr);
+	uv_timer_stop(&r->timer);
+	uv_close((uv_handle_t *)&r->timer, run_timer_closed);
+}
+
+static void run_break(struct tc_run *r, const char *why)
+{
+	char q[TC_LIMIT_LOG_VALUE + 16];
+
+	if (r->phase == TC_RUN_BROKEN)
+		return;
+	tc_log(TC_LOG_WARN, "run", "job=%s event=interrupted err=%s, it stays pending and resumes",
+	       r->job.id, tc_log_quote(q, sizeof(q), why));
+	r->phase = TC_RUN_BROKEN;
+}
+
+void tc_run_break_all(struct tc_disp *d)
+{
+	struct tc_run *r;
+	struct tc_dlv *v;
+	int c;
+
+	for (r = d->runs; r; r = r->next)
+		run_break(r, "redis connection lost");
+	for (c = 0; c < TC_CH_COUNT; c++)
+		while ((v = ready_pop(d, c)))
+			dlv_free(v);
+	tc_disp_poke(d);
+}
+
+static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct tc_run *r = priv;
+	struct tc_disp *d = r->disp;
+	redisReply *rep = reply;
+
+	(void)ac;
+	r->writes--;
+	if (!rep || rep->type == REDIS_REPLY_ERROR) {
+		run_break(r, rep ? rep->str : "no reply");
+	} else {
+		tc_log(TC_LOG_INFO, "run", "job=%s event=done planned=%llu final=%llu",
+		       r->job.id, (unsigned long long)r->planned,
+		       (unsigned long long)r->finals);
+		run_free(r);
+	}
+	tc_disp_poke(d);
+}
+
+static void run_finish(struct tc_run *r)
+{
+	char k_stream[TC_KEY_MAX], k_events[TC_KEY_MAX], now[40];
+	const char *argv[11];
+
+	tc_key_jobs(k_stream, sizeof(k_stream), r->disp->cfg->prefix, r->job.severity);
+	tc_key_events(k_events, sizeof(k_events), r->disp->cfg->prefix);
+	tc_time_format(tc_time_now_ms(), now, sizeof(now));
+	argv[0] = "EVAL";
+	argv[1] = tc_lua_finish;
+	argv[2] = "4";
+	argv[3] = r->key_job;
+	argv[4] = k_stream;
+	argv[5] = k_events;
+	argv[6] = r->key_ev;
+	argv[7] = TC_GROUP_NAME;
+	argv[8] = r->job.entry;
+	argv[9] = now;
+	argv[10] = r->job.id;
+	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 11, argv, NULL) < 0) {
+		run_break(r, "redis down");
+		return;
+	}
+	r->writes++;
+	r->phase = TC_RUN_FINISHING;
+}
+
+/* Moves a run on when it can; false when the run was freed. */
+static bool run_step(struct tc_run *r)
+{
+	bool idle = r->live == 0 && r->n_plan == 0 && r->n_move == 0 && r->writes == 0;
+
+	switch (r->phase) {
+	case TC_RUN_EXPANDING:
+		if (!r->disp->stopping)
+			expand(r);
+		if (r->expanded)
+			r->phase = TC_RUN_DRAINING;
+		return true;
+	case TC_RUN_DRAINING:
+		if (idle)
+			run_finish(r);
+		return true;
+	case TC_RUN_BROKEN:
+		if (!idle)
+			return true;
+		run_free(r);
+		return false;
+	default:
+		return true;
+	}
+}
+
+void tc_run_pump_all(struct tc_disp *d)
+{
+	struct tc_run *r, *next;
+
+	/* Runs are in priority order, so critical jobs take memory first. */
+	for (r = d->runs; r; r = next) {
+		next = r->next;
+		if (run_step(r) && r->phase == TC_RUN_EXPANDING)
+			plan_flush(r);
+	}
+	dispatch(d);
+	for (r = d->runs; r; r = next) {
+		next = r->next;
+		plan_flush(r);
+		move_flush(r);
+		if (r->phase == TC_RUN_DRAINING || r->phase == TC_RUN_BROKEN)
+			(void)run_step(r);
+	}
+}
+
+static void send_at_fired(uv_timer_t *t)
+{
+	struct tc_run *r = container_of(t, struct tc_run, timer);
+
+	const char *argv[4] = { "HSET", r->key_job, "state", "sending" };
+
+	if (r->phase == TC_RUN_WAITING) {
+		r->phase = TC_RUN_EXPANDING;
+		(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, argv, NULL);
+	}
+	tc_disp_poke(r->disp);
+}
+
+/* Acknowledges a duplicate entry and tells the watchers. */
+static void ack_duplicate(struct tc_run *r)
+{
+	char k_stream[TC_KEY_MAX], k_events[TC_KEY_MAX], ref[128];
+	const char *xack[4], *xadd[13];
+
+	tc_key_jobs(k_stream, sizeof(k_stream), r->disp->cfg->prefix, r->job.severity);
+	tc_key_events(k_events, sizeof(k_events), r->disp->cfg->prefix);
+	snprintf(ref, sizeof(ref), "%s", r->entry_ref);
+	xadd[0] = "XADD";
+	xadd[1] = k_events;
+	xadd[2] = "MAXLEN";
+	xadd[3] = "~";
+	xadd[4] = "100000";
+	xadd[5] = "*";
+	xadd[6] = "job";
+	xadd[7] = r->job.id;
+	xadd[8] = "entry";
+	xadd[9] = ref;
+	xadd[10] = "event";
+	xadd[11] = "duplicate";
+	xack[0] = "XACK";
+	xack[1] = k_stream;
+	xack[2] = TC_GROUP_NAME;
+	xack[3] = r->job.entry;
+	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 12, xadd, NULL);
+	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, xack, NULL);
+}
+
+static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct tc_run *r = priv;
+	redisReply *rep = reply;
+	const char *verdict, *state;
+	int64_t wait;
+
+	(void)ac;
+	r->writes--;
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING) {
+		run_break(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
+		tc_disp_poke(r->disp);
+		return;
+	}
+	verdict = rep->element[0]->str;
+	r->pass = (unsigned)rep->element[2]->integer;
+	state = rep->element[1]->type == REDIS_REPLY_STRING ? rep->element[1]->str : "";
+	if (strcmp(verdict, "duplicate") == 0) {
+		tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=duplicate state=%s, not sent again",
+		       r->job.id, r->entry_ref, state);
+		ack_duplicate(r);
+		run_free(r); /* the memory goes when its timer closed */
+		tc_disp_poke(r->disp);
+		return;
+	}
+	tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=%s severity=%s",
+	       r->job.id, r->entry_ref, verdict, tc_severity_name(r->job.severity));
+	if (strcmp(state, "done") == 0 || strcmp(state, "cancelled") == 0) {
+		/* Finished before a crash took the acknowledgement. */
+		r->expanded = true;
+		r->phase = TC_RUN_DRAINING;
+	} else {
+		wait = r->job.send_at_ms - tc_time_now_ms();
+		r->phase = wait > 0 ? TC_RUN_WAITING : TC_RUN_EXPANDING;
+		if (wait > 0)
+			uv_timer_start(&r->timer, send_at_fired, (uint64_t)wait, 0);
+	}
+	tc_disp_poke(r->disp);
+}
+
+/* Inserts r after every run of the same or a higher severity. */
+static void run_link(struct tc_disp *d, struct tc_run *r)
+{
+	struct tc_run **p = &d->runs;
+
+	while (*p && (*p)->job.severity <= r->job.severity)
+		p = &(*p)->next;
+	r->next = *p;
+	*p = r;
+	d->n_runs++;
+}
+
+void tc_run_start(struct tc_disp *d, struct tc_job *job)
+{
+	struct tc_run *r = calloc(1, sizeof(*r));
+	char now[40];
+	const char *argv[10];
+	const char *prefix = d->cfg->prefix;
+
+	if (!r) {
+		tc_log(TC_LOG_ERROR, "run", "job=%s event=out-of-memory, it stays pending",
+		       job->id);
+		tc_job_release(job);
+		return;
+	}
+	r->disp = d;
+	r->job = *job; /* taken */
+	memset(job, 0, sizeof(*job));
+	uv_timer_init(d->loop, &r->timer);
+	snprintf(r->entry_ref, sizeof(r->entry_ref), "%s/%s",
+		 tc_severity_name(r->job.severity), r->job.entry);
+	tc_key_job(r->key_job, sizeof(r->key_job), prefix, r->job.id);
+	tc_key_deliveries(r->key_dlv, sizeof(r->key_dlv), prefix, r->job.id);
+	tc_key_job_events(r->key_ev, sizeof(r->key_ev), prefix, r->job.id);
+	r->vars_json = json_dumps(r->job.vars, JSON_COMPACT);
+	r->phase = TC_RUN_ACCEPTING;
+	run_link(d, r);
+	if (!r->vars_json) {
+		run_break(r, "out of memory");
+		return;
+	}
+	tc_time_format(tc_time_now_ms(), now, sizeof(now));
+	argv[0] = "EVAL";
+	argv[1] = tc_lua_accept;
+	argv[2] = "1";
+	argv[3] = r->key_job;
+	argv[4] = r->entry_ref;
+	argv[5] = r->job.template;
+	argv[6] = tc_severity_name(r->job.severity);
+	argv[7] = r->job.incident ? r->job.incident : "";
+	argv[8] = now;
+	argv[9] = r->job.send_at_ms > tc_time_now_ms() ? "scheduled" : "sending";
+	if (tc_rconn_cmd(d->cmd, accept_done, r, 10, argv, NULL) < 0) {
+		run_break(r, "redis down");
+		return;
+	}
+	r->writes++;
+}

@@ -1,0 +1,135 @@
+/*
+ * Tracking: the Lua scripts that write a job's record, its deliveries and
+ * its audit trail. Each script changes state and counts in one atomic step,
+ * so the counts in <prefix>:job:<id> always add up to `planned`, whatever
+ * moment tocsind dies at.
+ */
+#include "dispatcher/dispatcher.h"
+
+/* KEYS: job record. ARGV: entry ref, template, severity, incident, now,
+ * initial state. Returns {verdict, state, pass}: verdict "new", "resumed"
+ * (the same stream entry seen before: a restart) or "duplicate" (another
+ * entry already used this job id); pass counts the times the job was
+ * started, so PLAN can tell a restart's leftovers from a member listed
+ * twice in this pass. */
+const char tc_lua_accept[] =
+	"local cur = redis.call('HGET', KEYS[1], 'entry')\n"
+	"if cur and cur ~= ARGV[1] then\n"
+	"  return {'duplicate', redis.call('HGET', KEYS[1], 'state') or '', 0}\n"
+	"end\n"
+	"local verdict = 'resumed'\n"
+	"if not cur then\n"
+	"  redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', ARGV[6],\n"
+	"    'template', ARGV[2], 'severity', ARGV[3], 'incident', ARGV[4],\n"
+	"    'created_at', ARGV[5], 'planned', 0)\n"
+	"  verdict = 'new'\n"
+	"end\n"
+	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
+	"return {verdict, redis.call('HGET', KEYS[1], 'state'), pass}\n";
+
+/* KEYS: job record, deliveries, job events. ARGV: now, pass, then per
+ * delivery (id, channel, json). Returns per delivery: "" for a new one
+ * (counted as planned and queued), "dup" for one already planned in this
+ * pass (a member listed twice), or the stored JSON of one planned by an
+ * earlier pass (a restart resumes it), which is claimed for this pass. */
+const char tc_lua_plan[] =
+	"local out = {}\n"
+	"local pass = tonumber(ARGV[2])\n"
+	"for i = 3, #ARGV, 3 do\n"
+	"  local id, ch = ARGV[i], ARGV[i + 1]\n"
+	"  if redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n"
+	"    redis.call('HINCRBY', KEYS[1], 'planned', 1)\n"
+	"    redis.call('HINCRBY', KEYS[1], 'queued', 1)\n"
+	"    redis.call('HINCRBY', KEYS[1], ch .. '.queued', 1)\n"
+	"    redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
+	"      'state', 'queued', 'at', ARGV[1])\n"
+	"    out[#out + 1] = ''\n"
+	"  else\n"
+	"    local old = redis.call('HGET', KEYS[2], id)\n"
+	"    local d = cjson.decode(old)\n"
+	"    if d.pass == pass then\n"
+	"      out[#out + 1] = 'dup'\n"
+	"    else\n"
+	"      d.pass = pass\n"
+	"      redis.call('HSET', KEYS[2], id, cjson.encode(d))\n"
+	"      out[#out + 1] = old\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"return out\n";
+
+/* KEYS: job record, deliveries, job events. ARGV: now, then per transition
+ * (id, channel, from, to, json, outcome). */
+const char tc_lua_move[] =
+	"for i = 2, #ARGV, 6 do\n"
+	"  local id, ch, from, to = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
+	"  redis.call('HSET', KEYS[2], id, ARGV[i + 4])\n"
+	"  redis.call('HINCRBY', KEYS[1], from, -1)\n"
+	"  redis.call('HINCRBY', KEYS[1], to, 1)\n"
+	"  redis.call('HINCRBY', KEYS[1], ch .. '.' .. from, -1)\n"
+	"  redis.call('HINCRBY', KEYS[1], ch .. '.' .. to, 1)\n"
+	"  redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
+	"    'state', to, 'outcome', ARGV[i + 5], 'at', ARGV[1])\n"
+	"end\n"
+	"return (#ARGV - 1) / 6\n";
+
+/* KEYS: job record, job stream, <prefix>:events, job events. ARGV: group,
+ * entry id, now, job id. Marks the job done, acknowledges its entry and
+ * tells the watchers, in one step. */
+const char tc_lua_finish[] =
+	"redis.call('HSET', KEYS[1], 'state', 'done', 'done_at', ARGV[3])\n"
+	"redis.call('XADD', KEYS[4], '*', 'job', ARGV[4], 'state', 'done', 'at', ARGV[3])\n"
+	"redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])\n"
+	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[4],\n"
+	"  'event', 'done', 'at', ARGV[3])\n"
+	"return 1\n";
+
+/* KEYS: <prefix>:dead, job stream, <prefix>:events. ARGV: group, entry id,
+ * stream name, job id or "", reason, the job text (cut), now, event.
+ * Dead-letters an entry and acknowledges it in one step, so a rejected job
+ * is never lost between the two. */
+const char tc_lua_dead[] =
+	"redis.call('XADD', KEYS[1], '*', 'kind', 'job', 'stream', ARGV[3],\n"
+	"  'entry', ARGV[2], 'job', ARGV[4], 'reason', ARGV[5], 'body', ARGV[6],\n"
+	"  'at', ARGV[7])\n"
+	"redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])\n"
+	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[4],\n"
+	"  'entry', ARGV[3] .. '/' .. ARGV[2], 'event', ARGV[8], 'reason', ARGV[5],\n"
+	"  'at', ARGV[7])\n"
+	"return 1\n";
+
+int tc_json_quote(struct tc_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t start = b->len;
+	int r = tc_buf_addc(b, '"');
+
+	for (; r == 0 && *p; p++) {
+		const unsigned char *run = p;
+
+		/* Copy runs of plain bytes at once. */
+		while (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f)
+			p++;
+		if (p > run)
+			r = tc_buf_add(b, run, (size_t)(p - run));
+		if (r < 0 || !*p)
+			break;
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = { '\\', (char)*p };
+
+			r = tc_buf_add(b, esc, 2);
+		} else {
+			char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+
+			r = tc_buf_add(b, esc, 6);
+		}
+	}
+	if (r == 0)
+		r = tc_buf_addc(b, '"');
+	if (r < 0 && b->data) {
+		b->len = start;
+		b->data[start] = '\0';
+	}
+	return r;
+}

@@ -1,0 +1,333 @@
+/*
+ * Unit tests of common/: buffers, time, addresses, delivery ids, and every
+ * rejection of the job parser (cases as data in tests/job/).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "tc_test.h"
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	p = malloc((size_t)n + 1);
+	if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+		free(p);
+		p = NULL;
+	}
+	fclose(f);
+	if (p) {
+		p[n] = '\0';
+		*len = (size_t)n;
+	}
+	return p;
+}
+
+static void test_buf(void)
+{
+	struct tc_buf b;
+
+	tc_test_begin("buf: appends up to its maximum and not past it");
+	tc_buf_init(&b, 8);
+	TC_CHECK_INT(tc_buf_adds(&b, "12345"), 0);
+	TC_CHECK_INT(tc_buf_printf(&b, "%d", 678), 0);
+	TC_CHECK_STR(b.data, "12345678");
+	TC_CHECK_INT(tc_buf_addc(&b, '9'), TC_ELIMIT);
+	TC_CHECK_STR(b.data, "12345678");
+	TC_CHECK_INT(b.len, 8);
+	tc_buf_reset(&b);
+	TC_CHECK_INT(tc_buf_printf(&b, "%s", "123456789"), TC_ELIMIT);
+	TC_CHECK_INT(b.len, 0);
+	tc_buf_release(&b);
+}
+
+static void test_time(void)
+{
+	int64_t ms;
+	uint64_t d;
+	char out[40];
+
+	tc_test_begin("time: RFC 3339 in and out");
+	TC_CHECK_INT(tc_time_parse("2026-11-25T10:00:00Z", &ms), 0);
+	TC_CHECK_INT(ms, 1795600800000LL);
+	TC_CHECK_INT(tc_time_parse("2026-11-25T11:00:00.250+01:00", &ms), 0);
+	TC_CHECK_INT(ms, 1795600800250LL);
+	tc_time_format(1795600800250LL, out, sizeof(out));
+	TC_CHECK_STR(out, "2026-11-25T10:00:00.250Z");
+	TC_CHECK_INT(tc_time_parse("2026-02-29T00:00:00Z", &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_time_parse("2028-02-29T00:00:00Z", &ms), 0);
+	TC_CHECK_INT(tc_time_parse("2026-11-25 10:00", &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_time_parse("2026-11-25T10:00:00", &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_time_parse("2026-13-01T00:00:00Z", &ms), TC_EINVAL);
+
+	tc_test_begin("time: durations");
+	TC_CHECK_INT(tc_duration_parse("250ms", &d), 0);
+	TC_CHECK_INT(d, 250);
+	TC_CHECK_INT(tc_duration_parse("10s", &d), 0);
+	TC_CHECK_INT(d, 10000);
+	TC_CHECK_INT(tc_duration_parse("5m", &d), 0);
+	TC_CHECK_INT(d, 300000);
+	TC_CHECK_INT(tc_duration_parse("2h", &d), 0);
+	TC_CHECK_INT(d, 7200000);
+	TC_CHECK_INT(tc_duration_parse("10", &d), TC_EINVAL);
+	TC_CHECK_INT(tc_duration_parse("-1s", &d), TC_EINVAL);
+	TC_CHECK_INT(tc_duration_parse("1.5s", &d), TC_EINVAL);
+	TC_CHECK_INT(tc_duration_parse("99999999999999999999s", &d), TC_EINVAL);
+}
+
+static void test_addr(void)
+{
+	char why[300], e164[17];
+
+	tc_test_begin("addr: email addresses");
+	TC_CHECK_INT(tc_addr_email_check("ada@example.org", why, sizeof(why)), 0);
+	TC_CHECK_INT(tc_addr_email_check("a.b+tag@sub.example.co.uk", why, sizeof(why)), 0);
+	TC_CHECK_INT(tc_addr_email_check("ada@", why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_STR(why, "not an email address 'ada@'");
+	TC_CHECK_INT(tc_addr_email_check("ada@localhost", why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_email_check("a da@example.org", why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_email_check("ada@example.org\r\nBcc: x@y.z", why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_email_check("a@b@example.org", why, sizeof(why)), TC_EINVAL);
+
+	tc_test_begin("addr: phone numbers normalize to E.164");
+	TC_CHECK_INT(tc_addr_phone_normalize("+44 20 7946 0000", e164, why, sizeof(why)), 0);
+	TC_CHECK_STR(e164, "+442079460000");
+	TC_CHECK_INT(tc_addr_phone_normalize("+1 (555) 010-0123", e164, why, sizeof(why)), 0);
+	TC_CHECK_STR(e164, "+15550100123");
+	TC_CHECK_INT(tc_addr_phone_normalize("555-0100", e164, why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_STR(why, "not an E.164 number '555-0100'");
+	TC_CHECK_INT(tc_addr_phone_normalize("+0123456789", e164, why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_phone_normalize("+1234567890123456", e164, why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_phone_normalize("+44 20 x", e164, why, sizeof(why)), TC_EINVAL);
+
+	tc_test_begin("addr: webhook URLs");
+	TC_CHECK_INT(tc_addr_url_check("https://hooks.example.org/tocsin", why, sizeof(why)), 0);
+	TC_CHECK_INT(tc_addr_url_check("http://127.0.0.1:8080/x?y=1", why, sizeof(why)), 0);
+	TC_CHECK_INT(tc_addr_url_check("ftp://example.org/", why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_url_check("hooks.example.org/x", why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_url_check("http://", why, sizeof(why)), TC_EINVAL);
+}
+
+static void test_delivery_id(void)
+{
+	char a[TC_DELIVERY_ID_LEN + 1], b[TC_DELIVERY_ID_LEN + 1];
+
+	tc_test_begin("delivery id: SHA-256 of job, channel and address");
+	/* Vectors computed independently with Python's hashlib. */
+	tc_delivery_id("INC-42-initial", TC_CH_WEBHOOK, "https://hooks.example.org/tocsin", a);
+	TC_CHECK_STR(a, "6aa03072350eeef92451420d595e5a4a");
+	tc_delivery_id("INC-42-initial", TC_CH_EMAIL, "ada@example.org", a);
+	TC_CHECK_STR(a, "65ac2989b21048a827e431142ee8cf92");
+
+	tc_test_begin("delivery id: deterministic, and differs by each part");
+	tc_delivery_id("J", TC_CH_EMAIL, "ada@example.org", a);
+	tc_delivery_id("J", TC_CH_EMAIL, "ada@example.org", b);
+	TC_CHECK_STR(a, b);
+	tc_delivery_id("K", TC_CH_EMAIL, "ada@example.org", b);
+	TC_CHECK(strcmp(a, b) != 0);
+	tc_delivery_id("J", TC_CH_SMS, "ada@example.org", b);
+	TC_CHECK(strcmp(a, b) != 0);
+	tc_delivery_id("J", TC_CH_EMAIL, "bob@example.org", b);
+	TC_CHECK(strcmp(a, b) != 0);
+	/* The separators keep ("ab", "c") and ("a", "bc") apart. */
+	tc_delivery_id("J", TC_CH_EMAIL, "x", a);
+	tc_delivery_id("J\001", TC_CH_EMAIL, "x", b);
+	TC_CHECK(strcmp(a, b) != 0);
+}
+
+static void test_log_quote(void)
+{
+	char out[TC_LIMIT_LOG_VALUE + 16], *longv;
+
+	tc_test_begin("log: untrusted values are escaped and cut");
+	TC_CHECK_STR(tc_log_quote(out, sizeof(out), "a\"b\\c\nd\x1b"), "\"a\\\"b\\\\c\\x0ad\\x1b\"");
+	longv = malloc(1000);
+	memset(longv, 'x', 999);
+	longv[999] = '\0';
+	tc_log_quote(out, sizeof(out), longv);
+	TC_CHECK(strlen(out) <= TC_LIMIT_LOG_VALUE + 5);
+	TC_CHECK(strstr(out, "...\"") != NULL);
+	free(longv);
+}
+
+static char *case_names[256];
+static int n_case_names;
+
+/* Each tests/job/invalid/NAME.json is rejected with NAME.expected. */
+static void test_job_invalid(const char *dir)
+{
+	char path[4096], line[1200];
+	struct dirent **list;
+	struct tc_diag d;
+	struct tc_job job;
+	int n, i;
+
+	n = scandir(dir, &list, NULL, alphasort);
+	TC_CHECK(n > 0);
+	for (i = 0; i < n; i++) {
+		char *dot = strrchr(list[i]->d_name, '.');
+		char *json, *want;
+		size_t len, wlen;
+
+		if (!dot || strcmp(dot, ".json") != 0) {
+			free(list[i]);
+			continue;
+		}
+		snprintf(line, sizeof(line), "job rejects %.*s", (int)(dot - list[i]->d_name),
+			 list[i]->d_name);
+		case_names[n_case_names] = strdup(line);
+		tc_test_begin(case_names[n_case_names++]);
+		snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
+		json = read_file(path, &len);
+		snprintf(path, sizeof(path), "%s/%.*s.expected", dir,
+			 (int)(dot - list[i]->d_name), list[i]->d_name);
+		want = read_file(path, &wlen);
+		TC_CHECK(json && want);
+		if (json && want) {
+			if (wlen && want[wlen - 1] == '\n')
+				want[wlen - 1] = '\0';
+			TC_CHECK(tc_job_parse(json, len, TC_SEV_NORMAL, "1700000000000-0", &job, &d) < 0);
+			tc_diag_format(&d, line, sizeof(line));
+			TC_CHECK_STR(line, want);
+		}
+		free(json);
+		free(want);
+		free(list[i]);
+	}
+	free(list);
+}
+
+static void test_job_limits(void)
+{
+	struct tc_buf b;
+	struct tc_diag d;
+	struct tc_job job;
+	char line[1200];
+	int i;
+
+	tc_test_begin("job rejects more than 64 KiB");
+	tc_buf_init(&b, 1 << 20);
+	(void)tc_buf_adds(&b, "{\"template\":\"t\",\"groups\":[\"g\"],\"vars\":{\"x\":\"");
+	while (b.len <= TC_LIMIT_JOB_BYTES)
+		(void)tc_buf_adds(&b, "xxxxxxxxxxxxxxxx");
+	(void)tc_buf_adds(&b, "\"}}");
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	TC_CHECK(strstr(d.msg, "more than the limit of 65536") != NULL);
+
+	tc_test_begin("job rejects more than 1000 recipients");
+	tc_buf_reset(&b);
+	(void)tc_buf_adds(&b, "{\"template\":\"t\",\"recipients\":[");
+	for (i = 0; i <= TC_LIMIT_JOB_RECIPIENTS; i++)
+		(void)tc_buf_printf(&b, "%s{\"email\":\"u%d@e.org\"}", i ? "," : "", i);
+	(void)tc_buf_adds(&b, "]}");
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	tc_diag_format(&d, line, sizeof(line));
+	TC_CHECK_STR(line, "job: recipients: more than 1000 recipients");
+
+	tc_test_begin("job rejects more than 256 vars");
+	tc_buf_reset(&b);
+	(void)tc_buf_adds(&b, "{\"template\":\"t\",\"groups\":[\"g\"],\"vars\":{");
+	for (i = 0; i <= TC_LIMIT_JOB_VARS; i++)
+		(void)tc_buf_printf(&b, "%s\"v%d\":1", i ? "," : "", i);
+	(void)tc_buf_adds(&b, "}}");
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	tc_diag_format(&d, line, sizeof(line));
+	TC_CHECK_STR(line, "job: vars: more than 256 variables");
+
+	tc_test_begin("job rejects a name over 1024 bytes");
+	tc_buf_reset(&b);
+	(void)tc_buf_adds(&b, "{\"template\":\"t\",\"recipients\":[{\"email\":\"a@e.org\",\"name\":\"");
+	for (i = 0; i <= TC_LIMIT_TEXT; i++)
+		(void)tc_buf_addc(&b, 'n');
+	(void)tc_buf_adds(&b, "\"}]}");
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	tc_diag_format(&d, line, sizeof(line));
+	TC_CHECK_STR(line, "job: recipients[0].name: longer than 1024 bytes");
+	tc_buf_release(&b);
+}
+
+static void test_job_valid(const char *dir)
+{
+	char path[4096];
+	struct tc_diag d;
+	struct tc_job job;
+	char *json;
+	size_t len;
+
+	tc_test_begin("job accepts DESIGN.md's example");
+	snprintf(path, sizeof(path), "%s/design-example.json", dir);
+	json = read_file(path, &len);
+	TC_CHECK(json != NULL);
+	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_NORMAL, "1-0", &job, &d), 0);
+	TC_CHECK_STR(job.id, "INC-42-initial");
+	TC_CHECK_STR(job.template, "outage");
+	TC_CHECK_INT(job.n_groups, 2);
+	TC_CHECK_STR(job.groups[1], "oncall");
+	TC_CHECK_INT(job.n_recipients, 1);
+	TC_CHECK_STR(job.recipients[0].phone, "+15550100123");
+	TC_CHECK_INT(job.channels, TC_CH_ALL);
+	TC_CHECK_STR(job.incident, "INC-42");
+	TC_CHECK_INT(job.send_at_ms, 1795600800000LL);
+	TC_CHECK_INT(job.expires_at_ms, 1795608000000LL);
+	TC_CHECK_STR(json_string_value(json_object_get(job.vars, "service")), "payments");
+	tc_job_release(&job);
+	free(json);
+
+	tc_test_begin("job without id takes the stream entry id");
+	snprintf(path, sizeof(path), "%s/minimal.json", dir);
+	json = read_file(path, &len);
+	TC_CHECK(json != NULL);
+	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_HIGH, "1764064800000-3", &job, &d), 0);
+	TC_CHECK_STR(job.id, "1764064800000-3");
+	TC_CHECK_INT(job.severity, TC_SEV_HIGH);
+	TC_CHECK_INT(job.n_recipients, 0);
+	TC_CHECK(job.vars && json_object_size(job.vars) == 0);
+	tc_job_release(&job);
+	free(json);
+
+	tc_test_begin("job with recipients only and nested vars");
+	snprintf(path, sizeof(path), "%s/recipients-only.json", dir);
+	json = read_file(path, &len);
+	TC_CHECK(json != NULL);
+	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_NORMAL, "2-0", &job, &d), 0);
+	TC_CHECK_INT(job.recipients[0].channels, TC_CH_BIT(TC_CH_WEBHOOK));
+	tc_job_release(&job);
+	free(json);
+}
+
+int main(int argc, char **argv)
+{
+	char dir[1024];
+	int i, r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_common DATA_DIR\n");
+		return 2;
+	}
+	test_buf();
+	test_time();
+	test_addr();
+	test_delivery_id();
+	test_log_quote();
+	snprintf(dir, sizeof(dir), "%s/job/invalid", argv[1]);
+	test_job_invalid(dir);
+	test_job_limits();
+	snprintf(dir, sizeof(dir), "%s/job/valid", argv[1]);
+	test_job_valid(dir);
+	r = tc_test_done();
+	for (i = 0; i < n_case_names; i++)
+		free(case_names[i]);
+	return r;
+}
