@@ -19,9 +19,10 @@ struct tc_retry_cfg {
 	uint64_t max_ms;
 };
 
+/* Both 0 when the configuration has no rate: no limit. */
 struct tc_rate_cfg {
-	double per_second;  /* > 0 */
-	unsigned burst;     /* >= 1 */
+	double per_second;  /* > 0, at most 1000000 */
+	unsigned burst;     /* >= 1; default: per_second rounded up */
 };
 
 /* One webhook allow entry: a host name (exact, or "*.example.org" for any
@@ -52,7 +53,7 @@ enum tc_starttls { TC_STARTTLS_REQUIRED, TC_STARTTLS_OPPORTUNISTIC,
 struct tc_email_cfg {
 	bool enabled;
 	char *host;                /* from server "host:port" */
-	unsigned port;
+	unsigned port;             /* 587 when server names none */
 	enum tc_starttls starttls;
 	char *ca_file;             /* NULL: the system's */
 	char *username;            /* NULL: no authentication */
@@ -72,7 +73,7 @@ struct tc_sms_provider {
 	enum tc_sms_kind kind;
 	char *base_url;
 	char *account_sid;         /* twilio */
-	char *auth_token;          /* twilio */
+	char *auth_token;          /* twilio; http: optional bearer token */
 	char *api_key;             /* vonage */
 	char *api_secret;          /* vonage */
 	char *from;
@@ -97,8 +98,8 @@ struct tc_group {
 };
 
 struct tc_cfg {
-	char *path;                /* the file it was loaded from */
-	char *dir;                 /* its folder: relative paths start here */
+	char *path;                /* the file it was loaded from (absolute) */
+	char *dir;                 /* its folder (absolute): relative paths start here */
 	char *redis_url;           /* redis://host:port/db or unix:///path */
 	char *prefix;              /* 1..64 of [A-Za-z0-9_.:-] */
 	char *consumer;

@@ -20,16 +20,20 @@
 #define TC_PLAN_BATCH    128 /* deliveries per PLAN script call */
 #define TC_MOVE_BATCH    256 /* transitions per MOVE script call */
 #define TC_ACTIVE_JOBS   16  /* jobs worked on at once */
-#define TC_ROSTER_QUEUE  256 /* roster members read ahead */
+#define TC_REDIS_STALL_MS  5000 /* a reply later than this: the server is gone */
+#define TC_INTAKE_BLOCK_MS 5000 /* XREADGROUP BLOCK */
 
 /* ---- Redis connections (redis.c) ------------------------------------------ */
 struct tc_rconn;
 typedef void (*tc_rconn_fn)(struct tc_rconn *rc, void *data);
 
 /* A connection that reconnects with backoff (100 ms doubling to 5 s).
- * up runs each time it is (re)connected, down each time it is lost. */
+ * up runs each time it is (re)connected, down each time it is lost. A
+ * command without a reply for stall_ms gets the connection dropped and made
+ * again (a paused server). */
 struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const char *url, const char *name,
-			      tc_rconn_fn up, tc_rconn_fn down, void *data);
+			      uint64_t stall_ms, tc_rconn_fn up, tc_rconn_fn down,
+			      void *data);
 /* The live context, or NULL while disconnected. */
 redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
 /* Sends one command (argv borrowed for the call). Returns 0, or TC_EREDIS
@@ -37,7 +41,8 @@ redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
  * the connection was lost. */
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens);
-/* Disconnects for good; down is not called. */
+/* Disconnects for good (pending callbacks get NULL); down is not called.
+ * Never call it from inside a hiredis callback. */
 void tc_rconn_free(struct tc_rconn *rc);
 /* Checks at start, with a blocking connection, that url is reachable and
  * creates the consumer group on every job stream. Returns 0, or TC_EREDIS

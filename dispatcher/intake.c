@@ -16,7 +16,6 @@
 
 #include "dispatcher/dispatcher.h"
 
-#define INTAKE_BLOCK_MS "5000"
 #define RESCAN_COUNT    "16"
 
 static void dead_done(redisAsyncContext *ac, void *reply, void *priv)
@@ -233,7 +232,7 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
 /* XREADGROUP over the streams not yet done, from the given ids. */
 static void read_streams(struct tc_disp *d, bool pending)
 {
-	char keys[TC_SEV_COUNT][TC_KEY_MAX];
+	char keys[TC_SEV_COUNT][TC_KEY_MAX], block[16];
 	const char *argv[10 + 2 * TC_SEV_COUNT];
 	int argc = 0, s, first;
 
@@ -244,8 +243,9 @@ static void read_streams(struct tc_disp *d, bool pending)
 	argv[argc++] = "COUNT";
 	argv[argc++] = pending ? RESCAN_COUNT : "1";
 	if (!pending) {
+		snprintf(block, sizeof(block), "%d", TC_INTAKE_BLOCK_MS);
 		argv[argc++] = "BLOCK";
-		argv[argc++] = INTAKE_BLOCK_MS;
+		argv[argc++] = block;
 	}
 	argv[argc++] = "STREAMS";
 	first = argc;

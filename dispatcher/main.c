@@ -180,8 +180,11 @@ static int start(struct tc_disp *d)
 	d->sigterm.data = d->sigint.data = d;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
-	d->cmd = tc_rconn_new(d->loop, d->cfg->redis_url, "cmd", cmd_up, conn_down, d);
-	d->intake = tc_rconn_new(d->loop, d->cfg->redis_url, "intake", intake_up,
+	d->cmd = tc_rconn_new(d->loop, d->cfg->redis_url, "cmd", TC_REDIS_STALL_MS,
+			      cmd_up, conn_down, d);
+	/* intake waits in XREADGROUP BLOCK on purpose: allow for it. */
+	d->intake = tc_rconn_new(d->loop, d->cfg->redis_url, "intake",
+				 TC_INTAKE_BLOCK_MS + TC_REDIS_STALL_MS, intake_up,
 				 conn_down, d);
 	if (!d->cmd || !d->intake)
 		return 1;

@@ -4,20 +4,102 @@
  * one for everything else, pipelined.
  *
  * Keeps true: a lost connection is noticed once (down), retried without a
- * busy loop, and announced again (up) only when usable.
+ * busy loop, and announced again (up) only when usable. A connection whose
+ * oldest command waits longer than its stall limit (a paused or wedged
+ * server) is dropped and made again.
+ *
+ * We drive hiredis with our own small libuv adapter: the one hiredis 0.14
+ * ships ignores poll errors, so a server that died while we were writing
+ * was never noticed.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/hiredis.h>
 
 #include "dispatcher/dispatcher.h"
 
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
+#define WATCHDOG_MS      1000
+
+/* The adapter: one uv_poll per hiredis context. */
+struct rc_events {
+	uv_poll_t poll;
+	redisAsyncContext *ac;      /* NULL once hiredis cleaned up */
+	int events;
+};
+
+static void ev_closed(uv_handle_t *h)
+{
+	free(container_of((uv_poll_t *)h, struct rc_events, poll));
+}
+
+static void ev_poll(uv_poll_t *h, int status, int events)
+{
+	struct rc_events *e = container_of(h, struct rc_events, poll);
+
+	/* An error (the peer went away mid-write) is for hiredis to find
+	 * out by reading: it then disconnects and tells us. */
+	if (status < 0)
+		events = UV_READABLE;
+	if (e->ac && (events & UV_WRITABLE))
+		redisAsyncHandleWrite(e->ac);
+	if (e->ac && (events & UV_READABLE))
+		redisAsyncHandleRead(e->ac);
+}
+
+static void ev_update(struct rc_events *e, int add, int del)
+{
+	e->events = (e->events | add) & ~del;
+	if (e->events)
+		uv_poll_start(&e->poll, e->events, ev_poll);
+	else
+		uv_poll_stop(&e->poll);
+}
+
+static void ev_add_read(void *p)  { ev_update(p, UV_READABLE, 0); }
+static void ev_del_read(void *p)  { ev_update(p, 0, UV_READABLE); }
+static void ev_add_write(void *p) { ev_update(p, UV_WRITABLE, 0); }
+static void ev_del_write(void *p) { ev_update(p, 0, UV_WRITABLE); }
+
+static void ev_cleanup(void *p)
+{
+	struct rc_events *e = p;
+
+	e->ac = NULL;
+	uv_poll_stop(&e->poll);
+	uv_close((uv_handle_t *)&e->poll, ev_closed);
+}
+
+static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+	struct rc_events *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	if (uv_poll_init_socket(loop, &e->poll, ac->c.fd) < 0) {
+		free(e);
+		return -EINVAL;
+	}
+	e->ac = ac;
+	ac->ev.data = e;
+	ac->ev.addRead = ev_add_read;
+	ac->ev.delRead = ev_del_read;
+	ac->ev.addWrite = ev_add_write;
+	ac->ev.delWrite = ev_del_write;
+	ac->ev.cleanup = ev_cleanup;
+	return 0;
+}
+
+/* A command under way: its reply resets the stall clock. */
+struct rc_cmd {
+	struct tc_rconn *rc;
+	redisCallbackFn *cb;
+	void *priv;
+};
 
 struct tc_rconn {
 	uv_loop_t *loop;
@@ -29,6 +111,10 @@ struct tc_rconn {
 	bool connected;             /* the connect callback said yes */
 	uv_timer_t timer;           /* reconnect backoff */
 	uint64_t backoff_ms;
+	uv_timer_t watchdog;
+	uint64_t stall_ms;          /* longest wait for a reply */
+	unsigned outstanding;       /* commands without a reply yet */
+	uint64_t last_reply;        /* uv_now of the last reply */
 };
 
 /* Splits a redis:// or unix:// URL. host gets the host or the socket path,
@@ -91,26 +177,33 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	rc->up(rc, rc->data);
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
+/* The connection is gone: tell the owner once and try again later. */
+static void conn_lost(struct tc_rconn *rc, const char *why)
 {
-	struct tc_rconn *rc = ac->data;
 	bool was = rc->connected;
 
 	rc->ac = NULL;
 	rc->connected = false;
+	rc->outstanding = 0;
 	tc_log(TC_LOG_WARN, "redis", "conn=%s event=lost err=\"%s\", reconnecting in %llums",
-	       rc->name, status == REDIS_OK ? "closed" : ac->errstr,
-	       (unsigned long long)rc->backoff_ms);
+	       rc->name, why, (unsigned long long)rc->backoff_ms);
 	if (was)
 		rc->down(rc, rc->data);
 	schedule_reconnect(rc);
 }
 
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	conn_lost(ac->data, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
 static void select_db_done(redisAsyncContext *ac, void *reply, void *priv)
 {
 	(void)ac;
-	(void)reply;
 	(void)priv;
+	if (reply && ((redisReply *)reply)->type == REDIS_REPLY_ERROR)
+		tc_log(TC_LOG_ERROR, "redis", "event=select-failed err=\"%s\"",
+		       ((redisReply *)reply)->str);
 }
 
 static void reconnect(uv_timer_t *t)
@@ -133,7 +226,12 @@ static void reconnect(uv_timer_t *t)
 		return;
 	}
 	rc->ac->data = rc;
-	redisLibuvAttach(rc->ac, rc->loop);
+	if (ev_attach(rc->ac, rc->loop) < 0) {
+		redisAsyncFree(rc->ac);
+		rc->ac = NULL;
+		schedule_reconnect(rc);
+		return;
+	}
 	redisAsyncSetConnectCallback(rc->ac, on_connect);
 	redisAsyncSetDisconnectCallback(rc->ac, on_disconnect);
 	if (db) {
@@ -153,8 +251,26 @@ static void schedule_reconnect(struct tc_rconn *rc)
 	uv_timer_start(&rc->timer, reconnect, wait, 0);
 }
 
+/* Drops a connection whose oldest command waited past the stall limit. */
+static void watchdog(uv_timer_t *t)
+{
+	struct tc_rconn *rc = container_of(t, struct tc_rconn, watchdog);
+
+	if (!rc->connected || !rc->outstanding ||
+	    uv_now(rc->loop) - rc->last_reply < rc->stall_ms)
+		return;
+	tc_log(TC_LOG_WARN, "redis", "conn=%s event=stalled waiting=%u for=%llums, dropping the connection",
+	       rc->name, rc->outstanding,
+	       (unsigned long long)(uv_now(rc->loop) - rc->last_reply));
+	/* Pending callbacks get NULL; then we start again. */
+	rc->ac->onDisconnect = NULL;
+	redisAsyncFree(rc->ac);
+	conn_lost(rc, "stalled");
+}
+
 struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const char *url, const char *name,
-			      tc_rconn_fn up, tc_rconn_fn down, void *data)
+			      uint64_t stall_ms, tc_rconn_fn up, tc_rconn_fn down,
+			      void *data)
 {
 	struct tc_rconn *rc = calloc(1, sizeof(*rc));
 
@@ -171,7 +287,10 @@ struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const char *url, const char *name
 	rc->down = down;
 	rc->data = data;
 	rc->backoff_ms = RECONNECT_MIN_MS;
+	rc->stall_ms = stall_ms;
 	uv_timer_init(loop, &rc->timer);
+	uv_timer_init(loop, &rc->watchdog);
+	uv_timer_start(&rc->watchdog, watchdog, WATCHDOG_MS, WATCHDOG_MS);
 	reconnect(&rc->timer);
 	return rc;
 }
@@ -181,14 +300,48 @@ redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc)
 	return rc->connected ? rc->ac : NULL;
 }
 
+static void cmd_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct rc_cmd *c = priv;
+	struct tc_rconn *rc = c->rc;
+
+	if (reply) {
+		rc->outstanding--;
+		rc->last_reply = uv_now(rc->loop);
+	}
+	if (c->cb)
+		c->cb(ac, reply, c->priv);
+	free(c);
+}
+
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens)
 {
+	struct rc_cmd *c;
+
 	if (!rc->connected || !rc->ac)
 		return TC_EREDIS;
-	if (redisAsyncCommandArgv(rc->ac, cb, priv, argc, argv, lens) != REDIS_OK)
+	c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->rc = rc;
+	c->cb = cb;
+	c->priv = priv;
+	if (redisAsyncCommandArgv(rc->ac, cmd_done, c, argc, argv, lens) != REDIS_OK) {
+		free(c);
 		return TC_EREDIS;
+	}
+	if (!rc->outstanding++)
+		rc->last_reply = uv_now(rc->loop);
 	return 0;
+}
+
+static void rconn_watchdog_closed(uv_handle_t *h)
+{
+	struct tc_rconn *rc = container_of((uv_timer_t *)h, struct tc_rconn, watchdog);
+
+	free(rc->url);
+	free(rc);
 }
 
 static void rconn_timer_closed(uv_handle_t *h)
@@ -201,9 +354,9 @@ static void rconn_timer_closed(uv_handle_t *h)
 		 * inside a hiredis callback, so the free is immediate. */
 		rc->ac->onDisconnect = NULL;
 		redisAsyncFree(rc->ac);
+		rc->ac = NULL;
 	}
-	free(rc->url);
-	free(rc);
+	uv_close((uv_handle_t *)&rc->watchdog, rconn_watchdog_closed);
 }
 
 void tc_rconn_free(struct tc_rconn *rc)
@@ -211,6 +364,7 @@ void tc_rconn_free(struct tc_rconn *rc)
 	if (!rc)
 		return;
 	uv_timer_stop(&rc->timer);
+	uv_timer_stop(&rc->watchdog);
 	uv_close((uv_handle_t *)&rc->timer, rconn_timer_closed);
 }
 

@@ -1,0 +1,237 @@
+"""Integration test harness: real servers on loopback, stopped by PID.
+
+Each test gets an Env: a private folder, a redis-server on a unix socket in
+it, a Standard Webhooks receiver (tests/peers/receiver.js, node) on an
+ephemeral 127.0.0.1 port, a generated tocsind configuration, and helpers to
+run tocsind and the tocsin CLI. Env.close() stops every process it started
+by PID, also when the test failed.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PEERS = os.path.join(ROOT, "tests", "peers")
+
+
+def delivery_id(job, channel, address):
+    """The delivery id as DESIGN.md defines it, computed independently."""
+    raw = b"tocsin-delivery\0" + job.encode() + b"\0" + channel.encode() + b"\0" + address.encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def wait_for(pred, timeout=20.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Env:
+    def __init__(self, build):
+        self.build = os.path.abspath(build)
+        self.dir = tempfile.mkdtemp(prefix="tocsin-it-")
+        self.procs = []
+        self.secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        self.redis_sock = os.path.join(self.dir, "redis.sock")
+        self.redis_proc = None
+        self.tocsind_proc = None
+        self.receiver_port = None
+        self.config = os.path.join(self.dir, "tocsin.yaml")
+        os.makedirs(os.path.join(self.dir, "templates", "outage"))
+        os.makedirs(os.path.join(self.dir, "templates", "security"))
+
+    # ---- processes --------------------------------------------------------
+    def spawn(self, argv, log, env=None, stdout=None):
+        out = open(os.path.join(self.dir, log), "ab")
+        p = subprocess.Popen(argv, stdout=stdout or out, stderr=out, env=env,
+                             cwd=self.dir, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, timeout=10):
+        if p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return p.returncode
+
+    def close(self, keep=False):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(self.procs):
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---- redis ----------------------------------------------------------------
+    def start_redis(self, appendonly=False):
+        argv = ["redis-server", "--port", "0", "--unixsocket", self.redis_sock,
+                "--unixsocketperm", "700", "--dir", self.dir, "--save", "",
+                "--appendonly", "yes" if appendonly else "no"]
+        if appendonly:
+            argv += ["--appendfsync", "always"]
+        if os.path.exists(self.redis_sock):
+            os.unlink(self.redis_sock)
+        self.redis_proc = self.spawn(argv, "redis.log", stdout=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.redis_sock), 10, "redis socket")
+        self.r = redis.Redis(unix_socket_path=self.redis_sock, decode_responses=True)
+        wait_for(lambda: self._ping(), 10, "redis ping")
+        return self.r
+
+    def _ping(self):
+        try:
+            return self.r.ping()
+        except redis.exceptions.ConnectionError:
+            return False
+
+    # ---- receiver -----------------------------------------------------------
+    def start_receiver(self, status=204):
+        self.recv_log = os.path.join(self.dir, "received.jsonl")
+        self.status_file = os.path.join(self.dir, "status")
+        argv = ["node", os.path.join(PEERS, "receiver.js"), "--port", "0",
+                "--secret", self.secret, "--log", self.recv_log,
+                "--status", str(status), "--status-file", self.status_file]
+        p = self.spawn(argv, "receiver.log", stdout=subprocess.PIPE)
+        line = p.stdout.readline().decode().strip()
+        assert line.startswith("port="), f"receiver said {line!r}"
+        self.receiver_port = int(line[5:])
+        return self.receiver_port
+
+    def set_status(self, code):
+        with open(self.status_file, "w") as f:
+            f.write(str(code))
+
+    def hook(self, name):
+        return f"http://127.0.0.1:{self.receiver_port}/hooks/{name}"
+
+    def received(self):
+        try:
+            with open(self.recv_log) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    # ---- tocsind --------------------------------------------------------------
+    def write_config(self, groups, in_flight=1000, allow=("127.0.0.0/8",),
+                     extra_webhook=""):
+        allow_s = ", ".join(allow)
+        text = f"""# generated by tests/integration/harness.py
+redis:
+  url: unix://{self.redis_sock}
+  prefix: tocsin
+dispatcher:
+  consumer: it-1
+  in_flight: {in_flight}
+  shutdown_grace: 5s
+templates: templates/
+channels:
+  webhook:
+    secret: ${{TOCSIN_WEBHOOK_SECRET}}
+    allow: [{allow_s}]
+    connect_timeout: 2s
+    timeout: 5s
+{extra_webhook}
+groups:
+{groups}
+"""
+        with open(self.config, "w") as f:
+            f.write(text)
+
+    def env(self):
+        e = dict(os.environ)
+        e["TOCSIN_WEBHOOK_SECRET"] = self.secret
+        e.pop("TOCSIN_CONFIG", None)
+        return e
+
+    def start_tocsind(self, consumer=None):
+        p = self.spawn([os.path.join(self.build, "dispatcher", "tocsind"), "-c", self.config],
+                       "tocsind.log", env=self.env())
+        self.tocsind_proc = p
+        wait_for(lambda: "event=resumed-pending" in self.log() or p.poll() is not None,
+                 10, "tocsind to start reading")
+        assert p.poll() is None, f"tocsind exited {p.returncode}:\n{self.log()}"
+        return p
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "tocsind.log")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def cli(self, *args, timeout=60, config=True):
+        argv = [os.path.join(self.build, "cli", "tocsin")]
+        if config:
+            argv += ["-c", self.config]
+        argv += list(args)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              env=self.env(), cwd=self.dir)
+
+    # ---- the record -----------------------------------------------------------
+    def job(self, job_id):
+        return self.r.hgetall(f"tocsin:job:{job_id}")
+
+    def deliveries(self, job_id):
+        return {k: json.loads(v) for k, v in
+                self.r.hgetall(f"tocsin:job:{job_id}:deliveries").items()}
+
+    def wait_done(self, job_id, timeout=30):
+        wait_for(lambda: self.job(job_id).get("state") == "done", timeout,
+                 f"job {job_id} to be done")
+        return self.job(job_id)
+
+    def pending(self):
+        return sum(self.r.xpending(f"tocsin:jobs:{s}", "tocsind")["pending"]
+                   for s in ("critical", "high", "normal", "low"))
+
+    def xadd_job(self, job, severity="normal"):
+        """What a monitoring system does: one XADD of the job's JSON."""
+        text = job if isinstance(job, str) else json.dumps(job)
+        return self.r.xadd(f"tocsin:jobs:{severity}", {"job": text})
+
+
+def envelope(delivery, job_id, severity, template, group, name, role,
+             incident=None, vars=None):
+    """The webhook body tocsind sends before templates exist, built here
+    independently with Python's json module."""
+    vars = vars or {}
+    msg = vars.get("message") if isinstance(vars.get("message"), str) else None
+    return json.dumps({
+        "id": delivery, "job": job_id, "incident": incident, "severity": severity,
+        "template": template, "group": group,
+        "member": {"name": name, "role": role},
+        "message": msg, "vars": vars,
+    }, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_counts(rec):
+    """The job record's counts add up to what was planned."""
+    planned = int(rec.get("planned", 0))
+    states = ["queued", "sending", "sent", "retrying", "delivered", "undelivered",
+              "acknowledged", "failed", "expired", "cancelled"]
+    total = sum(int(rec.get(s, 0)) for s in states)
+    assert total == planned, f"state counts {total} != planned {planned}: {rec}"
+    for s in states:
+        per_channel = sum(int(rec.get(f"{c}.{s}", 0)) for c in ("email", "sms", "webhook"))
+        assert per_channel == int(rec.get(s, 0)), f"{s}: per channel {per_channel} != {rec.get(s)}"

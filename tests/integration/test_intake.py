@@ -1,0 +1,120 @@
+"""Intake: invalid jobs go to the dead-letter stream with a reason naming
+the field, are acknowledged, and the daemon carries on; Redis trouble."""
+
+import os
+import signal
+import time
+
+from harness import check_counts, wait_for
+
+
+def setup(env):
+    env.start_redis()
+    env.start_receiver()
+    env.write_config(f"""  oncall:
+    members:
+      - {{name: Ada, webhook: "{env.hook('ada')}"}}
+""")
+    env.start_tocsind()
+
+
+INVALID = [
+    ("not json", "{\"template\": ", "not valid JSON"),
+    ("unknown field", {"template": "outage", "groups": ["oncall"], "colour": "red"},
+     'unknown field "colour"'),
+    ("unknown group", {"template": "outage", "groups": ["nobody"]},
+     'groups[0]: unknown group "nobody"'),
+    ("unknown template", {"template": "nope", "groups": ["oncall"]},
+     'template: unknown template "nope"'),
+    ("wrong type", {"template": "outage", "groups": "oncall"}, "groups: not an array"),
+    ("no audience", {"template": "outage"}, "no audience"),
+    ("bad address", {"template": "outage", "recipients": [{"name": "X", "email": "x@"}]},
+     "recipients[0].email: not an email address 'x@'"),
+    ("severity mismatch", {"template": "outage", "groups": ["oncall"], "severity": "low"},
+     "severity: 'low' does not match"),
+    ("channel not configured", {"template": "outage", "groups": ["oncall"],
+                                "channels": ["sms"]},
+     "channel 'sms' is not configured"),
+    ("too large", {"template": "outage", "groups": ["oncall"], "vars": {"x": "y" * 70000}},
+     "more than the limit of 65536"),
+]
+
+
+def test_invalid_jobs_are_dead_lettered_and_acknowledged(env):
+    setup(env)
+    ids = [env.xadd_job(job) for _, job, _ in INVALID]
+    env.r.xadd("tocsin:jobs:normal", {"payload": "{}"})
+    wait_for(lambda: env.r.xlen("tocsin:dead") == len(INVALID) + 1, 20, "dead letters")
+    dead = env.r.xrange("tocsin:dead")
+    for (what, _, reason), entry_id, (_, d) in zip(INVALID, ids, dead):
+        assert d["entry"] == entry_id, (what, d)
+        assert reason in d["reason"], f"{what}: {d['reason']!r} lacks {reason!r}"
+        assert d["stream"] == "normal" and d["kind"] == "job"
+    assert "no field 'job'" in dead[-1][1]["reason"]
+    # The body is kept (cut at the job limit) so an operator can fix and retry.
+    assert dead[0][1]["body"] == "{\"template\": "
+    wait_for(lambda: env.pending() == 0, 10, "entries acknowledged")
+    invalid = [e for e in env.r.xrange("tocsin:events") if e[1].get("event") == "invalid"]
+    assert len(invalid) == len(INVALID) + 1
+    # ... and carries on.
+    env.xadd_job({"id": "AFTER", "template": "outage", "groups": ["oncall"]})
+    assert env.wait_done("AFTER")["delivered"] == "1"
+    assert env.tocsind_proc.poll() is None
+
+
+def test_send_wait_reports_rejection(env):
+    setup(env)
+    # The CLI checks what it can; an unknown group fails before the XADD.
+    r = env.cli("send", "--template", "outage", "--group", "nobody", "--wait")
+    assert r.returncode == 1 and "unknown group 'nobody'" in r.stderr, r.stderr
+    assert env.r.xlen("tocsin:jobs:normal") == 0
+    r = env.cli("send", "--template", "missing", "--group", "oncall")
+    assert r.returncode == 1 and "unknown template 'missing'" in r.stderr, r.stderr
+
+
+def test_redis_unreachable_at_start_exits_3(env):
+    env.redis_sock = os.path.join(env.dir, "nothing-here.sock")
+    env.write_config("  g:\n    members:\n      - {name: A, webhook: \"http://127.0.0.1:9/x\"}\n")
+    p = env.spawn([os.path.join(env.build, "dispatcher", "tocsind"), "-c", env.config],
+                  "tocsind.log", env=env.env())
+    assert p.wait(15) == 3, env.log()
+    assert "cannot connect to Redis" in env.log()
+    for args in (["status", "X"], ["send", "--template", "outage", "--group", "g"]):
+        r = env.cli(*args)
+        assert r.returncode == 3, (args, r.returncode, r.stderr)
+        assert "cannot reach Redis" in r.stderr
+
+
+def test_redis_restart_mid_broadcast_loses_nothing(env):
+    env.start_redis(appendonly=True)
+    env.start_receiver()
+    roster = os.path.join(env.dir, "r.csv")
+    n = 2000
+    with open(roster, "w") as f:
+        f.write("name,webhook\n")
+        for i in range(n):
+            f.write(f"U{i},{env.hook(f'u{i}')}\n")
+    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=20)
+    env.start_tocsind()
+    env.xadd_job({"id": "RESTART", "template": "outage", "groups": ["all"]})
+    wait_for(lambda: int(env.job("RESTART").get("delivered", 0)) > 200, 30, "progress")
+    env.stop(env.redis_proc, signal.SIGKILL)
+    time.sleep(1.0)
+    env.start_redis(appendonly=True)
+    rec = env.wait_done("RESTART", timeout=120)
+    check_counts(rec)
+    assert rec["planned"] == str(n) and rec["delivered"] == str(n), rec
+    got = {g["headers"]["webhook-id"] for g in env.received()}
+    assert len(got) == n, len(got)
+    # Resent only what was in flight when Redis went: bounded by the cap.
+    assert len(env.received()) - n <= 20 + 20, len(env.received())
+    assert env.pending() == 0
+    assert "event=lost" in env.log() and "event=connected" in env.log()
+
+
+def test_sigterm_stops_cleanly(env):
+    setup(env)
+    env.xadd_job({"id": "T1", "template": "outage", "groups": ["oncall"]})
+    env.wait_done("T1")
+    assert env.stop(env.tocsind_proc) == 0, env.log()
+    assert "event=stopped" in env.log()

@@ -1,0 +1,215 @@
+"""Webhook delivery end to end: tocsind against a real Redis and a real
+Standard Webhooks receiver (node, the reference library) on loopback."""
+
+import json
+import os
+
+from harness import check_counts, delivery_id, envelope, wait_for
+
+
+def two_groups(env):
+    return f"""  oncall:
+    members:
+      - {{name: Ada Lovelace, role: CTO, webhook: "{env.hook('ada')}", channels: [webhook]}}
+      - {{name: Grace Hopper, webhook: "{env.hook('grace')}"}}
+  executives:
+    members:
+      - {{name: Ada Lovelace, role: CTO, webhook: "{env.hook('ada')}", channels: [webhook]}}
+      - {{name: Linus, role: CEO, webhook: "{env.hook('linus')}"}}
+"""
+
+
+def setup(env, groups=None, **kw):
+    env.start_redis()
+    env.start_receiver()
+    env.write_config(groups or two_groups(env), **kw)
+    env.start_tocsind()
+
+
+def test_cli_send_wait_delivers_signed_bytes(env):
+    setup(env)
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--group", "executives",
+                "--incident", "INC-42", "--severity", "critical", "--id", "INC-42-initial",
+                "--var", "service=payments", "--var", "message=Payments are down", "--wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "job INC-42-initial queued on tocsin:jobs:critical" in r.stdout
+    assert "state      done" in r.stdout and "webhook    3 delivered, 0 failed" in r.stdout, r.stdout
+    got = env.received()
+    # Ada is in both groups: one message, from the first group naming her.
+    assert sorted(g["path"] for g in got) == ["/hooks/ada", "/hooks/grace", "/hooks/linus"], got
+    vars = {"service": "payments", "message": "Payments are down"}
+    who = {"ada": ("oncall", "Ada Lovelace", "CTO"), "grace": ("oncall", "Grace Hopper", None),
+           "linus": ("executives", "Linus", "CEO")}
+    for g in got:
+        name = g["path"].rsplit("/", 1)[1]
+        did = delivery_id("INC-42-initial", "webhook", env.hook(name))
+        group, member, role = who[name]
+        want = envelope(did, "INC-42-initial", "critical", "outage", group, member, role,
+                        incident="INC-42", vars=vars)
+        assert g["body"] == want, f"\n got {g['body']}\nwant {want}"
+        assert g["verified"] is True, g["verify_error"]
+        assert g["headers"]["webhook-id"] == did
+        assert g["headers"]["content-type"] == "application/json"
+    rec = env.job("INC-42-initial")
+    assert rec["state"] == "done" and rec["planned"] == "3" and rec["delivered"] == "3", rec
+    assert rec["webhook.delivered"] == "3" and rec["severity"] == "critical", rec
+    assert rec["template"] == "outage" and rec["incident"] == "INC-42", rec
+    check_counts(rec)
+    dl = env.deliveries("INC-42-initial")
+    assert len(dl) == 3
+    for did, d in dl.items():
+        assert d["state"] == "delivered" and d["attempts"] == 1, d
+        assert d["channel"] == "webhook" and d["last_outcome"] == "http 204", d
+        assert did == delivery_id("INC-42-initial", "webhook", d["address"])
+    ev = env.r.xrange("tocsin:job:INC-42-initial:events")
+    states = [e[1]["state"] for e in ev if e[1].get("delivery") == delivery_id(
+        "INC-42-initial", "webhook", env.hook("ada"))]
+    assert states == ["queued", "sending", "delivered"], states
+    assert ev[-1][1]["state"] == "done"
+    assert env.pending() == 0
+
+
+def test_raw_xadd_from_python(env):
+    setup(env)
+    job = {"id": "MON-7", "template": "outage", "groups": ["oncall"], "severity": "high",
+           "recipients": [{"name": "Status page", "webhook": env.hook("status"),
+                           "channels": ["webhook"]}],
+           "vars": {"service": "api", "nested": {"n": [1, 2.5, None, True]}}}
+    env.xadd_job(job, "high")
+    rec = env.wait_done("MON-7")
+    assert rec["planned"] == "3" and rec["delivered"] == "3", rec
+    check_counts(rec)
+    bodies = {g["path"]: g["body"] for g in env.received()}
+    did = delivery_id("MON-7", "webhook", env.hook("status"))
+    assert bodies["/hooks/status"] == envelope(did, "MON-7", "high", "outage", None,
+                                               "Status page", None, vars=job["vars"])
+    assert all(g["verified"] for g in env.received())
+    assert env.pending() == 0
+    # The events stream tells watchers.
+    done = [e for e in env.r.xrange("tocsin:events") if e[1].get("event") == "done"]
+    assert done and done[-1][1]["job"] == "MON-7"
+
+
+def test_non_2xx_fails_with_status_and_wait_exits_1(env):
+    setup(env)
+    env.set_status(500)
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--id", "J500", "--wait")
+    assert r.returncode == 1, r.stdout + r.stderr
+    rec = env.job("J500")
+    assert rec["failed"] == "2" and rec["webhook.failed"] == "2", rec
+    check_counts(rec)
+    for d in env.deliveries("J500").values():
+        assert d["state"] == "failed" and d["last_outcome"] == "http 500", d
+    r = env.cli("report", "J500")
+    assert r.returncode == 0 and r.stdout.count("http 500") == 2, r.stdout
+    assert env.pending() == 0
+
+
+def test_allow_list_refuses_before_connecting(env):
+    env.start_redis()
+    env.start_receiver()
+    groups = f"""  oncall:
+    members:
+      - {{name: Listed, webhook: "{env.hook('ok')}"}}
+      - {{name: Literal, webhook: "http://192.0.2.10:9/hook"}}
+      - {{name: ByName, webhook: "http://localhost:{env.receiver_port}/hooks/byname"}}
+"""
+    # localhost is not listed by name and resolves outside 10.0.0.0/8... but
+    # 127.0.0.1 is listed, so list only the literal address and a far range.
+    env.write_config(groups, allow=("127.0.0.1/32", "10.0.0.0/8"))
+    env.start_tocsind()
+    env.xadd_job({"id": "ALLOW", "template": "outage", "groups": ["oncall"]})
+    rec = env.wait_done("ALLOW")
+    check_counts(rec)
+    by = {d["member"]: d for d in env.deliveries("ALLOW").values()}
+    assert by["Listed"]["state"] == "delivered", by["Listed"]
+    assert by["Literal"]["state"] == "failed", by["Literal"]
+    assert "192.0.2.10 is not in channels.webhook.allow" in by["Literal"]["last_outcome"]
+    # localhost resolves to 127.0.0.1 (allowed) or ::1 (not): either way the
+    # check happened on the address; with ::1 first curl falls back.
+    paths = [g["path"] for g in env.received()]
+    assert "/hooks/ok" in paths and all(not p.endswith("/hook") for p in paths)
+
+
+def test_allow_list_checks_resolved_address(env):
+    env.start_redis()
+    env.start_receiver()
+    groups = f"""  oncall:
+    members:
+      - {{name: ByName, webhook: "http://localhost:{env.receiver_port}/hooks/byname"}}
+"""
+    env.write_config(groups, allow=("10.0.0.0/8", "hooks.example.org"))
+    env.start_tocsind()
+    env.xadd_job({"id": "RESOLVED", "template": "outage", "groups": ["oncall"]})
+    rec = env.wait_done("RESOLVED")
+    d = list(env.deliveries("RESOLVED").values())[0]
+    assert d["state"] == "failed", d
+    assert "not in channels.webhook.allow" in d["last_outcome"], d
+    assert env.received() == [], "a refused destination was contacted"
+    check_counts(rec)
+
+
+def test_roster_broadcast_streams_under_small_cap(env):
+    env.start_redis()
+    env.start_receiver()
+    roster = os.path.join(env.dir, "customers.csv")
+    n = 3000
+    with open(roster, "w") as f:
+        f.write("name,role,email,phone,webhook,channels\n")
+        for i in range(n):
+            # Every 500th row also carries a quoted name with a comma.
+            name = f'"Customer, {i}"' if i % 500 == 0 else f"Customer {i}"
+            f.write(f"{name},,,,{env.hook(f'c{i}')},webhook\n")
+        # A duplicate row: the same address gets one message.
+        f.write(f"Customer dup,,,,{env.hook('c7')},webhook\n")
+    groups = f"""  customers:
+    roster: {roster}
+    channels: [webhook]
+"""
+    env.write_config(groups, in_flight=50)
+    env.start_tocsind()
+    r = env.cli("send", "--template", "outage", "--group", "customers", "--id", "BIG", "--wait",
+                timeout=170)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rec = env.job("BIG")
+    assert rec["planned"] == str(n) and rec["delivered"] == str(n), rec
+    check_counts(rec)
+    got = env.received()
+    assert len(got) == n, len(got)
+    assert len({g["headers"]["webhook-id"] for g in got}) == n
+    assert all(g["verified"] for g in got)
+    names = {json.loads(g["body"])["member"]["name"] for g in got}
+    assert "Customer, 500" in names
+
+
+def test_critical_overtakes_queued_normal(env):
+    env.start_redis()
+    env.start_receiver()
+    env.write_config(two_groups(env))
+    # Both wait in Redis before tocsind starts: the critical one goes first.
+    env.xadd_job({"id": "LOW-1", "template": "outage", "groups": ["oncall"]}, "low")
+    env.xadd_job({"id": "NORMAL-1", "template": "outage", "groups": ["oncall"]}, "normal")
+    env.xadd_job({"id": "CRIT-1", "template": "outage", "groups": ["oncall"],
+                  "severity": "critical"}, "critical")
+    env.start_tocsind()
+    for j in ("LOW-1", "NORMAL-1", "CRIT-1"):
+        env.wait_done(j)
+    created = {j: env.job(j)["created_at"] for j in ("LOW-1", "NORMAL-1", "CRIT-1")}
+    assert created["CRIT-1"] <= created["NORMAL-1"] <= created["LOW-1"], created
+    first = env.received()[0]
+    assert json.loads(first["body"])["job"] == "CRIT-1", first["body"]
+
+
+def test_duplicate_job_id_is_not_sent_again(env):
+    setup(env)
+    job = {"id": "DUP-1", "template": "outage", "groups": ["oncall"]}
+    env.xadd_job(job)
+    env.xadd_job(job)
+    env.wait_done("DUP-1")
+    wait_for(lambda: env.pending() == 0, 10, "both entries acknowledged")
+    assert len(env.received()) == 2, env.received()
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--id", "DUP-1", "--wait")
+    assert r.returncode == 0 and "already accepted" in r.stdout, r.stdout + r.stderr
+    assert len(env.received()) == 2
+    dups = [e for e in env.r.xrange("tocsin:events") if e[1].get("event") == "duplicate"]
+    assert len(dups) == 2
