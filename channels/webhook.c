@@ -23,13 +23,20 @@
 struct tc_webhook {
 	struct tc_http *http;
 	const struct tc_webhook_cfg *cfg;
+	struct curl_slist *fixed;   /* content-type, no Expect: */
 };
 
+/* One send. Its header list lives here (no allocation per header): the
+ * three signature headers, then the webhook's constant ones. libcurl only
+ * reads the list. */
 struct wh_send {
 	struct tc_webhook *w;
-	struct curl_slist *headers;
 	tc_chan_cb cb;
 	void *data;
+	struct curl_slist hdr[3];
+	char id_line[64 + TC_DELIVERY_ID_LEN];
+	char ts_line[48];
+	char sig_line[128];
 };
 
 void tc_webhook_sign(const unsigned char *key, size_t key_len, const char *id,
@@ -171,6 +178,16 @@ struct tc_webhook *tc_webhook_new(struct tc_http *http,
 		return NULL;
 	w->http = http;
 	w->cfg = cfg;
+	w->fixed = curl_slist_append(NULL, "content-type: application/json");
+	/* "Name:" with no value makes libcurl leave the header out. */
+	if (w->fixed && !curl_slist_append(w->fixed, "Expect:")) {
+		curl_slist_free_all(w->fixed);
+		w->fixed = NULL;
+	}
+	if (!w->fixed) {
+		free(w);
+		return NULL;
+	}
 	return w;
 }
 
@@ -181,6 +198,9 @@ void tc_webhook_set_cfg(struct tc_webhook *w, const struct tc_webhook_cfg *cfg)
 
 void tc_webhook_free(struct tc_webhook *w)
 {
+	if (!w)
+		return;
+	curl_slist_free_all(w->fixed);
 	free(w);
 }
 
@@ -216,27 +236,8 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 	memset(&o, 0, sizeof(o));
 	snprintf(o.provider, sizeof(o.provider), "webhook");
 	classify(r, &o);
-	curl_slist_free_all(s->headers);
 	s->cb(s->data, &o);
 	free(s);
-}
-
-/* Appends one header line; false when out of memory. */
-static bool add_header(struct curl_slist **list, const char *name, const char *v)
-{
-	char line[512];
-	struct curl_slist *l;
-
-	/* "Name:" with no value makes libcurl leave that header out. */
-	if (v)
-		snprintf(line, sizeof(line), "%s: %s", name, v);
-	else
-		snprintf(line, sizeof(line), "%s:", name);
-	l = curl_slist_append(*list, line);
-	if (!l)
-		return false;
-	*list = l;
-	return true;
 }
 
 int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
@@ -246,7 +247,7 @@ int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
 	struct tc_http_req req;
 	struct wh_send *s;
 	struct tc_outcome o;
-	char sig[128], ts[24];
+	char sig[100];
 	int64_t now = tc_time_now_ms() / 1000;
 	int by_name, r;
 
@@ -260,26 +261,25 @@ int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
 		snprintf(o.provider, sizeof(o.provider), "webhook");
 		return tc_chan_defer(tc_http_loop(w->http), cb, data, &o);
 	}
-	s = calloc(1, sizeof(*s));
+	s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->w = w;
 	s->cb = cb;
 	s->data = data;
-	snprintf(ts, sizeof(ts), "%lld", (long long)now);
 	tc_webhook_sign(cfg->key, cfg->key_len, id, now, body, len, sig, sizeof(sig));
-	if (!add_header(&s->headers, "content-type", "application/json") ||
-	    !add_header(&s->headers, "webhook-id", id) ||
-	    !add_header(&s->headers, "webhook-timestamp", ts) ||
-	    !add_header(&s->headers, "webhook-signature", sig) ||
-	    !add_header(&s->headers, "Expect", NULL)) {
-		curl_slist_free_all(s->headers);
-		free(s);
-		return -ENOMEM;
-	}
+	snprintf(s->id_line, sizeof(s->id_line), "webhook-id: %s", id);
+	snprintf(s->ts_line, sizeof(s->ts_line), "webhook-timestamp: %lld", (long long)now);
+	snprintf(s->sig_line, sizeof(s->sig_line), "webhook-signature: %s", sig);
+	s->hdr[0].data = s->id_line;
+	s->hdr[0].next = &s->hdr[1];
+	s->hdr[1].data = s->ts_line;
+	s->hdr[1].next = &s->hdr[2];
+	s->hdr[2].data = s->sig_line;
+	s->hdr[2].next = w->fixed;
 	memset(&req, 0, sizeof(req));
 	req.url = url;
-	req.headers = s->headers;
+	req.headers = s->hdr;
 	req.body = body;
 	req.body_len = len;
 	req.connect_timeout_ms = cfg->connect_timeout_ms;
@@ -287,9 +287,7 @@ int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
 	req.allow = by_name ? NULL : allow_sockaddr;
 	req.allow_data = (void *)cfg;
 	r = tc_http_post(w->http, &req, on_http_done, s);
-	if (r < 0) {
-		curl_slist_free_all(s->headers);
+	if (r < 0)
 		free(s);
-	}
 	return r;
 }

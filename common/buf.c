@@ -44,7 +44,9 @@ static int buf_grow(struct tc_buf *b, size_t n)
 	want = b->len + n + 1;
 	if (want <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 64;
+	/* Start at 256: most of what tocsin builds (records, envelopes)
+	 * then takes one or two allocations. */
+	cap = b->cap ? b->cap : 256;
 	while (cap < want)
 		cap *= 2;
 	if (cap > b->max + 1)
@@ -83,13 +85,21 @@ int tc_buf_addc(struct tc_buf *b, char c)
 int tc_buf_printf(struct tc_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	int n, r;
 
+	/* Try the room there is first: one pass in the common case. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return TC_EINVAL;
+	if ((size_t)n < room && (size_t)n <= b->max - b->len) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (b->data)
+		b->data[b->len] = '\0'; /* undo a cut attempt */
 	r = buf_grow(b, (size_t)n);
 	if (r < 0)
 		return r;

@@ -1962,7 +1962,9 @@ static void load_roster(struct ld *ld, struct map *gm, struct tc_group *g)
 	if (get_str(ld, gm, "roster", 0, &rel) != V_OK)
 		return;
 	g->roster = existing_path(ld, gm, "roster", rel, false);
-	if (g->roster) {
+	/* The CLI needs the group to exist, not its rows: tocsind and
+	 * check-config read every row; a send to a big roster stays quick. */
+	if (g->roster && ld->mode == TC_CFG_DAEMON) {
 		shown = shown_path(ld, rel);
 		if (shown)
 			read_roster(ld, g, g->roster, shown);

@@ -121,7 +121,8 @@ struct tc_cfg {
 enum tc_cfg_mode {
 	TC_CFG_DAEMON, /* every reference must be set */
 	TC_CFG_CLIENT, /* for the CLI: only redis.* must be set; others may be
-			  unset and are left NULL (secrets are not needed) */
+			  unset and are left NULL (secrets are not needed);
+			  rosters must exist but their rows are not read */
 };
 
 /* Loads and validates path completely (rosters included: every row is read

@@ -132,6 +132,8 @@ struct tc_disp {
 	char scan_from[TC_SEV_COUNT][64];
 	bool scan_done[TC_SEV_COUNT];
 
+	int64_t now_ms;             /* the time now_str shows */
+	char now_str[40];
 	uv_check_t check;           /* pumps once per loop turn */
 	bool dirty;
 	uv_signal_t sigterm, sigint;
@@ -140,6 +142,8 @@ struct tc_disp {
 	int exit_code;
 };
 
+/* The wall clock as RFC 3339, formatted once per millisecond. */
+const char *tc_disp_now(struct tc_disp *d);
 /* Asks for a pump at the end of this loop turn. */
 void tc_disp_poke(struct tc_disp *d);
 /* Whether a channel can send on this dispatcher. */

@@ -22,6 +22,17 @@ static void usage(FILE *f)
 		   "  -v       log debug lines too\n");
 }
 
+const char *tc_disp_now(struct tc_disp *d)
+{
+	int64_t now = tc_time_now_ms();
+
+	if (now != d->now_ms) {
+		d->now_ms = now;
+		tc_time_format(now, d->now_str, sizeof(d->now_str));
+	}
+	return d->now_str;
+}
+
 void tc_disp_poke(struct tc_disp *d)
 {
 	d->dirty = true;

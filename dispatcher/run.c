@@ -61,14 +61,26 @@ static void dlv_free(struct tc_dlv *v)
 	free(v);
 }
 
+/* Appends v in decimal (the record is built per transition: no printf). */
+static int add_uint(struct tc_buf *b, unsigned v)
+{
+	char d[12];
+	int i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return tc_buf_add(b, d + i, sizeof(d) - (size_t)i);
+}
+
 /* The delivery's record, as stored in <prefix>:job:<id>:deliveries. */
 static int dlv_json(const struct tc_dlv *v, const char *outcome,
 		    const char *provider, const char *provider_id, struct tc_buf *b)
 {
-	char now[40];
+	const char *now = tc_disp_now(v->run->disp);
 	int r = 0;
 
-	tc_time_format(tc_time_now_ms(), now, sizeof(now));
 	r |= tc_buf_adds(b, "{\"channel\":\"");
 	r |= tc_buf_adds(b, tc_channel_name(v->ch));
 	r |= tc_buf_adds(b, "\",\"address\":");
@@ -77,15 +89,21 @@ static int dlv_json(const struct tc_dlv *v, const char *outcome,
 	r |= tc_json_quote(b, v->group);
 	r |= tc_buf_adds(b, ",\"member\":");
 	r |= tc_json_quote(b, v->name);
-	r |= tc_buf_printf(b, ",\"state\":\"%s\",\"attempts\":%u,\"last_outcome\":",
-			   tc_dstate_name(v->state), v->attempts);
+	r |= tc_buf_adds(b, ",\"state\":\"");
+	r |= tc_buf_adds(b, tc_dstate_name(v->state));
+	r |= tc_buf_adds(b, "\",\"attempts\":");
+	r |= add_uint(b, v->attempts);
+	r |= tc_buf_adds(b, ",\"last_outcome\":");
 	r |= tc_json_quote(b, outcome);
 	r |= tc_buf_adds(b, ",\"provider\":");
 	r |= tc_json_quote(b, provider);
 	r |= tc_buf_adds(b, ",\"provider_message_id\":");
 	r |= tc_json_quote(b, provider_id);
-	r |= tc_buf_printf(b, ",\"updated_at\":\"%s\",\"pass\":%u}", now,
-			   v->run->pass);
+	r |= tc_buf_adds(b, ",\"updated_at\":\"");
+	r |= tc_buf_adds(b, now);
+	r |= tc_buf_adds(b, "\",\"pass\":");
+	r |= add_uint(b, v->run->pass);
+	r |= tc_buf_addc(b, '}');
 	return r ? TC_ELIMIT : 0;
 }
 
@@ -107,12 +125,13 @@ struct move_req {
 static void run_break(struct tc_run *r, const char *why);
 static void ready_push(struct tc_disp *d, struct tc_dlv *v);
 
-/* Frees argv[from..argc) (the strings the batch owns) and the arrays. */
-static void free_args(const char **argv, size_t *lens, int from, int argc)
+/* Frees a MOVE batch: each transition's strings are one block, starting
+ * at its id (argv[7 + 6 i]). */
+static void free_args(const char **argv, size_t *lens, int argc)
 {
 	int i;
 
-	for (i = from; i < argc; i++)
+	for (i = 7; i < argc; i += MOVE_ARGS)
 		free((char *)argv[i]);
 	free(argv);
 	free(lens);
@@ -124,7 +143,7 @@ static int script_head(struct tc_run *r, const char *script, const char **argv,
 {
 	int i;
 
-	tc_time_format(tc_time_now_ms(), now, 40);
+	snprintf(now, 40, "%s", tc_disp_now(r->disp));
 	argv[0] = "EVAL";
 	argv[1] = script;
 	argv[2] = "3";
@@ -250,7 +269,7 @@ static void move_done(redisAsyncContext *ac, void *reply, void *priv)
 	r->writes--;
 	if (!rep || rep->type == REDIS_REPLY_ERROR)
 		run_break(r, rep ? rep->str : "no reply");
-	free_args(q->argv, q->lens, 7, q->argc);
+	free_args(q->argv, q->lens, q->argc);
 	free(q);
 	tc_disp_poke(r->disp);
 }
@@ -285,7 +304,7 @@ static void move_flush(struct tc_run *r)
 		return;
 	}
 	run_break(r, "redis down");
-	free_args(q->argv, q->lens, 7, q->argc);
+	free_args(q->argv, q->lens, q->argc);
 	free(q);
 }
 
@@ -297,6 +316,8 @@ static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
 	enum tc_dstate from = v->state;
 	struct tc_buf json;
 	const char *vals[MOVE_ARGS];
+	char *block;
+	size_t size;
 	int base, i;
 
 	if (r->phase == TC_RUN_BROKEN) {
@@ -327,19 +348,27 @@ static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
 	vals[1] = tc_channel_name(v->ch);
 	vals[2] = tc_dstate_name(from);
 	vals[3] = tc_dstate_name(to);
-	vals[4] = json.data;
+	vals[4] = json.data ? json.data : "{}";
 	vals[5] = outcome;
 	base = 7 + (int)r->n_move * MOVE_ARGS;
-	for (i = 0; i < MOVE_ARGS; i++) {
-		r->move_argv[base + i] = i == 4 ? tc_buf_take(&json) : strdup(vals[i]);
-		r->move_lens[base + i] = r->move_argv[base + i] ?
-			strlen(r->move_argv[base + i]) : 0;
+	for (i = 0, size = 0; i < MOVE_ARGS; i++)
+		size += (r->move_lens[base + i] = strlen(vals[i])) + 1;
+	/* One block per transition, freed by free_args. */
+	block = malloc(size);
+	if (!block) {
+		tc_buf_release(&json);
+		run_break(r, "out of memory");
+		if (tc_dstate_final(to))
+			dlv_free(v);
+		return;
+	}
+	for (i = 0, size = 0; i < MOVE_ARGS; i++) {
+		r->move_argv[base + i] = memcpy(block + size, vals[i],
+						r->move_lens[base + i] + 1);
+		size += r->move_lens[base + i] + 1;
 	}
 	tc_buf_release(&json);
 	r->n_move++;
-	for (i = 0; i < MOVE_ARGS; i++)
-		if (!r->move_argv[base + i])
-			run_break(r, "out of memory");
 	if (tc_dstate_final(to)) {
 		r->finals++;
 		dlv_free(v);
@@ -392,8 +421,9 @@ static int envelope(const struct tc_dlv *v, struct tc_buf *b)
 	r |= tc_json_quote(b, job->id);
 	r |= tc_buf_adds(b, ",\"incident\":");
 	r |= job->incident ? tc_json_quote(b, job->incident) : tc_buf_adds(b, "null");
-	r |= tc_buf_printf(b, ",\"severity\":\"%s\",\"template\":",
-			   tc_severity_name(job->severity));
+	r |= tc_buf_adds(b, ",\"severity\":\"");
+	r |= tc_buf_adds(b, tc_severity_name(job->severity));
+	r |= tc_buf_adds(b, "\",\"template\":");
 	r |= tc_json_quote(b, job->template);
 	r |= tc_buf_adds(b, ",\"group\":");
 	r |= v->group[0] ? tc_json_quote(b, v->group) : tc_buf_adds(b, "null");
@@ -635,7 +665,7 @@ static void run_free(struct tc_run *r)
 	for (i = 0; i < r->n_plan; i++)
 		dlv_free(r->plan[i]);
 	if (r->move_argv)
-		free_args(r->move_argv, r->move_lens, 7, 7 + (int)r->n_move * MOVE_ARGS);
+		free_args(r->move_argv, r->move_lens, 7 + (int)r->n_move * MOVE_ARGS);
 	if (r->rr)
 		tc_rr_free(r->rr);
 	uv_timer_stop(&r->timer);

@@ -33,14 +33,12 @@ const char tc_lua_accept[] =
  * pass (a member listed twice), or the stored JSON of one planned by an
  * earlier pass (a restart resumes it), which is claimed for this pass. */
 const char tc_lua_plan[] =
-	"local out = {}\n"
+	"local out, new = {}, {}\n"
 	"local pass = tonumber(ARGV[2])\n"
 	"for i = 3, #ARGV, 3 do\n"
 	"  local id, ch = ARGV[i], ARGV[i + 1]\n"
 	"  if redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n"
-	"    redis.call('HINCRBY', KEYS[1], 'planned', 1)\n"
-	"    redis.call('HINCRBY', KEYS[1], 'queued', 1)\n"
-	"    redis.call('HINCRBY', KEYS[1], ch .. '.queued', 1)\n"
+	"    new[ch] = (new[ch] or 0) + 1\n"
 	"    redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
 	"      'state', 'queued', 'at', ARGV[1])\n"
 	"    out[#out + 1] = ''\n"
@@ -56,20 +54,34 @@ const char tc_lua_plan[] =
 	"    end\n"
 	"  end\n"
 	"end\n"
+	"for ch, n in pairs(new) do\n"
+	"  redis.call('HINCRBY', KEYS[1], 'planned', n)\n"
+	"  redis.call('HINCRBY', KEYS[1], 'queued', n)\n"
+	"  redis.call('HINCRBY', KEYS[1], ch .. '.queued', n)\n"
+	"end\n"
 	"return out\n";
 
 /* KEYS: job record, deliveries, job events. ARGV: now, then per transition
- * (id, channel, from, to, json, outcome). */
+ * (id, channel, from, to, json, outcome). The counts move by the sum of a
+ * batch's transitions, and the delivery records are written with one HSET:
+ * the audit trail keeps one entry per transition. */
 const char tc_lua_move[] =
+	"local delta, fields = {}, {}\n"
+	"local function add(k, n) delta[k] = (delta[k] or 0) + n end\n"
 	"for i = 2, #ARGV, 6 do\n"
 	"  local id, ch, from, to = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
-	"  redis.call('HSET', KEYS[2], id, ARGV[i + 4])\n"
-	"  redis.call('HINCRBY', KEYS[1], from, -1)\n"
-	"  redis.call('HINCRBY', KEYS[1], to, 1)\n"
-	"  redis.call('HINCRBY', KEYS[1], ch .. '.' .. from, -1)\n"
-	"  redis.call('HINCRBY', KEYS[1], ch .. '.' .. to, 1)\n"
+	"  fields[#fields + 1] = id\n"
+	"  fields[#fields + 1] = ARGV[i + 4]\n"
+	"  add(from, -1)\n"
+	"  add(to, 1)\n"
+	"  add(ch .. '.' .. from, -1)\n"
+	"  add(ch .. '.' .. to, 1)\n"
 	"  redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
 	"    'state', to, 'outcome', ARGV[i + 5], 'at', ARGV[1])\n"
+	"end\n"
+	"if #fields > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end\n"
+	"for k, n in pairs(delta) do\n"
+	"  if n ~= 0 then redis.call('HINCRBY', KEYS[1], k, n) end\n"
 	"end\n"
 	"return (#ARGV - 1) / 6\n";
 

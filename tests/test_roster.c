@@ -172,7 +172,7 @@ static void file_case(const char *dir, const char *file)
 	static const size_t chunks[] = { 0, 1, 2, 3, 5, 7, 64 };
 	char path[1024], exp_path[1024];
 	char *data, *want;
-	size_t len, wlen, i;
+	size_t len = 0, wlen = 0, i;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	snprintf(exp_path, sizeof(exp_path), "%.*s.expected", (int)strlen(path) - 4,
