@@ -7,6 +7,7 @@
  * deliveries, no such job), 2 usage, 3 Redis unreachable.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,9 @@ int main(int argc, char **argv)
 	redisContext *c;
 	int i = 1, r;
 
+	/* A peer that went away must be an error return, not a signal:
+	 * hiredis writes with write(2). */
+	signal(SIGPIPE, SIG_IGN);
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[i + 1];

@@ -128,6 +128,9 @@ struct tc_disp {
 
 	/* intake */
 	bool reading;               /* an XREADGROUP is under way */
+	bool reading_pending;       /* ... of our pending entries (a rescan) */
+	unsigned scan_gen;          /* counts rescans */
+	unsigned reading_gen;       /* the rescan the read belongs to */
 	bool rescan;                /* read our own pending entries first */
 	char scan_from[TC_SEV_COUNT][64];
 	bool scan_done[TC_SEV_COUNT];
@@ -152,8 +155,12 @@ bool tc_disp_channel_ready(const struct tc_disp *d, enum tc_channel c);
 /* intake.c */
 /* Reads more jobs if there is room; called from the pump. */
 void tc_intake_pump(struct tc_disp *d);
-/* Connection state changes. */
+/* The intake connection is (again) up: make the consumer group if it is
+ * missing, then read this consumer's pending entries before new ones. */
 void tc_intake_up(struct tc_disp *d);
+/* Reads this consumer's pending entries again before new ones, once no
+ * interrupted run is left (after any lost connection). */
+void tc_intake_rescan(struct tc_disp *d);
 
 /* run.c */
 /* Starts working on a validated job (taken). */

@@ -174,6 +174,9 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
 	redisReply *r = reply;
 	const redisReply *streams[TC_SEV_COUNT] = { 0 };
 	bool got[TC_SEV_COUNT] = { 0 };
+	/* A rescan that began since this read was sent starts from 0 again:
+	 * this reply must not move it on. */
+	bool pending = d->reading_pending && d->reading_gen == d->scan_gen;
 	size_t i, j;
 	int s;
 
@@ -207,13 +210,13 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
 			    e->element[0]->type != REDIS_REPLY_STRING)
 				continue;
 			got[s] = true;
-			if (d->rescan)
+			if (pending && d->rescan)
 				snprintf(d->scan_from[s], sizeof(d->scan_from[s]), "%s",
 					 e->element[0]->str);
 			handle_entry(d, (enum tc_severity)s, e);
 		}
 	}
-	if (d->rescan) {
+	if (pending && d->rescan) {
 		bool all = true;
 
 		for (s = 0; s < TC_SEV_COUNT; s++) {
@@ -262,8 +265,11 @@ static void read_streams(struct tc_disp *d, bool pending)
 	}
 	if (argc == first)
 		return;
-	if (tc_rconn_cmd(d->intake, on_read, d, argc, argv, NULL) == 0)
+	if (tc_rconn_cmd(d->intake, on_read, d, argc, argv, NULL) == 0) {
 		d->reading = true;
+		d->reading_pending = pending;
+		d->reading_gen = d->scan_gen;
+	}
 }
 
 void tc_intake_pump(struct tc_disp *d)
@@ -294,6 +300,19 @@ static void group_done(redisAsyncContext *ac, void *reply, void *priv)
 		tc_log(TC_LOG_ERROR, "intake", "event=group-create-failed err=\"%s\"", r->str);
 }
 
+void tc_intake_rescan(struct tc_disp *d)
+{
+	int s;
+
+	for (s = 0; s < TC_SEV_COUNT; s++) {
+		snprintf(d->scan_from[s], sizeof(d->scan_from[s]), "0");
+		d->scan_done[s] = false;
+	}
+	d->rescan = true;
+	d->scan_gen++;
+	tc_disp_poke(d);
+}
+
 void tc_intake_up(struct tc_disp *d)
 {
 	char key[TC_KEY_MAX];
@@ -301,7 +320,7 @@ void tc_intake_up(struct tc_disp *d)
 	int s;
 
 	/* A Redis that restarted without its data has no group: make it
-	 * again, from the start of each stream (see README, "Redis"). */
+	 * again, from the start of each stream (see README, "Guarantees"). */
 	for (s = 0; s < TC_SEV_COUNT; s++) {
 		tc_key_jobs(key, sizeof(key), d->cfg->prefix, s);
 		argv[0] = "XGROUP";
@@ -311,10 +330,7 @@ void tc_intake_up(struct tc_disp *d)
 		argv[4] = "0";
 		argv[5] = "MKSTREAM";
 		(void)tc_rconn_cmd(d->intake, group_done, NULL, 6, argv, NULL);
-		snprintf(d->scan_from[s], sizeof(d->scan_from[s]), "0");
-		d->scan_done[s] = false;
 	}
-	d->rescan = true;
 	d->reading = false;
-	tc_disp_poke(d);
+	tc_intake_rescan(d);
 }

@@ -7,6 +7,7 @@
  * 2 usage, 3 Redis unreachable at start.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,9 +141,12 @@ static void conn_down(struct tc_rconn *rc, void *data)
 {
 	struct tc_disp *d = data;
 
-	(void)rc;
-	d->reading = false;
+	/* Runs stop without acknowledging; their entries stay pending and
+	 * are read again once both connections are back. */
+	if (rc == d->intake)
+		d->reading = false;
 	tc_run_break_all(d);
+	tc_intake_rescan(d);
 }
 
 /* Loads the configuration and the template list; prints every error. */
@@ -232,6 +236,9 @@ int main(int argc, char **argv)
 	}
 	if (!path || !path[0])
 		path = "tocsin.yaml";
+	/* A peer that went away must be an error return, not a signal:
+	 * hiredis writes with write(2). */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&d, 0, sizeof(d));
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;

@@ -118,3 +118,32 @@ def test_sigterm_stops_cleanly(env):
     env.wait_done("T1")
     assert env.stop(env.tocsind_proc) == 0, env.log()
     assert "event=stopped" in env.log()
+
+
+def test_lost_command_connection_resumes(env):
+    env.start_redis()
+    env.start_receiver()
+    roster = os.path.join(env.dir, "r.csv")
+    n = 1500
+    with open(roster, "w") as f:
+        f.write("name,webhook\n")
+        for i in range(n):
+            f.write(f"U{i},{env.hook(f'u{i}')}\n")
+    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=20)
+    env.start_tocsind()
+    env.xadd_job({"id": "CMDKILL", "template": "outage", "groups": ["all"]})
+    wait_for(lambda: int(env.job("CMDKILL").get("delivered", 0)) > 100, 30, "progress")
+    # Drop only tocsind's command connection (not the one blocked in
+    # XREADGROUP, and not ours).
+    me = env.r.client_id()
+    killed = 0
+    for c in env.r.client_list():
+        if int(c["id"]) != me and c["cmd"] not in ("xreadgroup", "client|list"):
+            killed += env.r.client_kill_filter(_id=c["id"])
+    assert killed >= 1
+    rec = env.wait_done("CMDKILL", timeout=60)
+    check_counts(rec)
+    assert rec["planned"] == str(n) and rec["delivered"] == str(n), rec
+    assert len({g["headers"]["webhook-id"] for g in env.received()}) == n
+    assert env.pending() == 0
+    assert "conn=cmd event=lost" in env.log()
