@@ -77,6 +77,16 @@ static void tally(const redisReply *rec, const char *pre, struct tally *t)
 	}
 }
 
+/* The counts of channel c; false when it has none. */
+static bool channel_tally(const redisReply *rec, int c, struct tally *t)
+{
+	char pre[16];
+
+	snprintf(pre, sizeof(pre), "%s.", tc_channel_name(c));
+	tally(rec, pre, t);
+	return t->ok || t->failed || t->other || t->pending;
+}
+
 static void show_line(const char *id, const redisReply *rec)
 {
 	static char last[1024];
@@ -88,11 +98,7 @@ static void show_line(const char *id, const redisReply *rec)
 	o = (size_t)snprintf(line, sizeof(line), "job %s [%s] planned %lld", id,
 			     str(rec, "state"), num(rec, "planned"));
 	for (c = 0; c < TC_CH_COUNT; c++) {
-		char pre[16];
-
-		snprintf(pre, sizeof(pre), "%s.", tc_channel_name(c));
-		tally(rec, pre, &t);
-		if (!t.ok && !t.failed && !t.other && !t.pending)
+		if (!channel_tally(rec, c, &t))
 			continue;
 		snprintf(part, sizeof(part), " | %s: %lld delivered, %lld failed, %lld pending",
 			 tc_channel_name(c), t.ok, t.failed, t.pending);
@@ -122,11 +128,7 @@ static void show_summary(const char *id, const redisReply *rec)
 		printf("  done       %s\n", str(rec, "done_at"));
 	printf("  planned    %lld\n", num(rec, "planned"));
 	for (c = 0; c < TC_CH_COUNT; c++) {
-		char pre[16];
-
-		snprintf(pre, sizeof(pre), "%s.", tc_channel_name(c));
-		tally(rec, pre, &t);
-		if (!t.ok && !t.failed && !t.other && !t.pending)
+		if (!channel_tally(rec, c, &t))
 			continue;
 		printf("  %-10s %lld delivered, %lld failed, %lld expired or cancelled, %lld pending\n",
 		       tc_channel_name(c), t.ok, t.failed, t.other, t.pending);
