@@ -44,6 +44,7 @@
 #define TC_LIMIT_REDIS_REPLY       (64u << 20) /* one Redis reply */
 #define TC_LIMIT_LOG_VALUE         200         /* an untrusted value in a log line */
 #define TC_LIMIT_DIAGS             100         /* diagnostics kept per load */
+#define TC_LIMIT_REASONS           2048        /* a dead letter's attempt reasons */
 
 /* ---- error codes ------------------------------------------------------ */
 /* Functions that can fail return 0 (or a count) or a negative errno or one

@@ -64,6 +64,8 @@ struct tc_dlv {
 	char *name;
 	char *role;                 /* "" when none */
 	struct tc_buf body;         /* the message, while sending */
+	int64_t due_ms;             /* when retrying: the next attempt */
+	struct tc_buf reasons;      /* every attempt's outcome, for the dead letter */
 };
 
 /* ---- a job being worked on (run.c) ---------------------------------------- */
@@ -125,6 +127,13 @@ struct tc_disp {
 	unsigned sending[TC_CH_COUNT];
 	struct tc_dlv *ready[TC_CH_COUNT][TC_SEV_COUNT]; /* FIFO heads */
 	struct tc_dlv *ready_tail[TC_CH_COUNT][TC_SEV_COUNT];
+	char key_retry[TC_KEY_MAX], key_dead[TC_KEY_MAX];
+
+	/* deliveries waiting for their next attempt: a min-heap by due_ms */
+	struct tc_dlv **retry_heap;
+	size_t n_retry, cap_retry;
+	uv_timer_t retry_timer;
+	uint64_t rng;               /* xorshift state, for backoff jitter */
 
 	/* intake */
 	bool reading;               /* an XREADGROUP is under way */
@@ -169,6 +178,11 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job);
 void tc_run_pump_all(struct tc_disp *d);
 /* Redis was lost: every run winds down without acknowledging. */
 void tc_run_break_all(struct tc_disp *d);
+/* Forgets deliveries waiting to be retried (they stay `retrying` in Redis,
+ * with their due time, and resume at the next start): for shutdown. */
+void tc_run_drop_retries(struct tc_disp *d);
+/* Prepares what runs share (keys, the retry timer). Returns 0 or -ENOMEM. */
+int tc_runs_init(struct tc_disp *d);
 
 /* track.c: the Lua scripts that keep the record consistent */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],

@@ -102,6 +102,7 @@ static void close_all(struct tc_disp *d)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->grace, NULL);
+	uv_close((uv_handle_t *)&d->retry_timer, NULL);
 }
 
 static void grace_over(uv_timer_t *t)
@@ -121,6 +122,8 @@ static void on_signal(uv_signal_t *s, int signum)
 	tc_log(TC_LOG_INFO, "tocsind", "event=stopping signal=%d grace=%llums", signum,
 	       (unsigned long long)d->cfg->shutdown_grace_ms);
 	d->stopping = true;
+	/* Waiting retries stay `retrying` in Redis, with their time. */
+	tc_run_drop_retries(d);
 	uv_timer_start(&d->grace, grace_over, d->cfg->shutdown_grace_ms, 0);
 	tc_disp_poke(d);
 }
@@ -187,6 +190,8 @@ static int start(struct tc_disp *d)
 	if (d->cfg->email.enabled || d->cfg->sms.enabled)
 		tc_log(TC_LOG_WARN, "tocsind", "event=channel-unavailable channels=%s%s, their deliveries fail until the channel lands",
 		       d->cfg->email.enabled ? "email " : "", d->cfg->sms.enabled ? "sms" : "");
+	if (tc_runs_init(d) < 0)
+		return 1;
 	uv_check_init(d->loop, &d->check);
 	uv_check_start(&d->check, on_check);
 	uv_timer_init(d->loop, &d->grace);
@@ -254,6 +259,7 @@ int main(int argc, char **argv)
 		uv_walk(d.loop, walk_close, NULL);
 		uv_run(d.loop, UV_RUN_DEFAULT);
 	}
+	free(d.retry_heap);
 	tc_webhook_free(d.webhook);
 	tc_tpl_store_free(d.templates);
 	tc_cfg_free(d.cfg);

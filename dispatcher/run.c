@@ -16,12 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "dispatcher/dispatcher.h"
 
-#define MOVE_ARGS 6 /* id, channel, from, to, json, outcome */
+#define HEAD_ARGS 10 /* EVAL script 5 job dlv events retry dead now job-id */
+#define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
+#define RETRY_AFTER_MAX_MS 3600000 /* a Retry-After longer than an hour is cut */
 
 /* ---- deliveries ------------------------------------------------------------ */
 
@@ -48,6 +51,7 @@ static struct tc_dlv *dlv_new(struct tc_run *r, enum tc_channel c,
 	v->role = memcpy(p + la + lg + ln, m->role ? m->role : "", lr);
 	tc_delivery_id(r->job.id, c, address, v->id);
 	tc_buf_init(&v->body, TC_LIMIT_BODY);
+	tc_buf_init(&v->reasons, TC_LIMIT_REASONS);
 	r->live++;
 	r->disp->live++;
 	return v;
@@ -58,6 +62,7 @@ static void dlv_free(struct tc_dlv *v)
 	v->run->live--;
 	v->run->disp->live--;
 	tc_buf_release(&v->body);
+	tc_buf_release(&v->reasons);
 	free(v);
 }
 
@@ -103,6 +108,8 @@ static int dlv_json(const struct tc_dlv *v, const char *outcome,
 	r |= tc_buf_adds(b, now);
 	r |= tc_buf_adds(b, "\",\"pass\":");
 	r |= add_uint(b, v->run->pass);
+	if (v->state == TC_DS_RETRYING)
+		r |= tc_buf_printf(b, ",\"next_attempt_ms\":%lld", (long long)v->due_ms);
 	r |= tc_buf_addc(b, '}');
 	return r ? TC_ELIMIT : 0;
 }
@@ -124,20 +131,23 @@ struct move_req {
 
 static void run_break(struct tc_run *r, const char *why);
 static void ready_push(struct tc_disp *d, struct tc_dlv *v);
+static int retry_push(struct tc_disp *d, struct tc_dlv *v);
 
 /* Frees a MOVE batch: each transition's strings are one block, starting
- * at its id (argv[7 + 6 i]). */
+ * at its id (argv[HEAD_ARGS + MOVE_ARGS i]). */
 static void free_args(const char **argv, size_t *lens, int argc)
 {
 	int i;
 
-	for (i = 7; i < argc; i += MOVE_ARGS)
+	for (i = HEAD_ARGS; i < argc; i += MOVE_ARGS)
 		free((char *)argv[i]);
 	free(argv);
 	free(lens);
 }
 
-/* Fills the fixed head of a script call: EVAL script 3 k1 k2 k3 now. */
+/* Fills the fixed head of a PLAN or MOVE call: EVAL script 5, the job's
+ * record, deliveries and events, the retry set, the dead letters, now and
+ * the job id. */
 static int script_head(struct tc_run *r, const char *script, const char **argv,
 		       size_t *lens, char *now)
 {
@@ -146,14 +156,17 @@ static int script_head(struct tc_run *r, const char *script, const char **argv,
 	snprintf(now, 40, "%s", tc_disp_now(r->disp));
 	argv[0] = "EVAL";
 	argv[1] = script;
-	argv[2] = "3";
+	argv[2] = "5";
 	argv[3] = r->key_job;
 	argv[4] = r->key_dlv;
 	argv[5] = r->key_ev;
-	argv[6] = now;
-	for (i = 0; i < 7; i++)
+	argv[6] = r->disp->key_retry;
+	argv[7] = r->disp->key_dead;
+	argv[8] = now;
+	argv[9] = r->job.id;
+	for (i = 0; i < HEAD_ARGS; i++)
 		lens[i] = strlen(argv[i]);
-	return 7;
+	return HEAD_ARGS;
 }
 
 static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
@@ -185,11 +198,12 @@ static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
 			continue;
 		}
 		if (e->type == REDIS_REPLY_STRING && e->len > 0) {
-			/* Planned before (a restart, or a member listed twice). */
+			/* Planned by an earlier pass: a restart resumes it. */
 			old = json_loadb(e->str, e->len, 0, NULL);
 			st = json_object_get(old, "state");
 			s = json_is_string(st) ? tc_dstate_parse(json_string_value(st)) : -1;
 			v->attempts = (unsigned)json_integer_value(json_object_get(old, "attempts"));
+			v->due_ms = json_integer_value(json_object_get(old, "next_attempt_ms"));
 			json_decref(old);
 			if (s < 0 || tc_dstate_final(s)) {
 				r->finals++;
@@ -200,6 +214,10 @@ static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
 			r->planned++;
 		}
 		v->state = s;
+		/* A retry that was waiting when tocsind stopped keeps its time. */
+		if (s == TC_DS_RETRYING && v->due_ms > tc_time_now_ms() &&
+		    retry_push(r->disp, v) == 0)
+			continue;
 		ready_push(r->disp, v);
 	}
 	free(q);
@@ -209,8 +227,8 @@ static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
 /* Sends the batch of planned deliveries to the PLAN script. */
 static void plan_flush(struct tc_run *r)
 {
-	const char *argv[8 + 3 * TC_PLAN_BATCH];
-	size_t lens[8 + 3 * TC_PLAN_BATCH];
+	const char *argv[HEAD_ARGS + 1 + 3 * TC_PLAN_BATCH];
+	size_t lens[HEAD_ARGS + 1 + 3 * TC_PLAN_BATCH];
 	struct tc_buf json[TC_PLAN_BATCH];
 	struct plan_req *q;
 	char now[40], pass[16];
@@ -288,7 +306,7 @@ static void move_flush(struct tc_run *r)
 		run_break(r, "out of memory");
 		return;
 	}
-	argc = 7 + (int)r->n_move * MOVE_ARGS;
+	argc = HEAD_ARGS + (int)r->n_move * MOVE_ARGS;
 	script_head(r, tc_lua_move, r->move_argv, r->move_lens, now);
 	q->run = r;
 	q->argc = argc;
@@ -308,19 +326,23 @@ static void move_flush(struct tc_run *r)
 	free(q);
 }
 
-/* Records a transition of v to state `to` (batched); a final state frees v. */
-static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
-		     const char *provider, const char *provider_id)
+/* Records a transition of v to state `to` (batched); a final state frees v.
+ * dead, when not NULL, dead-letters the delivery with that reason. */
+static void dlv_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
+			  const char *provider, const char *provider_id,
+			  const char *dead)
 {
 	struct tc_run *r = v->run;
 	enum tc_dstate from = v->state;
 	struct tc_buf json;
 	const char *vals[MOVE_ARGS];
-	char *block;
+	char *block, due[24] = "";
 	size_t size;
 	int base, i;
 
-	if (r->phase == TC_RUN_BROKEN) {
+	/* An interrupted run still records what happened, while it can: a
+	 * send that finished during shutdown is not sent again. */
+	if (r->phase == TC_RUN_BROKEN && !tc_rconn_ctx(r->disp->cmd)) {
 		if (tc_dstate_final(to))
 			dlv_free(v);
 		else
@@ -328,15 +350,15 @@ static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
 		return;
 	}
 	if (!r->move_argv) {
-		r->move_argv = calloc(7 + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
-		r->move_lens = calloc(7 + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
+		r->move_argv = calloc(HEAD_ARGS + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
+		r->move_lens = calloc(HEAD_ARGS + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
 		if (!r->move_argv || !r->move_lens) {
 			free(r->move_argv);
 			free(r->move_lens);
 			r->move_argv = NULL;
 			r->move_lens = NULL;
 			run_break(r, "out of memory");
-			dlv_move(v, to, outcome, provider, provider_id);
+			dlv_move_dead(v, to, outcome, provider, provider_id, dead);
 			return;
 		}
 	}
@@ -350,7 +372,11 @@ static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
 	vals[3] = tc_dstate_name(to);
 	vals[4] = json.data ? json.data : "{}";
 	vals[5] = outcome;
-	base = 7 + (int)r->n_move * MOVE_ARGS;
+	if (to == TC_DS_RETRYING)
+		snprintf(due, sizeof(due), "%lld", (long long)v->due_ms);
+	vals[6] = due;
+	vals[7] = dead ? dead : "";
+	base = HEAD_ARGS + (int)r->n_move * MOVE_ARGS;
 	for (i = 0, size = 0; i < MOVE_ARGS; i++)
 		size += (r->move_lens[base + i] = strlen(vals[i])) + 1;
 	/* One block per transition, freed by free_args. */
@@ -375,6 +401,166 @@ static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
 	}
 	if (r->n_move == TC_MOVE_BATCH)
 		move_flush(r);
+}
+
+static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
+		     const char *provider, const char *provider_id)
+{
+	dlv_move_dead(v, to, outcome, provider, provider_id, NULL);
+}
+
+/* ---- retries --------------------------------------------------------------------- */
+
+/* The retry policy of channel c (one attempt for channels without one). */
+static struct tc_retry_cfg retry_cfg(const struct tc_disp *d, enum tc_channel c)
+{
+	struct tc_retry_cfg once = { 1, 0, 0 };
+
+	if (c == TC_CH_WEBHOOK && d->cfg->webhook.enabled)
+		return d->cfg->webhook.retry;
+	return once;
+}
+
+static uint64_t rng_next(struct tc_disp *d)
+{
+	uint64_t x = d->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return d->rng = x;
+}
+
+/* Exponential backoff with full jitter: a random wait up to base * 2^(n-1)
+ * (at most max), but never earlier than the peer's Retry-After. */
+static uint64_t backoff_ms(struct tc_disp *d, const struct tc_retry_cfg *rc,
+			   unsigned attempt, int64_t retry_after_ms)
+{
+	uint64_t cap = rc->base_ms, wait;
+
+	while (--attempt && cap < rc->max_ms)
+		cap *= 2;
+	if (cap > rc->max_ms)
+		cap = rc->max_ms;
+	wait = cap ? rng_next(d) % (cap + 1) : 0;
+	if (retry_after_ms > 0) {
+		uint64_t ra = (uint64_t)retry_after_ms;
+
+		if (ra > RETRY_AFTER_MAX_MS)
+			ra = RETRY_AFTER_MAX_MS;
+		if (wait < ra)
+			wait = ra;
+	}
+	return wait;
+}
+
+static void retry_fire(uv_timer_t *t);
+
+static bool heap_less(const struct tc_dlv *a, const struct tc_dlv *b)
+{
+	return a->due_ms < b->due_ms;
+}
+
+static void heap_swap(struct tc_dlv **h, size_t i, size_t j)
+{
+	struct tc_dlv *t = h[i];
+
+	h[i] = h[j];
+	h[j] = t;
+}
+
+static void retry_arm(struct tc_disp *d)
+{
+	int64_t wait;
+
+	if (!d->n_retry) {
+		uv_timer_stop(&d->retry_timer);
+		return;
+	}
+	wait = d->retry_heap[0]->due_ms - tc_time_now_ms();
+	uv_timer_start(&d->retry_timer, retry_fire, wait > 0 ? (uint64_t)wait : 0, 0);
+}
+
+/* Parks v until its due time; memory stays bounded by the in-flight cap,
+ * since v stays counted as live. */
+static int retry_push(struct tc_disp *d, struct tc_dlv *v)
+{
+	size_t i;
+
+	if (d->n_retry == d->cap_retry) {
+		size_t cap = d->cap_retry ? d->cap_retry * 2 : 64;
+		struct tc_dlv **h = realloc(d->retry_heap, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		d->retry_heap = h;
+		d->cap_retry = cap;
+	}
+	i = d->n_retry++;
+	d->retry_heap[i] = v;
+	while (i && heap_less(d->retry_heap[i], d->retry_heap[(i - 1) / 2])) {
+		heap_swap(d->retry_heap, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	retry_arm(d);
+	return 0;
+}
+
+static struct tc_dlv *retry_pop(struct tc_disp *d)
+{
+	struct tc_dlv **h = d->retry_heap, *top;
+	size_t i = 0, c;
+
+	if (!d->n_retry)
+		return NULL;
+	top = h[0];
+	h[0] = h[--d->n_retry];
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= d->n_retry)
+			break;
+		if (c + 1 < d->n_retry && heap_less(h[c + 1], h[c]))
+			c++;
+		if (!heap_less(h[c], h[i]))
+			break;
+		heap_swap(h, i, c);
+		i = c;
+	}
+	return top;
+}
+
+static void retry_fire(uv_timer_t *t)
+{
+	struct tc_disp *d = container_of(t, struct tc_disp, retry_timer);
+	int64_t now = tc_time_now_ms();
+
+	while (d->n_retry && d->retry_heap[0]->due_ms <= now)
+		ready_push(d, retry_pop(d));
+	retry_arm(d);
+	tc_disp_poke(d);
+}
+
+void tc_run_drop_retries(struct tc_disp *d)
+{
+	struct tc_dlv *v;
+
+	/* Their runs lose a delivery that is not final: they must not
+	 * finish, only wind down and stay pending. */
+	while ((v = retry_pop(d))) {
+		run_break(v->run, "stopping with retries waiting");
+		dlv_free(v);
+	}
+	retry_arm(d);
+}
+
+int tc_runs_init(struct tc_disp *d)
+{
+	tc_key_retry(d->key_retry, sizeof(d->key_retry), d->cfg->prefix);
+	tc_key_dead(d->key_dead, sizeof(d->key_dead), d->cfg->prefix);
+	d->rng = (uint64_t)tc_time_now_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+	if (!d->rng)
+		d->rng = 1;
+	return uv_timer_init(d->loop, &d->retry_timer) < 0 ? -ENOMEM : 0;
 }
 
 /* ---- sending ------------------------------------------------------------------ */
@@ -440,35 +626,68 @@ static int envelope(const struct tc_dlv *v, struct tc_buf *b)
 	return r ? TC_ELIMIT : 0;
 }
 
+/* Adds "attempt N: detail" to what the dead letter will say. */
+static void note_reason(struct tc_dlv *v, const char *detail)
+{
+	if (tc_buf_printf(&v->reasons, "%sattempt %u: %s", v->reasons.len ? "; " : "",
+			  v->attempts, detail) == TC_ELIMIT)
+		(void)tc_buf_adds(&v->reasons, " ...");
+}
+
+/* A transient failure: another attempt later, or the end of the road. */
+static void retry_or_fail(struct tc_disp *d, struct tc_dlv *v,
+			  const struct tc_outcome *o)
+{
+	struct tc_retry_cfg rc = retry_cfg(d, v->ch);
+	char q[TC_LIMIT_LOG_VALUE + 16];
+	uint64_t wait;
+
+	note_reason(v, o->detail);
+	if (v->attempts >= rc.attempts || v->run->phase == TC_RUN_BROKEN) {
+		tc_log(TC_LOG_WARN, "run", "job=%s delivery=%s channel=%s event=failed attempts=%u err=%s, dead-lettered",
+		       v->run->job.id, v->id, tc_channel_name(v->ch), v->attempts,
+		       tc_log_quote(q, sizeof(q), o->detail));
+		dlv_move_dead(v, TC_DS_FAILED, o->detail, o->provider, o->provider_id,
+			      v->reasons.data ? v->reasons.data : o->detail);
+		return;
+	}
+	wait = backoff_ms(d, &rc, v->attempts, o->retry_after_ms);
+	v->due_ms = tc_time_now_ms() + (int64_t)wait;
+	tc_log(TC_LOG_INFO, "run", "job=%s delivery=%s channel=%s event=attempt-failed attempt=%u err=%s, retrying in %llums",
+	       v->run->job.id, v->id, tc_channel_name(v->ch), v->attempts,
+	       tc_log_quote(q, sizeof(q), o->detail), (unsigned long long)wait);
+	dlv_move(v, TC_DS_RETRYING, o->detail, o->provider, o->provider_id);
+	if (retry_push(d, v) < 0) {
+		run_break(v->run, "out of memory");
+		dlv_free(v);
+	}
+}
+
 static void on_outcome(void *data, const struct tc_outcome *o)
 {
 	struct tc_dlv *v = data;
 	struct tc_disp *d = v->run->disp;
-	enum tc_dstate to;
+	char q[TC_LIMIT_LOG_VALUE + 16];
 
 	d->sending[v->ch]--;
 	tc_buf_release(&v->body);
 	switch (o->kind) {
 	case TC_OUT_DELIVERED:
-		to = TC_DS_DELIVERED;
+		dlv_move(v, TC_DS_DELIVERED, o->detail, o->provider, o->provider_id);
 		break;
 	case TC_OUT_SENT:
-		to = TC_DS_SENT;
+		dlv_move(v, TC_DS_SENT, o->detail, o->provider, o->provider_id);
 		break;
-	default:
-		/* Retries arrive with the reliability work; until then an
-		 * attempt that did not go through is final. */
-		to = TC_DS_FAILED;
+	case TC_OUT_TRANSIENT:
+		retry_or_fail(d, v, o);
 		break;
-	}
-	if (to == TC_DS_FAILED) {
-		char q[TC_LIMIT_LOG_VALUE + 16];
-
-		tc_log(TC_LOG_WARN, "run", "job=%s delivery=%s channel=%s event=failed err=%s",
+	case TC_OUT_PERMANENT:
+		tc_log(TC_LOG_WARN, "run", "job=%s delivery=%s channel=%s event=failed err=%s, not retried",
 		       v->run->job.id, v->id, tc_channel_name(v->ch),
 		       tc_log_quote(q, sizeof(q), o->detail));
+		dlv_move(v, TC_DS_FAILED, o->detail, o->provider, o->provider_id);
+		break;
 	}
-	dlv_move(v, to, o->detail, o->provider, o->provider_id);
 	tc_disp_poke(d);
 }
 
@@ -477,7 +696,9 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 	struct tc_run *r = v->run;
 	char attempt[32];
 
-	if (r->phase == TC_RUN_BROKEN || d->stopping) {
+	if (d->stopping)
+		run_break(r, "stopping before it was sent");
+	if (r->phase == TC_RUN_BROKEN) {
 		dlv_free(v);
 		return;
 	}
@@ -486,11 +707,11 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 		return;
 	}
 	if (!tc_disp_channel_ready(d, v->ch)) {
-		dlv_move(v, TC_DS_FAILED, v->ch == TC_CH_WEBHOOK ?
-			 "channel 'webhook' is not configured on this dispatcher" :
-			 v->ch == TC_CH_EMAIL ?
-			 "channel 'email' is not available on this dispatcher" :
-			 "channel 'sms' is not available on this dispatcher", "", "");
+		char why[80];
+
+		snprintf(why, sizeof(why), "channel '%s' is not available on this dispatcher",
+			 tc_channel_name(v->ch));
+		dlv_move(v, TC_DS_FAILED, why, "", "");
 		return;
 	}
 	if (envelope(v, &v->body) < 0) {
@@ -665,7 +886,7 @@ static void run_free(struct tc_run *r)
 	for (i = 0; i < r->n_plan; i++)
 		dlv_free(r->plan[i]);
 	if (r->move_argv)
-		free_args(r->move_argv, r->move_lens, 7 + (int)r->n_move * MOVE_ARGS);
+		free_args(r->move_argv, r->move_lens, HEAD_ARGS + (int)r->n_move * MOVE_ARGS);
 	if (r->rr)
 		tc_rr_free(r->rr);
 	uv_timer_stop(&r->timer);
@@ -694,6 +915,7 @@ void tc_run_break_all(struct tc_disp *d)
 	for (c = 0; c < TC_CH_COUNT; c++)
 		while ((v = ready_pop(d, c)))
 			dlv_free(v);
+	tc_run_drop_retries(d);
 	tc_disp_poke(d);
 }
 
@@ -760,7 +982,9 @@ static bool run_step(struct tc_run *r)
 			run_finish(r);
 		return true;
 	case TC_RUN_BROKEN:
-		if (!idle)
+		while (r->n_plan)
+			dlv_free(r->plan[--r->n_plan]);
+		if (r->live || r->n_move || r->writes)
 			return true;
 		run_free(r);
 		return false;
@@ -782,7 +1006,8 @@ void tc_run_pump_all(struct tc_disp *d)
 	dispatch(d);
 	for (r = d->runs; r; r = next) {
 		next = r->next;
-		plan_flush(r);
+		if (r->phase != TC_RUN_BROKEN)
+			plan_flush(r);
 		move_flush(r);
 		if (r->phase == TC_RUN_DRAINING || r->phase == TC_RUN_BROKEN)
 			(void)run_step(r);

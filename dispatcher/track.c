@@ -27,15 +27,15 @@ const char tc_lua_accept[] =
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
 	"return {verdict, redis.call('HGET', KEYS[1], 'state'), pass}\n";
 
-/* KEYS: job record, deliveries, job events. ARGV: now, pass, then per
- * delivery (id, channel, json). Returns per delivery: "" for a new one
+/* KEYS: job record, deliveries, job events, retry set, dead letters. ARGV:
+ * now, job id, pass, then per delivery (id, channel, json). Returns per delivery: "" for a new one
  * (counted as planned and queued), "dup" for one already planned in this
  * pass (a member listed twice), or the stored JSON of one planned by an
  * earlier pass (a restart resumes it), which is claimed for this pass. */
 const char tc_lua_plan[] =
 	"local out, new = {}, {}\n"
-	"local pass = tonumber(ARGV[2])\n"
-	"for i = 3, #ARGV, 3 do\n"
+	"local pass = tonumber(ARGV[3])\n"
+	"for i = 4, #ARGV, 3 do\n"
 	"  local id, ch = ARGV[i], ARGV[i + 1]\n"
 	"  if redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n"
 	"    new[ch] = (new[ch] or 0) + 1\n"
@@ -61,15 +61,20 @@ const char tc_lua_plan[] =
 	"end\n"
 	"return out\n";
 
-/* KEYS: job record, deliveries, job events. ARGV: now, then per transition
- * (id, channel, from, to, json, outcome). The counts move by the sum of a
- * batch's transitions, and the delivery records are written with one HSET:
- * the audit trail keeps one entry per transition. */
+/* KEYS: job record, deliveries, job events, retry set, dead letters.
+ * ARGV: now, job id, then per transition (id, channel, from, to, json,
+ * outcome, due, reasons). The counts move by the sum of a batch's
+ * transitions and the delivery records are written with one HSET; the
+ * audit trail keeps one entry per transition. A delivery that goes to
+ * `retrying` is added to the retry set at `due` (ms), and leaves it with
+ * its next transition; `reasons` (every attempt's outcome) dead-letters a
+ * delivery whose retries are exhausted. */
 const char tc_lua_move[] =
 	"local delta, fields = {}, {}\n"
 	"local function add(k, n) delta[k] = (delta[k] or 0) + n end\n"
-	"for i = 2, #ARGV, 6 do\n"
+	"for i = 3, #ARGV, 8 do\n"
 	"  local id, ch, from, to = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
+	"  local member = ARGV[2] .. '/' .. id\n"
 	"  fields[#fields + 1] = id\n"
 	"  fields[#fields + 1] = ARGV[i + 4]\n"
 	"  add(from, -1)\n"
@@ -78,12 +83,21 @@ const char tc_lua_move[] =
 	"  add(ch .. '.' .. to, 1)\n"
 	"  redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
 	"    'state', to, 'outcome', ARGV[i + 5], 'at', ARGV[1])\n"
+	"  if from == 'retrying' then redis.call('ZREM', KEYS[4], member) end\n"
+	"  if to == 'retrying' then\n"
+	"    redis.call('ZADD', KEYS[4], ARGV[i + 6], member)\n"
+	"  end\n"
+	"  if ARGV[i + 7] ~= '' then\n"
+	"    redis.call('XADD', KEYS[5], '*', 'kind', 'delivery', 'job', ARGV[2],\n"
+	"      'delivery', id, 'channel', ch, 'record', ARGV[i + 4],\n"
+	"      'reason', ARGV[i + 7], 'at', ARGV[1])\n"
+	"  end\n"
 	"end\n"
 	"if #fields > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end\n"
 	"for k, n in pairs(delta) do\n"
 	"  if n ~= 0 then redis.call('HINCRBY', KEYS[1], k, n) end\n"
 	"end\n"
-	"return (#ARGV - 1) / 6\n";
+	"return (#ARGV - 2) / 8\n";
 
 /* KEYS: job record, job stream, <prefix>:events, job events. ARGV: group,
  * entry id, now, job id. Marks the job done, acknowledges its entry and

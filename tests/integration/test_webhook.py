@@ -90,7 +90,7 @@ def test_raw_xadd_from_python(env):
     assert done and done[-1][1]["job"] == "MON-7"
 
 
-def test_non_2xx_fails_with_status_and_wait_exits_1(env):
+def test_non_2xx_is_retried_then_dead_lettered(env):
     setup(env)
     env.set_status(500)
     r = env.cli("send", "--template", "outage", "--group", "oncall", "--id", "J500", "--wait")
@@ -100,9 +100,75 @@ def test_non_2xx_fails_with_status_and_wait_exits_1(env):
     check_counts(rec)
     for d in env.deliveries("J500").values():
         assert d["state"] == "failed" and d["last_outcome"] == "http 500", d
+        assert d["attempts"] == 3, d
+    got = env.received()
+    assert len(got) == 6 and len({g["headers"]["webhook-id"] for g in got}) == 2
+    dead = [d for _, d in env.r.xrange("tocsin:dead") if d["kind"] == "delivery"]
+    assert len(dead) == 2, dead
+    assert dead[0]["reason"] == "attempt 1: http 500; attempt 2: http 500; attempt 3: http 500"
+    assert dead[0]["job"] == "J500" and dead[0]["channel"] == "webhook"
+    assert env.r.zcard("tocsin:retry") == 0
     r = env.cli("report", "J500")
     assert r.returncode == 0 and r.stdout.count("http 500") == 2, r.stdout
     assert env.pending() == 0
+
+
+def test_permanent_failure_is_not_retried(env):
+    setup(env)
+    env.set_status(404)
+    env.xadd_job({"id": "J404", "template": "outage", "groups": ["oncall"]})
+    rec = env.wait_done("J404")
+    assert rec["failed"] == "2", rec
+    assert len(env.received()) == 2
+    assert all(d["attempts"] == 1 for d in env.deliveries("J404").values())
+
+
+def test_transient_failure_then_delivered_keeps_webhook_id(env):
+    setup(env, retry="{attempts: 5, base: 100ms, max: 300ms}")
+    env.set_status(503)
+    env.xadd_job({"id": "J503", "template": "outage", "groups": ["executives"]})
+    wait_for(lambda: len(env.received()) >= 2, 10, "first attempts")
+    env.set_status(204)
+    rec = env.wait_done("J503")
+    check_counts(rec)
+    assert rec["delivered"] == "2", rec
+    for did, d in env.deliveries("J503").items():
+        assert d["state"] == "delivered" and d["attempts"] >= 2, d
+        ids = {g["headers"]["webhook-id"] for g in env.received()
+               if g["path"].endswith(d["address"].rsplit("/", 1)[1])}
+        assert ids == {did}, ids
+        states = [e[1]["state"] for e in env.r.xrange("tocsin:job:J503:events")
+                  if e[1].get("delivery") == did]
+        assert states[:4] == ["queued", "sending", "retrying", "sending"], states
+        assert states[-1] == "delivered", states
+    assert env.r.zcard("tocsin:retry") == 0
+
+
+def test_retry_after_is_honoured_and_survives_restart(env):
+    env.start_redis()
+    env.start_receiver()
+    env.write_config(f"""  one:
+    members:
+      - {{name: Ada, webhook: "{env.hook('ada')}"}}
+""", retry="{attempts: 3, base: 10ms, max: 10s}")
+    env.start_tocsind()
+    env.set_status("429 3")
+    env.xadd_job({"id": "J429", "template": "outage", "groups": ["one"]})
+    wait_for(lambda: env.r.zcard("tocsin:retry") == 1, 10, "the retry to be persisted")
+    first = env.received()[0]["at"]
+    member, due = env.r.zrange("tocsin:retry", 0, -1, withscores=True)[0]
+    did = delivery_id("J429", "webhook", env.hook("ada"))
+    assert member == f"J429/{did}", member
+    assert due >= first + 2900, (due, first)
+    # Stop and start again: the retry keeps its time.
+    assert env.stop(env.tocsind_proc) == 0
+    env.set_status(204)
+    env.start_tocsind()
+    rec = env.wait_done("J429", timeout=20)
+    second = env.received()[1]["at"]
+    assert second - first >= 2900, second - first
+    assert rec["delivered"] == "1" and env.r.zcard("tocsin:retry") == 0, rec
+    check_counts(rec)
 
 
 def test_allow_list_refuses_before_connecting(env):

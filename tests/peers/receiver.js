@@ -13,6 +13,7 @@
 // and verified with the Standard Webhooks reference library on the raw body.
 // Answers: 401 when verification fails, 413 past --max-body, otherwise CODE
 // (default 204), or the code written in --status-file when that file exists
+// ("CODE", or "CODE SECONDS" to add a Retry-After header)
 // (read again for every request, so a test can change behaviour live).
 // Every answer has an empty body.
 //
@@ -37,12 +38,13 @@ function die(code, message) {
   process.exit(code);
 }
 
+// "CODE" or "CODE SECONDS": the second form also sends Retry-After.
 function parseStatus(text, what) {
-  const m = /^\s*([1-5][0-9][0-9])\s*$/.exec(text);
+  const m = /^\s*([1-5][0-9][0-9])(?:\s+([0-9]{1,6}))?\s*$/.exec(text);
   if (!m) {
     return { error: `${what}: not an HTTP status code '${String(text).slice(0, 40)}'` };
   }
-  return { code: Number(m[1]) };
+  return { code: Number(m[1]), retryAfter: m[2] === undefined ? null : m[2] };
 }
 
 function parseOptions(argv) {
@@ -128,7 +130,7 @@ function makeStatusSource(opts) {
       }
       return opts.status;
     }
-    return parsed.code;
+    return parsed.retryAfter === null ? parsed.code : parsed;
   };
 }
 
@@ -155,9 +157,16 @@ function main() {
   });
   log.on('error', (err) => die(1, `log '${opts.log}': ${err.message}`));
 
+  // code: a status, or { code, retryAfter } from the status file.
   function answer(res, code) {
     if (res.destroyed) return;
-    res.writeHead(code, code === 204 || code === 304 ? {} : { 'content-length': '0' });
+    const headers = {};
+    if (typeof code === 'object') {
+      headers['retry-after'] = code.retryAfter;
+      code = code.code;
+    }
+    if (code !== 204 && code !== 304) headers['content-length'] = '0';
+    res.writeHead(code, headers);
     res.end();
   }
 
