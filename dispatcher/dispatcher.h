@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 #include <uv.h>
 
 #include "channels/channels.h"
@@ -146,6 +147,7 @@ struct tc_disp {
 
 	int64_t now_ms;             /* the time now_str shows */
 	char now_str[40];
+	uv_timer_t claim_timer;     /* heartbeat and XAUTOCLAIM */
 	uv_check_t check;           /* pumps once per loop turn */
 	bool dirty;
 	uv_signal_t sigterm, sigint;
@@ -161,7 +163,17 @@ void tc_disp_poke(struct tc_disp *d);
 /* Whether a channel can send on this dispatcher. */
 bool tc_disp_channel_ready(const struct tc_disp *d, enum tc_channel c);
 
+/* Whether an entry of stream s is being worked on here. */
+bool tc_disp_has_entry(const struct tc_disp *d, enum tc_severity s,
+		       const char *entry);
+
+/* claim.c: heartbeat of our entries, XAUTOCLAIM of others' idle ones */
+int tc_claim_start(struct tc_disp *d);
+
 /* intake.c */
+/* Handles one stream entry ([id, fields]) read or claimed from stream s:
+ * validates it and starts its run, or dead-letters it. */
+void tc_intake_entry(struct tc_disp *d, enum tc_severity s, const redisReply *e);
 /* Reads more jobs if there is room; called from the pump. */
 void tc_intake_pump(struct tc_disp *d);
 /* The intake connection is (again) up: make the consumer group if it is

@@ -119,8 +119,7 @@ static const redisReply *entry_field(const redisReply *fields, const char *name)
 	return NULL;
 }
 
-static void handle_entry(struct tc_disp *d, enum tc_severity s,
-			 const redisReply *e)
+void tc_intake_entry(struct tc_disp *d, enum tc_severity s, const redisReply *e)
 {
 	const redisReply *id = e->element[0], *fields = e->element[1], *body;
 	struct tc_diag diag;
@@ -213,7 +212,8 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
 			if (pending && d->rescan)
 				snprintf(d->scan_from[s], sizeof(d->scan_from[s]), "%s",
 					 e->element[0]->str);
-			handle_entry(d, (enum tc_severity)s, e);
+			if (!tc_disp_has_entry(d, (enum tc_severity)s, e->element[0]->str))
+				tc_intake_entry(d, (enum tc_severity)s, e);
 		}
 	}
 	if (pending && d->rescan) {

@@ -39,6 +39,18 @@ void tc_disp_poke(struct tc_disp *d)
 	d->dirty = true;
 }
 
+bool tc_disp_has_entry(const struct tc_disp *d, enum tc_severity s,
+		       const char *entry)
+{
+	const struct tc_run *r;
+
+	for (r = d->runs; r; r = r->next)
+		if (r->job.severity == s && strcmp(r->job.entry, entry) == 0 &&
+		    r->phase != TC_RUN_BROKEN)
+			return true;
+	return false;
+}
+
 bool tc_disp_channel_ready(const struct tc_disp *d, enum tc_channel c)
 {
 	return c == TC_CH_WEBHOOK && d->cfg->webhook.enabled && d->webhook;
@@ -103,6 +115,8 @@ static void close_all(struct tc_disp *d)
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->grace, NULL);
 	uv_close((uv_handle_t *)&d->retry_timer, NULL);
+	uv_timer_stop(&d->claim_timer);
+	uv_close((uv_handle_t *)&d->claim_timer, NULL);
 }
 
 static void grace_over(uv_timer_t *t)
@@ -190,7 +204,7 @@ static int start(struct tc_disp *d)
 	if (d->cfg->email.enabled || d->cfg->sms.enabled)
 		tc_log(TC_LOG_WARN, "tocsind", "event=channel-unavailable channels=%s%s, their deliveries fail until the channel lands",
 		       d->cfg->email.enabled ? "email " : "", d->cfg->sms.enabled ? "sms" : "");
-	if (tc_runs_init(d) < 0)
+	if (tc_runs_init(d) < 0 || tc_claim_start(d) < 0)
 		return 1;
 	uv_check_init(d->loop, &d->check);
 	uv_check_start(&d->check, on_check);
