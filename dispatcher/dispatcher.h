@@ -184,8 +184,10 @@ void tc_intake_up(struct tc_disp *d);
 void tc_intake_rescan(struct tc_disp *d);
 
 /* run.c */
-/* Starts working on a validated job (taken). */
-void tc_run_start(struct tc_disp *d, struct tc_job *job);
+/* Starts working on a validated job (taken); text/len is its JSON as it
+ * came (borrowed for the call). */
+void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
+		  size_t len);
 /* Plans, sends and flushes: one pump of every run. */
 void tc_run_pump_all(struct tc_disp *d);
 /* Redis was lost: every run winds down without acknowledging. */

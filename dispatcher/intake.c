@@ -140,7 +140,7 @@ void tc_intake_entry(struct tc_disp *d, enum tc_severity s, const redisReply *e)
 	}
 	if (tc_job_parse(body->str, body->len, s, id->str, &job, &diag) == 0) {
 		if (check_job(d, &job, &diag) == 0) {
-			tc_run_start(d, &job);
+			tc_run_start(d, &job, body->str, body->len);
 			return;
 		}
 		tc_diag_format(&diag, reason, sizeof(reason));

@@ -1109,12 +1109,15 @@ static void run_link(struct tc_disp *d, struct tc_run *r)
 	d->n_runs++;
 }
 
-void tc_run_start(struct tc_disp *d, struct tc_job *job)
+void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
+		  size_t len)
 {
 	struct tc_run *r = calloc(1, sizeof(*r));
 	char now[40];
-	const char *argv[10];
+	const char *argv[11];
+	size_t lens[11];
 	const char *prefix = d->cfg->prefix;
+	int i;
 
 	if (!r) {
 		tc_log(TC_LOG_ERROR, "run", "job=%s event=out-of-memory, it stays pending",
@@ -1149,7 +1152,11 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job)
 	argv[7] = r->job.incident ? r->job.incident : "";
 	argv[8] = now;
 	argv[9] = r->job.send_at_ms > tc_time_now_ms() ? "scheduled" : "sending";
-	if (tc_rconn_cmd(d->cmd, accept_done, r, 10, argv, NULL) < 0) {
+	argv[10] = text;
+	for (i = 0; i < 10; i++)
+		lens[i] = strlen(argv[i]);
+	lens[10] = len;
+	if (tc_rconn_cmd(d->cmd, accept_done, r, 11, argv, lens) < 0) {
 		run_break(r, "redis down");
 		return;
 	}

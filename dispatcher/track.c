@@ -7,7 +7,8 @@
 #include "dispatcher/dispatcher.h"
 
 /* KEYS: job record. ARGV: entry ref, template, severity, incident, now,
- * initial state. Returns {verdict, state, pass}: verdict "new", "resumed"
+ * initial state, the job's JSON text (kept as field `job`, for `tocsin dead
+ * retry`). Returns {verdict, state, pass}: verdict "new", "resumed"
  * (the same stream entry seen before: a restart) or "duplicate" (another
  * entry already used this job id); pass counts the times the job was
  * started, so PLAN can tell a restart's leftovers from a member listed
@@ -21,7 +22,7 @@ const char tc_lua_accept[] =
 	"if not cur then\n"
 	"  redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', ARGV[6],\n"
 	"    'template', ARGV[2], 'severity', ARGV[3], 'incident', ARGV[4],\n"
-	"    'created_at', ARGV[5], 'planned', 0)\n"
+	"    'created_at', ARGV[5], 'planned', 0, 'job', ARGV[7])\n"
 	"  verdict = 'new'\n"
 	"end\n"
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
