@@ -82,6 +82,8 @@ struct tc_http *tc_http_new(uv_loop_t *loop, unsigned max_total,
  * this call. Returns 0, or a negative code (then cb is never called). */
 int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 		 tc_http_cb cb, void *data);
+/* Changes the connection caps (reload). */
+void tc_http_set_caps(struct tc_http *h, unsigned max_total, unsigned per_host);
 /* The loop the client runs on. */
 uv_loop_t *tc_http_loop(const struct tc_http *h);
 /* Transfers started and not yet finished. */
@@ -97,8 +99,10 @@ struct tc_webhook;
  * outlive the channel). NULL when out of memory. */
 struct tc_webhook *tc_webhook_new(struct tc_http *http,
 				  const struct tc_webhook_cfg *cfg);
-/* Switches to a new configuration (reload); borrowed like the first. */
-void tc_webhook_set_cfg(struct tc_webhook *w, const struct tc_webhook_cfg *cfg);
+/* Switches to a new configuration (reload); borrowed like the first. Sends
+ * under way keep what they need of the old one, which may be freed at
+ * once. Returns 0 or -ENOMEM (then the old configuration stays). */
+int tc_webhook_set_cfg(struct tc_webhook *w, const struct tc_webhook_cfg *cfg);
 /* POSTs body to url, signed as Standard Webhooks with webhook-id = id.
  * A destination outside the allow list ends as TC_OUT_PERMANENT without a
  * connection. id, url and body are borrowed until the callback. Returns 0,

@@ -246,9 +246,7 @@ struct tc_http *tc_http_new(uv_loop_t *loop, unsigned max_total,
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_total);
-	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
-	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)max_total);
+	tc_http_set_caps(h, max_total, per_host);
 	return h;
 }
 
@@ -334,6 +332,13 @@ int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 	h->active_list = x;
 	h->active++;
 	return 0;
+}
+
+void tc_http_set_caps(struct tc_http *h, unsigned max_total, unsigned per_host)
+{
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_total);
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)max_total);
 }
 
 uv_loop_t *tc_http_loop(const struct tc_http *h)

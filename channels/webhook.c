@@ -20,9 +20,19 @@
 
 #include "channels/channels.h"
 
+/* The address ranges of an allow list, copied out of the configuration and
+ * shared by the sends that started under it: a reload may free that
+ * configuration while a connection is still being opened. */
+struct wh_ranges {
+	unsigned refs;
+	size_t n;
+	struct tc_allow a[];
+};
+
 struct tc_webhook {
 	struct tc_http *http;
 	const struct tc_webhook_cfg *cfg;
+	struct wh_ranges *ranges;   /* of cfg->allow */
 	struct curl_slist *fixed;   /* content-type, no Expect: */
 };
 
@@ -31,6 +41,7 @@ struct tc_webhook {
  * reads the list. */
 struct wh_send {
 	struct tc_webhook *w;
+	struct wh_ranges *ranges;   /* a reference, while the request runs */
 	tc_chan_cb cb;
 	void *data;
 	struct curl_slist hdr[3];
@@ -120,9 +131,34 @@ bool tc_allow_addr(const struct tc_allow *a, size_t n, const struct sockaddr *sa
 
 static bool allow_sockaddr(void *data, const struct sockaddr *sa)
 {
-	const struct tc_webhook_cfg *cfg = data;
+	const struct wh_ranges *r = data;
 
-	return tc_allow_addr(cfg->allow, cfg->n_allow, sa);
+	return tc_allow_addr(r->a, r->n, sa);
+}
+
+static void ranges_unref(struct wh_ranges *r)
+{
+	if (r && --r->refs == 0)
+		free(r);
+}
+
+/* Copies the range entries of cfg's allow list (names are judged at send
+ * time, from the configuration itself). */
+static struct wh_ranges *ranges_new(const struct tc_webhook_cfg *cfg)
+{
+	struct wh_ranges *r = malloc(sizeof(*r) + cfg->n_allow * sizeof(struct tc_allow));
+	size_t i;
+
+	if (!r)
+		return NULL;
+	r->refs = 1;
+	r->n = 0;
+	for (i = 0; i < cfg->n_allow; i++) {
+		if (cfg->allow[i].host)
+			continue;
+		r->a[r->n++] = cfg->allow[i];
+	}
+	return r;
 }
 
 /* Decides by the URL's host: 1 allowed by name, 0 to be checked by its
@@ -178,6 +214,11 @@ struct tc_webhook *tc_webhook_new(struct tc_http *http,
 		return NULL;
 	w->http = http;
 	w->cfg = cfg;
+	w->ranges = ranges_new(cfg);
+	if (!w->ranges) {
+		free(w);
+		return NULL;
+	}
 	w->fixed = curl_slist_append(NULL, "content-type: application/json");
 	/* "Name:" with no value makes libcurl leave the header out. */
 	if (w->fixed && !curl_slist_append(w->fixed, "Expect:")) {
@@ -185,21 +226,30 @@ struct tc_webhook *tc_webhook_new(struct tc_http *http,
 		w->fixed = NULL;
 	}
 	if (!w->fixed) {
+		ranges_unref(w->ranges);
 		free(w);
 		return NULL;
 	}
 	return w;
 }
 
-void tc_webhook_set_cfg(struct tc_webhook *w, const struct tc_webhook_cfg *cfg)
+int tc_webhook_set_cfg(struct tc_webhook *w, const struct tc_webhook_cfg *cfg)
 {
+	struct wh_ranges *r = ranges_new(cfg);
+
+	if (!r)
+		return -ENOMEM;
+	ranges_unref(w->ranges);
+	w->ranges = r;
 	w->cfg = cfg;
+	return 0;
 }
 
 void tc_webhook_free(struct tc_webhook *w)
 {
 	if (!w)
 		return;
+	ranges_unref(w->ranges);
 	curl_slist_free_all(w->fixed);
 	free(w);
 }
@@ -236,6 +286,7 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 	memset(&o, 0, sizeof(o));
 	snprintf(o.provider, sizeof(o.provider), "webhook");
 	classify(r, &o);
+	ranges_unref(s->ranges);
 	s->cb(s->data, &o);
 	free(s);
 }
@@ -284,10 +335,14 @@ int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
 	req.body_len = len;
 	req.connect_timeout_ms = cfg->connect_timeout_ms;
 	req.timeout_ms = cfg->timeout_ms;
+	s->ranges = w->ranges;
+	s->ranges->refs++;
 	req.allow = by_name ? NULL : allow_sockaddr;
-	req.allow_data = (void *)cfg;
+	req.allow_data = s->ranges;
 	r = tc_http_post(w->http, &req, on_http_done, s);
-	if (r < 0)
+	if (r < 0) {
+		ranges_unref(s->ranges);
 		free(s);
+	}
 	return r;
 }

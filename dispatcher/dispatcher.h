@@ -90,6 +90,7 @@ struct tc_run {
 	char key_job[TC_KEY_MAX], key_dlv[TC_KEY_MAX], key_ev[TC_KEY_MAX];
 	char *vars_json;            /* the job's vars, serialized once */
 	unsigned pass;              /* times this job was started (ACCEPT) */
+	bool cancelled;             /* an operator cancelled it: send no more */
 	uv_timer_t timer;           /* send_at */
 	bool timer_live;
 
@@ -148,9 +149,12 @@ struct tc_disp {
 	int64_t now_ms;             /* the time now_str shows */
 	char now_str[40];
 	uv_timer_t claim_timer;     /* heartbeat and XAUTOCLAIM */
+	uv_timer_t cancel_timer;    /* watches running jobs for `tocsin cancel` */
 	uv_check_t check;           /* pumps once per loop turn */
 	bool dirty;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
+	const char *cfg_path;       /* for reloads */
+	bool reloading, reload_again;
 	uv_timer_t grace;
 	bool stopping;
 	int exit_code;
@@ -169,6 +173,9 @@ bool tc_disp_has_entry(const struct tc_disp *d, enum tc_severity s,
 
 /* claim.c: heartbeat of our entries, XAUTOCLAIM of others' idle ones */
 int tc_claim_start(struct tc_disp *d);
+
+/* reload.c: SIGHUP */
+void tc_reload_start(struct tc_disp *d);
 
 /* intake.c */
 /* Handles one stream entry ([id, fields]) read or claimed from stream s:

@@ -113,10 +113,13 @@ static void close_all(struct tc_disp *d)
 	uv_close((uv_handle_t *)&d->check, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->grace, NULL);
 	uv_close((uv_handle_t *)&d->retry_timer, NULL);
 	uv_timer_stop(&d->claim_timer);
 	uv_close((uv_handle_t *)&d->claim_timer, NULL);
+	uv_timer_stop(&d->cancel_timer);
+	uv_close((uv_handle_t *)&d->cancel_timer, NULL);
 }
 
 static void grace_over(uv_timer_t *t)
@@ -140,6 +143,12 @@ static void on_signal(uv_signal_t *s, int signum)
 	tc_run_drop_retries(d);
 	uv_timer_start(&d->grace, grace_over, d->cfg->shutdown_grace_ms, 0);
 	tc_disp_poke(d);
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+	(void)signum;
+	tc_reload_start(s->data);
 }
 
 static void intake_up(struct tc_rconn *rc, void *data)
@@ -211,9 +220,11 @@ static int start(struct tc_disp *d)
 	uv_timer_init(d->loop, &d->grace);
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
-	d->sigterm.data = d->sigint.data = d;
+	uv_signal_init(d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	uv_signal_start(&d->sighup, on_hup, SIGHUP);
 	d->cmd = tc_rconn_new(d->loop, d->cfg->redis_url, "cmd", TC_REDIS_STALL_MS,
 			      cmd_up, conn_down, d);
 	/* intake waits in XREADGROUP BLOCK on purpose: allow for it. */
@@ -259,6 +270,7 @@ int main(int argc, char **argv)
 	 * hiredis writes with write(2). */
 	signal(SIGPIPE, SIG_IGN);
 	memset(&d, 0, sizeof(d));
+	d.cfg_path = path;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
 	d.loop = uv_default_loop();

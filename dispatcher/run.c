@@ -25,6 +25,7 @@
 #define HEAD_ARGS 10 /* EVAL script 5 job dlv events retry dead now job-id */
 #define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
 #define RETRY_AFTER_MAX_MS 3600000 /* a Retry-After longer than an hour is cut */
+#define CANCEL_WATCH_MS    500     /* how often running jobs are checked for cancel */
 
 /* ---- deliveries ------------------------------------------------------------ */
 
@@ -132,6 +133,7 @@ struct move_req {
 static void run_break(struct tc_run *r, const char *why);
 static void ready_push(struct tc_disp *d, struct tc_dlv *v);
 static int retry_push(struct tc_disp *d, struct tc_dlv *v);
+static void watch_cancel(uv_timer_t *t);
 
 /* Frees a MOVE batch: each transition's strings are one block, starting
  * at its id (argv[HEAD_ARGS + MOVE_ARGS i]). */
@@ -560,7 +562,11 @@ int tc_runs_init(struct tc_disp *d)
 	d->rng = (uint64_t)tc_time_now_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
 	if (!d->rng)
 		d->rng = 1;
-	return uv_timer_init(d->loop, &d->retry_timer) < 0 ? -ENOMEM : 0;
+	if (uv_timer_init(d->loop, &d->retry_timer) < 0 ||
+	    uv_timer_init(d->loop, &d->cancel_timer) < 0)
+		return -ENOMEM;
+	return uv_timer_start(&d->cancel_timer, watch_cancel, CANCEL_WATCH_MS,
+			      CANCEL_WATCH_MS) < 0 ? -ENOMEM : 0;
 }
 
 /* ---- sending ------------------------------------------------------------------ */
@@ -700,6 +706,10 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 		run_break(r, "stopping before it was sent");
 	if (r->phase == TC_RUN_BROKEN) {
 		dlv_free(v);
+		return;
+	}
+	if (r->cancelled) {
+		dlv_move(v, TC_DS_CANCELLED, "cancelled by an operator", "", "");
 		return;
 	}
 	if (r->job.expires_at_ms && tc_time_now_ms() >= r->job.expires_at_ms) {
@@ -855,6 +865,64 @@ static void expand(struct tc_run *r)
 	}
 }
 
+/* ---- cancellation ------------------------------------------------------------- */
+
+/* Stops a run: nothing more is planned; queued, waiting and retrying
+ * deliveries become `cancelled` as they come up; those in flight finish. */
+static void run_cancel(struct tc_run *r)
+{
+	struct tc_disp *d = r->disp;
+	size_t i, n = d->n_retry;
+
+	tc_log(TC_LOG_WARN, "run", "job=%s event=cancelled, stopping its remaining deliveries",
+	       r->job.id);
+	r->cancelled = true;
+	r->expanded = true;
+	if (r->phase == TC_RUN_WAITING)
+		r->phase = TC_RUN_EXPANDING;
+	/* Its retries come due now; the others keep their order. */
+	for (i = 0; i < n; i++)
+		if (d->retry_heap[i]->run == r)
+			d->retry_heap[i]->due_ms = 0;
+	d->n_retry = 0;
+	for (i = 0; i < n; i++)
+		(void)retry_push(d, d->retry_heap[i]);
+	tc_disp_poke(d);
+}
+
+static void state_read(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct tc_run *r = priv;
+	redisReply *rep = reply;
+
+	(void)ac;
+	r->writes--;
+	if (rep && rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "cancelled") == 0 &&
+	    !r->cancelled && r->phase != TC_RUN_BROKEN)
+		run_cancel(r);
+	tc_disp_poke(r->disp);
+}
+
+static void watch_cancel(uv_timer_t *t)
+{
+	struct tc_disp *d = container_of(t, struct tc_disp, cancel_timer);
+	const char *argv[3];
+	struct tc_run *r;
+
+	for (r = d->runs; r; r = r->next) {
+		if (r->cancelled || (r->phase != TC_RUN_WAITING &&
+				     r->phase != TC_RUN_EXPANDING &&
+				     r->phase != TC_RUN_DRAINING))
+			continue;
+		argv[0] = "HGET";
+		argv[1] = r->key_job;
+		argv[2] = "state";
+		/* Counted as a write: the run waits for the answer to finish. */
+		if (tc_rconn_cmd(d->cmd, state_read, r, 3, argv, NULL) == 0)
+			r->writes++;
+	}
+}
+
 /* ---- the run's life ----------------------------------------------------------- */
 
 static void run_unlink(struct tc_run *r)
@@ -930,9 +998,9 @@ static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
 	if (!rep || rep->type == REDIS_REPLY_ERROR) {
 		run_break(r, rep ? rep->str : "no reply");
 	} else {
-		tc_log(TC_LOG_INFO, "run", "job=%s event=done planned=%llu final=%llu",
-		       r->job.id, (unsigned long long)r->planned,
-		       (unsigned long long)r->finals);
+		tc_log(TC_LOG_INFO, "run", "job=%s event=%s planned=%llu final=%llu",
+		       r->job.id, rep->type == REDIS_REPLY_STRING ? rep->str : "done",
+		       (unsigned long long)r->planned, (unsigned long long)r->finals);
 		run_free(r);
 	}
 	tc_disp_poke(d);
@@ -1084,10 +1152,15 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=%s severity=%s",
 	       r->job.id, r->entry_ref, verdict, tc_severity_name(r->job.severity));
-	if (strcmp(state, "done") == 0 || strcmp(state, "cancelled") == 0) {
+	if (strcmp(state, "done") == 0) {
 		/* Finished before a crash took the acknowledgement. */
 		r->expanded = true;
 		r->phase = TC_RUN_DRAINING;
+	} else if (strcmp(state, "cancelled") == 0) {
+		/* Cancelled, then interrupted: plan again so that whatever
+		 * was not final is recorded as cancelled. */
+		r->cancelled = true;
+		r->phase = TC_RUN_EXPANDING;
 	} else {
 		wait = r->job.send_at_ms - tc_time_now_ms();
 		r->phase = wait > 0 ? TC_RUN_WAITING : TC_RUN_EXPANDING;

@@ -101,15 +101,18 @@ const char tc_lua_move[] =
 	"return (#ARGV - 2) / 8\n";
 
 /* KEYS: job record, job stream, <prefix>:events, job events. ARGV: group,
- * entry id, now, job id. Marks the job done, acknowledges its entry and
- * tells the watchers, in one step. */
+ * entry id, now, job id. Marks the job done (or leaves it cancelled, if an
+ * operator cancelled it), acknowledges its entry and tells the watchers, in
+ * one step. */
 const char tc_lua_finish[] =
-	"redis.call('HSET', KEYS[1], 'state', 'done', 'done_at', ARGV[3])\n"
-	"redis.call('XADD', KEYS[4], '*', 'job', ARGV[4], 'state', 'done', 'at', ARGV[3])\n"
+	"local st = redis.call('HGET', KEYS[1], 'state')\n"
+	"if st ~= 'cancelled' then st = 'done' end\n"
+	"redis.call('HSET', KEYS[1], 'state', st, 'done_at', ARGV[3])\n"
+	"redis.call('XADD', KEYS[4], '*', 'job', ARGV[4], 'state', st, 'at', ARGV[3])\n"
 	"redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])\n"
 	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[4],\n"
-	"  'event', 'done', 'at', ARGV[3])\n"
-	"return 1\n";
+	"  'event', st, 'at', ARGV[3])\n"
+	"return st\n";
 
 /* KEYS: <prefix>:dead, job stream, <prefix>:events. ARGV: group, entry id,
  * stream name, job id or "", reason, the job text (cut), now, event.

@@ -147,3 +147,43 @@ def test_lost_command_connection_resumes(env):
     assert len({g["headers"]["webhook-id"] for g in env.received()}) == n
     assert env.pending() == 0
     assert "conn=cmd event=lost" in env.log()
+
+
+def test_sighup_reloads_without_resending_and_refuses_bad_config(env):
+    env.start_redis()
+    env.start_receiver()
+    roster = os.path.join(env.dir, "r.csv")
+    n = 3000
+    with open(roster, "w") as f:
+        f.write("name,webhook\n")
+        for i in range(n):
+            f.write(f"U{i},{env.hook(f'u{i}')}\n")
+    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=50)
+    good = open(env.config).read()
+    env.start_tocsind()
+    env.xadd_job({"id": "HUP", "template": "outage", "groups": ["all"]})
+    for _ in range(10):
+        env.tocsind_proc.send_signal(signal.SIGHUP)
+        time.sleep(0.05)
+    rec = env.wait_done("HUP", timeout=60)
+    check_counts(rec)
+    got = [g["headers"]["webhook-id"] for g in env.received()]
+    assert len(got) == n and len(set(got)) == n, (len(got), len(set(got)))
+    assert "event=reloaded" in env.log()
+    # A bad configuration is refused, with its errors, and the old one kept.
+    with open(env.config, "w") as f:
+        f.write(good.replace("in_flight: 50", "in_flight: lots"))
+    env.tocsind_proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "event=reload-refused" in env.log(), 10, "the refusal")
+    assert "dispatcher.in_flight" in env.log()
+    env.xadd_job({"id": "AFTER-BAD", "template": "outage", "groups": ["all"]})
+    assert env.wait_done("AFTER-BAD", timeout=60)["delivered"] == str(n)
+    # A good one with a new group takes effect.
+    reloads = env.log().count("event=reloaded")
+    with open(env.config, "w") as f:
+        f.write(good + f"  extra:\n    members:\n      - {{name: X, webhook: \"{env.hook('x')}\"}}\n")
+    env.tocsind_proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: env.log().count("event=reloaded") > reloads, 10, "the reload")
+    env.xadd_job({"id": "NEWGROUP", "template": "outage", "groups": ["extra"]})
+    assert env.wait_done("NEWGROUP")["delivered"] == "1"
+    assert env.tocsind_proc.poll() is None
