@@ -187,3 +187,32 @@ def test_sighup_reloads_without_resending_and_refuses_bad_config(env):
     env.xadd_job({"id": "NEWGROUP", "template": "outage", "groups": ["extra"]})
     assert env.wait_done("NEWGROUP")["delivered"] == "1"
     assert env.tocsind_proc.poll() is None
+
+
+def test_paused_redis_longer_than_timeouts_loses_nothing(env):
+    env.start_redis(appendonly=True)
+    env.start_receiver()
+    roster = os.path.join(env.dir, "r.csv")
+    n = 2000
+    with open(roster, "w") as f:
+        f.write("name,webhook\n")
+        for i in range(n):
+            f.write(f"U{i},{env.hook(f'u{i}')}\n")
+    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=20)
+    env.start_tocsind()
+    env.xadd_job({"id": "PAUSE", "template": "outage", "groups": ["all"]})
+    wait_for(lambda: int(env.job("PAUSE").get("delivered", 0)) > 200, 30, "progress")
+    env.redis_proc.send_signal(signal.SIGSTOP)
+    try:
+        # Longer than the 5 s after which tocsind gives up on a reply.
+        time.sleep(7)
+    finally:
+        env.redis_proc.send_signal(signal.SIGCONT)
+    rec = env.wait_done("PAUSE", timeout=90)
+    check_counts(rec)
+    assert rec["planned"] == str(n) and rec["delivered"] == str(n), rec
+    assert len({g["headers"]["webhook-id"] for g in env.received()}) == n
+    assert len(env.received()) - n <= 2 * 20, len(env.received())
+    assert env.pending() == 0
+    assert "event=stalled" in env.log()
+    assert env.tocsind_proc.poll() is None
