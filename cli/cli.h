@@ -33,4 +33,15 @@ enum tc_show { TC_SHOW_NONE, TC_SHOW_LINE, TC_SHOW_SUMMARY, TC_SHOW_JSON };
 int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 		    enum tc_show show, bool *done);
 
+/* ---- operator control (cancel, dead) ---------------------------------- */
+/* tocsin cancel JOB [--json]; argv[0] is "cancel". With cfg NULL, prints
+ * --help. Marks the job record cancelled in one script; tocsind stops the
+ * rest. */
+int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv);
+
+/* tocsin dead list|show|retry|purge ...; argv[0] is "dead". With cfg NULL,
+ * prints the --help of the subcommand in argv[1] (or of all). */
+int tc_cli_dead(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv);
+/* ---- end operator control ---------------------------------------------- */
+
 #endif

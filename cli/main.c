@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"                     [--wait] [--json]\n"
 		"       tocsin [-c FILE] status JOB [--json]\n"
 		"       tocsin [-c FILE] report JOB [--json]\n"
+		"       tocsin [-c FILE] cancel JOB [--json]\n"
+		"       tocsin [-c FILE] dead list|show ID|retry ID|purge  (see dead --help)\n"
 		"       tocsin check-config FILE\n"
 		"\n"
 		"-c defaults to $TOCSIN_CONFIG, then ./tocsin.yaml. Each command has --help.\n"
@@ -164,7 +166,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc, argv);
 	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "report") != 0) {
+	    strcmp(cmd, "report") != 0 && strcmp(cmd, "cancel") != 0 &&
+	    strcmp(cmd, "dead") != 0) {
 		fprintf(stderr, "tocsin: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return TC_EXIT_USAGE;
@@ -173,6 +176,10 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0) {
 			if (strcmp(cmd, "send") == 0)
 				return tc_cli_send(NULL, NULL, argc, argv);
+			if (strcmp(cmd, "cancel") == 0)
+				return tc_cli_cancel(NULL, NULL, argc, argv);
+			if (strcmp(cmd, "dead") == 0)
+				return tc_cli_dead(NULL, NULL, argc, argv);
 			return tc_cli_status(NULL, NULL, cmd, argc, argv);
 		}
 	}
@@ -187,6 +194,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "send") == 0)
 		r = tc_cli_send(cfg, c, argc, argv);
+	else if (strcmp(cmd, "cancel") == 0)
+		r = tc_cli_cancel(cfg, c, argc, argv);
+	else if (strcmp(cmd, "dead") == 0)
+		r = tc_cli_dead(cfg, c, argc, argv);
 	else
 		r = tc_cli_status(cfg, c, cmd, argc, argv);
 	redisFree(c);

@@ -1,0 +1,132 @@
+/*
+ * tocsin cancel: stops what is left of a job. One Lua script marks the job
+ * record cancelled and tells the watchers, in one atomic step; tocsind,
+ * which watches the records of the jobs it runs, turns the deliveries not
+ * yet sent into `cancelled`, lets the ones in flight finish and be
+ * recorded, and then acknowledges the job's entry. A job that is done
+ * stays done: cancel never rewrites history.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char cancel_help[] =
+	"usage: tocsin [-c FILE] cancel JOB [--json]\n"
+	"\n"
+	"Cancels job JOB: tocsind sends none of its deliveries that are still\n"
+	"queued or waiting for a retry (they become `cancelled`), lets the ones\n"
+	"in flight finish and be recorded, and finishes the job as `cancelled`.\n"
+	"Follow it with `tocsin status JOB`.\n"
+	"\n"
+	"A job not yet picked up has no record: cancel it when `tocsin status`\n"
+	"shows it.\n"
+	"\n"
+	"  --json   machine-readable output\n"
+	"\n"
+	"Exit 0 when the job is cancelled (now or before), 1 when there is no such\n"
+	"job or it is already done, 2 usage, 3 Redis unreachable.\n";
+
+/* KEYS: job record, job events, <prefix>:events. ARGV: now, job id.
+ * Returns {verdict, detail}: {"none", ""} without a record, {"done",
+ * done_at} or {"cancelled", cancelled_at} when there was nothing to do,
+ * {"now", previous state} when this call cancelled it. */
+static const char lua_cancel[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return {'none', ''} end\n"
+	"local st = redis.call('HGET', KEYS[1], 'state') or ''\n"
+	"if st == 'done' then\n"
+	"  return {'done', redis.call('HGET', KEYS[1], 'done_at') or ''}\n"
+	"end\n"
+	"if st == 'cancelled' then\n"
+	"  return {'cancelled', redis.call('HGET', KEYS[1], 'cancelled_at') or ''}\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'state', 'cancelled', 'cancelled_at', ARGV[1])\n"
+	"redis.call('XADD', KEYS[2], '*', 'job', ARGV[2], 'state', 'cancelled',\n"
+	"  'at', ARGV[1])\n"
+	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[2],\n"
+	"  'event', 'cancelled', 'at', ARGV[1])\n"
+	"return {'now', st}\n";
+
+/* Prints the outcome; returns the exit code. */
+static int cancel_report(const char *id, const char *verdict, const char *detail,
+			 const char *now, bool json)
+{
+	if (strcmp(verdict, "none") == 0) {
+		fprintf(stderr, "tocsin cancel: no job '%s'\n", id);
+		return TC_EXIT_FAILED;
+	}
+	if (strcmp(verdict, "done") == 0) {
+		fprintf(stderr, "tocsin cancel: job %s is already done%s%s%s: nothing to cancel\n",
+			id, detail[0] ? " (at " : "", detail, detail[0] ? ")" : "");
+		return TC_EXIT_FAILED;
+	}
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "job", id,
+				      "state", "cancelled",
+				      "cancelled_at", strcmp(verdict, "now") == 0 ? now : detail,
+				      "already", strcmp(verdict, "cancelled") == 0);
+		char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+		printf("%s\n", text ? text : "{}");
+		free(text);
+		json_decref(o);
+	} else if (strcmp(verdict, "cancelled") == 0) {
+		printf("job %s was already cancelled%s%s\n", id,
+		       detail[0] ? " at " : "", detail);
+	} else {
+		printf("job %s cancelled; tocsind stops its remaining deliveries "
+		       "(see tocsin status %s)\n", id, id);
+	}
+	return TC_EXIT_OK;
+}
+
+int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv)
+{
+	char k_job[TC_KEY_MAX], k_ev[TC_KEY_MAX], k_events[TC_KEY_MAX], now[40];
+	const char *id = NULL;
+	bool json = false, bad = false;
+	redisReply *rep;
+	int i, r;
+
+	if (!cfg) {
+		fputs(cancel_help, stdout);
+		return TC_EXIT_OK;
+	}
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (argv[i][0] != '-' && !id)
+			id = argv[i];
+		else
+			bad = true;
+	}
+	if (!id || bad) {
+		fputs(cancel_help, stderr);
+		return TC_EXIT_USAGE;
+	}
+	if (!tc_job_id_valid(id)) {
+		fprintf(stderr, "tocsin cancel: not a job id '%s' (1..%d of A-Z a-z 0-9 . _ : -)\n",
+			id, TC_LIMIT_JOB_ID);
+		return TC_EXIT_USAGE;
+	}
+	if (tc_key_job(k_job, sizeof(k_job), cfg->prefix, id) < 0 ||
+	    tc_key_job_events(k_ev, sizeof(k_ev), cfg->prefix, id) < 0 ||
+	    tc_key_events(k_events, sizeof(k_events), cfg->prefix) < 0)
+		return TC_EXIT_USAGE; /* cannot happen: prefix <= 64, id <= 128 */
+	tc_time_format(tc_time_now_ms(), now, sizeof(now));
+	rep = redisCommand(c, "EVAL %s 3 %s %s %s %s %s", lua_cancel, k_job, k_ev,
+			   k_events, now, id);
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING) {
+		fprintf(stderr, "tocsin cancel: cancelling job %s failed: %s\n", id,
+			!rep ? c->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str :
+			"unexpected reply");
+		freeReplyObject(rep);
+		return TC_EXIT_REDIS;
+	}
+	r = cancel_report(id, rep->element[0]->str, rep->element[1]->str, now, json);
+	freeReplyObject(rep);
+	return r;
+}
