@@ -44,4 +44,15 @@ int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **ar
 int tc_cli_dead(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv);
 /* ---- end operator control ---------------------------------------------- */
 
+/* ---- tocsin preview (owner: templates) ------------------------------------ */
+/* tocsin preview --template NAME --group GROUP [--channel C ...] [--var k=v ...]
+ * [--severity S] [--incident I] [--job FILE] [--member NAME] [--json];
+ * argv[0] is "preview". Renders what
+ * the group would receive, reading the templates folder and rosters; never
+ * connects to Redis (call it without tc_cli_connect). cfg is loaded in
+ * TC_CFG_CLIENT mode; with cfg NULL, prints --help. Returns 0, 1 (a render
+ * error, an unknown template, group or member) or 2 (usage). */
+int tc_cli_preview(const struct tc_cfg *cfg, int argc, char **argv);
+/* ---- end tocsin preview ------------------------------------------------------ */
+
 #endif

@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"                     [--wait] [--json]\n"
 		"       tocsin [-c FILE] status JOB [--json]\n"
 		"       tocsin [-c FILE] report JOB [--json]\n"
+		"       tocsin [-c FILE] preview --template T --group G [--channel C ...]\n"
+		"                     [--var k=v ...] [--job FILE] [--member NAME] [--json]\n"
 		"       tocsin [-c FILE] cancel JOB [--json]\n"
 		"       tocsin [-c FILE] dead list|show ID|retry ID|purge  (see dead --help)\n"
 		"       tocsin check-config FILE\n"
@@ -133,6 +135,22 @@ static int cmd_check_config(int argc, char **argv)
 	return r < 0 ? TC_EXIT_FAILED : TC_EXIT_OK;
 }
 
+/* preview never touches Redis: it needs the configuration only. */
+static int cmd_preview(const char *path, int argc, char **argv)
+{
+	struct tc_cfg *cfg = NULL;
+	int i, r;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			return tc_cli_preview(NULL, argc, argv);
+	if (load_cfg(path, &cfg) != TC_EXIT_OK)
+		return TC_EXIT_FAILED;
+	r = tc_cli_preview(cfg, argc, argv);
+	tc_cfg_free(cfg);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = getenv("TOCSIN_CONFIG");
@@ -165,6 +183,10 @@ int main(int argc, char **argv)
 	argv += i;
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc, argv);
+	if (!path || !path[0])
+		path = "tocsin.yaml";
+	if (strcmp(cmd, "preview") == 0)
+		return cmd_preview(path, argc, argv);
 	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "status") != 0 &&
 	    strcmp(cmd, "report") != 0 && strcmp(cmd, "cancel") != 0 &&
 	    strcmp(cmd, "dead") != 0) {
@@ -183,8 +205,6 @@ int main(int argc, char **argv)
 			return tc_cli_status(NULL, NULL, cmd, argc, argv);
 		}
 	}
-	if (!path || !path[0])
-		path = "tocsin.yaml";
 	if (load_cfg(path, &cfg) != TC_EXIT_OK)
 		return TC_EXIT_FAILED;
 	c = tc_cli_connect(cfg);

@@ -192,8 +192,12 @@ static int check_job(const struct tc_cfg *cfg, const char *text, enum tc_severit
 			i, job.groups[i]);
 		r = TC_EXIT_FAILED;
 	}
-	if (r == 0 && tc_tpl_store_load(cfg->templates, &store, ds) == 0 &&
-	    !tc_tpl_store_has(store, job.template)) {
+	if (r == 0 && tc_tpl_store_load(cfg->templates, &store, ds) < 0) {
+		/* tocsind decides with the templates it loaded; say why we
+		 * could not check. */
+		fprintf(stderr, "tocsin send: warning: the templates do not load here, the template is not checked:\n");
+		tc_diags_print(ds, stderr);
+	} else if (r == 0 && !tc_tpl_store_has(store, job.template)) {
 		fprintf(stderr, "tocsin send: invalid job: template: unknown template '%s'\n",
 			job.template);
 		r = TC_EXIT_FAILED;

@@ -60,10 +60,12 @@ struct tc_dlv {
 	enum tc_dstate state;       /* as last written (or read) in Redis */
 	unsigned attempts;
 	char id[TC_DELIVERY_ID_LEN + 1];
-	char *address;              /* these four share one allocation */
+	char *address;              /* these six share one allocation */
 	char *group;                /* "" for a job's own recipients */
 	char *name;
 	char *role;                 /* "" when none */
+	char *email;                /* the member's, for templates; "" when none */
+	char *phone;
 	struct tc_buf body;         /* the message, while sending */
 	int64_t due_ms;             /* when retrying: the next attempt */
 	struct tc_buf reasons;      /* every attempt's outcome, for the dead letter */
@@ -89,6 +91,7 @@ struct tc_run {
 	char entry_ref[96];         /* "<severity>/<entry id>" */
 	char key_job[TC_KEY_MAX], key_dlv[TC_KEY_MAX], key_ev[TC_KEY_MAX];
 	char *vars_json;            /* the job's vars, serialized once */
+	json_t *data;               /* the render data; the member changes per delivery */
 	unsigned pass;              /* times this job was started (ACCEPT) */
 	bool cancelled;             /* an operator cancelled it: send no more */
 	uv_timer_t timer;           /* send_at */

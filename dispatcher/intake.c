@@ -75,12 +75,23 @@ static int check_job(const struct tc_disp *d, const struct tc_job *job,
 		     struct tc_diag *diag)
 {
 	char q[TC_LIMIT_LOG_VALUE + 16], p[64];
+	unsigned ready = 0;
 	size_t i;
 	int c;
 
 	if (!tc_tpl_store_has(d->templates, job->template)) {
 		tc_diag_set(diag, "job", 0, "template", "unknown template %s",
 			    tc_log_quote(q, sizeof(q), job->template));
+		return TC_EINVAL;
+	}
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if (tc_disp_channel_ready(d, c))
+			ready |= TC_CH_BIT(c);
+	/* What the job's channels need of the template, before anything is
+	 * sent: "template: 'outage' has no part 'sms.txt' for channel 'sms'". */
+	if (tc_tpl_store_check(d->templates, job->template, job->channels & ready,
+			       diag) < 0) {
+		snprintf(diag->source, sizeof(diag->source), "job");
 		return TC_EINVAL;
 	}
 	for (i = 0; i < job->n_groups; i++) {

@@ -29,27 +29,37 @@
 
 /* ---- deliveries ------------------------------------------------------------ */
 
+/* Copies the strings a delivery needs into one allocation after it. */
 static struct tc_dlv *dlv_new(struct tc_run *r, enum tc_channel c,
 			      const char *address, const char *group,
 			      const struct tc_member *m)
 {
-	size_t la = strlen(address) + 1, lg = strlen(group) + 1;
-	size_t ln = strlen(m->name ? m->name : "") + 1;
-	size_t lr = strlen(m->role ? m->role : "") + 1;
-	struct tc_dlv *v = malloc(sizeof(*v) + la + lg + ln + lr);
-	char *p;
+	const char *src[6] = { address, group, m->name, m->role, m->email, m->phone };
+	size_t len[6], total = 0;
+	struct tc_dlv *v;
+	char *p, **dst[6];
+	int i;
 
+	for (i = 0; i < 6; i++) {
+		if (!src[i])
+			src[i] = "";
+		total += len[i] = strlen(src[i]) + 1;
+	}
+	v = malloc(sizeof(*v) + total);
 	if (!v)
 		return NULL;
 	memset(v, 0, sizeof(*v));
 	v->run = r;
 	v->ch = c;
 	v->state = TC_DS_QUEUED;
-	p = (char *)(v + 1);
-	v->address = memcpy(p, address, la);
-	v->group = memcpy(p + la, group, lg);
-	v->name = memcpy(p + la + lg, m->name ? m->name : "", ln);
-	v->role = memcpy(p + la + lg + ln, m->role ? m->role : "", lr);
+	dst[0] = &v->address;
+	dst[1] = &v->group;
+	dst[2] = &v->name;
+	dst[3] = &v->role;
+	dst[4] = &v->email;
+	dst[5] = &v->phone;
+	for (i = 0, p = (char *)(v + 1); i < 6; p += len[i], i++)
+		*dst[i] = memcpy(p, src[i], len[i]);
 	tc_delivery_id(r->job.id, c, address, v->id);
 	tc_buf_init(&v->body, TC_LIMIT_BODY);
 	tc_buf_init(&v->reasons, TC_LIMIT_REASONS);
@@ -669,6 +679,41 @@ static void retry_or_fail(struct tc_disp *d, struct tc_dlv *v,
 	}
 }
 
+/* The webhook body: the template's webhook.json for the delivery's group,
+ * rendered for its member, or the JSON envelope when the template has
+ * none. A render error is the delivery's permanent failure (why). */
+static int render_body(struct tc_disp *d, struct tc_dlv *v, char *why, size_t n)
+{
+	const struct tc_job *job = &v->run->job;
+	const struct tc_tpl *t = tc_tpl_store_part(d->templates, job->template,
+						   v->group, TC_PART_WEBHOOK_JSON);
+	struct tc_member m = { 0 };
+	struct tc_diag diag;
+
+	tc_buf_reset(&v->body);
+	if (!t) {
+		if (envelope(v, &v->body) == 0)
+			return 0;
+		snprintf(why, n, "message larger than the body limit of %u bytes",
+			 TC_LIMIT_BODY);
+		return TC_ELIMIT;
+	}
+	m.name = v->name;
+	m.role = v->role[0] ? v->role : NULL;
+	m.email = v->email[0] ? v->email : NULL;
+	m.phone = v->phone[0] ? v->phone : NULL;
+	memset(&diag, 0, sizeof(diag));
+	if (tc_tpl_data_set_member(v->run->data, v->group, &m) < 0 ||
+	    tc_tpl_render_part(t, TC_PART_WEBHOOK_JSON, v->run->data, &v->body,
+			       &diag) < 0) {
+		tc_diag_format(&diag, why, n);
+		if (!why[0])
+			snprintf(why, n, "rendering webhook.json failed: out of memory");
+		return TC_EINVAL;
+	}
+	return 0;
+}
+
 static void on_outcome(void *data, const struct tc_outcome *o)
 {
 	struct tc_dlv *v = data;
@@ -700,7 +745,7 @@ static void on_outcome(void *data, const struct tc_outcome *o)
 static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 {
 	struct tc_run *r = v->run;
-	char attempt[32];
+	char attempt[32], why[sizeof(((struct tc_outcome *)0)->detail)];
 
 	if (d->stopping)
 		run_break(r, "stopping before it was sent");
@@ -717,15 +762,13 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 		return;
 	}
 	if (!tc_disp_channel_ready(d, v->ch)) {
-		char why[80];
-
 		snprintf(why, sizeof(why), "channel '%s' is not available on this dispatcher",
 			 tc_channel_name(v->ch));
 		dlv_move(v, TC_DS_FAILED, why, "", "");
 		return;
 	}
-	if (envelope(v, &v->body) < 0) {
-		dlv_move(v, TC_DS_FAILED, "message larger than the body limit", "", "");
+	if (render_body(d, v, why, sizeof(why)) < 0) {
+		dlv_move(v, TC_DS_FAILED, why, "", "");
 		return;
 	}
 	v->attempts++;
@@ -943,6 +986,7 @@ static void run_timer_closed(uv_handle_t *h)
 
 	tc_job_release(&r->job);
 	free(r->vars_json);
+	json_decref(r->data);
 	free(r);
 }
 
@@ -1208,9 +1252,11 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 	tc_key_deliveries(r->key_dlv, sizeof(r->key_dlv), prefix, r->job.id);
 	tc_key_job_events(r->key_ev, sizeof(r->key_ev), prefix, r->job.id);
 	r->vars_json = json_dumps(r->job.vars, JSON_COMPACT);
+	r->data = tc_tpl_data_new(r->job.vars, r->job.id, r->job.incident,
+				  tc_severity_name(r->job.severity));
 	r->phase = TC_RUN_ACCEPTING;
 	run_link(d, r);
-	if (!r->vars_json) {
+	if (!r->vars_json || !r->data) {
 		run_break(r, "out of memory");
 		return;
 	}

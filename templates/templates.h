@@ -1,26 +1,101 @@
 /*
- * templates: the template store. For now it knows which templates exist
- * (one folder per template under the configured templates folder); the
- * Mustache engine and per-group parts build on it.
+ * templates: the template store, the Mustache engine, the data a message
+ * renders over, and SMS encoding.
+ *
+ * A template is a folder of parts under the configured templates folder
+ * (DESIGN.md, "Templates"). The store reads and compiles every part and
+ * partial once, at load, reporting every error with file and line; after
+ * that, rendering touches no disk and a loaded store is read-only, so any
+ * thread may render from it.
  */
 #ifndef TC_TEMPLATES_H
 #define TC_TEMPLATES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/common.h"
+#include "config/config.h" /* enum tc_overflow */
+
+struct tc_tpl; /* a compiled template: the engine, below */
+
+/* ---- the template store --------------------------------------------------- */
+/* Layout of the folder:
+ *   <dir>/<template>/<part>          email.subject email.txt email.html
+ *                                    sms.txt webhook.json (each optional)
+ *   <dir>/<template>/<group>/<part>  overrides that part for group <group>
+ *   <dir>/partials/<name>.mustache   {{> name}} includes it
+ * Names starting with "." are ignored everywhere (.gitkeep, editor files),
+ * and so are plain files directly in <dir> (a README). Anything else is an
+ * error: an unknown file in a template or group folder, a folder inside a
+ * group folder, a partial not named <name>.mustache. A {{> name}} with no
+ * partials/<name>.mustache is an error too (the spec renders it as nothing;
+ * in a message written ahead of a crisis it is a typo). */
+
+#define TC_TPL_MAX_TEMPLATES     4096            /* template folders in dir */
+#define TC_TPL_MAX_GROUPS        TC_LIMIT_GROUPS /* group overrides per template */
+#define TC_TPL_MAX_PARTIAL_FILES 1024            /* files in dir/partials */
+#define TC_TPL_MAX_ENTRIES       8192            /* entries read from one folder */
+#define TC_TPL_MAX_STORE_BYTES   (64u << 20)     /* text compiled in all: parts
+						  * and each partial they include */
+
+/* The parts of a template, one file each. */
+enum tc_part {
+	TC_PART_EMAIL_SUBJECT, /* "email.subject": one line */
+	TC_PART_EMAIL_TXT,     /* "email.txt": the plain-text body */
+	TC_PART_EMAIL_HTML,    /* "email.html": optional HTML alternative */
+	TC_PART_SMS_TXT,       /* "sms.txt" */
+	TC_PART_WEBHOOK_JSON,  /* "webhook.json": the POST body */
+	TC_PART_COUNT
+};
+
+/* The part's file name ("email.subject", ...); "?" for a value out of
+ * range. Escaping for a part: tc_tpl_escape_for(tc_part_name(p)). */
+const char *tc_part_name(enum tc_part p);
+/* The part named name, or -1. */
+int tc_part_parse(const char *name);
 
 struct tc_tpl_store;
 
-/* Lists the templates in dir (each subfolder except "partials"). Returns 0
- * and a new store in *out (free with tc_tpl_store_free), or a negative code
- * with a diagnostic added to ds. Reads the disk: call it at start or off
- * the loop. */
+/* Loads every template under dir: reads each part and partial (plain
+ * blocking reads: call it at start, from the CLI, or off the loop) and
+ * compiles it. Diagnostics name the file as dir + "/outage/email.txt", so a
+ * relative dir gives relative names. Returns 0 and a new store in *out (free
+ * with tc_tpl_store_free); TC_EINVAL with every error added to ds (each
+ * once, with file and line where there is one); -ENOMEM. Nothing is
+ * written to *out on failure. */
 int tc_tpl_store_load(const char *dir, struct tc_tpl_store **out,
 		      struct tc_diags *ds);
+/* Frees the store and every template in it; accepts NULL. */
 void tc_tpl_store_free(struct tc_tpl_store *s);
-/* Whether a template of that name exists. */
+/* Whether a template of that name exists (a folder, even an empty one). */
 bool tc_tpl_store_has(const struct tc_tpl_store *s, const char *name);
+
+/* The compiled part p of template tpl for group: the group's override when
+ * it has one (group may be NULL or "" for a job's ad-hoc recipients), else
+ * the template's own, else NULL (no such part, or no such template).
+ * Borrowed for the store's life. */
+const struct tc_tpl *tc_tpl_store_part(const struct tc_tpl_store *s,
+				       const char *tpl, const char *group,
+				       enum tc_part p);
+/* The file the same part came from ("templates/outage/executives/email.txt"),
+ * for diagnostics; NULL when tc_tpl_store_part gives NULL. Borrowed for the
+ * store's life. */
+const char *tc_tpl_store_part_path(const struct tc_tpl_store *s,
+				   const char *tpl, const char *group,
+				   enum tc_part p);
+
+/* Whether template tpl has the parts the channels in channels_mask
+ * (TC_CH_BIT bits) need: email needs email.subject and email.txt
+ * (email.html is optional), sms needs sms.txt, webhook needs nothing (with
+ * no webhook.json the dispatcher sends its JSON envelope). The template's
+ * own parts count, not group overrides: an override replaces a part, it
+ * does not make up for a missing one. Returns 0, or TC_EINVAL with d (may be
+ * NULL) saying what is missing, the first found, e.g. path "template",
+ * message "'outage' has no part 'sms.txt' for channel 'sms'", or
+ * "unknown template 'x'". */
+int tc_tpl_store_check(const struct tc_tpl_store *s, const char *tpl,
+		       unsigned channels_mask, struct tc_diag *d);
 
 /* ---- the Mustache engine ------------------------------------------------ */
 /* Mustache as the specification suite defines it (comments, delimiters,
@@ -108,5 +183,91 @@ int tc_tpl_render(const struct tc_tpl *t, const json_t *data,
 
 /* Frees t; accepts NULL. */
 void tc_tpl_free(struct tc_tpl *t);
+
+/* ---- render data -------------------------------------------------------------- */
+/* What a message renders over (DESIGN.md): the job's vars at the top level,
+ * then job.id, incident, severity, group, member.{name,role,email,phone}
+ * and ack_url. Build it once per job, then set the member per delivery. */
+
+/* A new object: vars' members (borrowed; may be NULL; copied shallowly:
+ * the values are shared, not copied), then "job": {"id": job_id},
+ * "incident" (absent when NULL), "severity" (absent when NULL) and
+ * "ack_url": "" (a later release signs acknowledgement links). The reserved
+ * names win over vars of the same name (intake refuses those anyway).
+ * Strings are borrowed for the call. Returns a new reference (release with
+ * json_decref), NULL if out of memory. */
+json_t *tc_tpl_data_new(json_t *vars, const char *job_id, const char *incident,
+			const char *severity);
+
+/* Sets "group" (group, or "" for none) and "member": {"name", "role",
+ * "email", "phone"} (the fields m has; m borrowed for the call) on data,
+ * replacing what a previous call set. Cheap: one call per delivery reuses
+ * the member object. Member strings are taken as they are (no UTF-8
+ * check: a roster is bytes; the engine's JSON escaping turns invalid
+ * UTF-8 into \ufffd). Returns 0, or -ENOMEM (data may then lack "member").
+ * Not for data shared with a thread rendering at the same time. */
+int tc_tpl_data_set_member(json_t *data, const char *group,
+			   const struct tc_member *m);
+
+/* Renders part p (compiled t, e.g. from tc_tpl_store_part) over data and
+ * appends it to out, with the part's escaping (tc_tpl_escape_for), then
+ * applies the part's rules:
+ * - email.subject: every line break (CR, LF, CRLF, U+0085, U+2028, U+2029)
+ *   becomes one space, and leading and trailing spaces and tabs go: a
+ *   subject is one header line, whatever a variable holds;
+ * - webhook.json: the result must parse as JSON (any JSON text; "\u0000"
+ *   allowed), else TC_EINVAL with d "webhook.json does not render to valid
+ *   JSON: <jansson's error> at line N". A permanent failure: the same data
+ *   renders the same way on every retry;
+ * - the others as rendered (SMS length: tc_sms_fit).
+ * Returns 0; TC_EINVAL as above; TC_ELIMIT past out->max or the engine's
+ * nesting limit; -ENOMEM. On failure out is as it was and d (may be NULL)
+ * says why. Reads t and data only: threads may render at once. */
+int tc_tpl_render_part(const struct tc_tpl *t, enum tc_part p, const json_t *data,
+		       struct tc_buf *out, struct tc_diag *d);
+
+/* ---- SMS encoding ------------------------------------------------------------- */
+/* GSM 03.38 (the default alphabet and its extension table) when every
+ * character has a septet, else UCS-2. A single message holds 160 septets
+ * or 70 UTF-16 units; a multipart message 153 or 67 per segment (the rest
+ * is the concatenation header). Extension characters (^ { } \ [ ~ ] |,
+ * the euro sign and form feed) take two septets, characters outside the
+ * BMP (emoji) two UTF-16 units, and neither pair is ever split across two
+ * segments, as handsets and providers pack them. Invalid UTF-8 counts as
+ * U+FFFD, one byte at a time, which makes the text UCS-2. */
+
+#define TC_SMS_GSM_SINGLE   160 /* septets in a single message */
+#define TC_SMS_GSM_MULTI    153 /* septets per segment of a multipart message */
+#define TC_SMS_UCS2_SINGLE  70  /* UTF-16 units in a single message */
+#define TC_SMS_UCS2_MULTI   67  /* UTF-16 units per segment */
+
+struct tc_sms_info {
+	bool gsm7;         /* GSM-7; false: UCS-2 */
+	unsigned chars;    /* septets for GSM-7 (extension characters count
+			    * 2), UTF-16 units for UCS-2 */
+	unsigned segments; /* 1 for an empty text */
+	bool truncated;    /* tc_sms_fit cut the text */
+};
+
+/* Measures len bytes of UTF-8 text (borrowed; need not be NUL-terminated).
+ * Returns 0 and fills *info (truncated is false). */
+int tc_sms_measure(const char *utf8, size_t len, struct tc_sms_info *info);
+
+/* Makes text (the rendered sms.txt) fit max_segments (>= 1). First,
+ * trailing whitespace is dropped (a template file's final newline) and
+ * invalid UTF-8 replaced by U+FFFD, so that what is measured is what is
+ * sent. If it then fits, that is all. If not, with TC_OVERFLOW_TRUNCATE it
+ * is cut at a character boundary (never inside a UTF-8 sequence, an
+ * extension escape or a surrogate pair), trailing whitespace dropped, and
+ * a marker appended that the encoding has: an ellipsis (U+2026, one
+ * UTF-16 unit) for UCS-2, "..." for GSM-7, which has no ellipsis. With
+ * TC_OVERFLOW_REJECT it returns TC_EINVAL with d (may be NULL) "sms.txt
+ * renders to N segments, more than channels.sms.max_segments M".
+ * Returns 0 and fills *info (may be NULL) for the text as it now is
+ * (truncated tells whether it was cut); TC_EINVAL as said; TC_ELIMIT when
+ * replacing invalid UTF-8 passes text->max; -ENOMEM. */
+int tc_sms_fit(struct tc_buf *text, unsigned max_segments,
+	       enum tc_overflow overflow, struct tc_sms_info *info,
+	       struct tc_diag *d);
 
 #endif

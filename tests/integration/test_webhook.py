@@ -279,3 +279,39 @@ def test_duplicate_job_id_is_not_sent_again(env):
     assert len(env.received()) == 2
     dups = [e for e in env.r.xrange("tocsin:events") if e[1].get("event") == "duplicate"]
     assert len(dups) == 2
+
+
+def test_templates_render_per_group_with_json_escaping(env):
+    env.start_redis()
+    env.start_receiver()
+    t = os.path.join(env.dir, "templates")
+    with open(os.path.join(t, "outage", "webhook.json"), "w") as f:
+        f.write('{"text": "{{service}} is down, {{member.name}}", "group": "{{group}}",'
+                ' "job": "{{job.id}}", "severity": "{{severity}}"}\n')
+    os.makedirs(os.path.join(t, "outage", "executives"))
+    with open(os.path.join(t, "outage", "executives", "webhook.json"), "w") as f:
+        f.write('{"text": "Executive summary: {{service}}", "role": "{{member.role}}"}\n')
+    with open(os.path.join(t, "security", "webhook.json"), "w") as f:
+        f.write('{"text": {{{raw}}} }\n')
+    env.write_config(two_groups(env))
+    env.start_tocsind()
+    hostile = 'pay"ments\\ </script>\n{"x": 1}'
+    env.xadd_job({"id": "TPL", "template": "outage", "groups": ["oncall", "executives"],
+                  "severity": "high", "vars": {"service": hostile}}, "high")
+    rec = env.wait_done("TPL")
+    assert rec["delivered"] == "3", rec
+    bodies = {g["path"]: json.loads(g["body"]) for g in env.received()}
+    assert bodies["/hooks/grace"] == {"text": hostile + " is down, Grace Hopper",
+                                      "group": "oncall", "job": "TPL", "severity": "high"}
+    assert bodies["/hooks/linus"] == {"text": "Executive summary: " + hostile, "role": "CEO"}
+    assert all(g["verified"] for g in env.received())
+    # A body that does not render to JSON is never sent: a permanent failure.
+    env.xadd_job({"id": "BADJSON", "template": "security", "groups": ["oncall"],
+                  "vars": {"raw": "not json"}})
+    rec = env.wait_done("BADJSON")
+    assert rec["failed"] == "2", rec
+    for d in env.deliveries("BADJSON").values():
+        assert "does not render to valid JSON" in d["last_outcome"], d
+        assert d["attempts"] == 0, d
+    assert len(env.received()) == 3
+    check_counts(rec)

@@ -1,0 +1,650 @@
+/*
+ * tocsin preview: shows what a group would receive from a template, part by
+ * part, exactly as tocsind would send it (the part's escaping, a subject on
+ * one line, a webhook body checked as JSON, SMS cut or refused as
+ * channels.sms says), without sending anything and without Redis.
+ *
+ * It builds the job the way `tocsin send` would (or reads one with --job)
+ * and checks it with the same parser tocsind uses, so a var tocsind would
+ * refuse is refused here too. Rosters are read with blocking I/O: this is
+ * the command-line tool, not the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "templates/templates.h"
+
+#define ROSTER_CHUNK 16384 /* bytes read from a roster at a time */
+
+static const char preview_help[] =
+	"usage: tocsin [-c FILE] preview --template NAME --group GROUP [--channel C ...]\n"
+	"                        [--var k=v ...] [--severity S] [--incident I]\n"
+	"                        [--job FILE] [--member NAME] [--json]\n"
+	"\n"
+	"Renders every part GROUP would receive from template NAME, on each channel\n"
+	"its members use, exactly as tocsind would send it, for the group's first\n"
+	"member (or --member). Sends nothing and needs no Redis.\n"
+	"  --template NAME  the template (a folder under templates/); with --job,\n"
+	"                   the job's own when not given\n"
+	"  --group GROUP    a stakeholder group from the configuration\n"
+	"  --channel C      email, sms or webhook: only these (repeatable)\n"
+	"  --var k=v        a template variable (repeatable; over the job's)\n"
+	"  --severity S     critical, high, normal (default) or low\n"
+	"  --incident I     the incident this is about\n"
+	"  --job FILE       take vars, incident, severity and id from a job's JSON\n"
+	"  --member NAME    render for this member of the group (inline or roster)\n"
+	"  --json           {\"template\",\"group\",\"member\",\"parts\":[{\"part\",\n"
+	"                   \"channel\",\"file\",\"text\",\"encoding\",\"segments\"}]}\n"
+	"Exit codes: 0 rendered, 1 a render error or an unknown template, group or\n"
+	"member, 2 usage.\n";
+
+struct preview_opts {
+	const char *tpl, *group, *member, *job_file, *severity, *incident;
+	json_t *channels; /* names, as given */
+	json_t *vars;     /* --var */
+	bool json;
+};
+
+/* The member shown and the channels the group's members use. */
+struct audience {
+	const struct tc_cfg *cfg;
+	const struct tc_group *g;
+	const char *want;        /* --member, or NULL: the first */
+	unsigned job_channels;
+	unsigned used;           /* channels some member gets */
+	struct tc_member *chosen; /* new, or NULL */
+};
+
+/* Channels on which the configuration can send. */
+static unsigned configured(const struct tc_cfg *cfg)
+{
+	return (cfg->email.enabled ? TC_CH_BIT(TC_CH_EMAIL) : 0) |
+	       (cfg->sms.enabled ? TC_CH_BIT(TC_CH_SMS) : 0) |
+	       (cfg->webhook.enabled ? TC_CH_BIT(TC_CH_WEBHOOK) : 0);
+}
+
+/* ---- options and the job ------------------------------------------------- */
+
+static int add_var(json_t *vars, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char key[256];
+
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+		fprintf(stderr, "tocsin preview: --var '%s': expected name=value\n", kv);
+		return -1;
+	}
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	if (json_object_set_new(vars, key, json_string(eq + 1)) < 0) {
+		fprintf(stderr, "tocsin preview: --var '%s': not valid UTF-8\n", kv);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the options into o. Returns 0, or an exit code. */
+static int parse_opts(struct preview_opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "template", required_argument, NULL, 't' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "channel", required_argument, NULL, 'C' },
+		{ "var", required_argument, NULL, 'v' },
+		{ "severity", required_argument, NULL, 's' },
+		{ "incident", required_argument, NULL, 'i' },
+		{ "job", required_argument, NULL, 'J' },
+		{ "member", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			o->tpl = optarg;
+			break;
+		case 'g':
+			if (o->group) {
+				fprintf(stderr, "tocsin preview: one --group at a time\n");
+				return TC_EXIT_USAGE;
+			}
+			o->group = optarg;
+			break;
+		case 'C':
+			if (tc_channel_parse(optarg) < 0) {
+				fprintf(stderr, "tocsin preview: --channel '%s': expected "
+					"email, sms or webhook\n", optarg);
+				return TC_EXIT_USAGE;
+			}
+			json_array_append_new(o->channels, json_string(optarg));
+			break;
+		case 'v':
+			if (add_var(o->vars, optarg) < 0)
+				return TC_EXIT_USAGE;
+			break;
+		case 's':
+			if (tc_severity_parse(optarg) < 0) {
+				fprintf(stderr, "tocsin preview: --severity '%s': expected "
+					"critical, high, normal or low\n", optarg);
+				return TC_EXIT_USAGE;
+			}
+			o->severity = optarg;
+			break;
+		case 'i':
+			o->incident = optarg;
+			break;
+		case 'J':
+			o->job_file = optarg;
+			break;
+		case 'm':
+			o->member = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		default:
+			fputs(preview_help, stderr);
+			return TC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || !o->group || (!o->tpl && !o->job_file)) {
+		fprintf(stderr, "tocsin preview: needs --template (or --job) and --group\n");
+		return TC_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Reads the job file (at most TC_LIMIT_JOB_BYTES). Returns a new object, or
+ * NULL with the reason printed. */
+static json_t *read_job_file(const char *path)
+{
+	json_error_t err;
+	struct stat st;
+	char *text, eb[128];
+	json_t *job;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "tocsin preview: --job %s: cannot read it: %s\n", path,
+			strerror_r(errno, eb, sizeof(eb)));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "tocsin preview: --job %s: not a regular file\n", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > (off_t)TC_LIMIT_JOB_BYTES) {
+		fprintf(stderr, "tocsin preview: --job %s: %lld bytes, more than the limit "
+			"of %u\n", path, (long long)st.st_size, TC_LIMIT_JOB_BYTES);
+		close(fd);
+		return NULL;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	n = text ? read(fd, text, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n != st.st_size) {
+		fprintf(stderr, "tocsin preview: --job %s: cannot read it\n", path);
+		free(text);
+		return NULL;
+	}
+	job = json_loadb(text, (size_t)n, JSON_REJECT_DUPLICATES, &err);
+	free(text);
+	if (!json_is_object(job)) {
+		fprintf(stderr, "tocsin preview: --job %s:%d: %s\n", path, err.line,
+			job ? "not a JSON object" : err.text);
+		json_decref(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* Builds the job tocsind would get and parses it as tocsind does. Returns
+ * 0, or an exit code with the reason printed. */
+static int make_job(struct preview_opts *o, struct tc_job *job)
+{
+	json_t *j = o->job_file ? read_job_file(o->job_file) : json_object();
+	json_t *vars, *sev;
+	struct tc_diag d;
+	char line[1200], *text;
+	int stream = TC_SEV_NORMAL, r;
+
+	if (!j)
+		return TC_EXIT_FAILED;
+	if (o->tpl)
+		json_object_set_new(j, "template", json_string(o->tpl));
+	if (o->severity)
+		json_object_set_new(j, "severity", json_string(o->severity));
+	if (o->incident)
+		json_object_set_new(j, "incident", json_string(o->incident));
+	/* the audience is the group previewed, whatever the job named */
+	json_object_set_new(j, "groups", json_pack("[s]", o->group));
+	json_object_del(j, "recipients");
+	if (json_array_size(o->channels))
+		json_object_set(j, "channels", o->channels);
+	vars = json_object_get(j, "vars");
+	if (json_object_size(o->vars)) {
+		if (!vars) {
+			vars = json_object();
+			json_object_set_new(j, "vars", vars);
+		}
+		/* vars that are not an object: tc_job_parse says so */
+		if (json_is_object(vars))
+			json_object_update(vars, o->vars);
+	}
+	sev = json_object_get(j, "severity");
+	if (json_is_string(sev) && tc_severity_parse(json_string_value(sev)) >= 0)
+		stream = tc_severity_parse(json_string_value(sev));
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!text)
+		return TC_EXIT_FAILED;
+	r = tc_job_parse(text, strlen(text), (enum tc_severity)stream, "preview", job, &d);
+	free(text);
+	if (r < 0) {
+		tc_diag_format(&d, line, sizeof(line));
+		fprintf(stderr, "tocsin preview: invalid job: %s\n", line);
+		return TC_EXIT_FAILED;
+	}
+	return 0;
+}
+
+/* ---- the audience --------------------------------------------------------- */
+
+/* Counts m's channels into a, and keeps m if it is the one to show. A
+ * channel counts when m has its address, or lists it: the configuration
+ * checked that the address is there, but in the CLI's mode an address
+ * made of an unset ${NAME} is left out. */
+static int see_member(struct audience *a, const struct tc_member *m)
+{
+	unsigned mask = (m->channels ? m->channels : a->g->channels) & a->job_channels;
+	int c;
+
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if ((mask & TC_CH_BIT(c)) &&
+		    (tc_member_address(m, c) || (m->channels & TC_CH_BIT(c))))
+			a->used |= TC_CH_BIT(c);
+	if (a->chosen || (a->want && (!m->name || strcmp(m->name, a->want) != 0)))
+		return 0;
+	a->chosen = tc_member_dup(m);
+	return a->chosen ? 0 : -ENOMEM;
+}
+
+static int roster_row(void *data, const struct tc_member *m, unsigned line,
+		      const struct tc_diag *d)
+{
+	return m ? see_member(data, m) : 0; /* a bad row: tocsind skips it too */
+}
+
+/* Reads the group's roster, every row. Returns 0, or an exit code with the
+ * reason printed. */
+static int read_roster(struct audience *a)
+{
+	struct tc_roster *r = tc_roster_new(a->g->roster, roster_row, a);
+	char *buf = malloc(ROSTER_CHUNK), line[1200];
+	struct tc_diag d;
+	ssize_t n;
+	int fd = -1, rc = -ENOMEM;
+
+	if (!r || !buf)
+		goto out;
+	fd = open(a->g->roster, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "tocsin preview: cannot read the roster %s\n", a->g->roster);
+		rc = TC_EXIT_FAILED;
+		goto out;
+	}
+	rc = 0;
+	while (rc == 0 && (n = read(fd, buf, ROSTER_CHUNK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "tocsin preview: cannot read the roster %s\n",
+				a->g->roster);
+			rc = TC_EXIT_FAILED;
+			goto out;
+		}
+		rc = tc_roster_feed(r, buf, (size_t)n, &d);
+	}
+	if (rc == 0)
+		rc = tc_roster_finish(r, &d);
+	if (rc == TC_EINVAL || rc == TC_ELIMIT) {
+		tc_diag_format(&d, line, sizeof(line));
+		fprintf(stderr, "tocsin preview: %s\n", line);
+		rc = TC_EXIT_FAILED;
+	}
+out:
+	if (rc == -ENOMEM)
+		fprintf(stderr, "tocsin preview: out of memory\n");
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	tc_roster_free(r);
+	return rc < 0 ? TC_EXIT_FAILED : rc;
+}
+
+/* Finds the member to show and the channels the group uses. Returns 0, or
+ * an exit code with the reason printed. */
+static int find_audience(struct audience *a)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < a->g->n_members; i++)
+		r = see_member(a, &a->g->members[i]);
+	if (r == 0 && a->g->roster)
+		r = read_roster(a);
+	if (r != 0)
+		return TC_EXIT_FAILED;
+	if (!a->chosen) {
+		if (a->want)
+			fprintf(stderr, "tocsin preview: group '%s' has no member '%s'\n",
+				a->g->name, a->want);
+		else
+			fprintf(stderr, "tocsin preview: group '%s' has no members\n",
+				a->g->name);
+		return TC_EXIT_FAILED;
+	}
+	return 0;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+/* One part as shown. */
+struct shown {
+	enum tc_part part;
+	enum tc_channel ch;
+	const char *file;   /* relative to the templates folder, or NULL */
+	char *text;         /* new; NULL when there is none */
+	const char *note;   /* why there is no text */
+	bool error;         /* the note is an error */
+	char why[1200];     /* the render error, when there was one */
+	bool sms;
+	struct tc_sms_info info;
+};
+
+static const struct {
+	enum tc_channel ch;
+	enum tc_part part;
+	bool required;
+	const char *none; /* shown when the template has no such part */
+} channel_parts[] = {
+	{ TC_CH_EMAIL, TC_PART_EMAIL_SUBJECT, true, NULL },
+	{ TC_CH_EMAIL, TC_PART_EMAIL_TXT, true, NULL },
+	{ TC_CH_EMAIL, TC_PART_EMAIL_HTML, false, "no email.html: the email is plain text only" },
+	{ TC_CH_SMS, TC_PART_SMS_TXT, true, NULL },
+	{ TC_CH_WEBHOOK, TC_PART_WEBHOOK_JSON, false,
+	  "no webhook.json: tocsind sends its JSON envelope" },
+};
+
+/* The part's file, relative to the templates folder. */
+static const char *relative(const struct tc_cfg *cfg, const char *path)
+{
+	size_t n = strlen(cfg->templates);
+
+	if (path && strncmp(path, cfg->templates, n) == 0 && path[n] == '/')
+		return path + n + 1;
+	return path;
+}
+
+/* Renders one part into sh. Returns 0, or 1 after printing an error. */
+static int render_one(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		      const struct tc_job *job, const char *group, const json_t *data,
+		      struct shown *sh)
+{
+	const struct tc_tpl *t = tc_tpl_store_part(store, job->template, group, sh->part);
+	const char *path = tc_tpl_store_part_path(store, job->template, group, sh->part);
+	struct tc_diag d;
+	struct tc_buf out;
+	int r;
+
+	sh->file = relative(cfg, path);
+	if (!t)
+		return 0; /* the note says why */
+	tc_buf_init(&out, TC_LIMIT_BODY);
+	r = tc_tpl_render_part(t, sh->part, data, &out, &d);
+	if (r == 0 && sh->ch == TC_CH_SMS) {
+		sh->sms = true;
+		r = tc_sms_fit(&out, cfg->sms.max_segments, cfg->sms.overflow, &sh->info, &d);
+	}
+	if (r < 0) {
+		tc_buf_release(&out);
+		tc_diag_format(&d, sh->why, sizeof(sh->why));
+		fprintf(stderr, "tocsin preview: %s: %s\n", sh->file, sh->why);
+		sh->note = sh->why;
+		sh->error = true;
+		return 1;
+	}
+	sh->text = tc_buf_take(&out);
+	return sh->text ? 0 : 1;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static void print_text(const struct tc_member *m, const struct tc_job *job,
+		       const char *group, const struct shown *sh, size_t n)
+{
+	size_t i, len;
+
+	printf("template %s, group %s, member %s", job->template, group,
+	       m->name ? m->name : "?");
+	if (m->role)
+		printf(" (%s)", m->role);
+	printf("\n");
+	for (i = 0; i < n; i++) {
+		printf("\n--- %s (%s", tc_part_name(sh[i].part), tc_channel_name(sh[i].ch));
+		if (sh[i].sms && sh[i].text)
+			printf(": %s, %u %s, %u segment%s%s", sh[i].info.gsm7 ? "GSM-7" : "UCS-2",
+			       sh[i].info.chars, sh[i].info.gsm7 ? "septets" : "UTF-16 units",
+			       sh[i].info.segments, sh[i].info.segments == 1 ? "" : "s",
+			       sh[i].info.truncated ? ", truncated" : "");
+		printf(")%s%s\n", sh[i].file ? " from " : "", sh[i].file ? sh[i].file : "");
+		if (!sh[i].text) {
+			printf("(%s)\n", sh[i].note);
+			continue;
+		}
+		len = strlen(sh[i].text);
+		fwrite(sh[i].text, 1, len, stdout);
+		if (!len || sh[i].text[len - 1] != '\n')
+			printf("\n");
+	}
+}
+
+static json_t *opt_string(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static int print_json(const struct tc_member *m, const struct tc_job *job,
+		      const char *group, const struct shown *sh, size_t n)
+{
+	json_t *o = json_object(), *parts = json_array(), *p, *text;
+	size_t i;
+	char *s;
+
+	json_object_set_new(o, "template", json_string(job->template));
+	json_object_set_new(o, "group", json_string(group));
+	json_object_set_new(o, "member", opt_string(m->name));
+	json_object_set_new(o, "role", opt_string(m->role));
+	for (i = 0; i < n; i++) {
+		p = json_object();
+		json_object_set_new(p, "part", json_string(tc_part_name(sh[i].part)));
+		json_object_set_new(p, "channel", json_string(tc_channel_name(sh[i].ch)));
+		json_object_set_new(p, "file", opt_string(sh[i].file));
+		text = sh[i].text ? json_string(sh[i].text) : json_null();
+		json_object_set_new(p, "text", text ? text : json_null());
+		if (sh[i].text && !text)
+			json_object_set_new(p, "note", json_string("not valid UTF-8"));
+		else if (!sh[i].text)
+			json_object_set_new(p, "note", json_string(sh[i].note));
+		if (sh[i].error)
+			json_object_set_new(p, "error", json_true());
+		json_object_set_new(p, "encoding", sh[i].sms && sh[i].text ?
+				    json_string(sh[i].info.gsm7 ? "GSM-7" : "UCS-2") :
+				    json_null());
+		json_object_set_new(p, "segments", sh[i].sms && sh[i].text ?
+				    json_integer(sh[i].info.segments) : json_null());
+		if (sh[i].sms && sh[i].text) {
+			json_object_set_new(p, "chars", json_integer(sh[i].info.chars));
+			json_object_set_new(p, "truncated", json_boolean(sh[i].info.truncated));
+		}
+		json_array_append_new(parts, p);
+	}
+	json_object_set_new(o, "parts", parts);
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!s)
+		return TC_EXIT_FAILED;
+	printf("%s\n", s);
+	free(s);
+	return 0;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+/* Loads the store and checks the template. Returns 0 or an exit code. */
+static int load_store(const struct tc_cfg *cfg, const char *tpl,
+		      struct tc_tpl_store **store)
+{
+	struct tc_diags *ds = calloc(1, sizeof(*ds));
+	int r;
+
+	if (!ds)
+		return TC_EXIT_FAILED;
+	r = tc_tpl_store_load(cfg->templates, store, ds);
+	if (r < 0)
+		tc_diags_print(ds, stderr);
+	free(ds);
+	if (r < 0)
+		return TC_EXIT_FAILED;
+	if (!tc_tpl_store_has(*store, tpl)) {
+		fprintf(stderr, "tocsin preview: unknown template '%s'\n", tpl);
+		return TC_EXIT_FAILED;
+	}
+	return 0;
+}
+
+/* Renders every part of each channel in mask. Returns 0 or 1. */
+static int render_all(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		      const struct tc_job *job, const char *group, const json_t *data,
+		      unsigned mask, struct shown *sh, size_t *n)
+{
+	struct tc_diag d;
+	char line[1200];
+	size_t i;
+	int failed = 0;
+
+	if (tc_tpl_store_check(store, job->template, mask, &d) < 0) {
+		tc_diag_format(&d, line, sizeof(line));
+		fprintf(stderr, "tocsin preview: %s: tocsind refuses the job\n", line);
+		failed = 1;
+	}
+	for (i = 0; i < sizeof(channel_parts) / sizeof(channel_parts[0]); i++) {
+		if (!(mask & TC_CH_BIT(channel_parts[i].ch)))
+			continue;
+		sh[*n].part = channel_parts[i].part;
+		sh[*n].ch = channel_parts[i].ch;
+		sh[*n].note = channel_parts[i].none;
+		if (channel_parts[i].required) {
+			sh[*n].note = "missing: tocsind refuses the job";
+			sh[*n].error = true;
+		}
+		failed |= render_one(cfg, store, job, group, data, &sh[*n]);
+		if (sh[*n].text)
+			sh[*n].error = false;
+		(*n)++;
+	}
+	return failed;
+}
+
+int tc_cli_preview(const struct tc_cfg *cfg, int argc, char **argv)
+{
+	struct preview_opts o = { 0 };
+	struct audience a = { 0 };
+	struct tc_tpl_store *store = NULL;
+	struct shown sh[TC_PART_COUNT];
+	struct tc_job job;
+	bool have_job = false;
+	json_t *data = NULL;
+	unsigned mask;
+	size_t n = 0, i;
+	int r;
+
+	if (!cfg) {
+		fputs(preview_help, stdout);
+		return TC_EXIT_OK;
+	}
+	memset(sh, 0, sizeof(sh));
+	o.channels = json_array();
+	o.vars = json_object();
+	r = parse_opts(&o, argc, argv);
+	if (r == 0)
+		r = make_job(&o, &job);
+	have_job = r == 0;
+	a.cfg = cfg;
+	a.g = r == 0 ? tc_cfg_group(cfg, o.group) : NULL;
+	if (r == 0 && !a.g) {
+		fprintf(stderr, "tocsin preview: unknown group '%s'\n", o.group);
+		r = TC_EXIT_FAILED;
+	}
+	for (i = 0; r == 0 && i < TC_CH_COUNT; i++) {
+		if (job.channels == TC_CH_ALL || !(job.channels & TC_CH_BIT(i)) ||
+		    (configured(cfg) & TC_CH_BIT(i)))
+			continue;
+		fprintf(stderr, "tocsin preview: channel '%s' is not configured\n",
+			tc_channel_name((enum tc_channel)i));
+		r = TC_EXIT_FAILED;
+	}
+	if (r == 0)
+		r = load_store(cfg, job.template, &store);
+	if (r == 0) {
+		a.want = o.member;
+		a.job_channels = job.channels & configured(cfg);
+		r = find_audience(&a);
+	}
+	if (r == 0) {
+		data = tc_tpl_data_new(job.vars, job.id, job.incident,
+				       tc_severity_name(job.severity));
+		if (!data || tc_tpl_data_set_member(data, o.group, a.chosen) < 0)
+			r = TC_EXIT_FAILED;
+	}
+	/* the channels asked for, else those the members use */
+	mask = r == 0 && job.channels != TC_CH_ALL ? a.job_channels : a.used;
+	if (r == 0 && !mask) {
+		fprintf(stderr, "tocsin preview: no member of group '%s' gets anything "
+			"on a configured channel\n", o.group);
+		r = TC_EXIT_FAILED;
+	}
+	if (r == 0) {
+		r = render_all(cfg, store, &job, o.group, data, mask, sh, &n);
+		if (o.json) {
+			if (print_json(a.chosen, &job, o.group, sh, n) != 0)
+				r = TC_EXIT_FAILED;
+		} else {
+			print_text(a.chosen, &job, o.group, sh, n);
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(sh[i].text);
+	json_decref(data);
+	tc_tpl_store_free(store);
+	if (a.chosen) {
+		tc_member_release(a.chosen);
+		free(a.chosen);
+	}
+	if (have_job)
+		tc_job_release(&job);
+	json_decref(o.channels);
+	json_decref(o.vars);
+	return r;
+}
