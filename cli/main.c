@@ -16,6 +16,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cli/cli.h"
+#include "templates/templates.h"
 
 
 
@@ -109,8 +110,8 @@ static int cmd_check_config(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		printf("usage: tocsin check-config FILE\n"
-		       "Validates FILE completely (environment references, rosters and\n"
-		       "the templates folder included) and prints every error as\n"
+		       "Validates FILE completely (environment references, rosters, and\n"
+		       "every template compiled) and prints every error as\n"
 		       "file:line: key.path: what is wrong. Exit 0 if valid, 1 if not.\n");
 		return TC_EXIT_OK;
 	}
@@ -122,6 +123,13 @@ static int cmd_check_config(int argc, char **argv)
 	if (!ds)
 		return TC_EXIT_FAILED;
 	r = tc_cfg_load(argv[1], TC_CFG_DAEMON, &cfg, ds);
+	if (r == 0) {
+		/* The templates are part of what tocsind loads and checks. */
+		struct tc_tpl_store *store = NULL;
+
+		r = tc_tpl_store_load(cfg->templates, &store, ds);
+		tc_tpl_store_free(store);
+	}
 	if (r < 0) {
 		tc_diags_print(ds, stderr);
 		fprintf(stderr, "%s: %zu error%s\n", argv[1], ds->n + ds->dropped,

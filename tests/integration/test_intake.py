@@ -216,3 +216,19 @@ def test_paused_redis_longer_than_timeouts_loses_nothing(env):
     assert env.pending() == 0
     assert "event=stalled" in env.log()
     assert env.tocsind_proc.poll() is None
+
+
+def test_check_config_compiles_templates(env):
+    env.write_config("  g:\n    members:\n      - {name: A, webhook: \"http://127.0.0.1:9/x\"}\n")
+    r = env.cli("check-config", env.config, config=False)
+    assert r.returncode == 0 and "ok (1 group)" in r.stdout, r.stdout + r.stderr
+    with open(os.path.join(env.dir, "templates", "outage", "webhook.json"), "w") as f:
+        f.write('{"text": "ok"}\n{{#open}}\n')
+    r = env.cli("check-config", env.config, config=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "outage/webhook.json:2: unclosed section 'open'" in r.stderr, r.stderr
+    # ... and tocsind refuses to start on it, naming the same place.
+    p = env.spawn([os.path.join(env.build, "dispatcher", "tocsind"), "-c", env.config],
+                  "tocsind.log", env=env.env())
+    assert p.wait(15) == 1
+    assert "outage/webhook.json:2: unclosed section 'open'" in env.log()
