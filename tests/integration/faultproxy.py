@@ -1,0 +1,106 @@
+"""A small TCP fault proxy for tests: listens on 127.0.0.1, forwards each
+connection to a target, and injects faults into the first `faults`
+connections: "cut" forwards the request, then closes the client's
+connection before any response byte (the peer got the request, the sender
+never hears back); "hang" accepts and never answers. Runs on threads;
+stop() closes everything."""
+
+import socket
+import threading
+
+
+class FaultProxy:
+    def __init__(self, target_port, mode="cut", faults=1):
+        self.target = ("127.0.0.1", target_port)
+        self.mode = mode
+        self.faults = faults
+        self.seen = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.seen += 1
+                fault = self.seen <= self.faults
+                self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c, fault), daemon=True).start()
+
+    def _serve(self, c, fault):
+        if fault and self.mode == "hang":
+            return  # keep it open, say nothing
+        try:
+            up = socket.create_connection(self.target)
+        except OSError:
+            c.close()
+            return
+        with self.lock:
+            self.conns.append(up)
+        if fault and self.mode == "cut":
+            data = self._read_request(c)
+            up.sendall(data)
+            up.recv(65536)  # the peer answered: drop it and cut the sender
+            c.shutdown(socket.SHUT_RDWR)
+            c.close()
+            up.close()
+            return
+        threading.Thread(target=self._pipe, args=(up, c), daemon=True).start()
+        self._pipe(c, up)
+
+    @staticmethod
+    def _read_request(c):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = c.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        while len(body) < length:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                chunk = a.recv(65536)
+                if not chunk:
+                    break
+                b.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.stopped = True
+        self.sock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass

@@ -1,0 +1,105 @@
+"""Faults on the way to a webhook: a connection cut after the peer got the
+request, a peer that never answers; and the timing of jobs: send_at,
+expires_at."""
+
+import datetime
+import time
+
+from faultproxy import FaultProxy
+from harness import check_counts, wait_for
+
+
+def iso(ms_from_now):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(milliseconds=ms_from_now)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def one_member(env, url, **kw):
+    env.write_config(f"""  one:
+    members:
+      - {{name: Ada, webhook: "{url}"}}
+""", **kw)
+
+
+def test_connection_cut_mid_response_is_retried_with_the_same_id(env):
+    env.start_redis()
+    env.start_receiver()
+    proxy = FaultProxy(env.receiver_port, "cut", faults=2)
+    try:
+        one_member(env, f"http://127.0.0.1:{proxy.port}/hooks/ada",
+                   retry="{attempts: 4, base: 50ms, max: 100ms}")
+        env.start_tocsind()
+        env.xadd_job({"id": "CUT", "template": "outage", "groups": ["one"]})
+        rec = env.wait_done("CUT")
+    finally:
+        proxy.stop()
+    check_counts(rec)
+    d = list(env.deliveries("CUT").values())[0]
+    assert d["state"] == "delivered" and d["attempts"] == 3, d
+    got = env.received()
+    # The peer saw every attempt; the sender saw two cut: one message id.
+    assert len(got) == 3 and len({g["headers"]["webhook-id"] for g in got}) == 1, got
+    assert all(g["verified"] for g in got)
+
+
+def test_peer_that_never_answers_times_out_and_fails(env):
+    env.start_redis()
+    env.start_receiver()
+    proxy = FaultProxy(env.receiver_port, "hang", faults=100)
+    try:
+        env.write_config(f"""  one:
+    members:
+      - {{name: Ada, webhook: "http://127.0.0.1:{proxy.port}/hooks/ada"}}
+""", retry="{attempts: 2, base: 10ms, max: 20ms}")
+        text = open(env.config).read().replace("timeout: 5s", "timeout: 1s")
+        open(env.config, "w").write(text)
+        env.start_tocsind()
+        t0 = time.monotonic()
+        env.xadd_job({"id": "HANG", "template": "outage", "groups": ["one"]})
+        rec = env.wait_done("HANG", timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        proxy.stop()
+    d = list(env.deliveries("HANG").values())[0]
+    assert d["state"] == "failed" and d["attempts"] == 2, d
+    assert "timed out" in d["last_outcome"].lower(), d
+    assert 1.5 < took < 15, took
+    dead = [x for _, x in env.r.xrange("tocsin:dead") if x["kind"] == "delivery"]
+    assert len(dead) == 1 and dead[0]["reason"].count("timed out") == 2, dead
+    check_counts(rec)
+
+
+def test_send_at_delays_and_survives_a_restart(env):
+    env.start_redis()
+    env.start_receiver()
+    one_member(env, env.hook("ada"))
+    env.start_tocsind()
+    env.xadd_job({"id": "LATER", "template": "outage", "groups": ["one"],
+                  "send_at": iso(2500)})
+    wait_for(lambda: env.job("LATER").get("state") == "scheduled", 10, "scheduled")
+    time.sleep(0.5)
+    assert env.received() == []
+    # A restart keeps it: the entry is still pending, the time in the job.
+    env.stop(env.tocsind_proc)
+    env.start_tocsind()
+    rec = env.wait_done("LATER", timeout=20)
+    first = env.received()[0]["at"]
+    created = datetime.datetime.strptime(rec["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp() * 1000
+    assert first - created >= 2000, first - created
+    assert rec["delivered"] == "1", rec
+
+
+def test_expires_at_marks_unsent_deliveries_expired(env):
+    env.start_redis()
+    env.start_receiver()
+    one_member(env, env.hook("ada"))
+    env.start_tocsind()
+    env.xadd_job({"id": "STALE", "template": "outage", "groups": ["one"],
+                  "send_at": iso(300), "expires_at": iso(301)})
+    rec = env.wait_done("STALE", timeout=20)
+    assert rec["expired"] == "1" and rec.get("delivered", "0") == "0", rec
+    d = list(env.deliveries("STALE").values())[0]
+    assert d["state"] == "expired" and "expired" in d["last_outcome"], d
+    assert env.received() == []
+    check_counts(rec)
