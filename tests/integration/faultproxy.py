@@ -2,8 +2,9 @@
 connection to a target, and injects faults into the first `faults`
 connections: "cut" forwards the request, then closes the client's
 connection before any response byte (the peer got the request, the sender
-never hears back); "hang" accepts and never answers. Runs on threads;
-stop() closes everything."""
+never hears back); "hang" accepts and never answers. It also counts the
+client connections open at once (max_open). Runs on threads; stop()
+closes everything."""
 
 import socket
 import threading
@@ -22,6 +23,8 @@ class FaultProxy:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.conns = []
+        self.open = 0          # client connections open now
+        self.max_open = 0      # the most at once
         self.stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -38,8 +41,20 @@ class FaultProxy:
             threading.Thread(target=self._serve, args=(c, fault), daemon=True).start()
 
     def _serve(self, c, fault):
+        with self.lock:
+            self.open += 1
+            self.max_open = max(self.max_open, self.open)
+        try:
+            self._serve_one(c, fault)
+        finally:
+            with self.lock:
+                self.open -= 1
+
+    def _serve_one(self, c, fault):
         if fault and self.mode == "hang":
-            return  # keep it open, say nothing
+            while not self.stopped:  # keep it open, say nothing
+                threading.Event().wait(0.2)
+            return
         try:
             up = socket.create_connection(self.target)
         except OSError:
@@ -55,8 +70,10 @@ class FaultProxy:
             c.close()
             up.close()
             return
-        threading.Thread(target=self._pipe, args=(up, c), daemon=True).start()
+        t = threading.Thread(target=self._pipe, args=(up, c), daemon=True)
+        t.start()
         self._pipe(c, up)
+        t.join()
 
     @staticmethod
     def _read_request(c):

@@ -95,11 +95,40 @@ def test_expires_at_marks_unsent_deliveries_expired(env):
     env.start_receiver()
     one_member(env, env.hook("ada"))
     env.start_tocsind()
+    # Already stale when it arrives (a producer that was stuck): nothing
+    # of it is sent.
     env.xadd_job({"id": "STALE", "template": "outage", "groups": ["one"],
-                  "send_at": iso(300), "expires_at": iso(301)})
+                  "expires_at": iso(-1000)})
     rec = env.wait_done("STALE", timeout=20)
     assert rec["expired"] == "1" and rec.get("delivered", "0") == "0", rec
     d = list(env.deliveries("STALE").values())[0]
     assert d["state"] == "expired" and "expired" in d["last_outcome"], d
     assert env.received() == []
     check_counts(rec)
+
+
+def test_per_host_cap_holds_while_retries_come_due_at_once(env):
+    env.start_redis()
+    env.start_receiver()
+    proxy = FaultProxy(env.receiver_port, "cut", faults=0)
+    n = 600
+    try:
+        members = "\n".join(
+            f'      - {{name: U{i}, webhook: "http://127.0.0.1:{proxy.port}/hooks/u{i}"}}'
+            for i in range(n))
+        env.write_config(f"  many:\n    members:\n{members}\n",
+                         retry="{attempts: 3, base: 1ms, max: 1ms}")
+        text = open(env.config).read().replace("timeout: 5s", "timeout: 5s\n    per_host: 3")
+        open(env.config, "w").write(text)
+        env.set_status(503)
+        env.start_tocsind()
+        env.xadd_job({"id": "CAP", "template": "outage", "groups": ["many"]})
+        # Every first attempt fails; hundreds of retries are due at once.
+        wait_for(lambda: len(env.received()) >= n, 60, "every first attempt")
+        env.set_status(204)
+        rec = env.wait_done("CAP", timeout=90)
+    finally:
+        proxy.stop()
+    check_counts(rec)
+    assert int(rec.get("delivered", 0)) + int(rec.get("failed", 0)) == n, rec
+    assert 1 <= proxy.max_open <= 3, proxy.max_open
