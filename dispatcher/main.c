@@ -167,11 +167,15 @@ static void conn_down(struct tc_rconn *rc, void *data)
 {
 	struct tc_disp *d = data;
 
-	/* Runs stop without acknowledging; their entries stay pending and
-	 * are read again once both connections are back. */
+	/* Losing intake loses at most a read's reply: the entries it
+	 * carried are pending for us, so read our pending entries again
+	 * (runs under way are skipped). Losing the command connection
+	 * loses writes whose fate is unknown: runs stop without
+	 * acknowledging, and resume from the pending list once it is back. */
 	if (rc == d->intake)
 		d->reading = false;
-	tc_run_break_all(d);
+	else
+		tc_run_break_all(d);
 	tc_intake_rescan(d);
 }
 

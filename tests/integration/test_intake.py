@@ -232,3 +232,33 @@ def test_check_config_compiles_templates(env):
                   "tocsind.log", env=env.env())
     assert p.wait(15) == 1
     assert "outage/webhook.json:2: unclosed section 'open'" in env.log()
+
+
+def test_lost_intake_connection_interrupts_nothing(env):
+    env.start_redis()
+    env.start_receiver()
+    roster = os.path.join(env.dir, "r.csv")
+    n = 1500
+    with open(roster, "w") as f:
+        f.write("name,webhook\n")
+        for i in range(n):
+            f.write(f"U{i},{env.hook(f'u{i}')}\n")
+    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=20)
+    env.start_tocsind()
+    env.xadd_job({"id": "INTAKE", "template": "outage", "groups": ["all"]})
+    wait_for(lambda: int(env.job("INTAKE").get("delivered", 0)) > 100, 30, "progress")
+    killed = 0
+    for c in env.r.client_list():
+        if c["cmd"] == "xreadgroup":
+            killed += env.r.client_kill_filter(_id=c["id"])
+    assert killed == 1
+    # A job sent meanwhile is read once intake is back.
+    env.xadd_job({"id": "MEANWHILE", "template": "outage", "groups": ["all"]})
+    rec = env.wait_done("INTAKE", timeout=60)
+    assert env.wait_done("MEANWHILE", timeout=60)["delivered"] == str(n)
+    check_counts(rec)
+    assert rec["delivered"] == str(n) and rec["pass"] == "1", rec
+    ids = [g["headers"]["webhook-id"] for g in env.received()]
+    assert len(ids) == 2 * n and len(set(ids)) == 2 * n, (len(ids), len(set(ids)))
+    assert "conn=intake event=lost" in env.log()
+    assert "event=interrupted" not in env.log()
