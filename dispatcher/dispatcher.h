@@ -42,6 +42,10 @@ redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
  * the connection was lost. */
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens);
+/* Sends a command already in RESP form (cmd/len borrowed for the call;
+ * hiredis copies it). Same returns as tc_rconn_cmd. */
+int tc_rconn_send(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
+		  const char *cmd, size_t len);
 /* Disconnects for good (pending callbacks get NULL); down is not called.
  * Never call it from inside a hiredis callback. */
 void tc_rconn_free(struct tc_rconn *rc);
@@ -68,11 +72,25 @@ struct tc_dlv {
 	char *phone;
 	struct tc_buf body;         /* the message, while sending */
 	int64_t due_ms;             /* when retrying: the next attempt */
+	uint64_t plan_write;        /* the PLAN call that planned it */
 	struct tc_buf reasons;      /* every attempt's outcome, for the dead letter */
 };
 
 /* ---- a job being worked on (run.c) ---------------------------------------- */
 struct tc_roster_reader;
+
+/* A tracking write (a PLAN or MOVE script call) kept until Redis answered
+ * it: one that was lost with the connection is sent again once it is back.
+ * Both scripts are idempotent for a replay (see track.c). */
+struct tc_write {
+	struct tc_write *next;      /* in run->outbox, in the order written */
+	struct tc_run *run;
+	char *cmd;                  /* the call in RESP form (redisFormatCommandArgv) */
+	size_t len;
+	bool sent;                  /* on the live connection, no answer yet */
+	unsigned n;                 /* PLAN: the deliveries it plans */
+	struct tc_dlv **dlv;        /* PLAN: those deliveries; NULL for MOVE */
+};
 
 enum tc_run_phase {
 	TC_RUN_ACCEPTING,  /* ACCEPT script under way */
@@ -105,7 +123,10 @@ struct tc_run {
 	bool expanded;              /* every member was planned */
 
 	unsigned live;              /* deliveries in memory */
-	unsigned writes;            /* script calls under way */
+	unsigned writes;            /* other calls under way (ACCEPT, FINISH, ...) */
+	struct tc_write *outbox;    /* tracking writes not yet answered, in order */
+	struct tc_write **outbox_tail;
+	uint64_t n_writes;          /* PLAN and MOVE calls made in this pass */
 	uint64_t planned, finals;   /* this process's view */
 
 	/* batches being built, flushed at the end of each loop turn */
@@ -200,8 +221,11 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		  size_t len);
 /* Plans, sends and flushes: one pump of every run. */
 void tc_run_pump_all(struct tc_disp *d);
-/* Redis was lost: every run winds down without acknowledging. */
+/* Stops every run without acknowledging (shutdown). */
 void tc_run_break_all(struct tc_disp *d);
+/* The command connection is back: sends every tracking write that was
+ * not answered, in order. */
+void tc_run_replay_all(struct tc_disp *d);
 /* Forgets deliveries waiting to be retried (they stay `retrying` in Redis,
  * with their due time, and resume at the next start): for shutdown. */
 void tc_run_drop_retries(struct tc_disp *d);

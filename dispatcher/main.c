@@ -160,6 +160,7 @@ static void intake_up(struct tc_rconn *rc, void *data)
 static void cmd_up(struct tc_rconn *rc, void *data)
 {
 	(void)rc;
+	tc_run_replay_all(data);
 	tc_disp_poke(data);
 }
 
@@ -170,12 +171,14 @@ static void conn_down(struct tc_rconn *rc, void *data)
 	/* Losing intake loses at most a read's reply: the entries it
 	 * carried are pending for us, so read our pending entries again
 	 * (runs under way are skipped). Losing the command connection
-	 * loses writes whose fate is unknown: runs stop without
-	 * acknowledging, and resume from the pending list once it is back. */
+	 * pauses the runs: sends under way finish, their outcomes wait in
+	 * the runs' outboxes with every unanswered write, and all of it is
+	 * written when the connection is back. */
 	if (rc == d->intake)
 		d->reading = false;
 	else
-		tc_run_break_all(d);
+		tc_log(TC_LOG_WARN, "run", "event=paused jobs=%u, sends under way finish and their outcomes are kept until Redis is back",
+		       d->n_runs);
 	tc_intake_rescan(d);
 }
 

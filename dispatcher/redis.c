@@ -314,6 +314,28 @@ static void cmd_done(redisAsyncContext *ac, void *reply, void *priv)
 	free(c);
 }
 
+int tc_rconn_send(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
+		  const char *cmd, size_t len)
+{
+	struct rc_cmd *c;
+
+	if (!rc->connected || !rc->ac)
+		return TC_EREDIS;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->rc = rc;
+	c->cb = cb;
+	c->priv = priv;
+	if (redisAsyncFormattedCommand(rc->ac, cmd_done, c, cmd, len) != REDIS_OK) {
+		free(c);
+		return TC_EREDIS;
+	}
+	if (!rc->outstanding++)
+		rc->last_reply = uv_now(rc->loop);
+	return 0;
+}
+
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens)
 {

@@ -23,6 +23,7 @@
 #include "dispatcher/dispatcher.h"
 
 #define HEAD_ARGS 10 /* EVAL script 5 job dlv events retry dead now job-id */
+#define MOVE_HEAD (HEAD_ARGS + 1) /* ... and the write number */
 #define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
 #define RETRY_AFTER_MAX_MS 3600000 /* a Retry-After longer than an hour is cut */
 #define CANCEL_WATCH_MS    500     /* how often running jobs are checked for cancel */
@@ -119,39 +120,34 @@ static int dlv_json(const struct tc_dlv *v, const char *outcome,
 	r |= tc_buf_adds(b, now);
 	r |= tc_buf_adds(b, "\",\"pass\":");
 	r |= add_uint(b, v->run->pass);
+	r |= tc_buf_adds(b, ",\"plan\":");
+	r |= add_uint(b, v->plan_write);
 	if (v->state == TC_DS_RETRYING)
 		r |= tc_buf_printf(b, ",\"next_attempt_ms\":%lld", (long long)v->due_ms);
 	r |= tc_buf_addc(b, '}');
 	return r ? TC_ELIMIT : 0;
 }
 
-/* ---- batches of writes ------------------------------------------------------- */
-
-struct plan_req {
-	struct tc_run *run;
-	unsigned n;
-	struct tc_dlv *dlv[TC_PLAN_BATCH];
-};
-
-struct move_req {
-	struct tc_run *run;
-	int argc;
-	const char **argv;
-	size_t *lens;
-};
+/* ---- tracking writes ------------------------------------------------------------ */
+/* PLAN and MOVE calls go through the run's outbox: kept, in order, until
+ * Redis answered them. A call lost with the connection is sent again when
+ * it is back; the scripts recognise a replay (track.c). Meanwhile nothing
+ * new is planned or sent, so the outbox holds at most what was in flight. */
 
 static void run_break(struct tc_run *r, const char *why);
 static void ready_push(struct tc_disp *d, struct tc_dlv *v);
 static int retry_push(struct tc_disp *d, struct tc_dlv *v);
 static void watch_cancel(uv_timer_t *t);
+static void plan_done(redisAsyncContext *ac, void *reply, void *priv);
+static void move_done(redisAsyncContext *ac, void *reply, void *priv);
 
-/* Frees a MOVE batch: each transition's strings are one block, starting
- * at its id (argv[HEAD_ARGS + MOVE_ARGS i]). */
+/* Frees a MOVE batch being built: each transition's strings are one
+ * block, starting at its id (argv[MOVE_HEAD + MOVE_ARGS i]). */
 static void free_args(const char **argv, size_t *lens, int argc)
 {
 	int i;
 
-	for (i = HEAD_ARGS; i < argc; i += MOVE_ARGS)
+	for (i = MOVE_HEAD; i < argc; i += MOVE_ARGS)
 		free((char *)argv[i]);
 	free(argv);
 	free(lens);
@@ -181,25 +177,87 @@ static int script_head(struct tc_run *r, const char *script, const char **argv,
 	return HEAD_ARGS;
 }
 
-static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
+/* A write of argv, in RESP form; NULL if out of memory. */
+static struct tc_write *write_new(struct tc_run *r, int argc, const char **argv,
+				  const size_t *lens)
 {
-	struct plan_req *q = priv;
-	struct tc_run *r = q->run;
-	redisReply *rep = reply;
-	unsigned i;
+	struct tc_write *w = calloc(1, sizeof(*w));
+	int len;
 
-	(void)ac;
-	r->writes--;
-	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != q->n) {
-		run_break(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
-		for (i = 0; i < q->n; i++)
-			dlv_free(q->dlv[i]);
-		free(q);
-		tc_disp_poke(r->disp);
+	if (!w)
+		return NULL;
+	len = redisFormatCommandArgv(&w->cmd, argc, argv, lens);
+	if (len < 0) {
+		free(w);
+		return NULL;
+	}
+	w->len = (size_t)len;
+	w->run = r;
+	return w;
+}
+
+static void write_free(struct tc_write *w)
+{
+	redisFreeCommand(w->cmd);
+	free(w->dlv);
+	free(w);
+}
+
+/* Sends w if it is not on the wire and the connection is up. */
+static void write_send(struct tc_write *w)
+{
+	if (w->sent)
+		return;
+	if (tc_rconn_send(w->run->disp->cmd, w->dlv ? plan_done : move_done, w,
+			  w->cmd, w->len) == 0)
+		w->sent = true;
+}
+
+static void outbox_push(struct tc_run *r, struct tc_write *w)
+{
+	if (!r->outbox_tail)
+		r->outbox_tail = &r->outbox;
+	*r->outbox_tail = w;
+	r->outbox_tail = &w->next;
+	write_send(w);
+}
+
+/* Takes w out of the outbox (answers come in order: it is the first). */
+static void outbox_remove(struct tc_run *r, struct tc_write *w)
+{
+	struct tc_write **p;
+
+	for (p = &r->outbox; *p; p = &(*p)->next) {
+		if (*p != w)
+			continue;
+		*p = w->next;
+		if (!*p)
+			r->outbox_tail = p;
 		return;
 	}
-	for (i = 0; i < q->n; i++) {
-		struct tc_dlv *v = q->dlv[i];
+}
+
+void tc_run_replay_all(struct tc_disp *d)
+{
+	struct tc_write *w;
+	struct tc_run *r;
+	unsigned n = 0;
+
+	for (r = d->runs; r; r = r->next)
+		for (w = r->outbox; w; w = w->next, n++)
+			write_send(w);
+	if (n)
+		tc_log(TC_LOG_INFO, "run", "event=replaying writes=%u, what Redis did not answer before",
+		       n);
+}
+
+/* Learns what PLAN said of each delivery and queues those to send. */
+static void planned(struct tc_run *r, struct tc_write *w, const redisReply *rep)
+{
+	unsigned i;
+
+	for (i = 0; i < w->n; i++) {
+		struct tc_dlv *v = w->dlv[i];
 		const redisReply *e = rep->element[i];
 		json_t *old = NULL, *st;
 		int s = TC_DS_QUEUED;
@@ -209,7 +267,7 @@ static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
 			dlv_free(v);
 			continue;
 		}
-		if (e->type == REDIS_REPLY_STRING && e->len > 0) {
+		if (e->type == REDIS_REPLY_STRING && e->len > 0 && strcmp(e->str, "mine") != 0) {
 			/* Planned by an earlier pass: a restart resumes it. */
 			old = json_loadb(e->str, e->len, 0, NULL);
 			st = json_object_get(old, "state");
@@ -232,35 +290,57 @@ static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
 			continue;
 		ready_push(r->disp, v);
 	}
-	free(q);
+}
+
+static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct tc_write *w = priv;
+	struct tc_run *r = w->run;
+	redisReply *rep = reply;
+	unsigned i;
+
+	(void)ac;
+	if (!rep) {
+		w->sent = false; /* lost with the connection: sent again */
+		return;
+	}
+	outbox_remove(r, w);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != w->n) {
+		run_break(r, rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+		for (i = 0; i < w->n; i++)
+			dlv_free(w->dlv[i]);
+	} else {
+		planned(r, w, rep);
+	}
+	write_free(w);
 	tc_disp_poke(r->disp);
 }
 
-/* Sends the batch of planned deliveries to the PLAN script. */
+/* Writes the batch of planned deliveries with the PLAN script. */
 static void plan_flush(struct tc_run *r)
 {
-	const char *argv[HEAD_ARGS + 1 + 3 * TC_PLAN_BATCH];
-	size_t lens[HEAD_ARGS + 1 + 3 * TC_PLAN_BATCH];
+	const char *argv[HEAD_ARGS + 2 + 3 * TC_PLAN_BATCH];
+	size_t lens[HEAD_ARGS + 2 + 3 * TC_PLAN_BATCH];
 	struct tc_buf json[TC_PLAN_BATCH];
-	struct plan_req *q;
-	char now[40], pass[16];
+	struct tc_write *w = NULL;
+	char now[40], pass[16], no[24];
+	uint64_t write_no = ++r->n_writes;
 	int argc;
-	unsigned i, n = 0;
+	unsigned i, n = r->n_plan;
 
-	if (!r->n_plan)
+	if (!n)
 		return;
-	q = malloc(sizeof(*q));
-	if (!q) {
-		run_break(r, "out of memory");
-		return;
-	}
 	argc = script_head(r, tc_lua_plan, argv, lens, now);
 	snprintf(pass, sizeof(pass), "%u", r->pass);
+	snprintf(no, sizeof(no), "%llu", (unsigned long long)write_no);
 	argv[argc] = pass;
 	lens[argc++] = strlen(pass);
-	for (i = 0; i < r->n_plan; i++) {
+	argv[argc] = no;
+	lens[argc++] = strlen(no);
+	for (i = 0; i < n; i++) {
 		struct tc_dlv *v = r->plan[i];
 
+		v->plan_write = write_no;
 		tc_buf_init(&json[i], TC_LIMIT_ADDRESS * 4);
 		if (dlv_json(v, "", "", "", &json[i]) < 0)
 			(void)tc_buf_adds(&json[i], "{}");
@@ -271,71 +351,70 @@ static void plan_flush(struct tc_run *r)
 		argc++;
 		argv[argc] = json[i].data;
 		lens[argc++] = json[i].len;
-		q->dlv[i] = v;
 	}
-	q->run = r;
-	q->n = n = r->n_plan;
-	r->n_plan = 0;
-	if (tc_rconn_cmd(r->disp->cmd, plan_done, q, argc, argv, lens) == 0) {
-		r->writes++;
-	} else {
-		run_break(r, "redis down");
-		for (i = 0; i < q->n; i++)
-			dlv_free(q->dlv[i]);
-		free(q);
-	}
-	/* hiredis copied the command: the JSON texts can go. */
+	w = write_new(r, argc, argv, lens);
+	if (w)
+		w->dlv = malloc(n * sizeof(*w->dlv));
 	for (i = 0; i < n; i++)
 		tc_buf_release(&json[i]);
+	r->n_plan = 0;
+	if (!w || !w->dlv) {
+		if (w)
+			write_free(w);
+		run_break(r, "out of memory");
+		for (i = 0; i < n; i++)
+			dlv_free(r->plan[i]);
+		return;
+	}
+	memcpy(w->dlv, r->plan, n * sizeof(*w->dlv));
+	w->n = n;
+	outbox_push(r, w);
 }
 
 static void move_done(redisAsyncContext *ac, void *reply, void *priv)
 {
-	struct move_req *q = priv;
-	struct tc_run *r = q->run;
+	struct tc_write *w = priv;
+	struct tc_run *r = w->run;
 	redisReply *rep = reply;
 
 	(void)ac;
-	r->writes--;
-	if (!rep || rep->type == REDIS_REPLY_ERROR)
-		run_break(r, rep ? rep->str : "no reply");
-	free_args(q->argv, q->lens, q->argc);
-	free(q);
+	if (!rep) {
+		w->sent = false; /* lost with the connection: sent again */
+		return;
+	}
+	outbox_remove(r, w);
+	if (rep->type == REDIS_REPLY_ERROR)
+		run_break(r, rep->str);
+	write_free(w);
 	tc_disp_poke(r->disp);
 }
 
-/* Sends the batch of transitions to the MOVE script. */
+/* Writes the batch of transitions with the MOVE script. */
 static void move_flush(struct tc_run *r)
 {
-	struct move_req *q;
-	char now[40];
+	struct tc_write *w;
+	char now[40], no[24];
 	int argc;
 
 	if (!r->n_move)
 		return;
-	q = malloc(sizeof(*q));
-	if (!q) {
-		run_break(r, "out of memory");
-		return;
-	}
-	argc = HEAD_ARGS + (int)r->n_move * MOVE_ARGS;
+	argc = MOVE_HEAD + (int)r->n_move * MOVE_ARGS;
 	script_head(r, tc_lua_move, r->move_argv, r->move_lens, now);
-	q->run = r;
-	q->argc = argc;
-	q->argv = r->move_argv;
-	q->lens = r->move_lens;
+	/* Numbered across passes, so a replay is recognised. */
+	snprintf(no, sizeof(no), "%llu",
+		 (unsigned long long)(((uint64_t)r->pass << 32) | ++r->n_writes));
+	r->move_argv[HEAD_ARGS] = no;
+	r->move_lens[HEAD_ARGS] = strlen(no);
+	w = write_new(r, argc, r->move_argv, r->move_lens);
+	free_args(r->move_argv, r->move_lens, argc);
 	r->move_argv = NULL;
 	r->move_lens = NULL;
 	r->n_move = 0;
-	/* The head points at run-owned keys and the now on this stack:
-	 * hiredis copies the command before this returns. */
-	if (tc_rconn_cmd(r->disp->cmd, move_done, q, argc, q->argv, q->lens) == 0) {
-		r->writes++;
+	if (!w) {
+		run_break(r, "out of memory");
 		return;
 	}
-	run_break(r, "redis down");
-	free_args(q->argv, q->lens, q->argc);
-	free(q);
+	outbox_push(r, w);
 }
 
 /* Records a transition of v to state `to` (batched); a final state frees v.
@@ -362,8 +441,8 @@ static void dlv_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outco
 		return;
 	}
 	if (!r->move_argv) {
-		r->move_argv = calloc(HEAD_ARGS + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
-		r->move_lens = calloc(HEAD_ARGS + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
+		r->move_argv = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
+		r->move_lens = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
 		if (!r->move_argv || !r->move_lens) {
 			free(r->move_argv);
 			free(r->move_lens);
@@ -388,7 +467,7 @@ static void dlv_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outco
 		snprintf(due, sizeof(due), "%lld", (long long)v->due_ms);
 	vals[6] = due;
 	vals[7] = dead ? dead : "";
-	base = HEAD_ARGS + (int)r->n_move * MOVE_ARGS;
+	base = MOVE_HEAD + (int)r->n_move * MOVE_ARGS;
 	for (i = 0, size = 0; i < MOVE_ARGS; i++)
 		size += (r->move_lens[base + i] = strlen(vals[i])) + 1;
 	/* One block per transition, freed by free_args. */
@@ -796,6 +875,11 @@ static void dispatch(struct tc_disp *d)
 	struct tc_dlv *v;
 	int c;
 
+	/* A send is recorded before it starts: not while Redis is away
+	 * (sends under way go on; their outcomes wait in the outbox). */
+	if (!tc_rconn_ctx(d->cmd) && !d->stopping)
+		return;
+
 	for (c = 0; c < TC_CH_COUNT; c++)
 		while (d->sending[c] < channel_cap(d, c) && (v = ready_pop(d, c)))
 			dlv_send(d, v);
@@ -997,8 +1081,16 @@ static void run_free(struct tc_run *r)
 	run_unlink(r);
 	for (i = 0; i < r->n_plan; i++)
 		dlv_free(r->plan[i]);
+	while (r->outbox) {
+		struct tc_write *w = r->outbox;
+
+		r->outbox = w->next;
+		for (i = 0; i < w->n; i++)
+			dlv_free(w->dlv[i]);
+		write_free(w);
+	}
 	if (r->move_argv)
-		free_args(r->move_argv, r->move_lens, HEAD_ARGS + (int)r->n_move * MOVE_ARGS);
+		free_args(r->move_argv, r->move_lens, MOVE_HEAD + (int)r->n_move * MOVE_ARGS);
 	if (r->rr)
 		tc_rr_free(r->rr);
 	uv_timer_stop(&r->timer);
@@ -1039,8 +1131,12 @@ static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
 
 	(void)ac;
 	r->writes--;
-	if (!rep || rep->type == REDIS_REPLY_ERROR) {
-		run_break(r, rep ? rep->str : "no reply");
+	if (!rep) {
+		/* Lost with the connection: finish again once it is back (the
+		 * script does the same thing twice). */
+		r->phase = TC_RUN_DRAINING;
+	} else if (rep->type == REDIS_REPLY_ERROR) {
+		run_break(r, rep->str);
 	} else {
 		tc_log(TC_LOG_INFO, "run", "job=%s event=%s planned=%llu final=%llu",
 		       r->job.id, rep->type == REDIS_REPLY_STRING ? rep->str : "done",
@@ -1069,10 +1165,8 @@ static void run_finish(struct tc_run *r)
 	argv[8] = r->job.entry;
 	argv[9] = now;
 	argv[10] = r->job.id;
-	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 11, argv, NULL) < 0) {
-		run_break(r, "redis down");
-		return;
-	}
+	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 11, argv, NULL) < 0)
+		return; /* Redis is away: finish when it is back */
 	r->writes++;
 	r->phase = TC_RUN_FINISHING;
 }
@@ -1080,23 +1174,25 @@ static void run_finish(struct tc_run *r)
 /* Moves a run on when it can; false when the run was freed. */
 static bool run_step(struct tc_run *r)
 {
-	bool idle = r->live == 0 && r->n_plan == 0 && r->n_move == 0 && r->writes == 0;
+	bool idle = r->live == 0 && r->n_plan == 0 && r->n_move == 0 && r->writes == 0 &&
+		    !r->outbox;
 
 	switch (r->phase) {
 	case TC_RUN_EXPANDING:
-		if (!r->disp->stopping)
+		/* Planning needs Redis: while it is away, nothing new starts. */
+		if (!r->disp->stopping && tc_rconn_ctx(r->disp->cmd))
 			expand(r);
 		if (r->expanded)
 			r->phase = TC_RUN_DRAINING;
 		return true;
 	case TC_RUN_DRAINING:
-		if (idle)
+		if (idle && tc_rconn_ctx(r->disp->cmd))
 			run_finish(r);
 		return true;
 	case TC_RUN_BROKEN:
 		while (r->n_plan)
 			dlv_free(r->plan[--r->n_plan]);
-		if (r->live || r->n_move || r->writes)
+		if (r->live || r->n_move || r->writes || r->outbox)
 			return true;
 		run_free(r);
 		return false;

@@ -29,16 +29,22 @@ const char tc_lua_accept[] =
 	"return {verdict, redis.call('HGET', KEYS[1], 'state'), pass}\n";
 
 /* KEYS: job record, deliveries, job events, retry set, dead letters. ARGV:
- * now, job id, pass, then per delivery (id, channel, json). Returns per delivery: "" for a new one
- * (counted as planned and queued), "dup" for one already planned in this
- * pass (a member listed twice), or the stored JSON of one planned by an
- * earlier pass (a restart resumes it), which is claimed for this pass. */
+ * now, job id, pass, write (this call's number in the pass), then per
+ * delivery (id, channel, json, whose `plan` is the write number). Returns
+ * per delivery: "" for a new one (counted as planned and queued), "mine"
+ * for one this very call planned before (a replay after a lost reply),
+ * "dup" for one already planned in this pass or earlier in this call (a
+ * member listed twice), or
+ * the stored JSON of one planned by an earlier pass (a restart resumes it),
+ * which is claimed for this pass. */
 const char tc_lua_plan[] =
-	"local out, new = {}, {}\n"
-	"local pass = tonumber(ARGV[3])\n"
-	"for i = 4, #ARGV, 3 do\n"
+	"local out, new, seen = {}, {}, {}\n"
+	"local pass, write = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+	"for i = 5, #ARGV, 3 do\n"
 	"  local id, ch = ARGV[i], ARGV[i + 1]\n"
-	"  if redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n"
+	"  if seen[id] then\n"
+	"    out[#out + 1] = 'dup'\n"
+	"  elseif redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n"
 	"    new[ch] = (new[ch] or 0) + 1\n"
 	"    redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
 	"      'state', 'queued', 'at', ARGV[1])\n"
@@ -46,14 +52,18 @@ const char tc_lua_plan[] =
 	"  else\n"
 	"    local old = redis.call('HGET', KEYS[2], id)\n"
 	"    local d = cjson.decode(old)\n"
-	"    if d.pass == pass then\n"
+	"    if d.pass == pass and d.plan == write then\n"
+	"      out[#out + 1] = 'mine'\n"
+	"    elseif d.pass == pass then\n"
 	"      out[#out + 1] = 'dup'\n"
 	"    else\n"
 	"      d.pass = pass\n"
+	"      d.plan = write\n"
 	"      redis.call('HSET', KEYS[2], id, cjson.encode(d))\n"
 	"      out[#out + 1] = old\n"
 	"    end\n"
 	"  end\n"
+	"  seen[id] = true\n"
 	"end\n"
 	"for ch, n in pairs(new) do\n"
 	"  redis.call('HINCRBY', KEYS[1], 'planned', n)\n"
@@ -63,17 +73,24 @@ const char tc_lua_plan[] =
 	"return out\n";
 
 /* KEYS: job record, deliveries, job events, retry set, dead letters.
- * ARGV: now, job id, then per transition (id, channel, from, to, json,
- * outcome, due, reasons). The counts move by the sum of a batch's
+ * ARGV: now, job id, write (pass * 2^32 + this call's number in the pass),
+ * then per transition (id, channel, from, to, json, outcome, due, reasons).
+ * A call whose number is not above the job's `moved` was applied before
+ * (a replay after a lost reply) and changes nothing. The counts move by the sum of a batch's
  * transitions and the delivery records are written with one HSET; the
  * audit trail keeps one entry per transition. A delivery that goes to
  * `retrying` is added to the retry set at `due` (ms), and leaves it with
  * its next transition; `reasons` (every attempt's outcome) dead-letters a
  * delivery whose retries are exhausted. */
 const char tc_lua_move[] =
+	"local write = tonumber(ARGV[3])\n"
+	"if write <= tonumber(redis.call('HGET', KEYS[1], 'moved') or '0') then\n"
+	"  return 0\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'moved', ARGV[3])\n"
 	"local delta, fields = {}, {}\n"
 	"local function add(k, n) delta[k] = (delta[k] or 0) + n end\n"
-	"for i = 3, #ARGV, 8 do\n"
+	"for i = 4, #ARGV, 8 do\n"
 	"  local id, ch, from, to = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
 	"  local member = ARGV[2] .. '/' .. id\n"
 	"  fields[#fields + 1] = id\n"
@@ -98,7 +115,7 @@ const char tc_lua_move[] =
 	"for k, n in pairs(delta) do\n"
 	"  if n ~= 0 then redis.call('HINCRBY', KEYS[1], k, n) end\n"
 	"end\n"
-	"return (#ARGV - 2) / 8\n";
+	"return (#ARGV - 3) / 8\n";
 
 /* KEYS: job record, job stream, <prefix>:events, job events. ARGV: group,
  * entry id, now, job id. Marks the job done (or leaves it cancelled, if an
