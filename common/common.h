@@ -41,7 +41,6 @@
 #define TC_LIMIT_ADDRESS           2048        /* an email, phone or webhook URL */
 #define TC_LIMIT_BODY              (256u << 10) /* a rendered message body */
 #define TC_LIMIT_RESPONSE_BODY     (16u << 10) /* kept of an HTTP response body */
-#define TC_LIMIT_REDIS_REPLY       (64u << 20) /* one Redis reply */
 #define TC_LIMIT_LOG_VALUE         200         /* an untrusted value in a log line */
 #define TC_LIMIT_DIAGS             100         /* diagnostics kept per load */
 #define TC_LIMIT_REASONS           2048        /* a dead letter's attempt reasons */

@@ -82,7 +82,7 @@ static void on_check(uv_check_t *h)
 		struct tc_run *r;
 
 		for (r = d->runs; r; r = r->next)
-			writing = writing || r->writes;
+			writing = writing || r->writes || r->outbox;
 		if (!writing)
 			close_all(d);
 	}

@@ -1114,22 +1114,32 @@ static const char *html_entity(char ch)
 	}
 }
 
+/* Which bytes HTML escaping replaces: a table, so that plain runs are
+ * skipped at one lookup a byte. */
+static const unsigned char html_special[256] = {
+	['&'] = 1, ['<'] = 1, ['>'] = 1, ['"'] = 1, ['\''] = 1,
+};
+
 static int sink_html(struct rstate *rs, const char *s, size_t n)
 {
-	size_t i, run = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, run = 0;
 	int r;
 
-	for (i = 0; i < n; i++) {
-		const char *ent = html_entity(s[i]);
+	for (;;) {
+		const char *ent;
 
-		if (!ent)
-			continue;
+		while (i < n && !html_special[u[i]])
+			i++;
+		if (i == n)
+			break;
+		ent = html_entity(s[i]);
 		r = tc_buf_add(rs->out, s + run, i - run);
 		if (r == 0)
 			r = tc_buf_adds(rs->out, ent);
 		if (r < 0)
 			return r;
-		run = i + 1;
+		run = ++i;
 	}
 	return tc_buf_add(rs->out, s + run, n - run);
 }

@@ -34,11 +34,11 @@ def check_complete(env, job, n, bound):
 
 
 def test_sigkill_mid_broadcast_then_restart(env):
-    n, cap = 5000, 200
+    n, cap = 20000, 200
     roster_env(env, n, cap)
     env.start_tocsind()
     env.xadd_job({"id": "KILL", "template": "outage", "groups": ["all"]})
-    for threshold in (500, 2500):
+    for threshold in (2000, 10000):
         wait_for(lambda: int(env.job("KILL").get("delivered", 0)) > threshold, 60,
                  f"{threshold} deliveries")
         env.stop(env.tocsind_proc, signal.SIGKILL)
