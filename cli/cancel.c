@@ -87,20 +87,13 @@ int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **ar
 	const char *id = NULL;
 	bool json = false, bad = false;
 	redisReply *rep;
-	int i, r;
+	int r;
 
 	if (!cfg) {
 		fputs(cancel_help, stdout);
 		return TC_EXIT_OK;
 	}
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (argv[i][0] != '-' && !id)
-			id = argv[i];
-		else
-			bad = true;
-	}
+	bad = tc_cli_one_arg(argc, argv, 1, &id, &json) < 0;
 	if (!id || bad) {
 		fputs(cancel_help, stderr);
 		return TC_EXIT_USAGE;

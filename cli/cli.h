@@ -12,6 +12,10 @@
 
 enum { TC_EXIT_OK, TC_EXIT_FAILED, TC_EXIT_USAGE, TC_EXIT_REDIS };
 
+/* Reads "ARG [--json]" from argv[from..argc): one positional argument into
+ * *arg, --json into *json. Returns 0, or -1 for anything else (usage). */
+int tc_cli_one_arg(int argc, char **argv, int from, const char **arg, bool *json);
+
 /* A blocking connection to cfg's Redis (5 s timeouts), or NULL with the
  * reason printed. Free with redisFree. */
 redisContext *tc_cli_connect(const struct tc_cfg *cfg);

@@ -446,14 +446,7 @@ static int cmd_show(const struct tc_cfg *cfg, redisContext *c, int argc, char **
 	size_t i;
 	int st;
 
-	for (i = 2; i < (size_t)argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (argv[i][0] != '-' && !id)
-			id = argv[i];
-		else
-			bad = true;
-	}
+	bad = tc_cli_one_arg(argc, argv, 2, &id, &json) < 0;
 	if (!id || bad) {
 		fputs(show_help, stderr);
 		return TC_EXIT_USAGE;

@@ -143,6 +143,23 @@ static int cmd_check_config(int argc, char **argv)
 	return r < 0 ? TC_EXIT_FAILED : TC_EXIT_OK;
 }
 
+int tc_cli_one_arg(int argc, char **argv, int from, const char **arg, bool *json)
+{
+	int i;
+
+	*arg = NULL;
+	*json = false;
+	for (i = from; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			*json = true;
+		else if (argv[i][0] != '-' && !*arg)
+			*arg = argv[i];
+		else
+			return -1;
+	}
+	return *arg ? 0 : -1;
+}
+
 /* preview never touches Redis: it needs the configuration only. */
 static int cmd_preview(const char *path, int argc, char **argv)
 {

@@ -272,20 +272,13 @@ int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 {
 	const char *id = NULL;
 	bool json = false, done, bad = false;
-	int i, r;
+	int r;
 
 	if (!cfg) {
 		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stdout);
 		return TC_EXIT_OK;
 	}
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (argv[i][0] != '-' && !id)
-			id = argv[i];
-		else
-			bad = true;
-	}
+	bad = tc_cli_one_arg(argc, argv, 1, &id, &json) < 0;
 	if (!id || bad) {
 		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stderr);
 		return TC_EXIT_USAGE;

@@ -339,23 +339,17 @@ int tc_rconn_send(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens)
 {
-	struct rc_cmd *c;
+	char *cmd;
+	int len, r;
 
 	if (!rc->connected || !rc->ac)
 		return TC_EREDIS;
-	c = malloc(sizeof(*c));
-	if (!c)
+	len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	if (len < 0)
 		return -ENOMEM;
-	c->rc = rc;
-	c->cb = cb;
-	c->priv = priv;
-	if (redisAsyncCommandArgv(rc->ac, cmd_done, c, argc, argv, lens) != REDIS_OK) {
-		free(c);
-		return TC_EREDIS;
-	}
-	if (!rc->outstanding++)
-		rc->last_reply = uv_now(rc->loop);
-	return 0;
+	r = tc_rconn_send(rc, cb, priv, cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	return r;
 }
 
 static void rconn_watchdog_closed(uv_handle_t *h)
