@@ -1,5 +1,6 @@
 /* tc_test: TAP output for the unit tests (see tc_test.h). */
 #include <stdarg.h>
+#include <stdlib.h>
 
 #include "tc_test.h"
 
@@ -42,4 +43,47 @@ void tc_test_fail(const char *file, int line, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+}
+
+char *tc_test_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL, chunk[4096];
+	size_t n, total = 0;
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		char *q = realloc(p, total + n + 1);
+
+		if (!q) {
+			free(p);
+			fclose(f);
+			return NULL;
+		}
+		p = q;
+		memcpy(p + total, chunk, n);
+		total += n;
+	}
+	fclose(f);
+	if (!p)
+		p = calloc(1, 1);
+	else
+		p[total] = '\0';
+	if (p && len)
+		*len = total;
+	return p;
+}
+
+void tc_test_comment(const char *title, const char *text)
+{
+	const char *p;
+
+	printf("# %s\n", title);
+	for (p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		printf("#   %.*s\n", (int)n, p);
+		p += n + (p[n] ? 1 : 0);
+	}
 }

@@ -25,6 +25,12 @@ int tc_test_done(void);
 void tc_test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The whole file at path, NUL-terminated (free it), its length in *len
+ * (may be NULL); NULL if it cannot be read. */
+char *tc_test_read_file(const char *path, size_t *len);
+/* Prints text as TAP comment lines under a title. */
+void tc_test_comment(const char *title, const char *text);
+
 #define TC_CHECK(cond) do { if (!(cond)) \
 	tc_test_fail(__FILE__, __LINE__, "%s", #cond); } while (0)
 #define TC_CHECK_INT(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \

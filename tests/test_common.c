@@ -11,30 +11,6 @@
 #include "common/common.h"
 #include "tc_test.h"
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *p;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n + 1);
-	if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-		free(p);
-		p = NULL;
-	}
-	fclose(f);
-	if (p) {
-		p[n] = '\0';
-		*len = (size_t)n;
-	}
-	return p;
-}
-
 static void test_buf(void)
 {
 	struct tc_buf b;
@@ -190,10 +166,10 @@ static void test_job_invalid(const char *dir)
 		case_names[n_case_names] = strdup(line);
 		tc_test_begin(case_names[n_case_names++]);
 		snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
-		json = read_file(path, &len);
+		json = tc_test_read_file(path, &len);
 		snprintf(path, sizeof(path), "%s/%.*s.expected", dir,
 			 (int)(dot - list[i]->d_name), list[i]->d_name);
-		want = read_file(path, &wlen);
+		want = tc_test_read_file(path, &wlen);
 		TC_CHECK(json && want);
 		if (json && want) {
 			if (wlen && want[wlen - 1] == '\n')
@@ -268,7 +244,7 @@ static void test_job_valid(const char *dir)
 
 	tc_test_begin("job accepts DESIGN.md's example");
 	snprintf(path, sizeof(path), "%s/design-example.json", dir);
-	json = read_file(path, &len);
+	json = tc_test_read_file(path, &len);
 	TC_CHECK(json != NULL);
 	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_NORMAL, "1-0", &job, &d), 0);
 	TC_CHECK_STR(job.id, "INC-42-initial");
@@ -287,7 +263,7 @@ static void test_job_valid(const char *dir)
 
 	tc_test_begin("job without id takes the stream entry id");
 	snprintf(path, sizeof(path), "%s/minimal.json", dir);
-	json = read_file(path, &len);
+	json = tc_test_read_file(path, &len);
 	TC_CHECK(json != NULL);
 	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_HIGH, "1764064800000-3", &job, &d), 0);
 	TC_CHECK_STR(job.id, "1764064800000-3");
@@ -299,7 +275,7 @@ static void test_job_valid(const char *dir)
 
 	tc_test_begin("job with recipients only and nested vars");
 	snprintf(path, sizeof(path), "%s/recipients-only.json", dir);
-	json = read_file(path, &len);
+	json = tc_test_read_file(path, &len);
 	TC_CHECK(json != NULL);
 	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_NORMAL, "2-0", &job, &d), 0);
 	TC_CHECK_INT(job.recipients[0].channels, TC_CH_BIT(TC_CH_WEBHOOK));

@@ -75,23 +75,6 @@ static const char *const unset_env[] = {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	struct tc_buf b;
-	char chunk[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	tc_buf_init(&b, 1u << 24);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (tc_buf_add(&b, chunk, n) < 0)
-			break;
-	fclose(f);
-	return tc_buf_take(&b);
-}
-
 static char *diags_text(const struct tc_diags *ds)
 {
 	char *text = NULL;
@@ -103,19 +86,6 @@ static char *diags_text(const struct tc_diags *ds)
 	tc_diags_print(ds, f);
 	fclose(f);
 	return text;
-}
-
-static void comment_lines(const char *title, const char *text)
-{
-	const char *p;
-
-	printf("# %s\n", title);
-	for (p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-
-		printf("#   %.*s\n", (int)n, p);
-		p += n + (p[n] ? 1 : 0);
-	}
 }
 
 static void check_no_secret(const char *text)
@@ -146,8 +116,8 @@ static void expect_refused(const char *path, enum tc_cfg_mode mode, const char *
 	got = diags_text(ds);
 	if (!got || strcmp(got, want) != 0) {
 		tc_test_fail(__FILE__, __LINE__, "diagnostics of %s differ", path);
-		comment_lines("expected:", want);
-		comment_lines("got:", got ? got : "");
+		tc_test_comment("expected:", want);
+		tc_test_comment("got:", got ? got : "");
 	}
 	if (got)
 		check_no_secret(got);
@@ -170,7 +140,7 @@ static struct tc_cfg *expect_loaded(const char *path, enum tc_cfg_mode mode)
 	TC_CHECK_INT(rc, 0);
 	if (rc != 0) {
 		got = diags_text(ds);
-		comment_lines("diagnostics:", got ? got : "");
+		tc_test_comment("diagnostics:", got ? got : "");
 		free(got);
 	}
 	TC_CHECK_INT(ds->n, 0);
@@ -234,7 +204,7 @@ static void invalid_cases(void)
 		const char *name = list[i]->d_name;
 		char *path = dup_printf("invalid/%s", name);
 		char *exp = dup_printf("invalid/%.*s.expected", (int)strlen(name) - 5, name);
-		char *want = exp ? slurp(exp) : NULL;
+		char *want = exp ? tc_test_read_file(exp, NULL) : NULL;
 
 		tc_test_begin(keep_name(dup_printf("invalid: %s", name)));
 		if (!path || !want)

@@ -112,24 +112,6 @@ static int feed(const char *source, const char *data, size_t len, size_t chunk,
 	return rc;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct tc_buf b;
-	char chunk[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	tc_buf_init(&b, 1u << 24);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (tc_buf_add(&b, chunk, n) < 0)
-			break;
-	fclose(f);
-	*len = b.len;
-	return tc_buf_take(&b);
-}
-
 /* Prints where two texts first differ, as TAP comments. */
 static void show_diff(const char *want, const char *got)
 {
@@ -177,8 +159,8 @@ static void file_case(const char *dir, const char *file)
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	snprintf(exp_path, sizeof(exp_path), "%.*s.expected", (int)strlen(path) - 4,
 		 path);
-	data = slurp(path, &len);
-	want = slurp(exp_path, &wlen);
+	data = tc_test_read_file(path, &len);
+	want = tc_test_read_file(exp_path, &wlen);
 	if (!data || !want) {
 		tc_test_fail(__FILE__, __LINE__, "cannot read %s or %s", path, exp_path);
 		goto out;

@@ -70,23 +70,6 @@ static char *dup_printf(const char *fmt, ...)
 	return s;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	struct tc_buf b;
-	char chunk[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	tc_buf_init(&b, 1u << 24);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (tc_buf_add(&b, chunk, n) < 0)
-			break;
-	fclose(f);
-	return tc_buf_take(&b);
-}
-
 static void write_file(const char *path, const char *text, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -146,19 +129,6 @@ static char *diags_text(const struct tc_diags *ds)
 	return text;
 }
 
-static void comment_lines(const char *title, const char *text)
-{
-	const char *p;
-
-	printf("# %s\n", title);
-	for (p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-
-		printf("#   %.*s\n", (int)n, p);
-		p += n + (p[n] ? 1 : 0);
-	}
-}
-
 /* Loads dir, which must be refused with exactly the diagnostics want. */
 static void expect_refused(const char *dir, const char *want)
 {
@@ -175,8 +145,8 @@ static void expect_refused(const char *dir, const char *want)
 	got = diags_text(ds);
 	if (!got || strcmp(got, want) != 0) {
 		tc_test_fail(__FILE__, __LINE__, "diagnostics of %s differ", dir);
-		comment_lines("expected:", want);
-		comment_lines("got:", got ? got : "");
+		tc_test_comment("expected:", want);
+		tc_test_comment("got:", got ? got : "");
 	}
 	free(got);
 	tc_tpl_store_free(s);
@@ -197,7 +167,7 @@ static struct tc_tpl_store *expect_loaded(const char *dir)
 	TC_CHECK_INT(rc, 0);
 	if (rc != 0) {
 		got = diags_text(ds);
-		comment_lines("diagnostics:", got ? got : "");
+		tc_test_comment("diagnostics:", got ? got : "");
 		free(got);
 	}
 	free(ds);
@@ -395,7 +365,7 @@ static void store_invalid(void)
 		tc_test_begin(keep_name("store: invalid/%s", list[i]->d_name));
 		dir = dup_printf("invalid/%s", list[i]->d_name);
 		exp = dup_printf("invalid/%s.expected", list[i]->d_name);
-		want = slurp(exp);
+		want = tc_test_read_file(exp, NULL);
 		if (!want)
 			tc_test_fail(__FILE__, __LINE__, "cannot read %s", exp);
 		else

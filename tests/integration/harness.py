@@ -188,6 +188,16 @@ groups:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               env=self.env(), cwd=self.dir)
 
+    def roster_group(self, n, in_flight, group="all"):
+        """A configuration with one group of n roster members (U0, U1, ...,
+        each with its own webhook path on the receiver)."""
+        roster = os.path.join(self.dir, "r.csv")
+        with open(roster, "w") as f:
+            f.write("name,webhook\n")
+            for i in range(n):
+                f.write(f"U{i},{self.hook(f'u{i}')}\n")
+        self.write_config(f"  {group}:\n    roster: {roster}\n", in_flight=in_flight)
+
     # ---- the record -----------------------------------------------------------
     def job(self, job_id):
         return self.r.hgetall(f"tocsin:job:{job_id}")

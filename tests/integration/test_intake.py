@@ -88,13 +88,8 @@ def test_redis_unreachable_at_start_exits_3(env):
 def test_redis_restart_mid_broadcast_loses_nothing(env):
     env.start_redis(appendonly=True)
     env.start_receiver()
-    roster = os.path.join(env.dir, "r.csv")
     n = 2000
-    with open(roster, "w") as f:
-        f.write("name,webhook\n")
-        for i in range(n):
-            f.write(f"U{i},{env.hook(f'u{i}')}\n")
-    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=20)
+    env.roster_group(n, in_flight=20)
     env.start_tocsind()
     env.xadd_job({"id": "RESTART", "template": "outage", "groups": ["all"]})
     wait_for(lambda: int(env.job("RESTART").get("delivered", 0)) > 200, 30, "progress")
@@ -123,13 +118,8 @@ def test_sigterm_stops_cleanly(env):
 def test_lost_command_connection_resumes(env):
     env.start_redis()
     env.start_receiver()
-    roster = os.path.join(env.dir, "r.csv")
     n = 1500
-    with open(roster, "w") as f:
-        f.write("name,webhook\n")
-        for i in range(n):
-            f.write(f"U{i},{env.hook(f'u{i}')}\n")
-    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=20)
+    env.roster_group(n, in_flight=20)
     env.start_tocsind()
     env.xadd_job({"id": "CMDKILL", "template": "outage", "groups": ["all"]})
     wait_for(lambda: int(env.job("CMDKILL").get("delivered", 0)) > 100, 30, "progress")
@@ -155,13 +145,8 @@ def test_lost_command_connection_resumes(env):
 def test_sighup_reloads_without_resending_and_refuses_bad_config(env):
     env.start_redis()
     env.start_receiver()
-    roster = os.path.join(env.dir, "r.csv")
     n = 3000
-    with open(roster, "w") as f:
-        f.write("name,webhook\n")
-        for i in range(n):
-            f.write(f"U{i},{env.hook(f'u{i}')}\n")
-    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=50)
+    env.roster_group(n, in_flight=50)
     good = open(env.config).read()
     env.start_tocsind()
     env.xadd_job({"id": "HUP", "template": "outage", "groups": ["all"]})
@@ -195,13 +180,8 @@ def test_sighup_reloads_without_resending_and_refuses_bad_config(env):
 def test_paused_redis_longer_than_timeouts_loses_nothing(env):
     env.start_redis(appendonly=True)
     env.start_receiver()
-    roster = os.path.join(env.dir, "r.csv")
     n = 2000
-    with open(roster, "w") as f:
-        f.write("name,webhook\n")
-        for i in range(n):
-            f.write(f"U{i},{env.hook(f'u{i}')}\n")
-    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=20)
+    env.roster_group(n, in_flight=20)
     env.start_tocsind()
     env.xadd_job({"id": "PAUSE", "template": "outage", "groups": ["all"]})
     wait_for(lambda: int(env.job("PAUSE").get("delivered", 0)) > 200, 30, "progress")
@@ -240,13 +220,8 @@ def test_check_config_compiles_templates(env):
 def test_lost_intake_connection_interrupts_nothing(env):
     env.start_redis()
     env.start_receiver()
-    roster = os.path.join(env.dir, "r.csv")
     n = 1500
-    with open(roster, "w") as f:
-        f.write("name,webhook\n")
-        for i in range(n):
-            f.write(f"U{i},{env.hook(f'u{i}')}\n")
-    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=20)
+    env.roster_group(n, in_flight=20)
     env.start_tocsind()
     env.xadd_job({"id": "INTAKE", "template": "outage", "groups": ["all"]})
     wait_for(lambda: int(env.job("INTAKE").get("delivered", 0)) > 100, 30, "progress")

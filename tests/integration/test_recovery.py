@@ -2,7 +2,6 @@
 again (this instance or another one), finishes the job; every recipient is
 reached at least once, duplicates stay within the in-flight cap."""
 
-import os
 import signal
 from collections import Counter
 
@@ -12,12 +11,7 @@ from harness import check_counts, wait_for
 def roster_env(env, n, in_flight):
     env.start_redis(appendonly=True)
     env.start_receiver()
-    roster = os.path.join(env.dir, "r.csv")
-    with open(roster, "w") as f:
-        f.write("name,webhook\n")
-        for i in range(n):
-            f.write(f"U{i},{env.hook(f'u{i}')}\n")
-    env.write_config(f"  all:\n    roster: {roster}\n", in_flight=in_flight)
+    env.roster_group(n, in_flight)
 
 
 def check_complete(env, job, n, bound):
