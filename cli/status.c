@@ -127,6 +127,10 @@ static void show_summary(const char *id, const redisReply *rec)
 	if (str(rec, "done_at")[0])
 		printf("  done       %s\n", str(rec, "done_at"));
 	printf("  planned    %lld\n", num(rec, "planned"));
+	if (num(rec, "paused"))
+		printf("  paused     %lld time%s while Redis was away (last: %s)\n",
+		       num(rec, "paused"), num(rec, "paused") == 1 ? "" : "s",
+		       str(rec, "last_pause"));
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		if (!channel_tally(rec, c, &t))
 			continue;

@@ -174,6 +174,7 @@ struct tc_disp {
 	char now_str[40];
 	uv_timer_t claim_timer;     /* heartbeat and XAUTOCLAIM */
 	uv_timer_t cancel_timer;    /* watches running jobs for `tocsin cancel` */
+	int64_t paused_at_ms;       /* when the command connection was lost, or 0 */
 	uv_check_t check;           /* pumps once per loop turn */
 	bool dirty;
 	uv_signal_t sigterm, sigint, sighup;

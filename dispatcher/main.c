@@ -176,9 +176,11 @@ static void conn_down(struct tc_rconn *rc, void *data)
 	 * written when the connection is back. */
 	if (rc == d->intake)
 		d->reading = false;
-	else
+	else if (!d->paused_at_ms) {
+		d->paused_at_ms = tc_time_now_ms();
 		tc_log(TC_LOG_WARN, "run", "event=paused jobs=%u, sends under way finish and their outcomes are kept until Redis is back",
 		       d->n_runs);
+	}
 	tc_intake_rescan(d);
 }
 

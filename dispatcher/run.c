@@ -243,12 +243,35 @@ void tc_run_replay_all(struct tc_disp *d)
 	struct tc_run *r;
 	unsigned n = 0;
 
+	char since[40], line[96];
+	const char *argv[7];
+
 	for (r = d->runs; r; r = r->next)
 		for (w = r->outbox; w; w = w->next, n++)
 			write_send(w);
 	if (n)
 		tc_log(TC_LOG_INFO, "run", "event=replaying writes=%u, what Redis did not answer before",
 		       n);
+	if (!d->paused_at_ms)
+		return;
+	/* Each job that waited says so in its record, for `tocsin status`. */
+	tc_time_format(d->paused_at_ms, since, sizeof(since));
+	snprintf(line, sizeof(line), "%s for %lld ms", since,
+		 (long long)(tc_time_now_ms() - d->paused_at_ms));
+	d->paused_at_ms = 0;
+	for (r = d->runs; r; r = r->next) {
+		if (r->phase == TC_RUN_BROKEN || r->phase == TC_RUN_ACCEPTING)
+			continue;
+		argv[0] = "HINCRBY";
+		argv[1] = r->key_job;
+		argv[2] = "paused";
+		argv[3] = "1";
+		(void)tc_rconn_cmd(d->cmd, NULL, NULL, 4, argv, NULL);
+		argv[0] = "HSET";
+		argv[2] = "last_pause";
+		argv[3] = line;
+		(void)tc_rconn_cmd(d->cmd, NULL, NULL, 4, argv, NULL);
+	}
 }
 
 /* Learns what PLAN said of each delivery and queues those to send. */

@@ -140,6 +140,10 @@ def test_lost_command_connection_resumes(env):
     assert rec["pass"] == "1", rec
     assert env.pending() == 0
     assert "conn=cmd event=lost" in env.log() and "event=paused" in env.log()
+    # The commander sees that the job waited for Redis.
+    assert rec["paused"] == "1" and " for " in rec["last_pause"], rec
+    r = env.cli("status", "CMDKILL")
+    assert "paused     1 time while Redis was away" in r.stdout, r.stdout
 
 
 def test_sighup_reloads_without_resending_and_refuses_bad_config(env):
