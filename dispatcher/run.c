@@ -333,6 +333,7 @@ static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
 		for (i = 0; i < w->n; i++)
 			dlv_free(w->dlv[i]);
 	} else {
+		tc_log(TC_LOG_DEBUG, "run", "job=%s event=planned deliveries=%u", r->job.id, w->n);
 		planned(r, w, rep);
 	}
 	write_free(w);
@@ -391,6 +392,7 @@ static void plan_flush(struct tc_run *r)
 	}
 	memcpy(w->dlv, r->plan, n * sizeof(*w->dlv));
 	w->n = n;
+	tc_log(TC_LOG_DEBUG, "run", "job=%s event=plan-write deliveries=%u", r->job.id, n);
 	outbox_push(r, w);
 }
 
