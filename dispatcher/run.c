@@ -456,15 +456,6 @@ static void dlv_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outco
 	size_t size;
 	int base, i;
 
-	/* An interrupted run still records what happened, while it can: a
-	 * send that finished during shutdown is not sent again. */
-	if (r->phase == TC_RUN_BROKEN && !tc_rconn_ctx(r->disp->cmd)) {
-		if (tc_dstate_final(to))
-			dlv_free(v);
-		else
-			v->state = to;
-		return;
-	}
 	if (!r->move_argv) {
 		r->move_argv = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
 		r->move_lens = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
@@ -474,9 +465,18 @@ static void dlv_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outco
 			r->move_argv = NULL;
 			r->move_lens = NULL;
 			run_break(r, "out of memory");
-			dlv_move_dead(v, to, outcome, provider, provider_id, dead);
-			return;
 		}
+	}
+	/* An interrupted run still records what happened, while it can: a
+	 * send that finished during shutdown is not sent again. When it
+	 * cannot, the delivery stays as Redis has it, and resumes. */
+	if (!r->move_argv ||
+	    (r->phase == TC_RUN_BROKEN && !tc_rconn_ctx(r->disp->cmd))) {
+		if (tc_dstate_final(to))
+			dlv_free(v);
+		else
+			v->state = to;
+		return;
 	}
 	v->state = to;
 	tc_buf_init(&json, TC_LIMIT_ADDRESS * 4);
