@@ -127,6 +127,12 @@ static void show_summary(const char *id, const redisReply *rec)
 	if (str(rec, "done_at")[0])
 		printf("  done       %s\n", str(rec, "done_at"));
 	printf("  planned    %lld\n", num(rec, "planned"));
+	if (num(rec, "unreachable"))
+		printf("  unreached  %lld member%s with no address on the job's channels\n",
+		       num(rec, "unreachable"), num(rec, "unreachable") == 1 ? "" : "s");
+	if (num(rec, "roster_errors"))
+		printf("  skipped    %lld roster row%s that no longer validate (see tocsind's log)\n",
+		       num(rec, "roster_errors"), num(rec, "roster_errors") == 1 ? "" : "s");
 	if (num(rec, "paused"))
 		printf("  paused     %lld time%s while Redis was away (last: %s)\n",
 		       num(rec, "paused"), num(rec, "paused") == 1 ? "" : "s",
@@ -149,8 +155,12 @@ static void show_json(const char *id, const redisReply *rec)
 	for (i = 0; i + 1 < rec->elements; i += 2) {
 		const char *k = rec->element[i]->str, *v = rec->element[i + 1]->str;
 
-		if (tc_dstate_parse(k) >= 0 || strchr(k, '.') || strcmp(k, "planned") == 0)
-			json_object_set_new(strcmp(k, "planned") == 0 ? o : counts, k,
+		bool top = strcmp(k, "planned") == 0 || strcmp(k, "unreachable") == 0 ||
+			   strcmp(k, "roster_errors") == 0 || strcmp(k, "paused") == 0 ||
+			   strcmp(k, "pass") == 0;
+
+		if (top || tc_dstate_parse(k) >= 0 || strchr(k, '.'))
+			json_object_set_new(top ? o : counts, k,
 					    json_integer(strtoll(v, NULL, 10)));
 		else
 			json_object_set_new(o, k, json_string(v));

@@ -121,6 +121,9 @@ struct tc_run {
 	bool roster_phase;          /* reading the current group's roster */
 	struct tc_roster_reader *rr;
 	bool expanded;              /* every member was planned */
+	bool audience_seen;         /* ... by this pass, to its end */
+	uint64_t unreachable;       /* members with no address on the job's channels */
+	uint64_t roster_errors;     /* roster rows that no longer validate */
 
 	unsigned live;              /* deliveries in memory */
 	unsigned writes;            /* other calls under way (ACCEPT, FINISH, ...) */

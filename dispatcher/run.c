@@ -919,8 +919,16 @@ static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 	unsigned mask = (m->channels ? m->channels : group_ch) & r->job.channels;
 	struct tc_dlv *v;
 	const char *addr;
+	bool any = false;
 	int c;
 
+	for (c = 0; c < TC_CH_COUNT && !any; c++)
+		any = (mask & TC_CH_BIT(c)) && tc_member_address(m, c);
+	if (!any) {
+		/* No address on any channel the job uses: counted, not silent. */
+		r->unreachable++;
+		return;
+	}
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		addr = tc_member_address(m, c);
 		if (!(mask & TC_CH_BIT(c)) || !addr)
@@ -975,6 +983,8 @@ static bool expand_roster(struct tc_run *r, const struct tc_group *g)
 		return true;
 	}
 	if (bad) {
+		/* The file changed since it was checked at load. */
+		r->roster_errors++;
 		tc_log(TC_LOG_ERROR, "run", "job=%s group=%s event=roster-row-skipped err=%s",
 		       r->job.id, g->name, tc_log_quote(q, sizeof(q), why));
 		return true;
@@ -1013,6 +1023,7 @@ static void expand(struct tc_run *r)
 			plan_member(r, "", TC_CH_ALL, &r->job.recipients[r->mi++]);
 		} else {
 			r->expanded = true;
+			r->audience_seen = true;
 		}
 	}
 }
@@ -1174,7 +1185,8 @@ static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
 static void run_finish(struct tc_run *r)
 {
 	char k_stream[TC_KEY_MAX], k_events[TC_KEY_MAX], now[40];
-	const char *argv[11];
+	char unreachable[24], roster_errors[24];
+	const char *argv[13];
 
 	tc_key_jobs(k_stream, sizeof(k_stream), r->disp->cfg->prefix, r->job.severity);
 	tc_key_events(k_events, sizeof(k_events), r->disp->cfg->prefix);
@@ -1190,7 +1202,12 @@ static void run_finish(struct tc_run *r)
 	argv[8] = r->job.entry;
 	argv[9] = now;
 	argv[10] = r->job.id;
-	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 11, argv, NULL) < 0)
+	snprintf(unreachable, sizeof(unreachable), "%llu", (unsigned long long)r->unreachable);
+	snprintf(roster_errors, sizeof(roster_errors), "%llu",
+		 (unsigned long long)r->roster_errors);
+	argv[11] = r->audience_seen ? unreachable : "";
+	argv[12] = r->audience_seen ? roster_errors : "";
+	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 13, argv, NULL) < 0)
 		return; /* Redis is away: finish when it is back */
 	r->writes++;
 	r->phase = TC_RUN_FINISHING;

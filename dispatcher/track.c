@@ -118,10 +118,14 @@ const char tc_lua_move[] =
 	"return (#ARGV - 3) / 8\n";
 
 /* KEYS: job record, job stream, <prefix>:events, job events. ARGV: group,
- * entry id, now, job id. Marks the job done (or leaves it cancelled, if an
- * operator cancelled it), acknowledges its entry and tells the watchers, in
- * one step. */
+ * entry id, now, job id, and (or "" when this pass did not go through the
+ * audience) the members reached on no channel and the roster rows skipped.
+ * Marks the job done (or leaves it cancelled, if an operator cancelled it),
+ * acknowledges its entry and tells the watchers, in one step. */
 const char tc_lua_finish[] =
+	"if ARGV[5] ~= '' then\n"
+	"  redis.call('HSET', KEYS[1], 'unreachable', ARGV[5], 'roster_errors', ARGV[6])\n"
+	"end\n"
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if st ~= 'cancelled' then st = 'done' end\n"
 	"redis.call('HSET', KEYS[1], 'state', st, 'done_at', ARGV[3])\n"

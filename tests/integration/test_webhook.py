@@ -315,3 +315,18 @@ def test_templates_render_per_group_with_json_escaping(env):
         assert d["attempts"] == 0, d
     assert len(env.received()) == 3
     check_counts(rec)
+
+
+def test_members_without_an_address_on_the_jobs_channels_are_counted(env):
+    setup(env)
+    env.xadd_job({"id": "UNREACH", "template": "outage", "groups": ["oncall"],
+                  "channels": ["webhook"],
+                  "recipients": [{"name": "Mail only", "email": "mail@example.org"}]})
+    rec = env.wait_done("UNREACH")
+    assert rec["planned"] == "2" and rec["unreachable"] == "1", rec
+    assert rec["roster_errors"] == "0", rec
+    check_counts(rec)
+    r = env.cli("status", "UNREACH")
+    assert "unreached  1 member with no address on the job's channels" in r.stdout, r.stdout
+    r = env.cli("status", "UNREACH", "--json")
+    assert json.loads(r.stdout)["unreachable"] == 1, r.stdout
