@@ -86,8 +86,6 @@ int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 void tc_http_set_caps(struct tc_http *h, unsigned max_total, unsigned per_host);
 /* The loop the client runs on. */
 uv_loop_t *tc_http_loop(const struct tc_http *h);
-/* Transfers started and not yet finished. */
-unsigned tc_http_active(const struct tc_http *h);
 /* Aborts what is running (their callbacks run with CURLE_ABORTED_BY_CALLBACK)
  * and frees the client once its handles closed. Accepts NULL. */
 void tc_http_free(struct tc_http *h);

@@ -346,11 +346,6 @@ uv_loop_t *tc_http_loop(const struct tc_http *h)
 	return h->loop;
 }
 
-unsigned tc_http_active(const struct tc_http *h)
-{
-	return h->active;
-}
-
 static void http_closed(uv_handle_t *handle)
 {
 	struct tc_http *h = handle->data;
