@@ -44,7 +44,6 @@ struct tc_http {
 	uv_timer_t timer;
 	uv_idle_t kick;             /* a zero timeout: act on the next turn */
 	int open_handles;           /* while closing */
-	unsigned active;
 	struct http_xfer *active_list;
 	unsigned n_free;
 	struct http_xfer *free_list;
@@ -186,7 +185,6 @@ static void xfer_unlink(struct tc_http *h, struct http_xfer *x)
 		h->active_list = x->next;
 	if (x->next)
 		x->next->prev = x->prev;
-	h->active--;
 }
 
 /* Reports finished transfers and returns their handles to the pool. */
@@ -330,7 +328,6 @@ int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 	if (x->next)
 		x->next->prev = x;
 	h->active_list = x;
-	h->active++;
 	return 0;
 }
 
