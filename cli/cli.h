@@ -16,6 +16,10 @@ enum { TC_EXIT_OK, TC_EXIT_FAILED, TC_EXIT_USAGE, TC_EXIT_REDIS };
  * *arg, --json into *json. Returns 0, or -1 for anything else (usage). */
 int tc_cli_one_arg(int argc, char **argv, int from, const char **arg, bool *json);
 
+/* Adds "--var name=value" (kv) to vars as a string. Returns 0, or -1 with
+ * the reason printed as "tocsin <cmd>: --var ...". */
+int tc_cli_add_var(json_t *vars, const char *cmd, const char *kv);
+
 /* A blocking connection to cfg's Redis (5 s timeouts), or NULL with the
  * reason printed. Free with redisFree. */
 redisContext *tc_cli_connect(const struct tc_cfg *cfg);

@@ -151,42 +151,6 @@ static int dead_read(redisContext *c, const char *key, const char *id, redisRepl
 
 /* ---- showing what a producer wrote ----------------------------------------- */
 
-/* The length of the UTF-8 character at s (at most n bytes), or 0 when the
- * bytes there are not UTF-8 or are a C1 control (U+0080..U+009F, which
- * some terminals obey). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (s[0] == 0xc2)
-		lo = 0xa0; /* not a C1 control */
-	else if (s[0] == 0xe0)
-		lo = 0xa0; /* not overlong */
-	else if (s[0] == 0xed)
-		hi = 0x9f; /* not a surrogate */
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 /* Appends s (len bytes) as safe text: control characters and bytes that
  * are not UTF-8 as \xNN, unless ctl (JSON escapes controls itself). Cut
  * after max bytes (0: no cut) at a character boundary, with "...". */
@@ -195,9 +159,12 @@ static void esc_add(struct tc_buf *b, const char *s, size_t len, size_t max, boo
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, n;
+	uint32_t cp = 0;
 
 	while (i < len && (!max || i < max)) {
-		n = utf8_len(p + i, len - i);
+		n = tc_utf8_decode(p + i, len - i, &cp);
+		if (cp >= 0x80 && cp <= 0x9f)
+			n = 0; /* a C1 control: shown as bytes */
 		if (n == 0 || (!ctl && n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
 			char e[4] = { '\\', 'x', hex[p[i] >> 4], hex[p[i] & 15] };
 

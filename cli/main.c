@@ -160,6 +160,23 @@ int tc_cli_one_arg(int argc, char **argv, int from, const char **arg, bool *json
 	return *arg ? 0 : -1;
 }
 
+int tc_cli_add_var(json_t *vars, const char *cmd, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char key[256];
+
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+		fprintf(stderr, "tocsin %s: --var '%s': expected name=value\n", cmd, kv);
+		return -1;
+	}
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	if (json_object_set_new(vars, key, json_string(eq + 1)) < 0) {
+		fprintf(stderr, "tocsin %s: --var '%s': not valid UTF-8\n", cmd, kv);
+		return -1;
+	}
+	return 0;
+}
+
 /* preview never touches Redis: it needs the configuration only. */
 static int cmd_preview(const char *path, int argc, char **argv)
 {

@@ -72,23 +72,6 @@ static unsigned configured(const struct tc_cfg *cfg)
 
 /* ---- options and the job ------------------------------------------------- */
 
-static int add_var(json_t *vars, const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-	char key[256];
-
-	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
-		fprintf(stderr, "tocsin preview: --var '%s': expected name=value\n", kv);
-		return -1;
-	}
-	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-	if (json_object_set_new(vars, key, json_string(eq + 1)) < 0) {
-		fprintf(stderr, "tocsin preview: --var '%s': not valid UTF-8\n", kv);
-		return -1;
-	}
-	return 0;
-}
-
 /* Reads the options into o. Returns 0, or an exit code. */
 static int parse_opts(struct preview_opts *o, int argc, char **argv)
 {
@@ -128,7 +111,7 @@ static int parse_opts(struct preview_opts *o, int argc, char **argv)
 			json_array_append_new(o->channels, json_string(optarg));
 			break;
 		case 'v':
-			if (add_var(o->vars, optarg) < 0)
+			if (tc_cli_add_var(o->vars, "preview", optarg) < 0)
 				return TC_EXIT_USAGE;
 			break;
 		case 's':

@@ -62,20 +62,6 @@ static int add_recipient(struct send_opts *o, const char *addr)
 	return 0;
 }
 
-static int add_var(struct send_opts *o, const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-	char key[256];
-
-	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
-		fprintf(stderr, "tocsin send: --var '%s': expected name=value\n", kv);
-		return -1;
-	}
-	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-	json_object_set_new(o->vars, key, json_string(eq + 1));
-	return 0;
-}
-
 /* Reads the options into o. Returns 0, or an exit code. */
 static int parse_opts(struct send_opts *o, int argc, char **argv)
 {
@@ -119,7 +105,7 @@ static int parse_opts(struct send_opts *o, int argc, char **argv)
 			json_object_set_new(o->job, "incident", json_string(optarg));
 			break;
 		case 'v':
-			if (add_var(o, optarg) < 0)
+			if (tc_cli_add_var(o->vars, "send", optarg) < 0)
 				return TC_EXIT_USAGE;
 			break;
 		case 'I':

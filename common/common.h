@@ -151,6 +151,12 @@ enum tc_severity { TC_SEV_CRITICAL, TC_SEV_HIGH, TC_SEV_NORMAL, TC_SEV_LOW,
 const char *tc_severity_name(enum tc_severity s);
 int tc_severity_parse(const char *s); /* -1 when unknown */
 
+/* ---- UTF-8 ------------------------------------------------------------------ */
+/* Decodes the character at s (n bytes left). Returns its length (1 to 4)
+ * and writes *cp, or 0 when the bytes there are not valid UTF-8 (overlong
+ * forms, surrogates, past U+10FFFF, cut short). */
+size_t tc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
 /* ---- addresses ---------------------------------------------------------- */
 /* Each returns 0, or TC_EINVAL with a message in why (n bytes) such as
  * "not an email address 'ada@'". */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/common.h"
 #include "templates/internal.h"
 
 #define JSON_MAX_DEPTH 2048 /* jansson's own limit */
@@ -94,39 +95,6 @@ static int hex4(struct scan *s)
 	return v;
 }
 
-/* One UTF-8 sequence of 2 to 4 bytes at s->p (its first byte is >= 0x80). */
-static bool utf8(struct scan *s)
-{
-	unsigned c = *s->p, n, i;
-	uint32_t cp;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		cp = c & 0x07;
-	} else {
-		return false;
-	}
-	if ((size_t)(s->end - s->p) <= n)
-		return false;
-	for (i = 1; i <= n; i++) {
-		if ((s->p[i] & 0xc0) != 0x80)
-			return false;
-		cp = (cp << 6) | (s->p[i] & 0x3f);
-	}
-	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
-	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return false;
-	s->p += n + 1;
-	return true;
-}
-
 static bool escape(struct scan *s)
 {
 	int u, lo;
@@ -169,8 +137,12 @@ static bool string(struct scan *s)
 			if (!escape(s))
 				return false;
 		} else if (c >= 0x80) {
-			if (!utf8(s))
+			uint32_t cp;
+			size_t n = tc_utf8_decode(s->p, (size_t)(s->end - s->p), &cp);
+
+			if (!n)
 				return false;
+			s->p += n;
 		} else {
 			s->p++;
 		}

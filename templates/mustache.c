@@ -1144,38 +1144,6 @@ static int sink_html(struct rstate *rs, const char *s, size_t n)
 	return tc_buf_add(rs->out, s + run, n - run);
 }
 
-/* The length of the valid UTF-8 sequence at s (n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f; /* no surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f; /* nothing past U+10FFFF */
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /* The escape for an ASCII byte inside a JSON string, NULL when none. */
 static const char *json_ascii_escape(unsigned char ch, char *buf)
 {
@@ -1204,18 +1172,19 @@ static const char *json_ascii_escape(unsigned char ch, char *buf)
 static const char *json_escape_at(const unsigned char *s, size_t n,
 				  char *buf, size_t *adv)
 {
+	uint32_t cp;
 	size_t len;
 
 	*adv = 1;
 	if (s[0] < 0x80)
 		return json_ascii_escape(s[0], buf);
-	len = utf8_len(s, n);
+	len = tc_utf8_decode(s, n, &cp);
 	if (!len)
 		return "\\ufffd";
 	*adv = len;
-	if (len == 3 && s[0] == 0xe2 && s[1] == 0x80 && s[2] == 0xa8)
+	if (cp == 0x2028)
 		return "\\u2028";
-	if (len == 3 && s[0] == 0xe2 && s[1] == 0x80 && s[2] == 0xa9)
+	if (cp == 0x2029)
 		return "\\u2029";
 	return NULL;
 }
