@@ -19,10 +19,13 @@
 #include "templates/templates.h"
 
 #define TC_PLAN_BATCH    128 /* deliveries per PLAN script call */
-#define TC_MOVE_BATCH    256 /* transitions per MOVE script call */
+#define TC_MOVE_BATCH    64  /* transitions per MOVE script call: Redis runs
+			      * one script at a time, so a short one keeps a
+			      * critical job's acceptance from waiting long */
 #define TC_ACTIVE_JOBS   16  /* jobs worked on at once */
 #define TC_REDIS_STALL_MS  5000 /* a reply later than this: the server is gone */
 #define TC_INTAKE_BLOCK_MS 5000 /* XREADGROUP BLOCK */
+#define TC_PEEK_US       500 /* how often a busy loop turn looks for new jobs */
 
 /* ---- Redis connections (redis.c) ------------------------------------------ */
 struct tc_rconn;
@@ -46,6 +49,12 @@ int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
  * hiredis copies it). Same returns as tc_rconn_cmd. */
 int tc_rconn_send(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		  const char *cmd, size_t len);
+/* Writes the commands queued so far now, instead of when the next loop
+ * turn finds the socket writable: a busy turn takes milliseconds. */
+void tc_rconn_flush(struct tc_rconn *rc);
+/* Reads and handles the replies that arrived, if any, without waiting
+ * for the loop to poll. Never call it from inside a hiredis callback. */
+void tc_rconn_peek(struct tc_rconn *rc);
 /* Disconnects for good (pending callbacks get NULL); down is not called.
  * Never call it from inside a hiredis callback. */
 void tc_rconn_free(struct tc_rconn *rc);
@@ -145,7 +154,7 @@ struct tc_disp {
 	uv_loop_t *loop;
 	struct tc_cfg *cfg;
 	struct tc_tpl_store *templates;
-	struct tc_rconn *intake;    /* XREADGROUP ... BLOCK only */
+	struct tc_rconn *intake;    /* XREADGROUP ... BLOCK; ACCEPT between reads */
 	struct tc_rconn *cmd;       /* everything else, pipelined */
 	struct tc_http *http;
 	struct tc_webhook *webhook;
@@ -180,6 +189,7 @@ struct tc_disp {
 	int64_t paused_at_ms;       /* when the command connection was lost, or 0 */
 	uv_check_t check;           /* pumps once per loop turn */
 	bool dirty;
+	uint64_t peeked_ns;         /* uv_hrtime of the last look at intake */
 	uv_signal_t sigterm, sigint, sighup;
 	const char *cfg_path;       /* for reloads */
 	bool reloading, reload_again;
@@ -192,6 +202,11 @@ struct tc_disp {
 const char *tc_disp_now(struct tc_disp *d);
 /* Asks for a pump at the end of this loop turn. */
 void tc_disp_poke(struct tc_disp *d);
+/* Handles what arrived on the intake connection (a new job, an ACCEPT
+ * reply) if the loop turn has run for TC_PEEK_US since the last look: a
+ * turn busy with a broadcast's completions takes milliseconds. Called
+ * between completions; never from inside a hiredis callback. */
+void tc_disp_peek(struct tc_disp *d);
 /* Whether a channel can send on this dispatcher. */
 bool tc_disp_channel_ready(const struct tc_disp *d, enum tc_channel c);
 

@@ -39,6 +39,17 @@ void tc_disp_poke(struct tc_disp *d)
 	d->dirty = true;
 }
 
+void tc_disp_peek(struct tc_disp *d)
+{
+	uint64_t now = uv_hrtime();
+
+	if (d->stopping || now - d->peeked_ns < TC_PEEK_US * 1000ull)
+		return;
+	d->peeked_ns = now;
+	if (d->intake)
+		tc_rconn_peek(d->intake);
+}
+
 bool tc_disp_has_entry(const struct tc_disp *d, enum tc_severity s,
 		       const char *entry)
 {
@@ -66,26 +77,35 @@ static bool all_quiet(const struct tc_disp *d)
 	return d->runs == NULL || d->live == 0;
 }
 
+static bool writing(const struct tc_disp *d)
+{
+	const struct tc_run *r;
+
+	for (r = d->runs; r; r = r->next)
+		if (r->writes || r->outbox)
+			return true;
+	return false;
+}
+
 static void close_all(struct tc_disp *d);
 
 static void on_check(uv_check_t *h)
 {
 	struct tc_disp *d = container_of(h, struct tc_disp, check);
 
-	if (!d->dirty)
-		return;
-	d->dirty = false;
-	tc_run_pump_all(d);
-	tc_intake_pump(d);
-	if (d->stopping && all_quiet(d)) {
-		bool writing = false;
-		struct tc_run *r;
-
-		for (r = d->runs; r; r = r->next)
-			writing = writing || r->writes || r->outbox;
-		if (!writing)
+	d->peeked_ns = uv_hrtime(); /* the loop polled */
+	if (d->dirty) {
+		d->dirty = false;
+		tc_run_pump_all(d);
+		tc_intake_pump(d);
+		if (d->stopping && all_quiet(d) && !writing(d)) {
 			close_all(d);
+			return;
+		}
 	}
+	/* What this turn asked of Redis leaves now, not next turn. */
+	tc_rconn_flush(d->cmd);
+	tc_rconn_flush(d->intake);
 }
 
 static void walk_close(uv_handle_t *h, void *arg)

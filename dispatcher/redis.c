@@ -1,7 +1,8 @@
 /*
  * Redis connections: hiredis' async API on the libuv loop, reconnected with
- * backoff when lost. The daemon keeps two: one that blocks in XREADGROUP,
- * one for everything else, pipelined.
+ * backoff when lost. The daemon keeps two: intake, which blocks in
+ * XREADGROUP and, between reads, accepts the job just read; and one for
+ * everything else, pipelined.
  *
  * Keeps true: a lost connection is noticed once (down), retried without a
  * busy loop, and announced again (up) only when usable. A connection whose
@@ -114,6 +115,7 @@ struct tc_rconn {
 	uv_timer_t watchdog;
 	uint64_t stall_ms;          /* longest wait for a reply */
 	unsigned outstanding;       /* commands without a reply yet */
+	bool unwritten;             /* commands queued since the last flush */
 	uint64_t last_reply;        /* uv_now of the last reply */
 };
 
@@ -333,7 +335,25 @@ int tc_rconn_send(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 	}
 	if (!rc->outstanding++)
 		rc->last_reply = uv_now(rc->loop);
+	rc->unwritten = true;
 	return 0;
+}
+
+void tc_rconn_peek(struct tc_rconn *rc)
+{
+	/* A read finding nothing is EAGAIN, which hiredis takes as "later". */
+	if (rc->connected && rc->ac && rc->outstanding)
+		redisAsyncHandleRead(rc->ac);
+}
+
+void tc_rconn_flush(struct tc_rconn *rc)
+{
+	if (!rc->unwritten || !rc->connected || !rc->ac)
+		return;
+	rc->unwritten = false;
+	/* Writes what the socket takes now; hiredis keeps waiting for
+	 * "writable" for the rest. */
+	redisAsyncHandleWrite(rc->ac);
 }
 
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,

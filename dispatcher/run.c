@@ -3,8 +3,11 @@
  * in order, inline members then roster rows, then the job's recipients),
  * plans deliveries in batches (the PLAN script decides which are new, so a
  * member listed twice gets one message per channel and a restarted daemon
- * knows what it already sent), sends them through the channels, and writes
- * every state change in batches (the MOVE script).
+ * knows what it already sent; a new job's first batch is planned by the
+ * ACCEPT call itself), sends them through the channels, and writes every
+ * state change in batches (the MOVE script). A critical job overtakes: it
+ * is read, accepted and planned between a broadcast's completions, may use
+ * the memory a broadcast leaves free, and takes the next free slot.
  *
  * Keeps true: memory holds at most cfg->in_flight deliveries over all runs;
  * a job is finished (and its entry acknowledged) only once every delivery
@@ -24,6 +27,9 @@
 
 #define HEAD_ARGS 10 /* EVAL script 5 job dlv events retry dead now job-id */
 #define MOVE_HEAD (HEAD_ARGS + 1) /* ... and the write number */
+/* EVAL script 3 job dlv events now job-id entry template severity
+ * incident state text write */
+#define ACCEPT_ARGS 15
 #define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
 #define RETRY_AFTER_MAX_MS 3600000 /* a Retry-After longer than an hour is cut */
 #define CANCEL_WATCH_MS    500     /* how often running jobs are checked for cancel */
@@ -140,6 +146,7 @@ static int retry_push(struct tc_disp *d, struct tc_dlv *v);
 static void watch_cancel(uv_timer_t *t);
 static void plan_done(redisAsyncContext *ac, void *reply, void *priv);
 static void move_done(redisAsyncContext *ac, void *reply, void *priv);
+static void dispatch(struct tc_disp *d, bool peek);
 
 /* Frees a MOVE batch being built: each transition's strings are one
  * block, starting at its id (argv[MOVE_HEAD + MOVE_ARGS i]). */
@@ -274,13 +281,15 @@ void tc_run_replay_all(struct tc_disp *d)
 	}
 }
 
-/* Learns what PLAN said of each delivery and queues those to send. */
-static void planned(struct tc_run *r, struct tc_write *w, const redisReply *rep)
+/* Learns what PLAN said of each of the n deliveries dlv and queues those
+ * to send. */
+static void planned(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
+		    const redisReply *rep)
 {
 	unsigned i;
 
-	for (i = 0; i < w->n; i++) {
-		struct tc_dlv *v = w->dlv[i];
+	for (i = 0; i < n; i++) {
+		struct tc_dlv *v = dlv[i];
 		const redisReply *e = rep->element[i];
 		json_t *old = NULL, *st;
 		int s = TC_DS_QUEUED;
@@ -334,10 +343,37 @@ static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
 			dlv_free(w->dlv[i]);
 	} else {
 		tc_log(TC_LOG_DEBUG, "run", "job=%s event=planned deliveries=%u", r->job.id, w->n);
-		planned(r, w, rep);
+		planned(r, w->dlv, w->n, rep);
 	}
 	write_free(w);
+	dispatch(r->disp, false);
 	tc_disp_poke(r->disp);
+}
+
+/* Appends the batch being planned as PLAN's (id, channel, record)
+ * triples at argv[argc], numbered write_no; the records are built in
+ * json[], which the caller releases. Returns the new argc. */
+static int plan_args(struct tc_run *r, uint64_t write_no, const char **argv,
+		     size_t *lens, int argc, struct tc_buf *json)
+{
+	unsigned i;
+
+	for (i = 0; i < r->n_plan; i++) {
+		struct tc_dlv *v = r->plan[i];
+
+		v->plan_write = write_no;
+		tc_buf_init(&json[i], TC_LIMIT_ADDRESS * 4);
+		if (dlv_json(v, "", "", "", &json[i]) < 0)
+			(void)tc_buf_adds(&json[i], "{}");
+		argv[argc] = v->id;
+		lens[argc++] = TC_DELIVERY_ID_LEN;
+		argv[argc] = tc_channel_name(v->ch);
+		lens[argc] = strlen(argv[argc]);
+		argc++;
+		argv[argc] = json[i].data;
+		lens[argc++] = json[i].len;
+	}
+	return argc;
 }
 
 /* Writes the batch of planned deliveries with the PLAN script. */
@@ -361,21 +397,7 @@ static void plan_flush(struct tc_run *r)
 	lens[argc++] = strlen(pass);
 	argv[argc] = no;
 	lens[argc++] = strlen(no);
-	for (i = 0; i < n; i++) {
-		struct tc_dlv *v = r->plan[i];
-
-		v->plan_write = write_no;
-		tc_buf_init(&json[i], TC_LIMIT_ADDRESS * 4);
-		if (dlv_json(v, "", "", "", &json[i]) < 0)
-			(void)tc_buf_adds(&json[i], "{}");
-		argv[argc] = v->id;
-		lens[argc++] = TC_DELIVERY_ID_LEN;
-		argv[argc] = tc_channel_name(v->ch);
-		lens[argc] = strlen(argv[argc]);
-		argc++;
-		argv[argc] = json[i].data;
-		lens[argc++] = json[i].len;
-	}
+	argc = plan_args(r, write_no, argv, lens, argc, json);
 	w = write_new(r, argc, argv, lens);
 	if (w)
 		w->dlv = malloc(n * sizeof(*w->dlv));
@@ -822,9 +844,10 @@ static void on_outcome(void *data, const struct tc_outcome *o)
 {
 	struct tc_dlv *v = data;
 	struct tc_disp *d = v->run->disp;
+	enum tc_channel ch = v->ch;
 	char q[TC_LIMIT_LOG_VALUE + 16];
 
-	d->sending[v->ch]--;
+	d->sending[ch]--;
 	tc_buf_release(&v->body);
 	switch (o->kind) {
 	case TC_OUT_DELIVERED:
@@ -843,6 +866,12 @@ static void on_outcome(void *data, const struct tc_outcome *o)
 		dlv_move(v, TC_DS_FAILED, o->detail, o->provider, o->provider_id);
 		break;
 	}
+	/* A critical delivery waiting for a slot takes this one now, not at
+	 * the end of the turn; and a turn busy with completions looks for
+	 * new jobs now and then. */
+	if (d->ready[ch][TC_SEV_CRITICAL])
+		dispatch(d, false);
+	tc_disp_peek(d);
 	tc_disp_poke(d);
 }
 
@@ -895,7 +924,12 @@ static unsigned channel_cap(const struct tc_disp *d, enum tc_channel c)
 	return d->cfg->in_flight;
 }
 
-static void dispatch(struct tc_disp *d)
+/* Starts what is ready while the channels have room, most urgent first.
+ * Called as soon as deliveries are planned (and a slot frees for a
+ * critical one), not only at the end of a loop turn, which a busy
+ * broadcast makes a few ms long. peek: look for new jobs between sends
+ * (tc_disp_peek); false inside a hiredis callback. */
+static void dispatch(struct tc_disp *d, bool peek)
 {
 	struct tc_dlv *v;
 	int c;
@@ -906,8 +940,11 @@ static void dispatch(struct tc_disp *d)
 		return;
 
 	for (c = 0; c < TC_CH_COUNT; c++)
-		while (d->sending[c] < channel_cap(d, c) && (v = ready_pop(d, c)))
+		while (d->sending[c] < channel_cap(d, c) && (v = ready_pop(d, c))) {
 			dlv_send(d, v);
+			if (peek)
+				tc_disp_peek(d);
+		}
 }
 
 /* ---- expansion ---------------------------------------------------------------- */
@@ -939,8 +976,6 @@ static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 			return;
 		}
 		r->plan[r->n_plan++] = v;
-		if (r->n_plan == TC_PLAN_BATCH)
-			plan_flush(r);
 	}
 }
 
@@ -998,14 +1033,33 @@ static bool expand_roster(struct tc_run *r, const struct tc_group *g)
 	return true;
 }
 
-/* Plans members while memory allows; stops to wait for a roster. */
+/* The deliveries in memory, over all runs, up to which r may plan: a
+ * critical job may fill in_flight; others leave an eighth of it (at most
+ * one batch), so a critical job never waits for memory behind a
+ * broadcast. */
+static unsigned live_cap(const struct tc_run *r)
+{
+	unsigned cap = r->disp->cfg->in_flight, reserve = cap / 8;
+
+	if (r->job.severity == TC_SEV_CRITICAL)
+		return cap;
+	return cap - (reserve < TC_PLAN_BATCH ? reserve : TC_PLAN_BATCH);
+}
+
+/* Plans members while memory allows; stops to wait for a roster. Before
+ * the job is accepted it gathers one batch only, for ACCEPT to plan. */
 static void expand(struct tc_run *r)
 {
 	struct tc_disp *d = r->disp;
 	const struct tc_group *g;
 
-	while (r->phase == TC_RUN_EXPANDING && !r->expanded &&
-	       d->live + TC_CH_COUNT <= d->cfg->in_flight) {
+	while ((r->phase == TC_RUN_EXPANDING || r->phase == TC_RUN_ACCEPTING) &&
+	       !r->expanded && d->live + TC_CH_COUNT <= live_cap(r)) {
+		if (r->n_plan + TC_CH_COUNT > TC_PLAN_BATCH) {
+			if (r->phase == TC_RUN_ACCEPTING)
+				return;
+			plan_flush(r);
+		}
 		if (r->gi < r->job.n_groups) {
 			g = tc_cfg_group(d->cfg, r->job.groups[r->gi]);
 			if (!g) {
@@ -1253,10 +1307,11 @@ void tc_run_pump_all(struct tc_disp *d)
 		if (run_step(r) && r->phase == TC_RUN_EXPANDING)
 			plan_flush(r);
 	}
-	dispatch(d);
+	dispatch(d, true);
 	for (r = d->runs; r; r = next) {
 		next = r->next;
-		if (r->phase != TC_RUN_BROKEN)
+		/* An accepting run's batch is ACCEPT's. */
+		if (r->phase != TC_RUN_BROKEN && r->phase != TC_RUN_ACCEPTING)
 			plan_flush(r);
 		move_flush(r);
 		if (r->phase == TC_RUN_DRAINING || r->phase == TC_RUN_BROKEN)
@@ -1310,19 +1365,24 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct tc_run *r = priv;
 	redisReply *rep = reply;
+	const redisReply *batch;
 	const char *verdict, *state;
 	int64_t wait;
 
 	(void)ac;
 	r->writes--;
-	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-	    rep->element[0]->type != REDIS_REPLY_STRING) {
-		run_break(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    (rep->elements == 4 && (rep->element[3]->type != REDIS_REPLY_ARRAY ||
+				    rep->element[3]->elements != r->n_plan))) {
+		run_break(r, !rep ? "no reply" : rep->type == REDIS_REPLY_ERROR ? rep->str :
+			  "unexpected reply");
 		tc_disp_poke(r->disp);
 		return;
 	}
 	verdict = rep->element[0]->str;
 	r->pass = (unsigned)rep->element[2]->integer;
+	batch = rep->elements == 4 ? rep->element[3] : NULL;
 	state = rep->element[1]->type == REDIS_REPLY_STRING ? rep->element[1]->str : "";
 	if (strcmp(verdict, "duplicate") == 0) {
 		tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=duplicate state=%s, not sent again",
@@ -1349,6 +1409,13 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 		if (wait > 0)
 			uv_timer_start(&r->timer, send_at_fired, (uint64_t)wait, 0);
 	}
+	if (batch) {
+		/* Planned with the acceptance: send them now. Otherwise
+		 * PLAN plans them, as this pass's. */
+		planned(r, r->plan, r->n_plan, batch);
+		r->n_plan = 0;
+		dispatch(r->disp, false);
+	}
 	tc_disp_poke(r->disp);
 }
 
@@ -1368,11 +1435,15 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		  size_t len)
 {
 	struct tc_run *r = calloc(1, sizeof(*r));
-	char now[40];
-	const char *argv[11];
-	size_t lens[11];
+	const char *argv[ACCEPT_ARGS + 3 * TC_PLAN_BATCH];
+	size_t lens[ACCEPT_ARGS + 3 * TC_PLAN_BATCH];
+	struct tc_buf json[TC_PLAN_BATCH];
 	const char *prefix = d->cfg->prefix;
-	int i;
+	struct tc_rconn *conn;
+	bool later;
+	char no[24];
+	int argc, i, sent;
+	unsigned k;
 
 	if (!r) {
 		tc_log(TC_LOG_ERROR, "run", "job=%s event=out-of-memory, it stays pending",
@@ -1398,24 +1469,47 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		run_break(r, "out of memory");
 		return;
 	}
-	tc_time_format(tc_time_now_ms(), now, sizeof(now));
-	argv[0] = "EVAL";
-	argv[1] = tc_lua_accept;
-	argv[2] = "1";
-	argv[3] = r->key_job;
-	argv[4] = r->entry_ref;
-	argv[5] = r->job.template;
-	argv[6] = tc_severity_name(r->job.severity);
-	argv[7] = r->job.incident ? r->job.incident : "";
-	argv[8] = now;
-	argv[9] = r->job.send_at_ms > tc_time_now_ms() ? "scheduled" : "sending";
-	argv[10] = text;
-	for (i = 0; i < 10; i++)
+	/* ACCEPT goes on the intake connection when no read waits there
+	 * (right after a read, that is): a new job is then accepted at once,
+	 * not behind the tracking writes a broadcast queued on the command
+	 * connection. */
+	conn = !d->reading && tc_rconn_ctx(d->intake) ? d->intake : d->cmd;
+	later = r->job.send_at_ms > tc_time_now_ms();
+	argc = 0;
+	argv[argc++] = "EVAL";
+	argv[argc++] = tc_lua_accept;
+	argv[argc++] = "3";
+	argv[argc++] = r->key_job;
+	argv[argc++] = r->key_dlv;
+	argv[argc++] = r->key_ev;
+	argv[argc++] = tc_disp_now(d);
+	argv[argc++] = r->job.id;
+	argv[argc++] = r->entry_ref;
+	argv[argc++] = r->job.template;
+	argv[argc++] = tc_severity_name(r->job.severity);
+	argv[argc++] = r->job.incident ? r->job.incident : "";
+	argv[argc++] = later ? "scheduled" : "sending";
+	for (i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	lens[10] = len;
-	if (tc_rconn_cmd(d->cmd, accept_done, r, 11, argv, lens) < 0) {
+	argv[argc] = text;
+	lens[argc++] = len;
+	/* The first batch rides along, made for a first pass: a new job
+	 * (the common case) is accepted and planned in one round trip. */
+	r->pass = 1;
+	r->n_writes = 1;
+	snprintf(no, sizeof(no), "%llu", (unsigned long long)r->n_writes);
+	argv[argc] = no;
+	lens[argc++] = strlen(no);
+	if (!later && tc_rconn_ctx(d->cmd))
+		expand(r);
+	argc = plan_args(r, r->n_writes, argv, lens, argc, json);
+	sent = tc_rconn_cmd(conn, accept_done, r, argc, argv, lens);
+	for (k = 0; k < r->n_plan; k++)
+		tc_buf_release(&json[k]);
+	if (sent < 0) {
 		run_break(r, "redis down");
 		return;
 	}
+	tc_rconn_flush(conn);
 	r->writes++;
 }

@@ -6,71 +6,86 @@
  */
 #include "dispatcher/dispatcher.h"
 
-/* KEYS: job record. ARGV: entry ref, template, severity, incident, now,
- * initial state, the job's JSON text (kept as field `job`, for `tocsin dead
- * retry`). Returns {verdict, state, pass}: verdict "new", "resumed"
- * (the same stream entry seen before: a restart) or "duplicate" (another
- * entry already used this job id); pass counts the times the job was
- * started, so PLAN can tell a restart's leftovers from a member listed
- * twice in this pass. */
-const char tc_lua_accept[] =
+/* PLAN's step, shared with ACCEPT: plans the (id, channel, json) triples
+ * of ARGV from `first` on, as call number `write` of pass `pass` (KEYS:
+ * job record, deliveries, job events; ARGV[1]: now). Returns per delivery:
+ * "" for a new one (counted as planned and queued), "mine" for one this
+ * very call planned before (a replay after a lost reply), "dup" for one
+ * already planned in this pass or earlier in this call (a member listed
+ * twice), or the stored JSON of one planned by an earlier pass (a restart
+ * resumes it), which is claimed for this pass. */
+#define LUA_PLAN_FN \
+	"local function plan(pass, write, first)\n" \
+	"  local out, new, seen = {}, {}, {}\n" \
+	"  for i = first, #ARGV, 3 do\n" \
+	"    local id, ch = ARGV[i], ARGV[i + 1]\n" \
+	"    if seen[id] then\n" \
+	"      out[#out + 1] = 'dup'\n" \
+	"    elseif redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n" \
+	"      new[ch] = (new[ch] or 0) + 1\n" \
+	"      redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n" \
+	"        'state', 'queued', 'at', ARGV[1])\n" \
+	"      out[#out + 1] = ''\n" \
+	"    else\n" \
+	"      local old = redis.call('HGET', KEYS[2], id)\n" \
+	"      local d = cjson.decode(old)\n" \
+	"      if d.pass == pass and d.plan == write then\n" \
+	"        out[#out + 1] = 'mine'\n" \
+	"      elseif d.pass == pass then\n" \
+	"        out[#out + 1] = 'dup'\n" \
+	"      else\n" \
+	"        d.pass = pass\n" \
+	"        d.plan = write\n" \
+	"        redis.call('HSET', KEYS[2], id, cjson.encode(d))\n" \
+	"        out[#out + 1] = old\n" \
+	"      end\n" \
+	"    end\n" \
+	"    seen[id] = true\n" \
+	"  end\n" \
+	"  for ch, n in pairs(new) do\n" \
+	"    redis.call('HINCRBY', KEYS[1], 'planned', n)\n" \
+	"    redis.call('HINCRBY', KEYS[1], 'queued', n)\n" \
+	"    redis.call('HINCRBY', KEYS[1], ch .. '.queued', n)\n" \
+	"  end\n" \
+	"  return out\n" \
+	"end\n"
+
+/* KEYS: job record, deliveries, job events. ARGV: now, job id, entry ref,
+ * template, severity, incident, initial state, the job's JSON text (kept
+ * as field `job`, for `tocsin dead retry`), write, then the job's first
+ * deliveries as PLAN's triples, their records made for pass 1. Returns
+ * {verdict, state, pass[, planned]}: verdict "new", "resumed" (the same
+ * stream entry seen before: a restart) or "duplicate" (another entry
+ * already used this job id); pass counts the times the job was started,
+ * so PLAN can tell a restart's leftovers from a member listed twice in
+ * this pass. On the first pass the deliveries are planned in the same
+ * step (what PLAN would return for them): a new job costs one round trip
+ * before it sends. On a later pass they are left for PLAN. */
+const char tc_lua_accept[] = LUA_PLAN_FN
 	"local cur = redis.call('HGET', KEYS[1], 'entry')\n"
-	"if cur and cur ~= ARGV[1] then\n"
+	"if cur and cur ~= ARGV[3] then\n"
 	"  return {'duplicate', redis.call('HGET', KEYS[1], 'state') or '', 0}\n"
 	"end\n"
 	"local verdict = 'resumed'\n"
 	"if not cur then\n"
-	"  redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', ARGV[6],\n"
-	"    'template', ARGV[2], 'severity', ARGV[3], 'incident', ARGV[4],\n"
-	"    'created_at', ARGV[5], 'planned', 0, 'job', ARGV[7])\n"
+	"  redis.call('HSET', KEYS[1], 'entry', ARGV[3], 'state', ARGV[7],\n"
+	"    'template', ARGV[4], 'severity', ARGV[5], 'incident', ARGV[6],\n"
+	"    'created_at', ARGV[1], 'planned', 0, 'job', ARGV[8])\n"
 	"  verdict = 'new'\n"
 	"end\n"
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
-	"return {verdict, redis.call('HGET', KEYS[1], 'state'), pass}\n";
+	"local state = redis.call('HGET', KEYS[1], 'state')\n"
+	"if pass == 1 and #ARGV >= 10 then\n"
+	"  return {verdict, state, pass, plan(1, tonumber(ARGV[9]), 10)}\n"
+	"end\n"
+	"return {verdict, state, pass}\n";
 
 /* KEYS: job record, deliveries, job events, retry set, dead letters. ARGV:
  * now, job id, pass, write (this call's number in the pass), then per
  * delivery (id, channel, json, whose `plan` is the write number). Returns
- * per delivery: "" for a new one (counted as planned and queued), "mine"
- * for one this very call planned before (a replay after a lost reply),
- * "dup" for one already planned in this pass or earlier in this call (a
- * member listed twice), or
- * the stored JSON of one planned by an earlier pass (a restart resumes it),
- * which is claimed for this pass. */
-const char tc_lua_plan[] =
-	"local out, new, seen = {}, {}, {}\n"
-	"local pass, write = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-	"for i = 5, #ARGV, 3 do\n"
-	"  local id, ch = ARGV[i], ARGV[i + 1]\n"
-	"  if seen[id] then\n"
-	"    out[#out + 1] = 'dup'\n"
-	"  elseif redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n"
-	"    new[ch] = (new[ch] or 0) + 1\n"
-	"    redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
-	"      'state', 'queued', 'at', ARGV[1])\n"
-	"    out[#out + 1] = ''\n"
-	"  else\n"
-	"    local old = redis.call('HGET', KEYS[2], id)\n"
-	"    local d = cjson.decode(old)\n"
-	"    if d.pass == pass and d.plan == write then\n"
-	"      out[#out + 1] = 'mine'\n"
-	"    elseif d.pass == pass then\n"
-	"      out[#out + 1] = 'dup'\n"
-	"    else\n"
-	"      d.pass = pass\n"
-	"      d.plan = write\n"
-	"      redis.call('HSET', KEYS[2], id, cjson.encode(d))\n"
-	"      out[#out + 1] = old\n"
-	"    end\n"
-	"  end\n"
-	"  seen[id] = true\n"
-	"end\n"
-	"for ch, n in pairs(new) do\n"
-	"  redis.call('HINCRBY', KEYS[1], 'planned', n)\n"
-	"  redis.call('HINCRBY', KEYS[1], 'queued', n)\n"
-	"  redis.call('HINCRBY', KEYS[1], ch .. '.queued', n)\n"
-	"end\n"
-	"return out\n";
+ * what plan() says of each. */
+const char tc_lua_plan[] = LUA_PLAN_FN
+	"return plan(tonumber(ARGV[3]), tonumber(ARGV[4]), 5)\n";
 
 /* KEYS: job record, deliveries, job events, retry set, dead letters.
  * ARGV: now, job id, write (pass * 2^32 + this call's number in the pass),

@@ -266,6 +266,40 @@ def test_critical_overtakes_queued_normal(env):
     assert json.loads(first["body"])["job"] == "CRIT-1", first["body"]
 
 
+def test_critical_job_behind_full_broadcast_is_accepted_and_planned_at_once(env):
+    """A critical job arriving while a broadcast fills in_flight still gets
+    memory (the broadcast leaves a reserve), is planned by the very script
+    call that accepts it, and reaches its members while the broadcast still
+    has most of its way to go."""
+    env.start_redis()
+    env.start_receiver()
+    roster = os.path.join(env.dir, "r.csv")
+    n = 3000
+    with open(roster, "w") as f:
+        f.write("name,webhook\n")
+        for i in range(n):
+            f.write(f"U{i},{env.hook(f'u{i}')}\n")
+    env.write_config(f"  all:\n    roster: {roster}\n" + two_groups(env), in_flight=60)
+    env.start_tocsind()
+    env.xadd_job({"id": "BULK", "template": "outage", "groups": ["all"]})
+    wait_for(lambda: int(env.job("BULK").get("delivered", 0)) >= 200, 60,
+             "the broadcast to be under way")
+    env.xadd_job({"id": "CRIT", "template": "outage", "groups": ["oncall"],
+                  "severity": "critical"}, "critical")
+    rec = env.wait_done("CRIT")
+    queued = [e for _, e in env.r.xrange("tocsin:job:CRIT:events") if e.get("state") == "queued"]
+    assert len(queued) == 2, queued
+    # One script call: the acceptance's time is the planning's.
+    assert all(e["at"] == rec["created_at"] for e in queued), (rec["created_at"], queued)
+    check_counts(rec)
+    env.wait_done("BULK", timeout=120)
+    order = [json.loads(g["body"])["job"] for g in env.received()]
+    last = max(i for i, j in enumerate(order) if j == "CRIT")
+    assert order.count("CRIT") == 2 and order.count("BULK") == n
+    assert order[last:].count("BULK") > n // 2, order[last:].count("BULK")
+    check_counts(env.job("BULK"))
+
+
 def test_duplicate_job_id_is_not_sent_again(env):
     setup(env)
     job = {"id": "DUP-1", "template": "outage", "groups": ["oncall"]}
