@@ -1,18 +1,20 @@
 """A small TCP fault proxy for tests: listens on 127.0.0.1, forwards each
-connection to a target, and injects faults into the first `faults`
-connections: "cut" forwards the request, then closes the client's
-connection before any response byte (the peer got the request, the sender
-never hears back); "hang" accepts and never answers. It also counts the
-client connections open at once (max_open). Runs on threads; stop()
-closes everything."""
+connection to a target (a port on 127.0.0.1, or a unix socket's path), and
+injects faults into the first `faults` connections: "cut" forwards the
+request, then closes the client's connection before any response byte (the
+peer got the request, the sender never hears back); "hang" accepts and
+never answers. black_hole() makes every connection, from then on, drop what
+its client sends (the target never sees it) while answers still flow back.
+It also counts the client connections open at once (max_open). Runs on
+threads; stop() closes everything."""
 
 import socket
 import threading
 
 
 class FaultProxy:
-    def __init__(self, target_port, mode="cut", faults=1):
-        self.target = ("127.0.0.1", target_port)
+    def __init__(self, target, mode="cut", faults=1):
+        self.target = target
         self.mode = mode
         self.faults = faults
         self.seen = 0
@@ -26,6 +28,7 @@ class FaultProxy:
         self.open = 0          # client connections open now
         self.max_open = 0      # the most at once
         self.stopped = False
+        self.dropping = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -56,7 +59,11 @@ class FaultProxy:
                 threading.Event().wait(0.2)
             return
         try:
-            up = socket.create_connection(self.target)
+            if isinstance(self.target, str):
+                up = socket.socket(socket.AF_UNIX)
+                up.connect(self.target)
+            else:
+                up = socket.create_connection(("127.0.0.1", self.target))
         except OSError:
             c.close()
             return
@@ -72,8 +79,11 @@ class FaultProxy:
             return
         t = threading.Thread(target=self._pipe, args=(up, c), daemon=True)
         t.start()
-        self._pipe(c, up)
+        self._pipe(c, up, self)
         t.join()
+
+    def black_hole(self):
+        self.dropping = True
 
     @staticmethod
     def _read_request(c):
@@ -96,13 +106,15 @@ class FaultProxy:
         return head + b"\r\n\r\n" + body
 
     @staticmethod
-    def _pipe(a, b):
+    def _pipe(a, b, dropper=None):
+        """Copies a to b; drops the bytes instead once dropper.dropping."""
         try:
             while True:
                 chunk = a.recv(65536)
                 if not chunk:
                     break
-                b.sendall(chunk)
+                if not (dropper and dropper.dropping):
+                    b.sendall(chunk)
         except OSError:
             pass
         finally:

@@ -5,6 +5,7 @@ reached at least once, duplicates stay within the in-flight cap."""
 import signal
 from collections import Counter
 
+from faultproxy import FaultProxy
 from harness import check_counts, wait_for
 
 
@@ -39,6 +40,47 @@ def test_sigkill_mid_broadcast_then_restart(env):
         env.start_tocsind()
     check_complete(env, "KILL", n, 2 * cap)
     assert int(env.job("KILL")["pass"]) == 3
+
+
+def test_sigkill_after_providers_accepted_before_the_state_was_written(env):
+    # tocsind talks to Redis through a proxy that, at the kill point, drops
+    # everything tocsind writes: sends under way go on and the receiver
+    # accepts them, but none of their outcomes reaches Redis. Then SIGKILL.
+    n, cap = 20000, 200
+    env.start_redis(appendonly=True)
+    env.start_receiver()
+    proxy = FaultProxy(env.redis_sock, faults=0)
+    try:
+        env.roster_group(n, cap, redis_url=f"redis://127.0.0.1:{proxy.port}")
+        env.start_tocsind()
+        env.xadd_job({"id": "WINDOW", "template": "outage", "groups": ["all"]})
+        wait_for(lambda: int(env.job("WINDOW").get("delivered", 0)) > 5000, 60,
+                 "5000 deliveries")
+        proxy.black_hole()
+        # The sends under way finish (the receiver takes them) and no new
+        # one can be planned: wait until the receiver has had nothing new
+        # for a second.
+        counts = []
+
+        def settled():
+            with open(env.recv_log, "rb") as f:
+                counts.append(f.read().count(b"\n"))
+            return len(counts) > 20 and counts[-1] == counts[-21]
+        wait_for(settled, 30, "the sends under way to finish")
+        env.stop(env.tocsind_proc, signal.SIGKILL)
+    finally:
+        proxy.stop()
+    # What the receiver accepted but Redis does not have as delivered.
+    recorded = {d for d, v in env.deliveries("WINDOW").items() if v["state"] == "delivered"}
+    window = {g["headers"]["webhook-id"] for g in env.received()} - recorded
+    assert 0 < len(window) <= cap, f"{len(window)} accepted, not recorded"
+    env.roster_group(n, cap)
+    env.start_tocsind()
+    dups = check_complete(env, "WINDOW", n, cap)
+    seen = Counter(g["headers"]["webhook-id"] for g in env.received())
+    # Each of them was sent again, once; nothing recorded was.
+    assert all(seen[d] == 2 for d in window), [d for d in window if seen[d] != 2][:5]
+    assert dups == len(window), (dups, len(window))
 
 
 def test_sigkill_before_the_final_acknowledgement(env):
