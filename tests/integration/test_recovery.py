@@ -96,6 +96,31 @@ def test_sigkill_before_the_final_acknowledgement(env):
     check_complete(env, "LATE", n, n)
 
 
+def test_job_submitted_again_across_a_restart_is_not_sent_again(env):
+    n, cap = 2000, 100
+    roster_env(env, n, cap)
+    env.start_tocsind()
+    job = {"id": "AGAIN", "template": "outage", "groups": ["all"]}
+    first = env.xadd_job(job)
+    wait_for(lambda: int(env.job("AGAIN").get("delivered", 0)) > 300, 60, "progress")
+    env.stop(env.tocsind_proc, signal.SIGKILL)
+    # Pressed Enter twice: the same job again while tocsind is down.
+    second = env.xadd_job(job)
+    env.start_tocsind()
+    check_complete(env, "AGAIN", n, cap)
+    assert env.job("AGAIN")["entry"] == f"normal/{first}"
+    dup = [e for _, e in env.r.xrange("tocsin:events") if e.get("event") == "duplicate"]
+    assert [e["entry"] for e in dup] == [f"normal/{second}"], dup
+    # And once more after it is done and tocsind restarted cleanly.
+    env.stop(env.tocsind_proc)
+    env.start_tocsind()
+    env.xadd_job(job)
+    wait_for(lambda: len([e for _, e in env.r.xrange("tocsin:events")
+                          if e.get("event") == "duplicate"]) == 2, 20, "the second duplicate")
+    wait_for(lambda: env.pending() == 0, 20, "every entry acknowledged")
+    check_complete(env, "AGAIN", n, cap)
+
+
 def test_another_instance_claims_a_dead_instances_job(env):
     n, cap = 3000, 100
     roster_env(env, n, cap)
