@@ -112,8 +112,30 @@ static void show_line(const char *id, const redisReply *rec)
 	fflush(stdout);
 }
 
-static void show_summary(const char *id, const redisReply *rec)
+/* When the job's audit trail last moved, by Redis's clock (its latest
+ * entry's id), in ms; 0 when it has none. Shows whether a job that is not
+ * done is still making progress. */
+static int64_t last_event_ms(redisContext *c, const struct tc_cfg *cfg, const char *id)
 {
+	char key[TC_KEY_MAX];
+	redisReply *r;
+	int64_t ms = 0;
+
+	if (tc_key_job_events(key, sizeof(key), cfg->prefix, id) < 0)
+		return 0;
+	r = redisCommand(c, "XREVRANGE %s + - COUNT 1", key);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
+	    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+		ms = strtoll(r->element[0]->element[0]->str, NULL, 10);
+	freeReplyObject(r);
+	return ms;
+}
+
+static void show_summary(const char *id, const redisReply *rec, int64_t last_ms)
+{
+	char at[40];
+
 	struct tally t;
 	int c;
 
@@ -126,6 +148,11 @@ static void show_summary(const char *id, const redisReply *rec)
 	printf("  created    %s\n", str(rec, "created_at"));
 	if (str(rec, "done_at")[0])
 		printf("  done       %s\n", str(rec, "done_at"));
+	else if (last_ms) {
+		tc_time_format(last_ms, at, sizeof(at));
+		printf("  last event %s (%lld s ago)\n", at,
+		       (long long)((tc_time_now_ms() - last_ms) / 1000));
+	}
 	printf("  planned    %lld\n", num(rec, "planned"));
 	if (num(rec, "unreachable"))
 		printf("  unreached  %lld member%s with no address on the job's channels\n",
@@ -145,10 +172,10 @@ static void show_summary(const char *id, const redisReply *rec)
 	}
 }
 
-static void show_json(const char *id, const redisReply *rec)
+static void show_json(const char *id, const redisReply *rec, int64_t last_ms)
 {
 	json_t *o = json_object(), *counts = json_object();
-	char *text;
+	char *text, at[40];
 	size_t i;
 
 	json_object_set_new(o, "job", json_string(id));
@@ -166,6 +193,10 @@ static void show_json(const char *id, const redisReply *rec)
 			json_object_set_new(o, k, json_string(v));
 	}
 	json_object_set_new(o, "counts", counts);
+	if (last_ms) {
+		tc_time_format(last_ms, at, sizeof(at));
+		json_object_set_new(o, "last_event_at", json_string(at));
+	}
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	printf("%s\n", text ? text : "{}");
 	free(text);
@@ -198,9 +229,9 @@ int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 	if (show == TC_SHOW_LINE)
 		show_line(id, rec);
 	else if (show == TC_SHOW_SUMMARY)
-		show_summary(id, rec);
+		show_summary(id, rec, last_event_ms(c, cfg, id));
 	else if (show == TC_SHOW_JSON)
-		show_json(id, rec);
+		show_json(id, rec, last_event_ms(c, cfg, id));
 	freeReplyObject(rec);
 	return r;
 }

@@ -1,6 +1,7 @@
 """Intake: invalid jobs go to the dead-letter stream with a reason naming
 the field, are acknowledged, and the daemon carries on; Redis trouble."""
 
+import json
 import os
 import signal
 import time
@@ -144,6 +145,31 @@ def test_lost_command_connection_resumes(env):
     assert rec["paused"] == "1" and " for " in rec["last_pause"], rec
     r = env.cli("status", "CMDKILL")
     assert "paused     1 time while Redis was away" in r.stdout, r.stdout
+
+
+def test_status_shows_when_a_stalled_job_last_moved(env):
+    env.start_redis()
+    env.start_receiver()
+    env.roster_group(2000, in_flight=20)
+    env.start_tocsind()
+    env.xadd_job({"id": "STALL", "template": "outage", "groups": ["all"]})
+    wait_for(lambda: int(env.job("STALL").get("delivered", 0)) > 100, 30, "progress")
+    # tocsind wedged (or cut off from Redis while the commander is not).
+    env.tocsind_proc.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(2.5)
+        r = env.cli("status", "STALL")
+        j = json.loads(env.cli("status", "STALL", "--json").stdout)
+    finally:
+        env.tocsind_proc.send_signal(signal.SIGCONT)
+    line = [x for x in r.stdout.splitlines() if x.startswith("  last event ")]
+    assert len(line) == 1, r.stdout
+    ago = int(line[0].split("(")[1].split(" ")[0])
+    assert 2 <= ago <= 10, line
+    assert j["state"] == "sending" and j["last_event_at"] == line[0].split()[2], (j, line)
+    env.wait_done("STALL", timeout=60)
+    r = env.cli("status", "STALL")
+    assert "  done " in r.stdout and "last event" not in r.stdout, r.stdout
 
 
 def test_sighup_reloads_without_resending_and_refuses_bad_config(env):
