@@ -3,6 +3,7 @@ request, a peer that never answers; and the timing of jobs: send_at,
 expires_at."""
 
 import datetime
+import os
 import time
 
 from faultproxy import FaultProxy
@@ -111,24 +112,27 @@ def test_per_host_cap_holds_while_retries_come_due_at_once(env):
     env.start_redis()
     env.start_receiver()
     proxy = FaultProxy(env.receiver_port, "cut", faults=0)
-    n = 600
+    n = 3000
     try:
-        members = "\n".join(
-            f'      - {{name: U{i}, webhook: "http://127.0.0.1:{proxy.port}/hooks/u{i}"}}'
-            for i in range(n))
-        env.write_config(f"  many:\n    members:\n{members}\n",
+        roster = os.path.join(env.dir, "many.csv")
+        with open(roster, "w") as f:
+            f.write("name,webhook\n")
+            for i in range(n):
+                f.write(f"U{i},http://127.0.0.1:{proxy.port}/hooks/u{i}\n")
+        env.write_config(f"  many:\n    roster: {roster}\n", in_flight=n,
                          retry="{attempts: 3, base: 1ms, max: 1ms}")
         text = open(env.config).read().replace("timeout: 5s", "timeout: 5s\n    per_host: 3")
         open(env.config, "w").write(text)
         env.set_status(503)
         env.start_tocsind()
         env.xadd_job({"id": "CAP", "template": "outage", "groups": ["many"]})
-        # Every first attempt fails; hundreds of retries are due at once.
-        wait_for(lambda: len(env.received()) >= n, 60, "every first attempt")
+        # Every first attempt fails; thousands of retries are due at once.
+        wait_for(lambda: len(env.received()) >= n, 90, "every first attempt")
         env.set_status(204)
-        rec = env.wait_done("CAP", timeout=90)
+        rec = env.wait_done("CAP", timeout=120)
     finally:
         proxy.stop()
     check_counts(rec)
     assert int(rec.get("delivered", 0)) + int(rec.get("failed", 0)) == n, rec
+    assert len(env.received()) >= 2 * n, len(env.received())  # each was retried
     assert 1 <= proxy.max_open <= 3, proxy.max_open
