@@ -25,7 +25,7 @@
 #define TC_ACTIVE_JOBS   16  /* jobs worked on at once */
 #define TC_REDIS_STALL_MS  5000 /* a reply later than this: the server is gone */
 #define TC_INTAKE_BLOCK_MS 5000 /* XREADGROUP BLOCK */
-#define TC_PEEK_US       500 /* how often a busy loop turn looks for new jobs */
+#define TC_PEEK_US       200 /* how often a busy loop turn looks for new jobs */
 
 /* ---- Redis connections (redis.c) ------------------------------------------ */
 struct tc_rconn;
