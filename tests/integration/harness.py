@@ -188,14 +188,21 @@ groups:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               env=self.env(), cwd=self.dir)
 
-    def roster_group(self, n, in_flight, group="all", redis_url=None):
-        """A configuration with one group of n roster members (U0, U1, ...,
-        each with its own webhook path on the receiver)."""
+    def write_roster(self, n, url=None):
+        """A CSV roster of n members U0, U1, ..., member i's webhook url(i),
+        by default its own path on the receiver. Returns its path."""
+        url = url or (lambda i: self.hook(f"u{i}"))
         roster = os.path.join(self.dir, "r.csv")
         with open(roster, "w") as f:
             f.write("name,webhook\n")
             for i in range(n):
-                f.write(f"U{i},{self.hook(f'u{i}')}\n")
+                f.write(f"U{i},{url(i)}\n")
+        return roster
+
+    def roster_group(self, n, in_flight, group="all", redis_url=None):
+        """A configuration with one group of n roster members (U0, U1, ...,
+        each with its own webhook path on the receiver)."""
+        roster = self.write_roster(n)
         self.write_config(f"  {group}:\n    roster: {roster}\n", in_flight=in_flight,
                           redis_url=redis_url)
 

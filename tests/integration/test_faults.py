@@ -3,7 +3,6 @@ request, a peer that never answers; and the timing of jobs: send_at,
 expires_at."""
 
 import datetime
-import os
 import time
 
 from faultproxy import FaultProxy
@@ -114,11 +113,7 @@ def test_per_host_cap_holds_while_retries_come_due_at_once(env):
     proxy = FaultProxy(env.receiver_port, "cut", faults=0)
     n = 3000
     try:
-        roster = os.path.join(env.dir, "many.csv")
-        with open(roster, "w") as f:
-            f.write("name,webhook\n")
-            for i in range(n):
-                f.write(f"U{i},http://127.0.0.1:{proxy.port}/hooks/u{i}\n")
+        roster = env.write_roster(n, lambda i: f"http://127.0.0.1:{proxy.port}/hooks/u{i}")
         env.write_config(f"  many:\n    roster: {roster}\n", in_flight=n,
                          retry="{attempts: 3, base: 1ms, max: 1ms}")
         text = open(env.config).read().replace("timeout: 5s", "timeout: 5s\n    per_host: 3")

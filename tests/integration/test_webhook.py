@@ -273,12 +273,8 @@ def test_critical_job_behind_full_broadcast_is_accepted_and_planned_at_once(env)
     has most of its way to go."""
     env.start_redis()
     env.start_receiver()
-    roster = os.path.join(env.dir, "r.csv")
     n = 3000
-    with open(roster, "w") as f:
-        f.write("name,webhook\n")
-        for i in range(n):
-            f.write(f"U{i},{env.hook(f'u{i}')}\n")
+    roster = env.write_roster(n)
     env.write_config(f"  all:\n    roster: {roster}\n" + two_groups(env), in_flight=60)
     env.start_tocsind()
     env.xadd_job({"id": "BULK", "template": "outage", "groups": ["all"]})
