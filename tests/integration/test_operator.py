@@ -104,18 +104,13 @@ def test_cancel_script_on_a_record(env):
 
 
 def test_cancel_running_job(env):
-    """NEEDS THE DISPATCHER SIDE of cancellation (tocsind watching records of
-    running jobs). A big roster; deliveries first go through, then pile up
+    """A big roster; deliveries first go through, then pile up
     in `retrying` (503 with Retry-After); cancel: the job ends `cancelled`,
     its entry acknowledged, counts adding up, some deliveries cancelled."""
     env.start_redis()
     env.start_receiver()
     n, cap = 3000, 10
-    roster = os.path.join(env.dir, "r.csv")
-    with open(roster, "w") as f:
-        f.write("name,webhook\n")
-        for i in range(n):
-            f.write(f"U{i},{env.hook(f'u{i}')}\n")
+    roster = env.write_roster(n)
     env.write_config(f"  all:\n    roster: {roster}\n", in_flight=cap,
                      retry="{attempts: 8, base: 1s, max: 2s}")
     env.start_tocsind()
