@@ -46,8 +46,10 @@ void tc_disp_peek(struct tc_disp *d)
 	if (d->stopping || now - d->peeked_ns < TC_PEEK_US * 1000ull)
 		return;
 	d->peeked_ns = now;
-	if (d->intake)
-		tc_rconn_peek(d->intake);
+	tc_rconn_peek(d->intake);
+	/* What it started (an ACCEPT, a send's record) leaves now. */
+	tc_rconn_flush(d->intake);
+	tc_rconn_flush(d->cmd);
 }
 
 bool tc_disp_has_entry(const struct tc_disp *d, enum tc_severity s,

@@ -50,6 +50,10 @@ static void ev_poll(uv_poll_t *h, int status, int events)
 		redisAsyncHandleWrite(e->ac);
 	if (e->ac && (events & UV_READABLE))
 		redisAsyncHandleRead(e->ac);
+	/* What the replies' callbacks asked of this connection (the ACCEPT
+	 * of a job just read) leaves now, out of those callbacks. */
+	if (e->ac)
+		tc_rconn_flush(e->ac->data);
 }
 
 static void ev_update(struct rc_events *e, int add, int del)
@@ -348,7 +352,10 @@ void tc_rconn_peek(struct tc_rconn *rc)
 
 void tc_rconn_flush(struct tc_rconn *rc)
 {
-	if (!rc->unwritten || !rc->connected || !rc->ac)
+	/* Inside one of its callbacks, a failed write would free the context
+	 * under hiredis' feet: the caller's turn ends with a flush anyway. */
+	if (!rc->unwritten || !rc->connected || !rc->ac ||
+	    (rc->ac->c.flags & REDIS_IN_CALLBACK))
 		return;
 	rc->unwritten = false;
 	/* Writes what the socket takes now; hiredis keeps waiting for

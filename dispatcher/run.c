@@ -1033,17 +1033,22 @@ static bool expand_roster(struct tc_run *r, const struct tc_group *g)
 	return true;
 }
 
-/* The deliveries in memory, over all runs, up to which r may plan: a
- * critical job may fill in_flight; others leave an eighth of it (at most
- * one batch), so a critical job never waits for memory behind a
- * broadcast. */
-static unsigned live_cap(const struct tc_run *r)
+/* Whether r may plan another member (up to one delivery per channel): a
+ * critical job may fill in_flight; others leave an eighth of it free (at
+ * least a member's worth, at most one batch), so a critical job never
+ * waits for memory behind a broadcast. With nothing in memory a member is
+ * planned whatever in_flight says, so an in_flight below the channel count
+ * still makes progress. */
+static bool room_for_member(const struct tc_run *r)
 {
-	unsigned cap = r->disp->cfg->in_flight, reserve = cap / 8;
+	unsigned live = r->disp->live, cap = r->disp->cfg->in_flight;
+	unsigned reserve = cap / 8 < TC_CH_COUNT ? TC_CH_COUNT : cap / 8;
 
-	if (r->job.severity == TC_SEV_CRITICAL)
-		return cap;
-	return cap - (reserve < TC_PLAN_BATCH ? reserve : TC_PLAN_BATCH);
+	if (reserve > TC_PLAN_BATCH)
+		reserve = TC_PLAN_BATCH;
+	if (r->job.severity != TC_SEV_CRITICAL && reserve < cap)
+		cap -= reserve;
+	return live == 0 || live + TC_CH_COUNT <= cap;
 }
 
 /* Plans members while memory allows; stops to wait for a roster. Before
@@ -1054,7 +1059,7 @@ static void expand(struct tc_run *r)
 	const struct tc_group *g;
 
 	while ((r->phase == TC_RUN_EXPANDING || r->phase == TC_RUN_ACCEPTING) &&
-	       !r->expanded && d->live + TC_CH_COUNT <= live_cap(r)) {
+	       !r->expanded && room_for_member(r)) {
 		if (r->n_plan + TC_CH_COUNT > TC_PLAN_BATCH) {
 			if (r->phase == TC_RUN_ACCEPTING)
 				return;
@@ -1371,8 +1376,15 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 
 	(void)ac;
 	r->writes--;
+	if (r->phase == TC_RUN_BROKEN) {
+		/* Interrupted meanwhile: whatever ACCEPT did, the next pass
+		 * resumes it. */
+		tc_disp_poke(r->disp);
+		return;
+	}
 	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
-	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->elements > 4 || rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[2]->type != REDIS_REPLY_INTEGER ||
 	    (rep->elements == 4 && (rep->element[3]->type != REDIS_REPLY_ARRAY ||
 				    rep->element[3]->elements != r->n_plan))) {
 		run_break(r, !rep ? "no reply" : rep->type == REDIS_REPLY_ERROR ? rep->str :
@@ -1395,7 +1407,10 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 	tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=%s severity=%s",
 	       r->job.id, r->entry_ref, verdict, tc_severity_name(r->job.severity));
 	if (strcmp(state, "done") == 0) {
-		/* Finished before a crash took the acknowledgement. */
+		/* Finished before a crash took the acknowledgement: nothing
+		 * more to plan. */
+		while (r->n_plan)
+			dlv_free(r->plan[--r->n_plan]);
 		r->expanded = true;
 		r->phase = TC_RUN_DRAINING;
 	} else if (strcmp(state, "cancelled") == 0) {
@@ -1500,8 +1515,10 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 	snprintf(no, sizeof(no), "%llu", (unsigned long long)r->n_writes);
 	argv[argc] = no;
 	lens[argc++] = strlen(no);
-	if (!later && tc_rconn_ctx(d->cmd))
+	if (!later && !d->stopping && tc_rconn_ctx(d->cmd))
 		expand(r);
+	if (r->phase == TC_RUN_BROKEN)
+		return; /* out of memory while expanding: it stays pending */
 	argc = plan_args(r, r->n_writes, argv, lens, argc, json);
 	sent = tc_rconn_cmd(conn, accept_done, r, argc, argv, lens);
 	for (k = 0; k < r->n_plan; k++)
@@ -1510,6 +1527,5 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		run_break(r, "redis down");
 		return;
 	}
-	tc_rconn_flush(conn);
 	r->writes++;
 }

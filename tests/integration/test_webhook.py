@@ -296,6 +296,14 @@ def test_critical_job_behind_full_broadcast_is_accepted_and_planned_at_once(env)
     check_counts(env.job("BULK"))
 
 
+def test_in_flight_of_one_still_delivers_one_member_at_a_time(env):
+    setup(env, in_flight=1)
+    env.xadd_job({"id": "ONE", "template": "outage", "groups": ["oncall", "executives"]})
+    rec = env.wait_done("ONE")
+    assert rec["planned"] == "3" and rec["delivered"] == "3", rec
+    check_counts(rec)
+
+
 def test_duplicate_job_id_is_not_sent_again(env):
     setup(env)
     job = {"id": "DUP-1", "template": "outage", "groups": ["oncall"]}
