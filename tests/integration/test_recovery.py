@@ -2,6 +2,7 @@
 again (this instance or another one), finishes the job; every recipient is
 reached at least once, duplicates stay within the in-flight cap."""
 
+import json
 import signal
 from collections import Counter
 
@@ -25,6 +26,12 @@ def check_complete(env, job, n, bound):
     assert dups <= bound, f"{dups} duplicates, more than the in-flight cap {bound}"
     assert all(g["verified"] for g in env.received())
     assert env.pending() == 0
+    # The report says the same: every recipient once, delivered.
+    r = env.cli("report", job, "--json")
+    rows = json.loads(r.stdout)
+    assert r.returncode == 0 and len(rows) == n, (r.returncode, len(rows))
+    assert {row["delivery"] for row in rows} == set(seen)
+    assert all(row["state"] == "delivered" and row["attempts"] >= 1 for row in rows)
     return dups
 
 
