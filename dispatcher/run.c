@@ -1456,7 +1456,7 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 	const char *prefix = d->cfg->prefix;
 	struct tc_rconn *conn;
 	bool later;
-	char no[24];
+	char no[24], now[40];
 	int argc, i, sent;
 	unsigned k;
 
@@ -1497,7 +1497,8 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 	argv[argc++] = r->key_job;
 	argv[argc++] = r->key_dlv;
 	argv[argc++] = r->key_ev;
-	argv[argc++] = tc_disp_now(d);
+	snprintf(now, sizeof(now), "%s", tc_disp_now(d)); /* expand() moves it on */
+	argv[argc++] = now;
 	argv[argc++] = r->job.id;
 	argv[argc++] = r->entry_ref;
 	argv[argc++] = r->job.template;
