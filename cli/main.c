@@ -57,48 +57,12 @@ static int load_cfg(const char *path, struct tc_cfg **cfg)
 
 redisContext *tc_cli_connect(const struct tc_cfg *cfg)
 {
-	struct timeval tv = { 5, 0 };
-	const char *url = cfg->redis_url;
-	char host[512];
-	redisContext *c;
-	long port = 6379, db = 0;
-	const char *p, *colon, *slash;
-	char *end;
+	char why[600];
+	redisContext *c = tc_redis_connect(cfg->redis_url, cfg->redis_username,
+					   cfg->redis_password, 5, why, sizeof(why));
 
-	if (strncmp(url, "unix://", 7) == 0) {
-		c = redisConnectUnixWithTimeout(url + 7, tv);
-	} else {
-		p = url + 8; /* "redis://", checked by the configuration */
-		slash = strchr(p, '/');
-		colon = strchr(p, ':');
-		if (colon && slash && colon > slash)
-			colon = NULL;
-		snprintf(host, sizeof(host), "%.*s",
-			 (int)((colon ? colon : slash ? slash : p + strlen(p)) - p), p);
-		if (colon)
-			port = strtol(colon + 1, &end, 10);
-		if (slash && slash[1])
-			db = strtol(slash + 1, &end, 10);
-		c = redisConnectWithTimeout(host, (int)port, tv);
-	}
-	if (!c || c->err) {
-		fprintf(stderr, "tocsin: cannot reach Redis at %s: %s\n", url,
-			c ? c->errstr : "out of memory");
-		redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, tv);
-	if (db) {
-		redisReply *r = redisCommand(c, "SELECT %ld", db);
-
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "tocsin: cannot select Redis database %ld\n", db);
-			freeReplyObject(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
+	if (!c)
+		fprintf(stderr, "tocsin: %s\n", why);
 	return c;
 }
 

@@ -261,4 +261,25 @@ int tc_key_events(char *out, size_t n, const char *prefix);
 #define TC_KEY_MAX 256
 #define TC_GROUP_NAME "tocsind"   /* the consumer group */
 
+/* ---- reaching Redis (redis.c) ---------------------------------------------- */
+/* What redis.url names: redis://host[:port][/db] (host a name, an IPv4
+ * address or a [bracketed] IPv6 one) or unix:///path. */
+struct tc_redis_where {
+	char host[256];   /* the host (IPv6 without brackets), or the socket's path
+			   * (at most 107 bytes, as sun_path holds) */
+	unsigned port;    /* 0 for a unix socket */
+	unsigned db;      /* 0..65535 */
+};
+/* Reads url into w. Returns 0, or TC_EINVAL when it is not such a URL
+ * (credentials in it included). */
+int tc_redis_url_parse(const char *url, struct tc_redis_where *w);
+struct redisContext;
+/* A blocking connection to url (timeout_s for connecting and for each
+ * reply), logged in with AUTH when password is set (as username when that
+ * is set too) and on the URL's database. NULL with why filled (never with
+ * the password) when that fails. */
+struct redisContext *tc_redis_connect(const char *url, const char *username,
+				      const char *password, unsigned timeout_s,
+				      char *why, size_t n);
+
 #endif

@@ -777,36 +777,19 @@ static bool host_port_ok(const char *s, bool port_optional, const char **port)
 	return host_ok(s, (size_t)(colon - s)) && port_ok(colon + 1, strlen(colon + 1));
 }
 
-/* redis://host[:port][/db] or unix:///path. */
+/* redis://host[:port][/db] or unix:///path, as tocsin reads it, with a
+ * host that is a name or an address. */
 static bool redis_url_ok(const char *s)
 {
-	const char *p, *end;
-	uint64_t db;
+	struct tc_redis_where w;
+	char host[sizeof(w.host) + 2];
 
-	if (strncmp(s, "unix://", 7) == 0)
-		return s[7] == '/' && s[8] && !strchr(s, '?');
-	if (strncmp(s, "redis://", 8) != 0)
+	if (tc_redis_url_parse(s, &w) < 0)
 		return false;
-	p = s + 8;
-	if (*p == '[') {
-		end = strchr(p, ']');
-		if (!end)
-			return false;
-		end++;
-	} else {
-		end = p + strcspn(p, ":/");
-	}
-	if (!host_ok(p, (size_t)(end - p)))
-		return false;
-	if (*end == ':') {
-		p = end + 1;
-		end = p + strcspn(p, "/");
-		if (!port_ok(p, (size_t)(end - p)))
-			return false;
-	}
-	if (*end == '\0')
-		return true;
-	return *end == '/' && parse_u64(end + 1, &db) && db <= 65535;
+	if (!w.port)
+		return w.host[1] != '\0';
+	snprintf(host, sizeof(host), strchr(w.host, ':') ? "[%s]" : "%s", w.host);
+	return host_ok(host, strlen(host));
 }
 
 /* 1..max of A-Z a-z 0-9 _ . : - */
@@ -1173,7 +1156,8 @@ static void check_reach(struct ld *ld, const struct tc_member *m,
 
 /* ---- top level sections --------------------------------------------------- */
 
-static const char *const redis_keys[] = { "url", "prefix", NULL };
+static const char *const redis_keys[] = { "url", "prefix", "username", "password",
+					   NULL };
 
 static void load_redis(struct ld *ld, struct map *top)
 {
@@ -1200,6 +1184,11 @@ static void load_redis(struct ld *ld, struct map *top)
 	    !token_ok(cfg->prefix, 64))
 		bad_value(ld, &m, "prefix", "not a key prefix '%s': 1 to 64 of "
 			  "A-Z a-z 0-9 _ . : -", shows(q, sizeof(q), cfg->prefix));
+	/* AUTH: a password alone logs in as Redis' default user. */
+	(void)get_str(ld, &m, "password", F_SECRET, &cfg->redis_password);
+	if (get_str(ld, &m, "username", 0, &cfg->redis_username) == V_OK &&
+	    !fld(&m, "password")->present)
+		bad_value(ld, &m, "username", "a username needs redis.password too");
 out:
 	ld->in_redis = false;
 	if (!cfg->prefix)
@@ -2189,6 +2178,8 @@ void tc_cfg_free(struct tc_cfg *cfg)
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg->redis_url);
+	free(cfg->redis_username);
+	free(cfg->redis_password);
 	free(cfg->prefix);
 	free(cfg->consumer);
 	free(cfg->listen);

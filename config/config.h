@@ -101,6 +101,8 @@ struct tc_cfg {
 	char *path;                /* the file it was loaded from (absolute) */
 	char *dir;                 /* its folder (absolute): relative paths start here */
 	char *redis_url;           /* redis://host:port/db or unix:///path */
+	char *redis_username;      /* AUTH as this user, or NULL (the default user) */
+	char *redis_password;      /* AUTH with this (from the environment), or NULL */
 	char *prefix;              /* 1..64 of [A-Za-z0-9_.:-] */
 	char *consumer;
 	unsigned in_flight;        /* 1..1000000 */

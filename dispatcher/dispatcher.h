@@ -31,13 +31,15 @@
 struct tc_rconn;
 typedef void (*tc_rconn_fn)(struct tc_rconn *rc, void *data);
 
-/* A connection that reconnects with backoff (100 ms doubling to 5 s).
+/* A connection to cfg's Redis that reconnects with backoff (100 ms
+ * doubling to 5 s) and logs in (AUTH, then SELECT of the URL's database)
+ * before it counts as connected; a refused login is a lost connection.
  * up runs each time it is (re)connected, down each time it is lost. A
  * command without a reply for stall_ms gets the connection dropped and made
  * again (a paused server). */
-struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const char *url, const char *name,
-			      uint64_t stall_ms, tc_rconn_fn up, tc_rconn_fn down,
-			      void *data);
+struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const struct tc_cfg *cfg,
+			      const char *name, uint64_t stall_ms, tc_rconn_fn up,
+			      tc_rconn_fn down, void *data);
 /* The live context, or NULL while disconnected. */
 redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
 /* Sends one command (argv borrowed for the call). Returns 0, or TC_EREDIS
@@ -61,7 +63,7 @@ void tc_rconn_free(struct tc_rconn *rc);
 /* Checks at start, with a blocking connection, that url is reachable and
  * creates the consumer group on every job stream. Returns 0, or TC_EREDIS
  * with why filled. */
-int tc_redis_prepare(const char *url, const char *prefix, char *why, size_t n);
+int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n);
 
 /* ---- a delivery in memory ----------------------------------------------- */
 struct tc_run;

@@ -231,7 +231,7 @@ static int start(struct tc_disp *d)
 	char why[600];
 	const struct tc_webhook_cfg *wh = &d->cfg->webhook;
 
-	if (tc_redis_prepare(d->cfg->redis_url, d->cfg->prefix, why, sizeof(why)) < 0) {
+	if (tc_redis_prepare(d->cfg, why, sizeof(why)) < 0) {
 		tc_log(TC_LOG_ERROR, "tocsind", "event=redis-unreachable err=\"%s\"", why);
 		return 3;
 	}
@@ -256,10 +256,10 @@ static int start(struct tc_disp *d)
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_hup, SIGHUP);
-	d->cmd = tc_rconn_new(d->loop, d->cfg->redis_url, "cmd", TC_REDIS_STALL_MS,
+	d->cmd = tc_rconn_new(d->loop, d->cfg, "cmd", TC_REDIS_STALL_MS,
 			      cmd_up, conn_down, d);
 	/* intake waits in XREADGROUP BLOCK on purpose: allow for it. */
-	d->intake = tc_rconn_new(d->loop, d->cfg->redis_url, "intake",
+	d->intake = tc_rconn_new(d->loop, d->cfg, "intake",
 				 TC_INTAKE_BLOCK_MS + TC_REDIS_STALL_MS, intake_up,
 				 conn_down, d);
 	if (!d->cmd || !d->intake)

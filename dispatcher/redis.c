@@ -108,12 +108,14 @@ struct rc_cmd {
 
 struct tc_rconn {
 	uv_loop_t *loop;
-	char *url;
+	char *url;                  /* these three are copies of the configuration's */
+	char *username, *password;
 	char name[32];
 	tc_rconn_fn up, down;
 	void *data;
 	redisAsyncContext *ac;      /* NULL while disconnected */
-	bool connected;             /* the connect callback said yes */
+	bool connected;             /* connected and logged in: usable */
+	unsigned login_left;        /* AUTH and SELECT replies still to come */
 	uv_timer_t timer;           /* reconnect backoff */
 	uint64_t backoff_ms;
 	uv_timer_t watchdog;
@@ -123,51 +125,46 @@ struct tc_rconn {
 	uint64_t last_reply;        /* uv_now of the last reply */
 };
 
-/* Splits a redis:// or unix:// URL. host gets the host or the socket path,
- * *port 0 for a socket; *db the database number. */
-static int parse_url(const char *url, char *host, size_t n, int *port, int *db)
-{
-	const char *p, *slash, *colon;
-	char *end;
-	long v;
-
-	*port = 0;
-	*db = 0;
-	if (strncmp(url, "unix://", 7) == 0) {
-		snprintf(host, n, "%s", url + 7);
-		return host[0] == '/' ? 0 : TC_EINVAL;
-	}
-	if (strncmp(url, "redis://", 8) != 0)
-		return TC_EINVAL;
-	p = url + 8;
-	slash = strchr(p, '/');
-	colon = strchr(p, ':');
-	if (colon && slash && colon > slash)
-		colon = NULL;
-	if ((size_t)((colon ? colon : slash ? slash : p + strlen(p)) - p) >= n)
-		return TC_EINVAL;
-	snprintf(host, n, "%.*s", (int)((colon ? colon : slash ? slash : p + strlen(p)) - p), p);
-	*port = 6379;
-	if (colon) {
-		v = strtol(colon + 1, &end, 10);
-		if (end == colon + 1 || v < 1 || v > 65535 || (*end && *end != '/'))
-			return TC_EINVAL;
-		*port = (int)v;
-	}
-	if (slash && slash[1]) {
-		v = strtol(slash + 1, &end, 10);
-		if (*end || v < 0 || v > 1000)
-			return TC_EINVAL;
-		*db = (int)v;
-	}
-	return host[0] ? 0 : TC_EINVAL;
-}
-
 static void schedule_reconnect(struct tc_rconn *rc);
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/* Usable now: tell the owner. */
+static void ready(struct tc_rconn *rc)
+{
+	rc->connected = true;
+	rc->backoff_ms = RECONNECT_MIN_MS;
+	tc_log(TC_LOG_INFO, "redis", "conn=%s event=connected", rc->name);
+	if (rc->up)
+		rc->up(rc, rc->data);
+}
+
+/* The answer to AUTH or SELECT (what). A refusal drops the connection,
+ * which is tried again with backoff: a password changed on the server
+ * while tocsind runs is logged at every try, never busy-looped. */
+static void login_done(redisAsyncContext *ac, void *reply, void *what)
 {
 	struct tc_rconn *rc = ac->data;
+	redisReply *r = reply;
+	char q[TC_LIMIT_LOG_VALUE + 16];
+
+	if (!r)
+		return; /* lost: on_disconnect says so */
+	rc->outstanding--;
+	rc->last_reply = uv_now(rc->loop);
+	if (r->type == REDIS_REPLY_ERROR) {
+		tc_log(TC_LOG_ERROR, "redis", "conn=%s event=login-failed step=%s err=%s, reconnecting",
+		       rc->name, (const char *)what, tc_log_quote(q, sizeof(q), r->str));
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	if (--rc->login_left == 0)
+		ready(rc);
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct tc_rconn *rc = ac->data;
+	struct tc_redis_where w;
 
 	if (status != REDIS_OK) {
 		/* hiredis frees the context after this callback. */
@@ -177,10 +174,24 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		schedule_reconnect(rc);
 		return;
 	}
-	rc->connected = true;
-	rc->backoff_ms = RECONNECT_MIN_MS;
-	tc_log(TC_LOG_INFO, "redis", "conn=%s event=connected", rc->name);
-	rc->up(rc, rc->data);
+	/* Log in and select the database before anything else is sent. */
+	(void)tc_redis_url_parse(rc->url, &w); /* checked by the configuration */
+	rc->login_left = 0;
+	if (rc->password && rc->username &&
+	    redisAsyncCommand(ac, login_done, "AUTH", "AUTH %s %s", rc->username,
+			      rc->password) == REDIS_OK)
+		rc->login_left++;
+	else if (rc->password && !rc->username &&
+		 redisAsyncCommand(ac, login_done, "AUTH", "AUTH %s", rc->password) == REDIS_OK)
+		rc->login_left++;
+	if (w.db && redisAsyncCommand(ac, login_done, "SELECT", "SELECT %u", w.db) == REDIS_OK)
+		rc->login_left++;
+	if (!rc->login_left) {
+		ready(rc);
+		return;
+	}
+	rc->outstanding = rc->login_left;
+	rc->last_reply = uv_now(rc->loop);
 }
 
 /* The connection is gone: tell the owner once and try again later. */
@@ -203,24 +214,15 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	conn_lost(ac->data, status == REDIS_OK ? "closed" : ac->errstr);
 }
 
-static void select_db_done(redisAsyncContext *ac, void *reply, void *priv)
-{
-	(void)ac;
-	(void)priv;
-	if (reply && ((redisReply *)reply)->type == REDIS_REPLY_ERROR)
-		tc_log(TC_LOG_ERROR, "redis", "event=select-failed err=\"%s\"",
-		       ((redisReply *)reply)->str);
-}
-
 static void reconnect(uv_timer_t *t)
 {
 	struct tc_rconn *rc = container_of(t, struct tc_rconn, timer);
-	char host[512];
-	int port, db;
+	struct tc_redis_where w;
 
-	if (parse_url(rc->url, host, sizeof(host), &port, &db) < 0)
+	if (tc_redis_url_parse(rc->url, &w) < 0)
 		return; /* checked by the configuration; cannot happen */
-	rc->ac = port ? redisAsyncConnect(host, port) : redisAsyncConnectUnix(host);
+	rc->ac = w.port ? redisAsyncConnect(w.host, (int)w.port) :
+			  redisAsyncConnectUnix(w.host);
 	if (!rc->ac || rc->ac->err) {
 		tc_log(TC_LOG_WARN, "redis", "conn=%s event=connect-failed err=\"%s\", retrying in %llums",
 		       rc->name, rc->ac ? rc->ac->errstr : "out of memory",
@@ -240,12 +242,6 @@ static void reconnect(uv_timer_t *t)
 	}
 	redisAsyncSetConnectCallback(rc->ac, on_connect);
 	redisAsyncSetDisconnectCallback(rc->ac, on_disconnect);
-	if (db) {
-		char dbs[16];
-
-		snprintf(dbs, sizeof(dbs), "%d", db);
-		redisAsyncCommand(rc->ac, select_db_done, NULL, "SELECT %s", dbs);
-	}
 }
 
 static void schedule_reconnect(struct tc_rconn *rc)
@@ -262,7 +258,7 @@ static void watchdog(uv_timer_t *t)
 {
 	struct tc_rconn *rc = container_of(t, struct tc_rconn, watchdog);
 
-	if (!rc->connected || !rc->outstanding ||
+	if (!rc->ac || !rc->outstanding ||
 	    uv_now(rc->loop) - rc->last_reply < rc->stall_ms)
 		return;
 	tc_log(TC_LOG_WARN, "redis", "conn=%s event=stalled waiting=%u for=%llums, dropping the connection",
@@ -274,17 +270,28 @@ static void watchdog(uv_timer_t *t)
 	conn_lost(rc, "stalled");
 }
 
-struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const char *url, const char *name,
-			      uint64_t stall_ms, tc_rconn_fn up, tc_rconn_fn down,
-			      void *data)
+static void rconn_release(struct tc_rconn *rc)
+{
+	free(rc->url);
+	free(rc->username);
+	free(rc->password);
+	free(rc);
+}
+
+struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const struct tc_cfg *cfg,
+			      const char *name, uint64_t stall_ms, tc_rconn_fn up,
+			      tc_rconn_fn down, void *data)
 {
 	struct tc_rconn *rc = calloc(1, sizeof(*rc));
 
 	if (!rc)
 		return NULL;
-	rc->url = strdup(url);
-	if (!rc->url) {
-		free(rc);
+	rc->url = strdup(cfg->redis_url);
+	rc->username = cfg->redis_username ? strdup(cfg->redis_username) : NULL;
+	rc->password = cfg->redis_password ? strdup(cfg->redis_password) : NULL;
+	if (!rc->url || (cfg->redis_username && !rc->username) ||
+	    (cfg->redis_password && !rc->password)) {
+		rconn_release(rc);
 		return NULL;
 	}
 	rc->loop = loop;
@@ -383,8 +390,7 @@ static void rconn_watchdog_closed(uv_handle_t *h)
 {
 	struct tc_rconn *rc = container_of((uv_timer_t *)h, struct tc_rconn, watchdog);
 
-	free(rc->url);
-	free(rc);
+	rconn_release(rc);
 }
 
 static void rconn_timer_closed(uv_handle_t *h)
@@ -411,42 +417,23 @@ void tc_rconn_free(struct tc_rconn *rc)
 	uv_close((uv_handle_t *)&rc->timer, rconn_timer_closed);
 }
 
-int tc_redis_prepare(const char *url, const char *prefix, char *why, size_t n)
+int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n)
 {
-	struct timeval tv = { 3, 0 };
-	char host[512], key[TC_KEY_MAX];
+	char key[TC_KEY_MAX];
 	redisContext *c;
 	redisReply *r;
-	int port, db, s, rc = 0;
+	int s, rc = 0;
 
-	if (parse_url(url, host, sizeof(host), &port, &db) < 0) {
-		snprintf(why, n, "redis.url: not a redis:// or unix:// URL");
+	c = tc_redis_connect(cfg->redis_url, cfg->redis_username, cfg->redis_password,
+			     3, why, n);
+	if (!c)
 		return TC_EREDIS;
-	}
-	c = port ? redisConnectWithTimeout(host, port, tv) :
-		   redisConnectUnixWithTimeout(host, tv);
-	if (!c || c->err) {
-		snprintf(why, n, "cannot connect to Redis at %s: %s", host,
-			 c ? c->errstr : "out of memory");
-		redisFree(c);
-		return TC_EREDIS;
-	}
-	redisSetTimeout(c, tv);
-	if (db) {
-		r = redisCommand(c, "SELECT %d", db);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			snprintf(why, n, "cannot select database %d: %s", db,
-				 r ? r->str : c->errstr);
-			rc = TC_EREDIS;
-		}
-		freeReplyObject(r);
-	}
 	for (s = 0; rc == 0 && s < TC_SEV_COUNT; s++) {
-		tc_key_jobs(key, sizeof(key), prefix, s);
+		tc_key_jobs(key, sizeof(key), cfg->prefix, s);
 		/* From 0: jobs written before the first start are work too. */
 		r = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", key, TC_GROUP_NAME);
 		if (!r) {
-			snprintf(why, n, "Redis at %s: %s", host, c->errstr);
+			snprintf(why, n, "Redis at %s: %s", cfg->redis_url, c->errstr);
 			rc = TC_EREDIS;
 		} else if (r->type == REDIS_REPLY_ERROR &&
 			   strncmp(r->str, "BUSYGROUP", 9) != 0) {

@@ -283,6 +283,44 @@ static void test_job_valid(const char *dir)
 	free(json);
 }
 
+static void test_redis_url(void)
+{
+	static const char *const bad[] = {
+		"http://127.0.0.1:6379", "redis://", "redis://:6379", "redis://h:0",
+		"redis://h:65536", "redis://h:6379/65536", "redis://h:6379/x",
+		"redis://h:port", "redis://[::1", "redis://user:pw@h:6379",
+		"unix://run/redis.sock", "unix:///tmp/r.sock?db=1",
+	};
+	struct tc_redis_where w;
+	char url[200];
+	size_t i;
+
+	TC_CHECK_INT(tc_redis_url_parse("redis://127.0.0.1:6380/3", &w), 0);
+	TC_CHECK_STR(w.host, "127.0.0.1");
+	TC_CHECK_INT(w.port, 6380);
+	TC_CHECK_INT(w.db, 3);
+	TC_CHECK_INT(tc_redis_url_parse("redis://redis.example.org", &w), 0);
+	TC_CHECK_STR(w.host, "redis.example.org");
+	TC_CHECK_INT(w.port, 6379);
+	TC_CHECK_INT(w.db, 0);
+	TC_CHECK_INT(tc_redis_url_parse("redis://[::1]:6381/65535", &w), 0);
+	TC_CHECK_STR(w.host, "::1");
+	TC_CHECK_INT(w.port, 6381);
+	TC_CHECK_INT(w.db, 65535);
+	TC_CHECK_INT(tc_redis_url_parse("redis://h/", &w), 0);
+	TC_CHECK_INT(w.db, 0);
+	TC_CHECK_INT(tc_redis_url_parse("unix:///run/tocsin/redis.sock", &w), 0);
+	TC_CHECK_STR(w.host, "/run/tocsin/redis.sock");
+	TC_CHECK_INT(w.port, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		TC_CHECK_INT(tc_redis_url_parse(bad[i], &w), TC_EINVAL);
+	/* sun_path holds 107 bytes and a NUL. */
+	snprintf(url, sizeof(url), "unix:///%0106d", 0);
+	TC_CHECK_INT(tc_redis_url_parse(url, &w), 0);
+	snprintf(url, sizeof(url), "unix:///%0107d", 0);
+	TC_CHECK_INT(tc_redis_url_parse(url, &w), TC_EINVAL);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[1024];
@@ -297,6 +335,7 @@ int main(int argc, char **argv)
 	test_addr();
 	test_delivery_id();
 	test_log_quote();
+	test_redis_url();
 	snprintf(dir, sizeof(dir), "%s/job/invalid", argv[1]);
 	test_job_invalid(dir);
 	test_job_limits();

@@ -428,6 +428,8 @@ static void check_env(const struct tc_cfg *c)
 	const struct tc_group *g = tc_cfg_group(c, "oncall");
 
 	TC_CHECK_STR(c->redis_url, "redis://127.0.0.1:8799/2");
+	TC_CHECK_STR(c->redis_username, "Ada");
+	TC_CHECK_STR(c->redis_password, "hunter2-7f3a");
 	TC_CHECK_STR(c->prefix, "tocsin-env");
 	TC_CHECK_INT(c->in_flight, 42);
 	TC_CHECK_INT(c->webhook.n_allow, 1);
@@ -443,7 +445,9 @@ static void check_ipv6(const struct tc_cfg *c)
 {
 	const struct tc_group *g = tc_cfg_group(c, "ops");
 
-	TC_CHECK_STR(c->redis_url, "redis://[::1]:6380");
+	TC_CHECK_STR(c->redis_url, "redis://[::1]:6380/3");
+	TC_CHECK(c->redis_username == NULL);
+	TC_CHECK_STR(c->redis_password, "hunter2-7f3a");
 	TC_CHECK(!c->webhook.enabled);
 	TC_CHECK_INT(c->webhook.key_len, 0);
 	TC_CHECK_STR(c->email.host, "::1");

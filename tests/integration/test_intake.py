@@ -79,7 +79,7 @@ def test_redis_unreachable_at_start_exits_3(env):
     p = env.spawn([os.path.join(env.build, "dispatcher", "tocsind"), "-c", env.config],
                   "tocsind.log", env=env.env())
     assert p.wait(15) == 3, env.log()
-    assert "cannot connect to Redis" in env.log()
+    assert "cannot reach Redis at unix://" in env.log(), env.log()
     for args in (["status", "X"], ["send", "--template", "outage", "--group", "g"]):
         r = env.cli(*args)
         assert r.returncode == 3, (args, r.returncode, r.stderr)
@@ -170,6 +170,48 @@ def test_status_shows_when_a_stalled_job_last_moved(env):
     env.wait_done("STALL", timeout=60)
     r = env.cli("status", "STALL")
     assert "  done " in r.stdout and "last event" not in r.stdout, r.stdout
+
+
+def test_redis_that_requires_a_login(env):
+    password = "pw-" + os.urandom(8).hex()
+    env.start_redis(password=password)
+    env.start_receiver()
+    # tocsind logs in as an ACL user, the commander as the default user.
+    env.r.acl_setuser("tocsind", enabled=True, passwords=["+" + password],
+                      keys=["*"], channels=["*"], commands=["+@all"])
+    env.redis_user = "tocsind"
+    oncall = f"  oncall:\n    members:\n      - {{name: Ada, webhook: \"{env.hook('ada')}\"}}\n"
+    env.write_config(oncall)
+    env.start_tocsind()
+    env.redis_user = None
+    env.write_config(oncall)
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--id", "AUTH-1", "--wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert env.job("AUTH-1")["delivered"] == "1"
+    # The server's password changes under a running tocsind: its logins are
+    # refused (logged, retried with backoff), the job waits; the password
+    # comes back and the job goes out.
+    env.r.acl_setuser("tocsind", enabled=True, passwords=["-" + password, "+other"])
+    env.r.client_kill_filter(_type="normal", skipme=True)
+    env.xadd_job({"id": "AUTH-2", "template": "outage", "groups": ["oncall"]})
+    wait_for(lambda: "event=login-failed step=AUTH" in env.log(), 20, "a refused login")
+    assert "WRONGPASS" in env.log() and password not in env.log()
+    assert env.job("AUTH-2") == {}
+    env.r.acl_setuser("tocsind", enabled=True, passwords=["+" + password])
+    env.wait_done("AUTH-2", timeout=30)
+    assert env.tocsind_proc.poll() is None
+    # A wrong password: both refuse to start, saying why, never showing it.
+    env.redis_password = "not-" + password
+    r = env.cli("status", "AUTH-1")
+    assert r.returncode == 3 and "Redis refused the login: WRONGPASS" in r.stderr, r.stderr
+    assert env.redis_password not in r.stdout + r.stderr
+    env.stop(env.tocsind_proc)
+    p = env.spawn([os.path.join(env.build, "dispatcher", "tocsind"), "-c", env.config],
+                  "tocsind-wrong.log", env=env.env())
+    assert p.wait(20) == 3
+    with open(os.path.join(env.dir, "tocsind-wrong.log")) as f:
+        log = f.read()
+    assert "Redis refused the login: WRONGPASS" in log and env.redis_password not in log, log
 
 
 def test_sighup_reloads_without_resending_and_refuses_bad_config(env):
