@@ -54,7 +54,7 @@ int tc_redis_url_parse(const char *url, struct tc_redis_where *w)
 		/* [IPv6 address] */
 		host = p + 1;
 		end = strchr(host, ']');
-		if (!end)
+		if (!end || !memchr(host, ':', (size_t)(end - host)))
 			return TC_EINVAL;
 		hlen = (size_t)(end - host);
 		p = end + 1;
@@ -87,8 +87,10 @@ static bool login_step(redisContext *c, redisReply *r, const char *what,
 {
 	bool ok = r && r->type != REDIS_REPLY_ERROR;
 
-	if (!ok)
-		snprintf(why, n, "Redis refused %s: %s", what, r ? r->str : c->errstr);
+	if (!r)
+		snprintf(why, n, "lost Redis during %s: %s", what, c->errstr);
+	else if (!ok)
+		snprintf(why, n, "Redis refused %s: %s", what, r->str);
 	freeReplyObject(r);
 	return ok;
 }

@@ -116,6 +116,7 @@ struct tc_rconn {
 	redisAsyncContext *ac;      /* NULL while disconnected */
 	bool connected;             /* connected and logged in: usable */
 	unsigned login_left;        /* AUTH and SELECT replies still to come */
+	bool in_connect;            /* inside hiredis' connect step: no flush */
 	uv_timer_t timer;           /* reconnect backoff */
 	uint64_t backoff_ms;
 	uv_timer_t watchdog;
@@ -150,6 +151,8 @@ static void login_done(redisAsyncContext *ac, void *reply, void *what)
 		return; /* lost: on_disconnect says so */
 	rc->outstanding--;
 	rc->last_reply = uv_now(rc->loop);
+	if (ac->c.flags & REDIS_DISCONNECTING)
+		return; /* a step after a refused one: said already */
 	if (r->type == REDIS_REPLY_ERROR) {
 		tc_log(TC_LOG_ERROR, "redis", "conn=%s event=login-failed step=%s err=%s, reconnecting",
 		       rc->name, (const char *)what, tc_log_quote(q, sizeof(q), r->str));
@@ -177,21 +180,36 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	/* Log in and select the database before anything else is sent. */
 	(void)tc_redis_url_parse(rc->url, &w); /* checked by the configuration */
 	rc->login_left = 0;
-	if (rc->password && rc->username &&
-	    redisAsyncCommand(ac, login_done, "AUTH", "AUTH %s %s", rc->username,
-			      rc->password) == REDIS_OK)
+	if (rc->password) {
+		if ((rc->username ?
+		     redisAsyncCommand(ac, login_done, "AUTH", "AUTH %s %s", rc->username,
+				       rc->password) :
+		     redisAsyncCommand(ac, login_done, "AUTH", "AUTH %s", rc->password)) !=
+		    REDIS_OK)
+			goto unusable;
 		rc->login_left++;
-	else if (rc->password && !rc->username &&
-		 redisAsyncCommand(ac, login_done, "AUTH", "AUTH %s", rc->password) == REDIS_OK)
+	}
+	if (w.db) {
+		if (redisAsyncCommand(ac, login_done, "SELECT", "SELECT %u", w.db) != REDIS_OK)
+			goto unusable;
 		rc->login_left++;
-	if (w.db && redisAsyncCommand(ac, login_done, "SELECT", "SELECT %u", w.db) == REDIS_OK)
-		rc->login_left++;
+	}
 	if (!rc->login_left) {
+		rc->in_connect = true;
 		ready(rc);
+		rc->in_connect = false;
 		return;
 	}
 	rc->outstanding = rc->login_left;
 	rc->last_reply = uv_now(rc->loop);
+	return;
+unusable:
+	/* Out of memory: the watchdog drops it (not from inside hiredis'
+	 * connect step) and it is tried again. */
+	tc_log(TC_LOG_ERROR, "redis", "conn=%s event=login-failed err=\"out of memory\", reconnecting",
+	       rc->name);
+	rc->outstanding = 1;
+	rc->last_reply = 0;
 }
 
 /* The connection is gone: tell the owner once and try again later. */
@@ -223,6 +241,7 @@ static void reconnect(uv_timer_t *t)
 		return; /* checked by the configuration; cannot happen */
 	rc->ac = w.port ? redisAsyncConnect(w.host, (int)w.port) :
 			  redisAsyncConnectUnix(w.host);
+	rc->last_reply = uv_now(rc->loop); /* the watchdog times the connect */
 	if (!rc->ac || rc->ac->err) {
 		tc_log(TC_LOG_WARN, "redis", "conn=%s event=connect-failed err=\"%s\", retrying in %llums",
 		       rc->name, rc->ac ? rc->ac->errstr : "out of memory",
@@ -253,21 +272,23 @@ static void schedule_reconnect(struct tc_rconn *rc)
 	uv_timer_start(&rc->timer, reconnect, wait, 0);
 }
 
-/* Drops a connection whose oldest command waited past the stall limit. */
+/* Drops a connection whose oldest command waited past the stall limit,
+ * or that is not usable (connected and logged in) within it. */
 static void watchdog(uv_timer_t *t)
 {
 	struct tc_rconn *rc = container_of(t, struct tc_rconn, watchdog);
+	const char *what = rc->connected ? "stalled" : "connect-timeout";
 
-	if (!rc->ac || !rc->outstanding ||
+	if (!rc->ac || (rc->connected && !rc->outstanding) ||
 	    uv_now(rc->loop) - rc->last_reply < rc->stall_ms)
 		return;
-	tc_log(TC_LOG_WARN, "redis", "conn=%s event=stalled waiting=%u for=%llums, dropping the connection",
-	       rc->name, rc->outstanding,
+	tc_log(TC_LOG_WARN, "redis", "conn=%s event=%s waiting=%u for=%llums, dropping the connection",
+	       rc->name, what, rc->outstanding,
 	       (unsigned long long)(uv_now(rc->loop) - rc->last_reply));
 	/* Pending callbacks get NULL; then we start again. */
 	rc->ac->onDisconnect = NULL;
 	redisAsyncFree(rc->ac);
-	conn_lost(rc, "stalled");
+	conn_lost(rc, what);
 }
 
 static void rconn_release(struct tc_rconn *rc)
@@ -361,7 +382,7 @@ void tc_rconn_flush(struct tc_rconn *rc)
 {
 	/* Inside one of its callbacks, a failed write would free the context
 	 * under hiredis' feet: the caller's turn ends with a flush anyway. */
-	if (!rc->unwritten || !rc->connected || !rc->ac ||
+	if (!rc->unwritten || !rc->connected || !rc->ac || rc->in_connect ||
 	    (rc->ac->c.flags & REDIS_IN_CALLBACK))
 		return;
 	rc->unwritten = false;

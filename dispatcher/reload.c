@@ -33,11 +33,21 @@ static void reload_work(uv_work_t *w)
 		rl->r = tc_tpl_store_load(rl->cfg->templates, &rl->store, &rl->ds);
 }
 
-/* What cannot change without a restart; NULL when nothing of it changed. */
+static bool differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* What cannot change without a restart; NULL when nothing of it changed
+ * (the connections keep their own copies of the Redis login). */
 static const char *needs_restart(const struct tc_cfg *old, const struct tc_cfg *new)
 {
 	if (strcmp(old->redis_url, new->redis_url) != 0)
 		return "redis.url";
+	if (differ(old->redis_username, new->redis_username))
+		return "redis.username";
+	if (differ(old->redis_password, new->redis_password))
+		return "redis.password";
 	if (strcmp(old->prefix, new->prefix) != 0)
 		return "redis.prefix";
 	if (strcmp(old->consumer, new->consumer) != 0)

@@ -288,7 +288,7 @@ static void test_redis_url(void)
 	static const char *const bad[] = {
 		"http://127.0.0.1:6379", "redis://", "redis://:6379", "redis://h:0",
 		"redis://h:65536", "redis://h:6379/65536", "redis://h:6379/x",
-		"redis://h:port", "redis://[::1", "redis://user:pw@h:6379",
+		"redis://h:port", "redis://[::1", "redis://[localhost]", "redis://user:pw@h:6379",
 		"unix://run/redis.sock", "unix:///tmp/r.sock?db=1",
 	};
 	struct tc_redis_where w;
