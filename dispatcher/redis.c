@@ -116,6 +116,7 @@ struct tc_rconn {
 	redisAsyncContext *ac;      /* NULL while disconnected */
 	bool connected;             /* connected and logged in: usable */
 	unsigned login_left;        /* AUTH and SELECT replies still to come */
+	bool login_bad;             /* the login could not be sent: never usable */
 	bool in_connect;            /* inside hiredis' connect step: no flush */
 	uv_timer_t timer;           /* reconnect backoff */
 	uint64_t backoff_ms;
@@ -147,8 +148,8 @@ static void login_done(redisAsyncContext *ac, void *reply, void *what)
 	redisReply *r = reply;
 	char q[TC_LIMIT_LOG_VALUE + 16];
 
-	if (!r)
-		return; /* lost: on_disconnect says so */
+	if (!r || rc->login_bad)
+		return; /* lost (on_disconnect says so), or left to the watchdog */
 	rc->outstanding--;
 	rc->last_reply = uv_now(rc->loop);
 	if (ac->c.flags & REDIS_DISCONNECTING)
@@ -180,6 +181,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	/* Log in and select the database before anything else is sent. */
 	(void)tc_redis_url_parse(rc->url, &w); /* checked by the configuration */
 	rc->login_left = 0;
+	rc->login_bad = false;
 	if (rc->password) {
 		if ((rc->username ?
 		     redisAsyncCommand(ac, login_done, "AUTH", "AUTH %s %s", rc->username,
@@ -208,6 +210,7 @@ unusable:
 	 * connect step) and it is tried again. */
 	tc_log(TC_LOG_ERROR, "redis", "conn=%s event=login-failed err=\"out of memory\", reconnecting",
 	       rc->name);
+	rc->login_bad = true;
 	rc->outstanding = 1;
 	rc->last_reply = 0;
 }
