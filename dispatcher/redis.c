@@ -25,6 +25,7 @@
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
 #define WATCHDOG_MS      1000
+#define BULK_ADVISED     (1u << 20) /* Redis' smallest proto-max-bulk-len */
 
 /* The adapter: one uv_poll per hiredis context. */
 struct rc_events {
@@ -452,6 +453,17 @@ int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n)
 			     3, why, n);
 	if (!c)
 		return TC_EREDIS;
+	/* hiredis 0.14 cannot cap a reply: a job's text is read whole before
+	 * its 64 KiB limit is checked. What bounds it is Redis' limit on what
+	 * a producer may write; say so when that is large. (A Redis that
+	 * refuses CONFIG says nothing here.) */
+	r = redisCommand(c, "CONFIG GET proto-max-bulk-len");
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING &&
+	    strtoull(r->element[1]->str, NULL, 10) > BULK_ADVISED)
+		tc_log(TC_LOG_WARN, "redis", "event=large-input-limit proto-max-bulk-len=%s, a producer may write a job that large and tocsind reads it whole before refusing it; set proto-max-bulk-len 1mb",
+		       r->element[1]->str);
+	freeReplyObject(r);
 	for (s = 0; rc == 0 && s < TC_SEV_COUNT; s++) {
 		tc_key_jobs(key, sizeof(key), cfg->prefix, s);
 		/* From 0: jobs written before the first start are work too. */

@@ -92,6 +92,7 @@ class Env:
         written afterwards logs in with it."""
         argv = ["redis-server", "--port", "0", "--unixsocket", self.redis_sock,
                 "--unixsocketperm", "700", "--dir", self.dir, "--save", "",
+                "--proto-max-bulk-len", "1mb",
                 "--appendonly", "yes" if appendonly else "no"]
         if appendonly:
             argv += ["--appendfsync", "always"]
@@ -180,12 +181,14 @@ groups:
         e.pop("TOCSIN_CONFIG", None)
         return e
 
-    def start_tocsind(self, consumer=None):
+    def start_tocsind(self):
+        # The log is appended to by every start: wait for this one's line.
+        before = self.log().count("event=resumed-pending")
         p = self.spawn([os.path.join(self.build, "dispatcher", "tocsind"), "-c", self.config],
                        "tocsind.log", env=self.env())
         self.tocsind_proc = p
-        wait_for(lambda: "event=resumed-pending" in self.log() or p.poll() is not None,
-                 10, "tocsind to start reading")
+        wait_for(lambda: self.log().count("event=resumed-pending") > before or
+                 p.poll() is not None, 10, "tocsind to start reading")
         assert p.poll() is None, f"tocsind exited {p.returncode}:\n{self.log()}"
         return p
 

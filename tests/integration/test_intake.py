@@ -108,6 +108,15 @@ def test_redis_restart_mid_broadcast_loses_nothing(env):
     assert "event=lost" in env.log() and "event=connected" in env.log()
 
 
+def test_start_advises_a_smaller_redis_input_limit(env):
+    setup(env)  # Redis at 1mb, the smallest proto-max-bulk-len: no advice
+    assert "event=large-input-limit" not in env.log()
+    env.stop(env.tocsind_proc)
+    env.r.config_set("proto-max-bulk-len", "512mb")  # Redis' default
+    env.start_tocsind()
+    assert "event=large-input-limit proto-max-bulk-len=536870912" in env.log(), env.log()
+
+
 def test_sigterm_stops_cleanly(env):
     setup(env)
     env.xadd_job({"id": "T1", "template": "outage", "groups": ["oncall"]})
