@@ -112,27 +112,40 @@ static void show_line(const char *id, const redisReply *rec)
 	fflush(stdout);
 }
 
-/* When the job's audit trail last moved, by Redis's clock (its latest
- * entry's id), in ms; 0 when it has none. Shows whether a job that is not
- * done is still making progress. */
-static int64_t last_event_ms(redisContext *c, const struct tc_cfg *cfg, const char *id)
+/* When a job's audit trail last moved. */
+struct last_event {
+	int64_t at_ms;  /* its latest entry's id, by Redis's clock; 0: none */
+	int64_t ago_ms; /* how long ago, by Redis's clock too */
+};
+
+/* Reads when the audit trail of job id last moved, for a job that is not
+ * done: whether it still makes progress. */
+static struct last_event last_event(redisContext *c, const struct tc_cfg *cfg,
+				    const char *id)
 {
+	struct last_event e = { 0, 0 };
 	char key[TC_KEY_MAX];
 	redisReply *r;
-	int64_t ms = 0;
 
 	if (tc_key_job_events(key, sizeof(key), cfg->prefix, id) < 0)
-		return 0;
+		return e;
 	r = redisCommand(c, "XREVRANGE %s + - COUNT 1", key);
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
 	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
 	    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
-		ms = strtoll(r->element[0]->element[0]->str, NULL, 10);
+		e.at_ms = strtoll(r->element[0]->element[0]->str, NULL, 10);
 	freeReplyObject(r);
-	return ms;
+	r = e.at_ms ? redisCommand(c, "TIME") : NULL;
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[1]->type == REDIS_REPLY_STRING)
+		e.ago_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+			   strtoll(r->element[1]->str, NULL, 10) / 1000 - e.at_ms;
+	freeReplyObject(r);
+	return e;
 }
 
-static void show_summary(const char *id, const redisReply *rec, int64_t last_ms)
+static void show_summary(const char *id, const redisReply *rec, struct last_event last)
 {
 	char at[40];
 
@@ -148,10 +161,9 @@ static void show_summary(const char *id, const redisReply *rec, int64_t last_ms)
 	printf("  created    %s\n", str(rec, "created_at"));
 	if (str(rec, "done_at")[0])
 		printf("  done       %s\n", str(rec, "done_at"));
-	else if (last_ms) {
-		tc_time_format(last_ms, at, sizeof(at));
-		printf("  last event %s (%lld s ago)\n", at,
-		       (long long)((tc_time_now_ms() - last_ms) / 1000));
+	else if (last.at_ms) {
+		tc_time_format(last.at_ms, at, sizeof(at));
+		printf("  last event %s (%lld s ago)\n", at, (long long)(last.ago_ms / 1000));
 	}
 	printf("  planned    %lld\n", num(rec, "planned"));
 	if (num(rec, "unreachable"))
@@ -172,7 +184,7 @@ static void show_summary(const char *id, const redisReply *rec, int64_t last_ms)
 	}
 }
 
-static void show_json(const char *id, const redisReply *rec, int64_t last_ms)
+static void show_json(const char *id, const redisReply *rec, struct last_event last)
 {
 	json_t *o = json_object(), *counts = json_object();
 	char *text, at[40];
@@ -193,8 +205,8 @@ static void show_json(const char *id, const redisReply *rec, int64_t last_ms)
 			json_object_set_new(o, k, json_string(v));
 	}
 	json_object_set_new(o, "counts", counts);
-	if (last_ms) {
-		tc_time_format(last_ms, at, sizeof(at));
+	if (last.at_ms) {
+		tc_time_format(last.at_ms, at, sizeof(at));
 		json_object_set_new(o, "last_event_at", json_string(at));
 	}
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -206,6 +218,7 @@ static void show_json(const char *id, const redisReply *rec, int64_t last_ms)
 int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 		    enum tc_show show, bool *done)
 {
+	const struct last_event none = { 0, 0 };
 	char key[TC_KEY_MAX];
 	redisReply *rec;
 	struct tally t;
@@ -229,9 +242,9 @@ int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 	if (show == TC_SHOW_LINE)
 		show_line(id, rec);
 	else if (show == TC_SHOW_SUMMARY)
-		show_summary(id, rec, last_event_ms(c, cfg, id));
+		show_summary(id, rec, *done ? none : last_event(c, cfg, id));
 	else if (show == TC_SHOW_JSON)
-		show_json(id, rec, last_event_ms(c, cfg, id));
+		show_json(id, rec, *done ? none : last_event(c, cfg, id));
 	freeReplyObject(rec);
 	return r;
 }

@@ -26,6 +26,7 @@
 #define TC_REDIS_STALL_MS  5000 /* a reply later than this: the server is gone */
 #define TC_INTAKE_BLOCK_MS 5000 /* XREADGROUP BLOCK */
 #define TC_PEEK_US       200 /* how often a busy loop turn looks for new jobs */
+#define TC_READ_RETRY_MS 1000 /* after Redis refused a read */
 
 /* ---- Redis connections (redis.c) ------------------------------------------ */
 struct tc_rconn;
@@ -181,6 +182,8 @@ struct tc_disp {
 	unsigned scan_gen;          /* counts rescans */
 	unsigned reading_gen;       /* the rescan the read belongs to */
 	bool rescan;                /* read our own pending entries first */
+	uv_timer_t read_retry;      /* a read Redis refused is tried again later */
+	bool read_held;             /* ... and until then nothing is read */
 	char scan_from[TC_SEV_COUNT][64];
 	bool scan_done[TC_SEV_COUNT];
 

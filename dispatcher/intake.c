@@ -178,6 +178,14 @@ static int stream_severity(const struct tc_disp *d, const char *key)
 	return -1;
 }
 
+static void read_again(uv_timer_t *t)
+{
+	struct tc_disp *d = container_of(t, struct tc_disp, read_retry);
+
+	d->read_held = false;
+	tc_disp_poke(d);
+}
+
 static void on_read(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct tc_disp *d = priv;
@@ -195,8 +203,14 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
 	if (!r)
 		return; /* the connection was lost; up() starts again */
 	if (r->type == REDIS_REPLY_ERROR) {
-		tc_log(TC_LOG_ERROR, "intake", "event=read-failed err=\"%s\", retrying", r->str);
-		tc_disp_poke(d);
+		/* Whatever Redis holds against it (a key of another type, a
+		 * missing right), it will say again at once: not in a loop. */
+		char q[TC_LIMIT_LOG_VALUE + 16];
+
+		tc_log(TC_LOG_ERROR, "intake", "event=read-failed err=%s, retrying in %dms",
+		       tc_log_quote(q, sizeof(q), r->str), TC_READ_RETRY_MS);
+		d->read_held = true;
+		uv_timer_start(&d->read_retry, read_again, TC_READ_RETRY_MS, 0);
 		return;
 	}
 	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
@@ -287,7 +301,7 @@ void tc_intake_pump(struct tc_disp *d)
 {
 	struct tc_run *r;
 
-	if (d->reading || d->stopping || !tc_rconn_ctx(d->intake) ||
+	if (d->reading || d->read_held || d->stopping || !tc_rconn_ctx(d->intake) ||
 	    !tc_rconn_ctx(d->cmd))
 		return;
 	for (r = d->runs; r; r = r->next)

@@ -142,6 +142,7 @@ static void close_all(struct tc_disp *d)
 	uv_close((uv_handle_t *)&d->claim_timer, NULL);
 	uv_timer_stop(&d->cancel_timer);
 	uv_close((uv_handle_t *)&d->cancel_timer, NULL);
+	uv_close((uv_handle_t *)&d->read_retry, NULL);
 }
 
 static void grace_over(uv_timer_t *t)
@@ -249,6 +250,7 @@ static int start(struct tc_disp *d)
 	uv_check_init(d->loop, &d->check);
 	uv_check_start(&d->check, on_check);
 	uv_timer_init(d->loop, &d->grace);
+	uv_timer_init(d->loop, &d->read_retry);
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
 	uv_signal_init(d->loop, &d->sighup);

@@ -134,7 +134,6 @@ static void schedule_reconnect(struct tc_rconn *rc);
 static void ready(struct tc_rconn *rc)
 {
 	rc->connected = true;
-	rc->backoff_ms = RECONNECT_MIN_MS;
 	tc_log(TC_LOG_INFO, "redis", "conn=%s event=connected", rc->name);
 	if (rc->up)
 		rc->up(rc, rc->data);
@@ -346,6 +345,16 @@ static void cmd_done(redisAsyncContext *ac, void *reply, void *priv)
 	if (reply) {
 		rc->outstanding--;
 		rc->last_reply = uv_now(rc->loop);
+		if (((redisReply *)reply)->type != REDIS_REPLY_ERROR) {
+			/* Working: the next loss starts its backoff anew. */
+			rc->backoff_ms = RECONNECT_MIN_MS;
+		} else if (strncmp(((redisReply *)reply)->str, "NOAUTH", 6) == 0 &&
+			   !(ac->c.flags & REDIS_DISCONNECTING)) {
+			/* The server wants a login it did not want before. */
+			tc_log(TC_LOG_ERROR, "redis", "conn=%s event=login-failed err=\"NOAUTH\", Redis now requires a login: set redis.password and restart",
+			       rc->name);
+			redisAsyncDisconnect(ac);
+		}
 	}
 	if (c->cb)
 		c->cb(ac, reply, c->priv);

@@ -9,7 +9,8 @@
  * is read, accepted and planned between a broadcast's completions, may use
  * the memory a broadcast leaves free, and takes the next free slot.
  *
- * Keeps true: memory holds at most cfg->in_flight deliveries over all runs;
+ * Keeps true: memory holds at most cfg->in_flight deliveries over all runs
+ * (or one member's, up to one per channel, when in_flight is smaller);
  * a job is finished (and its entry acknowledged) only once every delivery
  * it planned reached a final state in Redis; if Redis is lost, runs wind
  * down without acknowledging anything, and intake resumes them from the

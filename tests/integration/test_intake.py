@@ -188,30 +188,47 @@ def test_redis_that_requires_a_login(env):
     # tocsind logs in as an ACL user, the commander as the default user.
     env.r.acl_setuser("tocsind", enabled=True, passwords=["+" + password],
                       keys=["*"], channels=["*"], commands=["+@all"])
-    env.redis_user = "tocsind"
     oncall = f"  oncall:\n    members:\n      - {{name: Ada, webhook: \"{env.hook('ada')}\"}}\n"
     env.write_config(oncall)
-    env.start_tocsind()
-    env.redis_user = None
+    commander = os.path.join(env.dir, "commander.yaml")
+    os.rename(env.config, commander)
+    env.redis_user = "tocsind"
     env.write_config(oncall)
-    r = env.cli("send", "--template", "outage", "--group", "oncall", "--id", "AUTH-1", "--wait")
+    env.start_tocsind()
+    r = env.cli("-c", commander, "send", "--template", "outage", "--group", "oncall",
+                "--id", "AUTH-1", "--wait", config=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert env.job("AUTH-1")["delivered"] == "1"
     # The server's password changes under a running tocsind: its logins are
-    # refused (logged, retried with backoff), the job waits; the password
+    # refused (logged, tried again with backoff), the job waits; the password
     # comes back and the job goes out.
     env.r.acl_setuser("tocsind", enabled=True, passwords=["-" + password, "+other"])
     env.r.client_kill_filter(_type="normal", skipme=True)
     env.xadd_job({"id": "AUTH-2", "template": "outage", "groups": ["oncall"]})
     wait_for(lambda: "event=login-failed step=AUTH" in env.log(), 20, "a refused login")
+    time.sleep(3)
+    # Two connections with backoff (0.1, 0.2, 0.4, 0.8, 1.6 s): a handful
+    # of tries each, not one every few ms.
+    assert env.log().count("event=login-failed") <= 20, env.log().count("event=login-failed")
     assert "WRONGPASS" in env.log() and password not in env.log()
     assert env.job("AUTH-2") == {}
     env.r.acl_setuser("tocsind", enabled=True, passwords=["+" + password])
     env.wait_done("AUTH-2", timeout=30)
+    # The login cannot change with a reload: refused, the running one kept.
+    good = open(env.config).read()
+    for key, text in (("redis.username", good.replace("username: tocsind", "username: x")),
+                      ("redis.password", good.replace("${TOCSIN_REDIS_PASSWORD}",
+                                                      "${TOCSIN_WEBHOOK_SECRET}"))):
+        with open(env.config, "w") as f:
+            f.write(text)
+        env.tocsind_proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: f"event=reload-refused key={key}" in env.log(), 10, f"{key} refused")
     assert env.tocsind_proc.poll() is None
     # A wrong password: both refuse to start, saying why, never showing it.
+    with open(env.config, "w") as f:
+        f.write(good)
     env.redis_password = "not-" + password
-    r = env.cli("status", "AUTH-1")
+    r = env.cli("-c", commander, "status", "AUTH-1", config=False)
     assert r.returncode == 3 and "Redis refused the login: WRONGPASS" in r.stderr, r.stderr
     assert env.redis_password not in r.stdout + r.stderr
     env.stop(env.tocsind_proc)
@@ -221,6 +238,23 @@ def test_redis_that_requires_a_login(env):
     with open(os.path.join(env.dir, "tocsind-wrong.log")) as f:
         log = f.read()
     assert "Redis refused the login: WRONGPASS" in log and env.redis_password not in log, log
+
+
+def test_redis_that_starts_requiring_a_login(env):
+    setup(env)
+    env.xadd_job({"id": "OPEN", "template": "outage", "groups": ["oncall"]})
+    env.wait_done("OPEN")
+    # Logged-in connections stay; tocsind's next ones are refused.
+    env.r.config_set("requirepass", "pw-" + os.urandom(8).hex())
+    env.r.client_kill_filter(_type="normal", skipme=True)
+    wait_for(lambda: "Redis now requires a login" in env.log(), 20, "the refusal")
+    time.sleep(3)
+    assert env.log().count("event=login-failed") <= 20, env.log().count("event=login-failed")
+    assert env.log().count("event=read-failed") <= 8, env.log().count("event=read-failed")
+    env.r.config_set("requirepass", "")
+    env.xadd_job({"id": "AGAIN-OPEN", "template": "outage", "groups": ["oncall"]})
+    env.wait_done("AGAIN-OPEN", timeout=30)
+    assert env.tocsind_proc.poll() is None
 
 
 def test_sighup_reloads_without_resending_and_refuses_bad_config(env):

@@ -296,7 +296,7 @@ def test_critical_job_behind_full_broadcast_is_accepted_and_planned_at_once(env)
     check_counts(env.job("BULK"))
 
 
-def test_in_flight_of_one_still_delivers_one_member_at_a_time(env):
+def test_in_flight_of_one_still_delivers(env):
     setup(env, in_flight=1)
     env.xadd_job({"id": "ONE", "template": "outage", "groups": ["oncall", "executives"]})
     rec = env.wait_done("ONE")
