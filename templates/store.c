@@ -547,34 +547,6 @@ static int load_file(struct loader *l, struct tpl_part *parts, const char *name,
 	return load_part(l, &parts[p], path);
 }
 
-/* Loads group folder path (taken) of a template: parts only. */
-static int load_group(struct loader *l, struct tpl_group *g, char *path)
-{
-	char **names, *sub;
-	size_t n, i;
-	unsigned kind;
-	int r = list_dir(l, path, &names, &n);
-
-	for (i = 0; r == 0 && i < n; i++) {
-		sub = path_join(path, names[i]);
-		if (!sub) {
-			r = -ENOMEM;
-			break;
-		}
-		kind = kind_of(l, sub);
-		if (kind == S_IFDIR) {
-			report(l, sub, 0, "a folder inside a group override "
-			       "(a group folder holds parts only)");
-			free(sub);
-			continue;
-		}
-		r = load_file(l, g->part, names[i], sub, kind);
-	}
-	free_names(names, n);
-	free(path);
-	return r;
-}
-
 /* A new group override of t, named name (copied). */
 static struct tpl_group *add_group(struct tpl_entry *t, const char *name)
 {
@@ -598,8 +570,11 @@ static struct tpl_group *add_group(struct tpl_entry *t, const char *name)
 	return g;
 }
 
-/* Loads template folder path: its parts and group overrides. */
-static int load_template(struct loader *l, struct tpl_entry *t, const char *path)
+/* Loads the parts in folder path into parts. t: the template whose group
+ * overrides the sub-folders are, or NULL for a group folder, which holds
+ * parts only. */
+static int load_folder(struct loader *l, struct tpl_part *parts, const char *path,
+		       struct tpl_entry *t)
 {
 	struct tpl_group *g;
 	char **names, *sub;
@@ -615,7 +590,13 @@ static int load_template(struct loader *l, struct tpl_entry *t, const char *path
 		}
 		kind = kind_of(l, sub);
 		if (kind != S_IFDIR) {
-			r = load_file(l, t->part, names[i], sub, kind);
+			r = load_file(l, parts, names[i], sub, kind);
+			continue;
+		}
+		if (!t) {
+			report(l, sub, 0, "a folder inside a group override "
+			       "(a group folder holds parts only)");
+			free(sub);
 			continue;
 		}
 		if (t->n_groups == TC_TPL_MAX_GROUPS) {
@@ -625,12 +606,8 @@ static int load_template(struct loader *l, struct tpl_entry *t, const char *path
 			break;
 		}
 		g = add_group(t, names[i]);
-		if (!g) {
-			free(sub);
-			r = -ENOMEM;
-			break;
-		}
-		r = load_group(l, g, sub);
+		r = g ? load_folder(l, g->part, sub, NULL) : -ENOMEM;
+		free(sub);
 	}
 	free_names(names, n);
 	return r;
@@ -668,7 +645,7 @@ static int load_templates(struct loader *l, struct tc_tpl_store *s,
 		}
 		t = &s->tpls[s->n++];
 		t->name = strdup(names[i]);
-		r = t->name ? load_template(l, t, path) : -ENOMEM;
+		r = t->name ? load_folder(l, t->part, path, t) : -ENOMEM;
 		free(path);
 	}
 	return r;
