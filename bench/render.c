@@ -17,33 +17,7 @@
 
 #include "common/common.h"
 #include "templates/templates.h"
-
-/* Counts allocations: the binary links with -Wl,--wrap=malloc,... */
-static unsigned long allocs;
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
-void *__wrap_malloc(size_t n)
-{
-	allocs++;
-	return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-	allocs++;
-	return __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-	allocs++;
-	return __real_realloc(p, n);
-}
+#include "tests/alloc_count.h"
 
 static const char body[] =
 	"Subject: [{{severity}}] {{service}} incident {{incident}}\n\n"
@@ -162,7 +136,7 @@ static double measure(const struct tc_tpl *t, enum tc_tpl_escape esc, json_t *d,
 	else
 		(void)by_hand(d, &b);
 	*len = b.len;
-	a0 = allocs;
+	a0 = tc_allocs();
 	for (k = 0; k < BATCHES; k++) {
 		double t0 = now_ns();
 
@@ -175,7 +149,7 @@ static double measure(const struct tc_tpl *t, enum tc_tpl_escape esc, json_t *d,
 		}
 		batch[k] = (now_ns() - t0) / n;
 	}
-	*per_render = (double)(allocs - a0) / ((double)n * BATCHES);
+	*per_render = (double)(tc_allocs() - a0) / ((double)n * BATCHES);
 	tc_buf_release(&b);
 	qsort(batch, BATCHES, sizeof(double), cmp_double);
 	return batch[BATCHES / 2];

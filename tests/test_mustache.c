@@ -16,36 +16,8 @@
 #include <jansson.h>
 
 #include "templates/templates.h"
+#include "alloc_count.h"
 #include "tc_test.h"
-
-/* ---- counting allocations ------------------------------------------------- */
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
-static size_t n_allocs; /* allocations since the start */
-
-void *__wrap_malloc(size_t n)
-{
-	n_allocs++;
-	return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-	n_allocs++;
-	return __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-	n_allocs++;
-	return __real_realloc(p, n);
-}
 
 static void *json_alloc(size_t n)
 {
@@ -773,19 +745,19 @@ static void test_no_alloc(void)
 	TC_CHECK_INT(tc_tpl_render(t, data, TC_TPL_ESC_JSON, &out, &d), 0);
 	first = strdup(out.data);
 	tc_buf_reset(&out); /* keeps the memory: the next render fits */
-	before = n_allocs;
+	before = tc_allocs();
 	TC_CHECK_INT(tc_tpl_render(t, data, TC_TPL_ESC_JSON, &out, &d), 0);
-	TC_CHECK_INT(n_allocs - before, 0);
+	TC_CHECK_INT(tc_allocs() - before, 0);
 	TC_CHECK_STR(out.data, first);
 	TC_CHECK(out.len > 200 * 40);
-	before = n_allocs;
+	before = tc_allocs();
 	tc_buf_reset(&out);
 	TC_CHECK_INT(tc_tpl_render(t, data, TC_TPL_ESC_HTML, &out, &d), 0);
-	TC_CHECK_INT(n_allocs - before, 0);
+	TC_CHECK_INT(tc_allocs() - before, 0);
 	/* and the counter does count */
-	before = n_allocs;
+	before = tc_allocs();
 	json_decref(json_pack("{s:i}", "x", 1));
-	TC_CHECK(n_allocs > before);
+	TC_CHECK(tc_allocs() > before);
 	free(first);
 	tc_tpl_free(t);
 	tc_buf_release(&out);
