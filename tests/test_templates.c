@@ -924,8 +924,10 @@ static void sms_measure_cases(void)
 		cat3(rep("a", 100), strdup("\xc5\x91"), NULL), false, 101, 2);
 }
 
+/* Fits text (taken) into max segments and checks the outcome against want
+ * (taken too): the text kept, or the error. */
 static void fit(const char *name, char *text, unsigned max, enum tc_overflow of,
-		int want_rc, const char *want, bool gsm7, unsigned chars,
+		int want_rc, char *want, bool gsm7, unsigned chars,
 		unsigned segments, bool truncated)
 {
 	struct tc_sms_info info = { 0 };
@@ -952,100 +954,78 @@ static void fit(const char *name, char *text, unsigned max, enum tc_overflow of,
 	}
 	tc_buf_release(&b);
 	free(text);
+	free(want);
 }
 
 static void sms_fit_cases(void)
 {
-	char *w[2];
-
 	fit("sms fit: fits: only the final newline goes", strdup("Payments down.\n"), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, "Payments down.", true, 14, 1, false);
+	    TC_OVERFLOW_TRUNCATE, 0, strdup("Payments down."), true, 14, 1, false);
 	fit("sms fit: invalid UTF-8 becomes U+FFFD", strdup("ab\xff" "c"), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, "ab\xef\xbf\xbd" "c", false, 4, 1, false);
-	w[0] = rep("a", 157);
-	w[1] = dup_printf("%s...", w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0, strdup("ab\xef\xbf\xbd" "c"), false, 4, 1, false);
 	fit("sms fit: GSM cut to 157 + \"...\" for one segment", rep("a", 200), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], true, 160, 1, true);
-	free(w[1]);
-	free(w[0]);
-	w[0] = rep("a", 303);
-	w[1] = dup_printf("%s...", w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("a", 157), strdup("..."), NULL),
+	    true, 160, 1, true);
 	fit("sms fit: GSM cut to 303 + \"...\" for two segments", rep("a", 400), 2,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], true, 306, 2, true);
-	free(w[1]);
-	free(w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("a", 303), strdup("..."), NULL),
+	    true, 306, 2, true);
 
 	/* 156 a + euro: prefix + "..." would be 161: the euro sign goes whole */
-	w[0] = rep("a", 156);
-	w[1] = dup_printf("%s...", w[0]);
 	fit("sms fit: GSM never splits an extension escape",
 	    cat3(rep("a", 156), strdup("\xe2\x82\xac"), rep("a", 10)), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], true, 159, 1, true);
-	free(w[1]);
-	free(w[0]);
-	w[0] = rep("a", 155);
-	w[1] = dup_printf("%s\xe2\x82\xac...", w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("a", 156), strdup("..."), NULL),
+	    true, 159, 1, true);
 	fit("sms fit: GSM keeps an extension character that fits",
 	    cat3(rep("a", 155), strdup("\xe2\x82\xac"), rep("a", 10)), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], true, 160, 1, true);
-	free(w[1]);
-	free(w[0]);
-	w[0] = rep("a", 156);
-	w[1] = dup_printf("%s...", w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("a", 155), strdup("\xe2\x82\xac..."), NULL),
+	    true, 160, 1, true);
 	fit("sms fit: trailing space before the marker goes",
 	    cat3(rep("a", 156), strdup(" "), rep("b", 10)), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], true, 159, 1, true);
-	free(w[1]);
-	free(w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("a", 156), strdup("..."), NULL),
+	    true, 159, 1, true);
 
 	/* UCS-2: 68 + emoji: prefix + ellipsis would be 71 */
-	w[0] = rep("\xc5\x91", 68);
-	w[1] = dup_printf("%s\xe2\x80\xa6", w[0]);
 	fit("sms fit: UCS-2 never splits a surrogate pair",
 	    cat3(rep("\xc5\x91", 68), strdup("\xf0\x9f\x98\x80"), rep("\xc5\x91", 10)), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], false, 69, 1, true);
-	free(w[1]);
-	free(w[0]);
-	w[0] = rep("\xc5\x91", 67);
-	w[1] = dup_printf("%s\xf0\x9f\x98\x80\xe2\x80\xa6", w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("\xc5\x91", 68), strdup("\xe2\x80\xa6"), NULL),
+	    false, 69, 1, true);
 	fit("sms fit: UCS-2 keeps a surrogate pair that fits",
 	    cat3(rep("\xc5\x91", 67), strdup("\xf0\x9f\x98\x80"), rep("\xc5\x91", 10)), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], false, 70, 1, true);
-	free(w[1]);
-	free(w[0]);
-	w[0] = rep("\xc5\x91", 133);
-	w[1] = dup_printf("%s\xe2\x80\xa6", w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("\xc5\x91", 67), strdup("\xf0\x9f\x98\x80\xe2\x80\xa6"), NULL),
+	    false, 70, 1, true);
 	fit("sms fit: UCS-2 cut to 133 + ellipsis for two segments", rep("\xc5\x91", 200), 2,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], false, 134, 2, true);
-	free(w[1]);
-	free(w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("\xc5\x91", 133), strdup("\xe2\x80\xa6"), NULL),
+	    false, 134, 2, true);
 	/* the emoji would straddle segments 1 and 2: packed into 2 */
-	w[0] = cat3(rep("\xc5\x91", 66), strdup("\xf0\x9f\x98\x80"), rep("\xc5\x91", 64));
-	w[1] = dup_printf("%s\xe2\x80\xa6", w[0]);
 	fit("sms fit: UCS-2 packing is what counts, pairs kept whole",
 	    cat3(rep("\xc5\x91", 66), strdup("\xf0\x9f\x98\x80"), rep("\xc5\x91", 80)), 2,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], false, 133, 2, true);
-	free(w[1]);
-	free(w[0]);
-	w[0] = rep("a", 69);
-	w[1] = dup_printf("%s\xe2\x80\xa6", w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(cat3(rep("\xc5\x91", 66), strdup("\xf0\x9f\x98\x80"), rep("\xc5\x91", 64)),
+		 strdup("\xe2\x80\xa6"), NULL),
+	    false, 133, 2, true);
 	fit("sms fit: a UCS-2 text cut before its only non-GSM character stays UCS-2",
 	    cat3(rep("a", 200), strdup("\xc5\x91"), NULL), 1,
-	    TC_OVERFLOW_TRUNCATE, 0, w[1], false, 70, 1, true);
-	free(w[1]);
-	free(w[0]);
+	    TC_OVERFLOW_TRUNCATE, 0,
+	    cat3(rep("a", 69), strdup("\xe2\x80\xa6"), NULL),
+	    false, 70, 1, true);
 
 	fit("sms fit: reject mode", rep("a", 161), 1, TC_OVERFLOW_REJECT, TC_EINVAL,
-	    "sms.txt renders to 2 segments, more than channels.sms.max_segments 1",
+	    strdup("sms.txt renders to 2 segments, more than channels.sms.max_segments 1"),
 	    true, 0, 0, false);
 	fit("sms fit: reject mode, 3 segments over 2", rep("\xc5\x91", 135), 2,
 	    TC_OVERFLOW_REJECT, TC_EINVAL,
-	    "sms.txt renders to 3 segments, more than channels.sms.max_segments 2",
+	    strdup("sms.txt renders to 3 segments, more than channels.sms.max_segments 2"),
 	    false, 0, 0, false);
-	w[0] = rep("a", 160);
 	fit("sms fit: reject mode, exactly at the limit", rep("a", 160), 1, TC_OVERFLOW_REJECT,
-	    0, w[0], true, 160, 1, false);
-	free(w[0]);
+	    0, rep("a", 160), true, 160, 1, false);
 
 	tc_test_begin("sms fit: every cut of a mixed text fits and is valid UTF-8");
 	{
