@@ -1,6 +1,8 @@
 /* tc_test: TAP output for the unit tests (see tc_test.h). */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "tc_test.h"
 
@@ -86,4 +88,21 @@ void tc_test_comment(const char *title, const char *text)
 		printf("#   %.*s\n", (int)n, p);
 		p += n + (p[n] ? 1 : 0);
 	}
+}
+
+char *tc_test_enter(int argc, char **argv, const char *usage)
+{
+	char *other = NULL;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s\n", usage);
+		exit(2);
+	}
+	if (argc > 2)
+		other = realpath(argv[2], NULL);
+	if (chdir(argv[1]) < 0) {
+		perror(argv[1]);
+		exit(2);
+	}
+	return other;
 }

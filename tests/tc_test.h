@@ -28,6 +28,11 @@ void tc_test_fail(const char *file, int line, const char *fmt, ...)
 /* The whole file at path, NUL-terminated (free it), its length in *len
  * (may be NULL); NULL if it cannot be read. */
 char *tc_test_read_file(const char *path, size_t *len);
+/* For a test run as "NAME DATA_DIR [OTHER]": OTHER made absolute (free
+ * it; NULL when not given or not found), then the working folder changed
+ * to DATA_DIR. Prints usage and exits 2 when DATA_DIR is missing or
+ * unusable. */
+char *tc_test_enter(int argc, char **argv, const char *usage);
 /* Prints text as TAP comment lines under a title. */
 void tc_test_comment(const char *title, const char *text);
 

@@ -846,20 +846,12 @@ static void example_case(const char *example)
 
 int main(int argc, char **argv)
 {
-	char *example = NULL;
+	char *example;
 	size_t i;
 	int rc;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_config <tests/config> [<examples/tocsin.yaml>]\n");
-		return 2;
-	}
-	if (argc > 2)
-		example = realpath(argv[2], NULL);
-	if (chdir(argv[1]) < 0) {
-		perror(argv[1]);
-		return 2;
-	}
+	example = tc_test_enter(argc, argv,
+				"test_config <tests/config> [<examples/tocsin.yaml>]");
 	for (i = 0; i < sizeof(env) / sizeof(env[0]); i++)
 		setenv(env[i][0], env[i][1], 1);
 	for (i = 0; i < sizeof(unset_env) / sizeof(unset_env[0]); i++)

@@ -1165,20 +1165,12 @@ static void example_cases(const char *dir)
 
 int main(int argc, char **argv)
 {
-	char *examples = NULL;
+	char *examples;
 	size_t i;
 	int rc;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_templates <tests/templates> [<examples/templates>]\n");
-		return 2;
-	}
-	if (argc > 2)
-		examples = realpath(argv[2], NULL);
-	if (chdir(argv[1]) < 0) {
-		perror(argv[1]);
-		return 2;
-	}
+	examples = tc_test_enter(argc, argv,
+				 "test_templates <tests/templates> [<examples/templates>]");
 	store_valid();
 	store_check();
 	store_invalid();
