@@ -19,6 +19,17 @@ def setup(env):
     env.start_tocsind()
 
 
+def broadcast_under_way(env, job_id, n, progress, appendonly=False):
+    """Redis, the receiver and tocsind (in_flight 20) with a roster of n
+    members, and job job_id to all of them delivered past progress."""
+    env.start_redis(appendonly=appendonly)
+    env.start_receiver()
+    env.roster_group(n, in_flight=20)
+    env.start_tocsind()
+    env.xadd_job({"id": job_id, "template": "outage", "groups": ["all"]})
+    wait_for(lambda: int(env.job(job_id).get("delivered", 0)) > progress, 30, "progress")
+
+
 INVALID = [
     ("not json", "{\"template\": ", "not valid JSON"),
     ("unknown field", {"template": "outage", "groups": ["oncall"], "colour": "red"},
@@ -87,13 +98,8 @@ def test_redis_unreachable_at_start_exits_3(env):
 
 
 def test_redis_restart_mid_broadcast_loses_nothing(env):
-    env.start_redis(appendonly=True)
-    env.start_receiver()
     n = 2000
-    env.roster_group(n, in_flight=20)
-    env.start_tocsind()
-    env.xadd_job({"id": "RESTART", "template": "outage", "groups": ["all"]})
-    wait_for(lambda: int(env.job("RESTART").get("delivered", 0)) > 200, 30, "progress")
+    broadcast_under_way(env, "RESTART", n, 200, appendonly=True)
     env.stop(env.redis_proc, signal.SIGKILL)
     time.sleep(1.0)
     env.start_redis(appendonly=True)
@@ -126,13 +132,8 @@ def test_sigterm_stops_cleanly(env):
 
 
 def test_lost_command_connection_resumes(env):
-    env.start_redis()
-    env.start_receiver()
     n = 1500
-    env.roster_group(n, in_flight=20)
-    env.start_tocsind()
-    env.xadd_job({"id": "CMDKILL", "template": "outage", "groups": ["all"]})
-    wait_for(lambda: int(env.job("CMDKILL").get("delivered", 0)) > 100, 30, "progress")
+    broadcast_under_way(env, "CMDKILL", n, 100)
     # Drop only tocsind's command connection (not the one blocked in
     # XREADGROUP, and not ours).
     me = env.r.client_id()
@@ -157,12 +158,7 @@ def test_lost_command_connection_resumes(env):
 
 
 def test_status_shows_when_a_stalled_job_last_moved(env):
-    env.start_redis()
-    env.start_receiver()
-    env.roster_group(2000, in_flight=20)
-    env.start_tocsind()
-    env.xadd_job({"id": "STALL", "template": "outage", "groups": ["all"]})
-    wait_for(lambda: int(env.job("STALL").get("delivered", 0)) > 100, 30, "progress")
+    broadcast_under_way(env, "STALL", 2000, 100)
     # tocsind wedged (or cut off from Redis while the commander is not).
     env.tocsind_proc.send_signal(signal.SIGSTOP)
     try:
@@ -293,13 +289,8 @@ def test_sighup_reloads_without_resending_and_refuses_bad_config(env):
 
 
 def test_paused_redis_longer_than_timeouts_loses_nothing(env):
-    env.start_redis(appendonly=True)
-    env.start_receiver()
     n = 2000
-    env.roster_group(n, in_flight=20)
-    env.start_tocsind()
-    env.xadd_job({"id": "PAUSE", "template": "outage", "groups": ["all"]})
-    wait_for(lambda: int(env.job("PAUSE").get("delivered", 0)) > 200, 30, "progress")
+    broadcast_under_way(env, "PAUSE", n, 200, appendonly=True)
     env.redis_proc.send_signal(signal.SIGSTOP)
     try:
         # Longer than the 5 s after which tocsind gives up on a reply.
@@ -333,13 +324,8 @@ def test_check_config_compiles_templates(env):
 
 
 def test_lost_intake_connection_interrupts_nothing(env):
-    env.start_redis()
-    env.start_receiver()
     n = 1500
-    env.roster_group(n, in_flight=20)
-    env.start_tocsind()
-    env.xadd_job({"id": "INTAKE", "template": "outage", "groups": ["all"]})
-    wait_for(lambda: int(env.job("INTAKE").get("delivered", 0)) > 100, 30, "progress")
+    broadcast_under_way(env, "INTAKE", n, 100)
     killed = 0
     for c in env.r.client_list():
         if c["cmd"] == "xreadgroup":
