@@ -125,7 +125,6 @@ struct tc_run {
 	unsigned pass;              /* times this job was started (ACCEPT) */
 	bool cancelled;             /* an operator cancelled it: send no more */
 	uv_timer_t timer;           /* send_at */
-	bool timer_live;
 
 	/* expansion cursor: groups in order, then the job's recipients */
 	size_t gi;                  /* group index; n_groups: recipients */

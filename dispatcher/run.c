@@ -737,7 +737,8 @@ static struct tc_dlv *ready_pop(struct tc_disp *d, enum tc_channel c)
 	return NULL;
 }
 
-/* The webhook body until templates land: a JSON envelope. */
+/* The webhook body of a template without webhook.json: DESIGN.md's JSON
+ * envelope (job id, incident, severity, group, member, message). */
 static int envelope(const struct tc_dlv *v, struct tc_buf *b)
 {
 	const struct tc_job *job = &v->run->job;
