@@ -589,6 +589,7 @@ static int requeue(const struct tc_cfg *cfg, redisContext *c, const char *id,
 struct retried {
 	const char *dead, *kind, *job;
 	char stream[TC_KEY_MAX], entry[64];
+	char default_id[96];        /* "<severity>-<entry>", for a job without id */
 };
 
 static void retry_report(const struct retried *t, bool json)
@@ -661,8 +662,11 @@ static int retry_send(const struct tc_cfg *cfg, redisContext *c, struct retried 
 		return TC_EXIT_FAILED;
 	}
 	tc_key_jobs(t->stream, sizeof(t->stream), cfg->prefix, sev);
-	if (!t->job[0])
-		t->job = t->entry; /* a job without an id is named by its entry */
+	if (!t->job[0]) {
+		/* a job without an id is named by its stream and entry */
+		(void)tc_job_default_id(sev, t->entry, t->default_id, sizeof(t->default_id));
+		t->job = t->default_id;
+	}
 	retry_report(t, json);
 	return TC_EXIT_OK;
 }

@@ -229,10 +229,14 @@ static int make_job(struct preview_opts *o, struct tc_job *job)
 	if (json_is_string(sev) && tc_severity_parse(json_string_value(sev)) >= 0)
 		stream = tc_severity_parse(json_string_value(sev));
 	text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (!text)
+	if (!text) {
+		json_decref(j);
 		return TC_EXIT_FAILED;
+	}
 	r = tc_job_parse(text, strlen(text), (enum tc_severity)stream, "preview", job, &d);
+	if (r == 0 && !json_object_get(j, "id"))
+		snprintf(job->id, sizeof(job->id), "preview"); /* no stream, no entry */
+	json_decref(j);
 	free(text);
 	if (r < 0) {
 		tc_diag_format(&d, line, sizeof(line));

@@ -343,8 +343,11 @@ int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv
 		goto out;
 	}
 	snprintf(ref, sizeof(ref), "%s/%s", o.severity, rep->str);
-	snprintf(id, sizeof(id), "%s", json_object_get(o.job, "id") ?
-		 json_string_value(json_object_get(o.job, "id")) : rep->str);
+	if (json_object_get(o.job, "id"))
+		snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(o.job, "id")));
+	else
+		(void)tc_job_default_id(tc_severity_parse(o.severity), rep->str, id,
+					sizeof(id));
 	if (o.json && !o.wait)
 		printf("{\"job\":\"%s\",\"stream\":\"%s\",\"entry\":\"%s\"}\n", id, key, rep->str);
 	else if (!o.json)

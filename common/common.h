@@ -37,6 +37,8 @@
 #define TC_LIMIT_JOB_GROUPS        64          /* groups named by one job */
 #define TC_LIMIT_JOB_RECIPIENTS    1000        /* ad-hoc recipients in one job */
 #define TC_LIMIT_JOB_VARS          256         /* members of a job's vars */
+#define TC_LIMIT_JOB_RESPONSES     8           /* response options of one job */
+#define TC_LIMIT_RESPONSE_LABEL    64          /* bytes of one response label */
 #define TC_LIMIT_TEXT              1024        /* a name, role, incident, template name */
 #define TC_LIMIT_ADDRESS           2048        /* an email, phone or webhook URL */
 #define TC_LIMIT_BODY              (256u << 10) /* a rendered message body */
@@ -219,12 +221,17 @@ struct tc_job {
 /* Parses and validates one job as DESIGN.md defines it (the structure, not
  * whether its groups and template exist: that needs the configuration).
  * json/len is the stream entry's `job` field, stream the severity of the
- * stream it came from, entry the stream entry id (the job id when the job
- * has none). Returns 0 and fills *job (release with tc_job_release), or
+ * stream it came from, entry the stream entry id (the job id is
+ * "<severity>-<entry>" when the job has none). Returns 0 and fills *job (release with tc_job_release), or
  * TC_EINVAL / TC_ELIMIT with d naming the field. */
 int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
 		 const char *entry, struct tc_job *job, struct tc_diag *d);
 void tc_job_release(struct tc_job *job);
+/* The id of a job written without one: "<severity>-<entry id>" (entry
+ * ids are unique per stream only). Writes it into out (n bytes) and
+ * returns 0, or TC_EINVAL when entry is empty or the id would not be valid. */
+int tc_job_default_id(enum tc_severity stream, const char *entry, char *out,
+		      size_t n);
 /* Whether s is a valid job id (1..128 of A-Z a-z 0-9 . _ : -). */
 bool tc_job_id_valid(const char *s);
 

@@ -11,8 +11,19 @@
 #include "common/internal.h"
 
 static const char *const reserved_vars[] = {
-	"job", "incident", "severity", "group", "member", "ack_url"
+	"job", "incident", "severity", "group", "member", "ack_url", "responses",
+	"escalation"
 };
+
+int tc_job_default_id(enum tc_severity stream, const char *entry, char *out,
+		      size_t n)
+{
+	int r = snprintf(out, n, "%s-%s", tc_severity_name(stream), entry);
+
+	if (r < 0 || (size_t)r >= n || !entry[0] || !tc_job_id_valid(out))
+		return TC_EINVAL;
+	return 0;
+}
 
 bool tc_job_id_valid(const char *s)
 {
@@ -195,6 +206,12 @@ static int parse_vars(json_t *v, struct tc_job *job, struct tc_diag *d)
 		return TC_ELIMIT;
 	}
 	json_object_foreach(v, k, e) {
+		if (strlen(k) > TC_LIMIT_TEXT) {
+			tc_diag_set(d, "job", 0, "vars",
+				    "a variable name of %zu bytes, more than the limit of %d",
+				    strlen(k), TC_LIMIT_TEXT);
+			return TC_ELIMIT;
+		}
 		for (i = 0; i < sizeof(reserved_vars) / sizeof(reserved_vars[0]); i++) {
 			if (strcmp(k, reserved_vars[i]) != 0)
 				continue;
@@ -251,6 +268,45 @@ static int parse_severity(json_t *v, struct tc_job *job, struct tc_diag *d)
 	return 0;
 }
 
+/* responses (1 to 8 labels of 1 to 64 bytes) and escalation (a policy
+ * name) are part of the job contract, but tocsind does not act on them
+ * yet: a job carrying either is refused, after its shape was checked, so
+ * that nobody believes a poll or an escalation is running. */
+static int parse_not_yet(const char *k, json_t *v, struct tc_diag *d)
+{
+	char p[32];
+	size_t i;
+	json_t *e;
+
+	if (strcmp(k, "escalation") == 0) {
+		if (!json_is_string(v)) {
+			tc_diag_set(d, "job", 0, k, "not a string");
+			return TC_EINVAL;
+		}
+	} else if (!json_is_array(v) || json_array_size(v) < 1 ||
+		   json_array_size(v) > TC_LIMIT_JOB_RESPONSES) {
+		tc_diag_set(d, "job", 0, k, "not a list of 1 to %d labels",
+			    TC_LIMIT_JOB_RESPONSES);
+		return TC_EINVAL;
+	} else {
+		json_array_foreach(v, i, e) {
+			size_t n = json_is_string(e) ? json_string_length(e) : 0;
+
+			if (n >= 1 && n <= TC_LIMIT_RESPONSE_LABEL)
+				continue;
+			snprintf(p, sizeof(p), "responses[%zu]", i);
+			tc_diag_set(d, "job", 0, p, "not a label of 1 to %d bytes",
+				    TC_LIMIT_RESPONSE_LABEL);
+			return TC_EINVAL;
+		}
+	}
+	tc_diag_set(d, "job", 0, k,
+		    "not supported yet: this tocsind does not implement %s",
+		    strcmp(k, "escalation") == 0 ? "escalation policies" :
+						   "response options (polls)");
+	return TC_EINVAL;
+}
+
 /* Dispatches one top-level member to its parser. */
 static int parse_field(const char *k, json_t *v, struct tc_job *job,
 		       struct tc_diag *d)
@@ -278,6 +334,8 @@ static int parse_field(const char *k, json_t *v, struct tc_job *job,
 		return parse_time(v, "send_at", &job->send_at_ms, d);
 	if (strcmp(k, "expires_at") == 0)
 		return parse_time(v, "expires_at", &job->expires_at_ms, d);
+	if (strcmp(k, "responses") == 0 || strcmp(k, "escalation") == 0)
+		return parse_not_yet(k, v, d);
 	tc_diag_set(d, "job", 0, NULL, "unknown field %s",
 		    tc_log_quote(q, sizeof(q), k));
 	return TC_EINVAL;
@@ -338,12 +396,10 @@ int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
 		tc_diag_set(d, "job", 0, "expires_at", "not after send_at");
 		goto out;
 	}
-	if (!job->id[0]) {
-		if (!tc_job_id_valid(job->entry)) {
-			tc_diag_set(d, "job", 0, "id", "missing, and no stream entry id");
-			goto out;
-		}
-		memcpy(job->id, job->entry, strlen(job->entry) + 1);
+	if (!job->id[0] && tc_job_default_id(stream, job->entry, job->id,
+					     sizeof(job->id)) < 0) {
+		tc_diag_set(d, "job", 0, "id", "missing, and no stream entry id");
+		goto out;
 	}
 	if (!job->vars)
 		job->vars = json_object();

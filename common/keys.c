@@ -1,5 +1,8 @@
 /*
  * Redis key names: the public contract of DESIGN.md, spelled in one place.
+ * A job's keys carry its id in braces, <prefix>:job:{<id>}: a job id may
+ * contain ':', and the braces keep "K1:events" from reaching job K1's
+ * audit trail (and put one job's keys in one Redis Cluster hash slot).
  */
 #include <stdio.h>
 
@@ -17,17 +20,17 @@ int tc_key_jobs(char *out, size_t n, const char *prefix, enum tc_severity s)
 
 int tc_key_job(char *out, size_t n, const char *prefix, const char *job_id)
 {
-	return key(out, n, snprintf(out, n, "%s:job:%s", prefix, job_id));
+	return key(out, n, snprintf(out, n, "%s:job:{%s}", prefix, job_id));
 }
 
 int tc_key_deliveries(char *out, size_t n, const char *prefix, const char *job_id)
 {
-	return key(out, n, snprintf(out, n, "%s:job:%s:deliveries", prefix, job_id));
+	return key(out, n, snprintf(out, n, "%s:job:{%s}:deliveries", prefix, job_id));
 }
 
 int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_id)
 {
-	return key(out, n, snprintf(out, n, "%s:job:%s:events", prefix, job_id));
+	return key(out, n, snprintf(out, n, "%s:job:{%s}:events", prefix, job_id));
 }
 
 int tc_key_retry(char *out, size_t n, const char *prefix)

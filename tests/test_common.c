@@ -231,7 +231,38 @@ static void test_job_limits(void)
 	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
 	tc_diag_format(&d, line, sizeof(line));
 	TC_CHECK_STR(line, "job: recipients[0].name: longer than 1024 bytes");
+
+	tc_test_begin("job rejects a var name over 1024 bytes");
+	tc_buf_reset(&b);
+	(void)tc_buf_adds(&b, "{\"template\":\"t\",\"groups\":[\"g\"],\"vars\":{\"");
+	for (i = 0; i <= TC_LIMIT_TEXT; i++)
+		(void)tc_buf_addc(&b, 'v');
+	(void)tc_buf_adds(&b, "\":1}}");
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	tc_diag_format(&d, line, sizeof(line));
+	TC_CHECK_STR(line, "job: vars: a variable name of 1025 bytes, more than the limit of 1024");
 	tc_buf_release(&b);
+}
+
+/* Entry ids are unique per stream only: a job without id is named by its
+ * stream too, so two streams' same entry id make two jobs. */
+static void test_job_default_id(void)
+{
+	const char *text = "{\"template\":\"t\",\"groups\":[\"g\"],\"severity\":\"critical\"}";
+	struct tc_diag d;
+	struct tc_job a, b;
+
+	tc_test_begin("job without id is <severity>-<entry id>");
+	TC_CHECK_INT(tc_job_parse(text, strlen(text), TC_SEV_CRITICAL, "1796021844832-0",
+				  &a, &d), 0);
+	TC_CHECK_STR(a.id, "critical-1796021844832-0");
+	text = "{\"template\":\"t\",\"groups\":[\"g\"]}";
+	TC_CHECK_INT(tc_job_parse(text, strlen(text), TC_SEV_NORMAL, "1796021844832-0",
+				  &b, &d), 0);
+	TC_CHECK_STR(b.id, "normal-1796021844832-0");
+	TC_CHECK(strcmp(a.id, b.id) != 0);
+	tc_job_release(&a);
+	tc_job_release(&b);
 }
 
 static void test_job_valid(const char *dir)
@@ -261,12 +292,12 @@ static void test_job_valid(const char *dir)
 	tc_job_release(&job);
 	free(json);
 
-	tc_test_begin("job without id takes the stream entry id");
+	tc_test_begin("job without id takes <severity>-<stream entry id>");
 	snprintf(path, sizeof(path), "%s/minimal.json", dir);
 	json = tc_test_read_file(path, &len);
 	TC_CHECK(json != NULL);
 	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_HIGH, "1764064800000-3", &job, &d), 0);
-	TC_CHECK_STR(job.id, "1764064800000-3");
+	TC_CHECK_STR(job.id, "high-1764064800000-3");
 	TC_CHECK_INT(job.severity, TC_SEV_HIGH);
 	TC_CHECK_INT(job.n_recipients, 0);
 	TC_CHECK(job.vars && json_object_size(job.vars) == 0);
@@ -339,6 +370,7 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s/job/invalid", argv[1]);
 	test_job_invalid(dir);
 	test_job_limits();
+	test_job_default_id();
 	snprintf(dir, sizeof(dir), "%s/job/valid", argv[1]);
 	test_job_valid(dir);
 	r = tc_test_done();

@@ -227,11 +227,11 @@ groups:
 
     # ---- the record -----------------------------------------------------------
     def job(self, job_id):
-        return self.r.hgetall(f"tocsin:job:{job_id}")
+        return self.r.hgetall(f"tocsin:job:{{{job_id}}}")
 
     def deliveries(self, job_id):
         return {k: json.loads(v) for k, v in
-                self.r.hgetall(f"tocsin:job:{job_id}:deliveries").items()}
+                self.r.hgetall(f"tocsin:job:{{{job_id}}}:deliveries").items()}
 
     def wait_done(self, job_id, timeout=30):
         wait_for(lambda: self.job(job_id).get("state") == "done", timeout,

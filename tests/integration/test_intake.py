@@ -49,6 +49,10 @@ INVALID = [
      "channel 'sms' is not configured"),
     ("too large", {"template": "outage", "groups": ["oncall"], "vars": {"x": "y" * 70000}},
      "more than the limit of 65536"),
+    ("responses", {"template": "outage", "groups": ["oncall"], "responses": ["safe", "help"]},
+     "responses: not supported yet"),
+    ("escalation", {"template": "outage", "groups": ["oncall"], "escalation": "page"},
+     "escalation: not supported yet"),
 ]
 
 
@@ -341,3 +345,36 @@ def test_lost_intake_connection_interrupts_nothing(env):
     assert len(ids) == 2 * n and len(set(ids)) == 2 * n, (len(ids), len(set(ids)))
     assert "conn=intake event=lost" in env.log()
     assert "event=interrupted" not in env.log()
+
+
+def test_job_ids_that_look_like_another_jobs_keys(env):
+    """A producer's id may contain ':'. Job K1's keys are braced, so jobs
+    named K1:events and K1:deliveries are jobs of their own: K1's audit
+    trail and deliveries stay K1's."""
+    setup(env)
+    for job_id in ("K1", "K1:events", "K1:deliveries"):
+        env.xadd_job({"id": job_id, "template": "outage", "groups": ["oncall"]})
+    for job_id in ("K1", "K1:events", "K1:deliveries"):
+        rec = env.wait_done(job_id)
+        assert rec["delivered"] == "1", (job_id, rec)
+        check_counts(rec)
+        assert len(env.deliveries(job_id)) == 1, (job_id, env.deliveries(job_id))
+        assert env.r.type(f"tocsin:job:{{{job_id}}}:events") == "stream"
+    assert env.pending() == 0
+
+
+def test_id_less_jobs_with_one_entry_id_on_two_streams(env):
+    """Entry ids are unique per stream only: two id-less jobs written to
+    the normal and critical streams in one MULTI can get the same entry id.
+    Each is its own job, <severity>-<entry id>, and both are sent."""
+    setup(env)
+    job = json.dumps({"template": "outage", "groups": ["oncall"]})
+    p = env.r.pipeline(transaction=True)
+    p.xadd("tocsin:jobs:normal", {"job": job}, id="1796021844832-0")
+    p.xadd("tocsin:jobs:critical", {"job": job}, id="1796021844832-0")
+    p.execute()
+    for job_id in ("critical-1796021844832-0", "normal-1796021844832-0"):
+        rec = env.wait_done(job_id)
+        assert rec["delivered"] == "1", (job_id, rec)
+    assert not [f for _, f in env.r.xrange("tocsin:events") if f.get("event") == "duplicate"]
+    assert env.pending() == 0
