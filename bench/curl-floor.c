@@ -12,7 +12,10 @@
  * each transfer, so connections are reused; curl is never called from
  * inside one of its own callbacks (a zero timeout is deferred to a 1 ms
  * timer or to the next loop iteration); every transfer is counted as ok
- * (2xx) or failed, and any failure makes the exit status 1.
+ * (2xx) or failed, and any failure makes the exit status 1. It also prints
+ * the CPU time it used from the first request to the last, user plus
+ * system, from /proc/self/stat: the accounting bench/webhook-fanout reads
+ * for tocsind and redis-server.
  *
  *   curl-floor [-n N] [-c C] [-b BYTES] [-z idle|timer] URL
  */
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <uv.h>
@@ -34,6 +38,8 @@
 #define FLOOR_MAX_REQUESTS 100000000UL
 #define FLOOR_MAX_CONNECTIONS 10000UL
 #define FLOOR_MAX_BODY (16UL * 1024 * 1024)
+/* /proc/PID/stat: 52 numbers of at most 20 digits and a 16-byte name. */
+#define FLOOR_STAT_MAX 2048
 
 #define FLOOR_CONTAINER_OF(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
@@ -68,6 +74,8 @@ struct floor_app {
 	long new_connections;
 	uint64_t t_start;
 	uint64_t t_end;
+	long long cpu_start; /* clock ticks, or -1 if unknown */
+	long long cpu_end;
 	int fatal; /* a libuv or libcurl call failed: stop */
 };
 
@@ -568,11 +576,51 @@ static int floor_loop_init(struct floor_app *app)
 	return 0;
 }
 
+/* Returns the CPU time this process has used so far, user plus system
+ * (fields 14 and 15 of /proc/self/stat), in clock ticks; -1 if it cannot be
+ * read. Read only outside the loop: before the first request, after the
+ * loop stopped. */
+static long long floor_cpu_ticks(void)
+{
+	char line[FLOOR_STAT_MAX];
+	unsigned long long utime, stime;
+	const char *p;
+	char *end;
+	size_t len;
+	int field;
+	FILE *f = fopen("/proc/self/stat", "r");
+
+	if (f == NULL)
+		return -1;
+	len = fread(line, 1, sizeof(line) - 1, f);
+	(void)fclose(f);
+	line[len] = '\0';
+	/* The name (field 2) is in parentheses and may hold any byte. */
+	p = strrchr(line, ')');
+	for (field = 2; p != NULL && field < 14; field++) {
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+	if (p == NULL)
+		return -1;
+	errno = 0;
+	utime = strtoull(p, &end, 10);
+	if (errno != 0 || end == p || *end != ' ')
+		return -1;
+	p = end + 1;
+	stime = strtoull(p, &end, 10);
+	if (errno != 0 || end == p || *end != ' ')
+		return -1;
+	return (long long)(utime + stime);
+}
+
 static int floor_run(struct floor_app *app)
 {
 	unsigned long i;
 	int err;
 
+	app->cpu_start = floor_cpu_ticks();
 	app->t_start = uv_hrtime();
 	for (i = 0; i < app->opts.connections; i++) {
 		if (floor_start(app, app->easy[i]) < 0)
@@ -580,20 +628,28 @@ static int floor_run(struct floor_app *app)
 	}
 	err = uv_run(&app->loop, UV_RUN_DEFAULT);
 	(void)err; /* uv_stop ends the run early on purpose */
+	app->cpu_end = floor_cpu_ticks();
 	if (app->fatal || app->t_end == 0)
 		return -1;
 	return 0;
 }
 
+/* Prints the one result line; cpu_seconds is "n/a" if /proc could not be
+ * read. */
 static void floor_report(const struct floor_app *app)
 {
 	double seconds = (double)(app->t_end - app->t_start) / 1e9;
+	long tck = sysconf(_SC_CLK_TCK);
+	char cpu[32] = "n/a";
 
+	if (app->cpu_start >= 0 && app->cpu_end >= app->cpu_start && tck > 0)
+		(void)snprintf(cpu, sizeof(cpu), "%.2f",
+			       (double)(app->cpu_end - app->cpu_start) / (double)tck);
 	(void)printf("requests=%lu failed=%lu connections=%lu new_connections=%ld "
-		     "body=%lu seconds=%.3f rps=%.0f\n",
+		     "body=%lu seconds=%.3f rps=%.0f cpu_seconds=%s\n",
 		     app->finished, app->failed, app->opts.connections,
 		     app->new_connections, app->opts.body_len, seconds,
-		     seconds > 0 ? (double)app->finished / seconds : 0.0);
+		     seconds > 0 ? (double)app->finished / seconds : 0.0, cpu);
 }
 
 int main(int argc, char **argv)
