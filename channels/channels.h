@@ -1,6 +1,17 @@
 /*
- * channels: the ways a message leaves tocsin, and the HTTP client they
- * share. Everything here runs on the libuv loop thread and never blocks it.
+ * channels: the ways a message leaves tocsin, behind one interface, and
+ * the HTTP client they share.
+ *
+ * A channel (email, sms, webhook) composes a delivery's message from the
+ * template store, sends it, and reports exactly one outcome. The
+ * dispatcher holds a struct tc_chan per configured channel and drives it
+ * through the functions below without knowing which channel it is; each
+ * channel is one file that fills a table of operations (channels/internal.h),
+ * so adding one touches no caller. `tocsin preview` composes with the same
+ * code, so a preview is byte for byte what is sent.
+ *
+ * Everything that sends runs on the libuv loop thread and never blocks it;
+ * composing reads nothing but the store and may run on any thread.
  */
 #ifndef TC_CHANNELS_H
 #define TC_CHANNELS_H
@@ -14,6 +25,7 @@
 
 #include "common/common.h"
 #include "config/config.h"
+#include "templates/templates.h"
 
 /* ---- outcomes ------------------------------------------------------------ */
 enum tc_outcome_kind {
@@ -41,6 +53,118 @@ typedef void (*tc_chan_cb)(void *data, const struct tc_outcome *o);
  * anything was sent. Returns 0 or -ENOMEM (then cb is never called). */
 int tc_chan_defer(uv_loop_t *loop, tc_chan_cb cb, void *data,
 		  const struct tc_outcome *o);
+
+/* ---- a composed message -------------------------------------------------- */
+/* The parts a channel composed for one delivery: each template part it
+ * uses, rendered for the member (an SMS text fitted to max_segments; a
+ * webhook body either the rendered webhook.json or the JSON envelope).
+ * Owned by whoever initialised it. */
+struct tc_msg {
+	struct tc_buf part[TC_PART_COUNT]; /* data NULL: the channel has no such part */
+	const char *source[TC_PART_COUNT]; /* the template file each came from
+					    * (borrowed from the store), or NULL
+					    * when the channel made it (envelope) */
+	const char *note[TC_PART_COUNT];   /* static text on a part the channel
+					    * made, or on an optional part the
+					    * template lacks (for preview) */
+	int failed;                 /* the part a failed compose stopped at, or -1 */
+	unsigned units;             /* what the channel's rate counts: webhook
+				     * requests, email messages, SMS segments */
+	struct tc_sms_info sms;     /* an SMS text's encoding and segments */
+};
+
+void tc_msg_init(struct tc_msg *m);
+/* Frees the parts; m may be initialised again. */
+void tc_msg_release(struct tc_msg *m);
+
+/* A delivery as a channel sees it. Everything is borrowed for the call:
+ * a channel copies what it keeps (a message is borrowed until the send's
+ * callback ran). */
+struct tc_chan_dlv {
+	const char *id;             /* the delivery id */
+	const struct tc_job *job;
+	const char *group;          /* "" for the job's own recipients */
+	const struct tc_member *member;
+	const char *address;        /* the member's address on this channel */
+	const char *vars_json;      /* the job's vars as compact JSON */
+};
+
+/* ---- the channel interface ------------------------------------------------- */
+struct tc_chan;
+struct tc_http;
+
+/* What a live channel needs of the daemon. */
+struct tc_chan_env {
+	uv_loop_t *loop;
+	struct tc_http *http;       /* the shared HTTP client */
+};
+
+/* How far a channel lets the dispatcher go, from the configuration. */
+struct tc_chan_limits {
+	bool enabled;               /* configured (and implemented) */
+	unsigned concurrency;       /* sends under way at once */
+	struct tc_retry_cfg retry;
+};
+
+/* The limits of channel c under cfg (enabled false for a channel that is
+ * not configured, or that this build cannot send yet). */
+struct tc_chan_limits tc_chan_limits(const struct tc_cfg *cfg, enum tc_channel c);
+/* The TC_CH_BIT mask of channels that can send under cfg. */
+unsigned tc_chan_available(const struct tc_cfg *cfg);
+/* The TC_CH_BIT mask of channels cfg has a section for, sendable or not. */
+unsigned tc_chan_configured(const struct tc_cfg *cfg);
+/* The shared HTTP client's connection caps under cfg: in all, and to one
+ * host (the largest any HTTP channel asks for). */
+void tc_chan_http_caps(const struct tc_cfg *cfg, unsigned *total, unsigned *per_host);
+/* The template parts channel c composes (TC_PART bits, 1u << part), and
+ * of those the ones a template must have. */
+unsigned tc_chan_parts(enum tc_channel c);
+unsigned tc_chan_parts_required(enum tc_channel c);
+
+/* Composes v's message on channel c into msg (initialised by the caller):
+ * the template's parts for v's group rendered over data (the render data
+ * with v's member set). Returns 0; TC_EINVAL or TC_ELIMIT with why (n
+ * bytes) saying what failed, a permanent failure of the delivery. */
+int tc_chan_compose(enum tc_channel c, const struct tc_cfg *cfg,
+		    const struct tc_tpl_store *store, const struct tc_chan_dlv *v,
+		    const json_t *data, struct tc_msg *msg, char *why, size_t n);
+
+/* Whether template tpl has every part channel c needs (the template's
+ * own parts: a group's override replaces a part, it does not make up for
+ * a missing one). Returns 0, or TC_EINVAL with d (may be NULL) such as
+ * "template: 'outage' has no part 'sms.txt' for channel 'sms'". */
+int tc_chan_template_check(const struct tc_tpl_store *store, const char *tpl,
+			   enum tc_channel c, struct tc_diag *d);
+/* Whether job may be accepted under cfg: its groups exist, its channels
+ * can send, and its template exists with every part its channels need.
+ * store NULL skips the template (a CLI whose templates do not load here).
+ * Returns 0, or TC_EINVAL with d naming the field. The one check that
+ * intake, `tocsin send` and `tocsin dead retry` make. */
+int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		      const struct tc_job *job, struct tc_diag *d);
+
+/* A live channel c sending under cfg (borrowed: it must outlive the
+ * channel, or be replaced with tc_chan_set_cfg first). NULL when out of
+ * memory or c is not enabled under cfg. */
+struct tc_chan *tc_chan_new(enum tc_channel c, const struct tc_chan_env *env,
+			    const struct tc_cfg *cfg);
+/* Switches to a new configuration (reload); sends under way keep what
+ * they need of the old one. Rate state is kept where the rate is the same.
+ * Returns 0 or -ENOMEM (then the old configuration stays). */
+int tc_chan_set_cfg(struct tc_chan *ch, const struct tc_cfg *cfg);
+/* When v's message may go, as far as rates and a peer's "not before" say
+ * (a per-host or per-provider token bucket, a Retry-After): now when it
+ * may go now, else a later time in ms. The units it takes are reserved
+ * for that time, so asking once per message is enough. */
+int64_t tc_chan_next_at(struct tc_chan *ch, const struct tc_chan_dlv *v,
+			const struct tc_msg *msg, int64_t now);
+/* Sends msg for v; cb runs once, later, on the loop (never from inside
+ * this call) with the outcome. Returns 0, or a negative code (then cb is
+ * never called). */
+int tc_chan_send(struct tc_chan *ch, const struct tc_chan_dlv *v,
+		 const struct tc_msg *msg, tc_chan_cb cb, void *data);
+/* Accepts NULL. Sends under way must have finished. */
+void tc_chan_free(struct tc_chan *ch);
 
 /* ---- tc_http: libcurl's multi_socket API on a libuv loop ----------------- */
 struct tc_http;
@@ -90,25 +214,7 @@ uv_loop_t *tc_http_loop(const struct tc_http *h);
  * and frees the client once its handles closed. Accepts NULL. */
 void tc_http_free(struct tc_http *h);
 
-/* ---- the webhook channel ---------------------------------------------------- */
-struct tc_webhook;
-
-/* A webhook channel sending through http with cfg (borrowed: it must
- * outlive the channel). NULL when out of memory. */
-struct tc_webhook *tc_webhook_new(struct tc_http *http,
-				  const struct tc_webhook_cfg *cfg);
-/* Switches to a new configuration (reload); borrowed like the first. Sends
- * under way keep what they need of the old one, which may be freed at
- * once. Returns 0 or -ENOMEM (then the old configuration stays). */
-int tc_webhook_set_cfg(struct tc_webhook *w, const struct tc_webhook_cfg *cfg);
-/* POSTs body to url, signed as Standard Webhooks with webhook-id = id.
- * A destination outside the allow list ends as TC_OUT_PERMANENT without a
- * connection. id, url and body are borrowed until the callback. Returns 0,
- * or a negative code (then cb is never called). */
-int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
-		    const char *body, size_t len, tc_chan_cb cb, void *data);
-void tc_webhook_free(struct tc_webhook *w);
-
+/* ---- webhooks ---------------------------------------------------------------- */
 /* Computes the Standard Webhooks signature "v1,<base64>" of
  * "id.timestamp.body" with key into out (at least 64 bytes). */
 void tc_webhook_sign(const unsigned char *key, size_t key_len, const char *id,

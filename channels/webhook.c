@@ -18,7 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "channels/channels.h"
+#include "channels/internal.h"
 
 /* The address ranges of an allow list, copied out of the configuration and
  * shared by the sends that started under it: a reload may free that
@@ -34,6 +34,7 @@ struct tc_webhook {
 	const struct tc_webhook_cfg *cfg;
 	struct wh_ranges *ranges;   /* of cfg->allow */
 	struct curl_slist *fixed;   /* content-type, no Expect: */
+	struct tc_hosts *hosts;     /* per host: rate, Retry-After */
 };
 
 /* One send. Its header list lives here (no allocation per header): the
@@ -41,6 +42,7 @@ struct tc_webhook {
  * reads the list. */
 struct wh_send {
 	struct tc_webhook *w;
+	char host[256];             /* the URL's host, for a Retry-After hold */
 	struct wh_ranges *ranges;   /* a reference, while the request runs */
 	tc_chan_cb cb;
 	void *data;
@@ -205,55 +207,6 @@ out:
 	return r;
 }
 
-struct tc_webhook *tc_webhook_new(struct tc_http *http,
-				  const struct tc_webhook_cfg *cfg)
-{
-	struct tc_webhook *w = calloc(1, sizeof(*w));
-
-	if (!w)
-		return NULL;
-	w->http = http;
-	w->cfg = cfg;
-	w->ranges = ranges_new(cfg);
-	if (!w->ranges) {
-		free(w);
-		return NULL;
-	}
-	w->fixed = curl_slist_append(NULL, "content-type: application/json");
-	/* "Name:" with no value makes libcurl leave the header out. */
-	if (w->fixed && !curl_slist_append(w->fixed, "Expect:")) {
-		curl_slist_free_all(w->fixed);
-		w->fixed = NULL;
-	}
-	if (!w->fixed) {
-		ranges_unref(w->ranges);
-		free(w);
-		return NULL;
-	}
-	return w;
-}
-
-int tc_webhook_set_cfg(struct tc_webhook *w, const struct tc_webhook_cfg *cfg)
-{
-	struct wh_ranges *r = ranges_new(cfg);
-
-	if (!r)
-		return -ENOMEM;
-	ranges_unref(w->ranges);
-	w->ranges = r;
-	w->cfg = cfg;
-	return 0;
-}
-
-void tc_webhook_free(struct tc_webhook *w)
-{
-	if (!w)
-		return;
-	ranges_unref(w->ranges);
-	curl_slist_free_all(w->fixed);
-	free(w);
-}
-
 /* Turns an HTTP result into an outcome. */
 static void classify(const struct tc_http_result *r, struct tc_outcome *o)
 {
@@ -278,6 +231,159 @@ static void classify(const struct tc_http_result *r, struct tc_outcome *o)
 	}
 }
 
+/* ---- composing ------------------------------------------------------------- */
+
+/* The body of a template without webhook.json: DESIGN.md's JSON envelope
+ * (delivery id, job id, incident, severity, template, group, member,
+ * message, vars). */
+static int envelope(const struct tc_chan_dlv *v, struct tc_buf *b)
+{
+	const struct tc_job *job = v->job;
+	const struct tc_member *m = v->member;
+	json_t *msg = json_object_get(job->vars, "message");
+	int r = 0;
+
+	r |= tc_buf_adds(b, "{\"id\":\"");
+	r |= tc_buf_adds(b, v->id);
+	r |= tc_buf_adds(b, "\",\"job\":");
+	r |= tc_json_quote(b, job->id);
+	r |= tc_buf_adds(b, ",\"incident\":");
+	r |= job->incident ? tc_json_quote(b, job->incident) : tc_buf_adds(b, "null");
+	r |= tc_buf_adds(b, ",\"severity\":\"");
+	r |= tc_buf_adds(b, tc_severity_name(job->severity));
+	r |= tc_buf_adds(b, "\",\"template\":");
+	r |= tc_json_quote(b, job->template);
+	r |= tc_buf_adds(b, ",\"group\":");
+	r |= v->group[0] ? tc_json_quote(b, v->group) : tc_buf_adds(b, "null");
+	r |= tc_buf_adds(b, ",\"member\":{\"name\":");
+	r |= tc_json_quote(b, m->name ? m->name : "");
+	r |= tc_buf_adds(b, ",\"role\":");
+	r |= m->role && m->role[0] ? tc_json_quote(b, m->role) : tc_buf_adds(b, "null");
+	r |= tc_buf_adds(b, "},\"message\":");
+	r |= json_is_string(msg) ? tc_json_quote(b, json_string_value(msg)) :
+				   tc_buf_adds(b, "null");
+	r |= tc_buf_adds(b, ",\"vars\":");
+	r |= tc_buf_adds(b, v->vars_json);
+	r |= tc_buf_addc(b, '}');
+	return r ? TC_ELIMIT : 0;
+}
+
+/* The template's webhook.json for the group, rendered (and checked to be
+ * JSON by the renderer), or the envelope. One request either way. */
+static int wh_compose(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		      const struct tc_chan_dlv *v, const json_t *data,
+		      struct tc_msg *msg, char *why, size_t n)
+{
+	int r = tc_chan_render(store, v, TC_PART_WEBHOOK_JSON, data, msg, why, n);
+
+	(void)cfg;
+	if (r < 0)
+		return r;
+	msg->units = 1;
+	if (r == 1)
+		return 0;
+	tc_buf_reset(&msg->part[TC_PART_WEBHOOK_JSON]);
+	msg->source[TC_PART_WEBHOOK_JSON] = NULL;
+	msg->note[TC_PART_WEBHOOK_JSON] = "no webhook.json: tocsind sends its JSON envelope";
+	if (envelope(v, &msg->part[TC_PART_WEBHOOK_JSON]) < 0) {
+		snprintf(why, n, "message larger than the body limit of %u bytes",
+			 TC_LIMIT_BODY);
+		return TC_ELIMIT;
+	}
+	return 0;
+}
+
+/* ---- the channel ------------------------------------------------------------- */
+
+static struct tc_chan_limits wh_limits(const struct tc_cfg *cfg)
+{
+	struct tc_chan_limits l = { cfg->webhook.enabled, cfg->webhook.concurrency,
+				    cfg->webhook.retry };
+
+	return l;
+}
+
+static void wh_close(void *state)
+{
+	struct tc_webhook *w = state;
+
+	if (!w)
+		return;
+	ranges_unref(w->ranges);
+	curl_slist_free_all(w->fixed);
+	tc_hosts_free(w->hosts);
+	free(w);
+}
+
+static void *wh_open(const struct tc_chan_env *env, const struct tc_cfg *cfg)
+{
+	struct tc_webhook *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->http = env->http;
+	w->cfg = &cfg->webhook;
+	w->ranges = ranges_new(w->cfg);
+	w->hosts = tc_hosts_new(&w->cfg->rate);
+	w->fixed = curl_slist_append(NULL, "content-type: application/json");
+	/* "Name:" with no value makes libcurl leave the header out. */
+	if (w->fixed && !curl_slist_append(w->fixed, "Expect:")) {
+		curl_slist_free_all(w->fixed);
+		w->fixed = NULL;
+	}
+	if (!w->ranges || !w->hosts || !w->fixed) {
+		wh_close(w);
+		return NULL;
+	}
+	return w;
+}
+
+static int wh_set_cfg(void *state, const struct tc_cfg *cfg)
+{
+	struct tc_webhook *w = state;
+	struct wh_ranges *r = ranges_new(&cfg->webhook);
+
+	if (!r)
+		return -ENOMEM;
+	ranges_unref(w->ranges);
+	w->ranges = r;
+	w->cfg = &cfg->webhook;
+	tc_hosts_set_rate(w->hosts, &w->cfg->rate, tc_time_now_ms());
+	return 0;
+}
+
+/* The host part of an http(s) URL: after "://", without user info and
+ * port, up to the path. Enough to key a rate by; the allow list parses the
+ * URL properly. Sets *len; returns the start. */
+static const char *url_host(const char *url, size_t *len)
+{
+	const char *p = strstr(url, "://"), *end, *at;
+
+	p = p ? p + 3 : url;
+	end = p + strcspn(p, "/?#");
+	for (at = p; at < end; at++)
+		if (*at == '@')
+			p = at + 1;
+	if (*p == '[') {
+		at = memchr(p, ']', (size_t)(end - p));
+		*len = at ? (size_t)(at - p) + 1 : (size_t)(end - p);
+		return p;
+	}
+	at = memchr(p, ':', (size_t)(end - p));
+	*len = (size_t)((at ? at : end) - p);
+	return p;
+}
+
+static int64_t wh_next_at(void *state, const struct tc_chan_dlv *v,
+			  const struct tc_msg *msg, int64_t now)
+{
+	struct tc_webhook *w = state;
+	size_t len;
+	const char *host = url_host(v->address, &len);
+
+	return tc_hosts_reserve(w->hosts, host, len, msg->units, now);
+}
+
 static void on_http_done(void *data, const struct tc_http_result *r)
 {
 	struct wh_send *s = data;
@@ -286,24 +392,40 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 	memset(&o, 0, sizeof(o));
 	snprintf(o.provider, sizeof(o.provider), "webhook");
 	classify(r, &o);
+	/* A peer that says when to come back holds back its host, every
+	 * delivery to it, and no other. */
+	if (o.kind == TC_OUT_TRANSIENT && o.retry_after_ms > 0) {
+		int64_t now = tc_time_now_ms(), ra = o.retry_after_ms;
+
+		if (ra > TC_RETRY_AFTER_MAX_MS)
+			ra = TC_RETRY_AFTER_MAX_MS;
+		tc_hosts_hold(s->w->hosts, s->host, strlen(s->host), now + ra, now);
+	}
 	ranges_unref(s->ranges);
 	s->cb(s->data, &o);
 	free(s);
 }
 
-int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
-		    const char *body, size_t len, tc_chan_cb cb, void *data)
+/* POSTs the body to the member's URL, signed as Standard Webhooks with
+ * webhook-id = the delivery id. A destination outside the allow list ends
+ * as TC_OUT_PERMANENT without a connection. */
+static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg *msg,
+		   tc_chan_cb cb, void *data)
 {
+	struct tc_webhook *w = state;
 	const struct tc_webhook_cfg *cfg = w->cfg;
+	const struct tc_buf *body = &msg->part[TC_PART_WEBHOOK_JSON];
 	struct tc_http_req req;
 	struct wh_send *s;
 	struct tc_outcome o;
 	char sig[100];
 	int64_t now = tc_time_now_ms() / 1000;
+	const char *host;
+	size_t hlen;
 	int by_name, r;
 
 	memset(&o, 0, sizeof(o));
-	by_name = allow_url(cfg, url, o.detail, sizeof(o.detail));
+	by_name = allow_url(cfg, v->address, o.detail, sizeof(o.detail));
 	if (by_name < 0) {
 		/* Refused before connecting; reported from the loop like
 		 * every other outcome, never from inside this call. */
@@ -318,8 +440,11 @@ int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
 	s->w = w;
 	s->cb = cb;
 	s->data = data;
-	tc_webhook_sign(cfg->key, cfg->key_len, id, now, body, len, sig, sizeof(sig));
-	snprintf(s->id_line, sizeof(s->id_line), "webhook-id: %s", id);
+	host = url_host(v->address, &hlen);
+	snprintf(s->host, sizeof(s->host), "%.*s", (int)hlen, host);
+	tc_webhook_sign(cfg->key, cfg->key_len, v->id, now, body->data, body->len, sig,
+			sizeof(sig));
+	snprintf(s->id_line, sizeof(s->id_line), "webhook-id: %s", v->id);
 	snprintf(s->ts_line, sizeof(s->ts_line), "webhook-timestamp: %lld", (long long)now);
 	snprintf(s->sig_line, sizeof(s->sig_line), "webhook-signature: %s", sig);
 	s->hdr[0].data = s->id_line;
@@ -329,10 +454,10 @@ int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
 	s->hdr[2].data = s->sig_line;
 	s->hdr[2].next = w->fixed;
 	memset(&req, 0, sizeof(req));
-	req.url = url;
+	req.url = v->address;
 	req.headers = s->hdr;
-	req.body = body;
-	req.body_len = len;
+	req.body = body->data;
+	req.body_len = body->len;
 	req.connect_timeout_ms = cfg->connect_timeout_ms;
 	req.timeout_ms = cfg->timeout_ms;
 	s->ranges = w->ranges;
@@ -346,3 +471,16 @@ int tc_webhook_send(struct tc_webhook *w, const char *id, const char *url,
 	}
 	return r;
 }
+
+const struct tc_chan_ops tc_webhook_ops = {
+	.ch = TC_CH_WEBHOOK,
+	.parts = 1u << TC_PART_WEBHOOK_JSON,
+	.required = 0, /* without webhook.json, the envelope */
+	.limits = wh_limits,
+	.compose = wh_compose,
+	.open = wh_open,
+	.set_cfg = wh_set_cfg,
+	.next_at = wh_next_at,
+	.send = wh_send,
+	.close = wh_close,
+};

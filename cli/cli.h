@@ -20,6 +20,14 @@ int tc_cli_one_arg(int argc, char **argv, int from, const char **arg, bool *json
  * the reason printed as "tocsin <cmd>: --var ...". */
 int tc_cli_add_var(json_t *vars, const char *cmd, const char *kv);
 
+/* Checks a job's text as tocsind's intake will (structure, groups,
+ * channels, template and its parts), with the templates as they load
+ * here: when they do not, it warns as "tocsin <cmd>: warning: ..." and
+ * leaves the template unchecked. Returns 0, or TC_EINVAL with why (n
+ * bytes) naming the field. */
+int tc_cli_job_check(const struct tc_cfg *cfg, const char *cmd, const char *text,
+		     size_t len, enum tc_severity sev, char *why, size_t n);
+
 /* A blocking connection to cfg's Redis (5 s timeouts), or NULL with the
  * reason printed. Free with redisFree. */
 redisContext *tc_cli_connect(const struct tc_cfg *cfg);

@@ -458,40 +458,6 @@ static int cmd_show(const struct tc_cfg *cfg, redisContext *c, int argc, char **
 
 /* ---- retry ------------------------------------------------------------------ */
 
-/* Checks a job as tocsind will, as far as the CLI can: its structure, its
- * groups, its template. Returns 0, or -1 with the reason in why. */
-static int job_check(const struct tc_cfg *cfg, const char *text, size_t len,
-		     enum tc_severity sev, char *why, size_t n)
-{
-	struct tc_tpl_store *store = NULL;
-	struct tc_diags *ds;
-	struct tc_diag d;
-	struct tc_job job;
-	size_t i;
-	int r = 0;
-
-	if (tc_job_parse(text, len, sev, "0-0", &job, &d) < 0) {
-		tc_diag_format(&d, why, n);
-		return -1;
-	}
-	for (i = 0; i < job.n_groups && r == 0; i++) {
-		if (tc_cfg_group(cfg, job.groups[i]))
-			continue;
-		snprintf(why, n, "groups[%zu]: unknown group '%s'", i, job.groups[i]);
-		r = -1;
-	}
-	ds = calloc(1, sizeof(*ds));
-	if (r == 0 && ds && tc_tpl_store_load(cfg->templates, &store, ds) == 0 &&
-	    !tc_tpl_store_has(store, job.template)) {
-		snprintf(why, n, "template: unknown template '%s'", job.template);
-		r = -1;
-	}
-	tc_tpl_store_free(store);
-	free(ds);
-	tc_job_release(&job);
-	return r;
-}
-
 /* Reads what a job says of itself, before it is checked: its id and its
  * severity (each "" when absent or not a string that fits). */
 static void job_peek(const char *text, size_t len, char *id, size_t idn, char *sev,
@@ -643,7 +609,7 @@ static int retry_send(const struct tc_cfg *cfg, redisContext *c, struct retried 
 	char why[1200];
 	int r;
 
-	if (job_check(cfg, text, len, sev, why, sizeof(why)) < 0) {
+	if (tc_cli_job_check(cfg, "dead retry", text, len, sev, why, sizeof(why)) < 0) {
 		fprintf(stderr, "tocsin dead retry: %s: the job is invalid: %s\n", t->dead, why);
 		if (strcmp(t->kind, "job") == 0)
 			fprintf(stderr, "tocsin dead retry: fix it (tocsin dead show %s prints it) "

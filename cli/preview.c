@@ -1,8 +1,10 @@
 /*
  * tocsin preview: shows what a group would receive from a template, part by
- * part, exactly as tocsind would send it (the part's escaping, a subject on
- * one line, a webhook body checked as JSON, SMS cut or refused as
- * channels.sms says), without sending anything and without Redis.
+ * part, exactly as tocsind would send it, without sending anything and
+ * without Redis: each channel's message is composed by the channel's own
+ * compose code, the one tocsind calls (the part's escaping, a subject on
+ * one line, a webhook body checked as JSON or the JSON envelope, SMS cut
+ * or refused as channels.sms says).
  *
  * It builds the job the way `tocsin send` would (or reads one with --job)
  * and checks it with the same parser tocsind uses, so a var tocsind would
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channels/channels.h"
 #include "cli/cli.h"
 #include "templates/templates.h"
 
@@ -62,12 +65,11 @@ struct audience {
 	struct tc_member *chosen; /* new, or NULL */
 };
 
-/* Channels on which the configuration can send. */
+/* Channels the configuration has: preview shows them all, also those
+ * this tocsind cannot send on yet. */
 static unsigned configured(const struct tc_cfg *cfg)
 {
-	return (cfg->email.enabled ? TC_CH_BIT(TC_CH_EMAIL) : 0) |
-	       (cfg->sms.enabled ? TC_CH_BIT(TC_CH_SMS) : 0) |
-	       (cfg->webhook.enabled ? TC_CH_BIT(TC_CH_WEBHOOK) : 0);
+	return tc_chan_configured(cfg);
 }
 
 /* ---- options and the job ------------------------------------------------- */
@@ -360,20 +362,6 @@ struct shown {
 	struct tc_sms_info info;
 };
 
-static const struct {
-	enum tc_channel ch;
-	enum tc_part part;
-	bool required;
-	const char *none; /* shown when the template has no such part */
-} channel_parts[] = {
-	{ TC_CH_EMAIL, TC_PART_EMAIL_SUBJECT, true, NULL },
-	{ TC_CH_EMAIL, TC_PART_EMAIL_TXT, true, NULL },
-	{ TC_CH_EMAIL, TC_PART_EMAIL_HTML, false, "no email.html: the email is plain text only" },
-	{ TC_CH_SMS, TC_PART_SMS_TXT, true, NULL },
-	{ TC_CH_WEBHOOK, TC_PART_WEBHOOK_JSON, false,
-	  "no webhook.json: tocsind sends its JSON envelope" },
-};
-
 /* The part's file, relative to the templates folder. */
 static const char *relative(const struct tc_cfg *cfg, const char *path)
 {
@@ -384,36 +372,45 @@ static const char *relative(const struct tc_cfg *cfg, const char *path)
 	return path;
 }
 
-/* Renders one part into sh. Returns 0, or 1 after printing an error. */
-static int render_one(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
-		      const struct tc_job *job, const char *group, const json_t *data,
-		      struct shown *sh)
+/* Fills sh[*n...] with the parts of channel c as composed in msg: the
+ * part a failed compose stopped at shows the error (why), a required part
+ * the template lacks says tocsind refuses the job. */
+static void show_parts(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		       const struct tc_job *job, const char *group, enum tc_channel c,
+		       const struct tc_msg *msg, const char *why, struct shown *sh,
+		       size_t *n)
 {
-	const struct tc_tpl *t = tc_tpl_store_part(store, job->template, group, sh->part);
-	const char *path = tc_tpl_store_part_path(store, job->template, group, sh->part);
-	struct tc_diag d;
-	struct tc_buf out;
-	int r;
+	unsigned parts = tc_chan_parts(c), required = tc_chan_parts_required(c);
+	int p;
 
-	sh->file = relative(cfg, path);
-	if (!t)
-		return 0; /* the note says why */
-	tc_buf_init(&out, TC_LIMIT_BODY);
-	r = tc_tpl_render_part(t, sh->part, data, &out, &d);
-	if (r == 0 && sh->ch == TC_CH_SMS) {
-		sh->sms = true;
-		r = tc_sms_fit(&out, cfg->sms.max_segments, cfg->sms.overflow, &sh->info, &d);
+	for (p = 0; p < TC_PART_COUNT; p++) {
+		struct shown *x = &sh[*n];
+
+		if (!(parts & (1u << p)))
+			continue;
+		(*n)++;
+		x->part = p;
+		x->ch = c;
+		if (p == msg->failed) {
+			x->file = relative(cfg, tc_tpl_store_part_path(store, job->template,
+								       group, p));
+			snprintf(x->why, sizeof(x->why), "%s", why);
+			fprintf(stderr, "tocsin preview: %s: %s\n", x->file, x->why);
+			x->note = x->why;
+			x->error = true;
+		} else if (msg->part[p].data) {
+			x->file = msg->source[p] ? relative(cfg, msg->source[p]) : NULL;
+			x->text = strdup(msg->part[p].data);
+			x->note = msg->note[p];
+			x->sms = msg->sms.segments > 0;
+			x->info = msg->sms;
+		} else if (required & (1u << p)) {
+			x->note = "missing: tocsind refuses the job";
+			x->error = true;
+		} else {
+			x->note = msg->note[p] ? msg->note[p] : "not composed";
+		}
 	}
-	if (r < 0) {
-		tc_buf_release(&out);
-		tc_diag_format(&d, sh->why, sizeof(sh->why));
-		fprintf(stderr, "tocsin preview: %s: %s\n", sh->file, sh->why);
-		sh->note = sh->why;
-		sh->error = true;
-		return 1;
-	}
-	sh->text = tc_buf_take(&out);
-	return sh->text ? 0 : 1;
 }
 
 /* ---- output --------------------------------------------------------------- */
@@ -435,6 +432,8 @@ static void print_text(const struct tc_member *m, const struct tc_job *job,
 			       sh[i].info.chars, sh[i].info.gsm7 ? "septets" : "UTF-16 units",
 			       sh[i].info.segments, sh[i].info.segments == 1 ? "" : "s",
 			       sh[i].info.truncated ? ", truncated" : "");
+		if (sh[i].text && !sh[i].file && sh[i].note)
+			printf(": %s", sh[i].note);
 		printf(")%s%s\n", sh[i].file ? " from " : "", sh[i].file ? sh[i].file : "");
 		if (!sh[i].text) {
 			printf("(%s)\n", sh[i].note);
@@ -472,8 +471,8 @@ static int print_json(const struct tc_member *m, const struct tc_job *job,
 		json_object_set_new(p, "text", text ? text : json_null());
 		if (sh[i].text && !text)
 			json_object_set_new(p, "note", json_string("not valid UTF-8"));
-		else if (!sh[i].text)
-			json_object_set_new(p, "note", json_string(sh[i].note));
+		else if (!sh[i].text || sh[i].note)
+			json_object_set_new(p, "note", opt_string(sh[i].note));
 		if (sh[i].error)
 			json_object_set_new(p, "error", json_true());
 		json_object_set_new(p, "encoding", sh[i].sms && sh[i].text ?
@@ -521,36 +520,45 @@ static int load_store(const struct tc_cfg *cfg, const char *tpl,
 	return 0;
 }
 
-/* Renders every part of each channel in mask. Returns 0 or 1. */
+/* Composes the message of each channel in mask for member m, with the
+ * channel's own compose code, as tocsind does. Returns 0 or 1. */
 static int render_all(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
-		      const struct tc_job *job, const char *group, const json_t *data,
-		      unsigned mask, struct shown *sh, size_t *n)
+		      const struct tc_job *job, const char *group,
+		      const struct tc_member *m, const json_t *data, unsigned mask,
+		      struct shown *sh, size_t *n)
 {
+	char id[TC_DELIVERY_ID_LEN + 1], why[1200], line[1200];
+	struct tc_chan_dlv v;
+	struct tc_msg msg;
+	char *vars = json_dumps(job->vars, JSON_COMPACT);
 	struct tc_diag d;
-	char line[1200];
-	size_t i;
-	int failed = 0;
+	int c, failed = 0;
 
-	if (tc_tpl_store_check(store, job->template, mask, &d) < 0) {
-		tc_diag_format(&d, line, sizeof(line));
-		fprintf(stderr, "tocsin preview: %s: tocsind refuses the job\n", line);
-		failed = 1;
-	}
-	for (i = 0; i < sizeof(channel_parts) / sizeof(channel_parts[0]); i++) {
-		if (!(mask & TC_CH_BIT(channel_parts[i].ch)))
+	if (!vars)
+		return 1;
+	for (c = 0; c < TC_CH_COUNT; c++) {
+		if (!(mask & TC_CH_BIT(c)))
 			continue;
-		sh[*n].part = channel_parts[i].part;
-		sh[*n].ch = channel_parts[i].ch;
-		sh[*n].note = channel_parts[i].none;
-		if (channel_parts[i].required) {
-			sh[*n].note = "missing: tocsind refuses the job";
-			sh[*n].error = true;
+		if (tc_chan_template_check(store, job->template, c, &d) < 0) {
+			tc_diag_format(&d, line, sizeof(line));
+			fprintf(stderr, "tocsin preview: %s: tocsind refuses the job\n", line);
+			failed = 1;
 		}
-		failed |= render_one(cfg, store, job, group, data, &sh[*n]);
-		if (sh[*n].text)
-			sh[*n].error = false;
-		(*n)++;
+		memset(&v, 0, sizeof(v));
+		v.job = job;
+		v.group = group;
+		v.member = m;
+		v.address = tc_member_address(m, c) ? tc_member_address(m, c) : "";
+		v.vars_json = vars;
+		tc_delivery_id(job->id, c, v.address, id);
+		v.id = id;
+		tc_msg_init(&msg);
+		if (tc_chan_compose(c, cfg, store, &v, data, &msg, why, sizeof(why)) < 0)
+			failed = 1;
+		show_parts(cfg, store, job, group, c, &msg, why, sh, n);
+		tc_msg_release(&msg);
 	}
+	free(vars);
 	return failed;
 }
 
@@ -613,7 +621,7 @@ int tc_cli_preview(const struct tc_cfg *cfg, int argc, char **argv)
 		r = TC_EXIT_FAILED;
 	}
 	if (r == 0) {
-		r = render_all(cfg, store, &job, o.group, data, mask, sh, &n);
+		r = render_all(cfg, store, &job, o.group, a.chosen, data, mask, sh, &n);
 		if (o.json) {
 			if (print_json(a.chosen, &job, o.group, sh, n) != 0)
 				r = TC_EXIT_FAILED;

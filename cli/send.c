@@ -152,48 +152,6 @@ static int parse_opts(struct send_opts *o, int argc, char **argv)
 	return 0;
 }
 
-/* Checks the job as tocsind will, so the commander hears of a typo now. */
-static int check_job(const struct tc_cfg *cfg, const char *text, enum tc_severity sev)
-{
-	struct tc_tpl_store *store = NULL;
-	struct tc_diags *ds = calloc(1, sizeof(*ds));
-	struct tc_diag d;
-	struct tc_job job;
-	char line[1200];
-	size_t i;
-	int r = 0;
-
-	if (!ds)
-		return TC_EXIT_FAILED;
-	if (tc_job_parse(text, strlen(text), sev, "0-1", &job, &d) < 0) {
-		tc_diag_format(&d, line, sizeof(line));
-		fprintf(stderr, "tocsin send: invalid job: %s\n", line);
-		free(ds);
-		return TC_EXIT_FAILED;
-	}
-	for (i = 0; i < job.n_groups && r == 0; i++) {
-		if (tc_cfg_group(cfg, job.groups[i]))
-			continue;
-		fprintf(stderr, "tocsin send: invalid job: groups[%zu]: unknown group '%s'\n",
-			i, job.groups[i]);
-		r = TC_EXIT_FAILED;
-	}
-	if (r == 0 && tc_tpl_store_load(cfg->templates, &store, ds) < 0) {
-		/* tocsind decides with the templates it loaded; say why we
-		 * could not check. */
-		fprintf(stderr, "tocsin send: warning: the templates do not load here, the template is not checked:\n");
-		tc_diags_print(ds, stderr);
-	} else if (r == 0 && !tc_tpl_store_has(store, job.template)) {
-		fprintf(stderr, "tocsin send: invalid job: template: unknown template '%s'\n",
-			job.template);
-		r = TC_EXIT_FAILED;
-	}
-	tc_tpl_store_free(store);
-	tc_job_release(&job);
-	free(ds);
-	return r;
-}
-
 /* The id of the newest entry of key, or "0-0". */
 static void last_id(redisContext *c, const char *key, char *out, size_t n)
 {
@@ -311,6 +269,7 @@ int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv
 {
 	struct send_opts o = { 0 };
 	char key[TC_KEY_MAX], events[TC_KEY_MAX], from[64], ref[128], id[160];
+	char why[1200];
 	redisReply *rep;
 	char *text = NULL;
 	int r;
@@ -328,9 +287,12 @@ int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv
 	if (r)
 		goto out;
 	text = json_dumps(o.job, JSON_COMPACT);
-	r = check_job(cfg, text, tc_severity_parse(o.severity));
-	if (r)
+	if (tc_cli_job_check(cfg, "send", text, strlen(text), tc_severity_parse(o.severity),
+			     why, sizeof(why)) < 0) {
+		fprintf(stderr, "tocsin send: invalid job: %s\n", why);
+		r = TC_EXIT_FAILED;
 		goto out;
+	}
 	tc_key_jobs(key, sizeof(key), cfg->prefix, tc_severity_parse(o.severity));
 	tc_key_events(events, sizeof(events), cfg->prefix);
 	last_id(c, events, from, sizeof(from));

@@ -46,6 +46,9 @@
 #define TC_LIMIT_LOG_VALUE         200         /* an untrusted value in a log line */
 #define TC_LIMIT_DIAGS             100         /* diagnostics kept per load */
 #define TC_LIMIT_REASONS           2048        /* a dead letter's attempt reasons */
+#define TC_RETRY_AFTER_MAX_MS      3600000     /* a peer's Retry-After is cut to an hour */
+#define TC_LIMIT_HOSTS             65536       /* destination hosts whose rate and
+						* Retry-After are tracked at once */
 
 /* ---- error codes ------------------------------------------------------ */
 /* Functions that can fail return 0 (or a count) or a negative errno or one
@@ -137,6 +140,30 @@ int tc_time_parse(const char *s, int64_t *ms);
  * or TC_EINVAL. */
 int tc_duration_parse(const char *s, uint64_t *ms);
 
+/* ---- token buckets (bucket.c) ------------------------------------------- */
+/* At most burst + per_second * t units in any window of length t. A rate
+ * of 0 is no limit. Times are ms on any one clock. */
+struct tc_bucket {
+	double per_ms;     /* units added per ms; 0: unlimited */
+	double burst;      /* the most it holds */
+	double tokens;     /* held at last_ms */
+	int64_t last_ms;   /* may be ahead of now: reserved up to there */
+};
+
+/* A full bucket (burst 0: per_second rounded up). */
+void tc_bucket_init(struct tc_bucket *b, double per_second, unsigned burst,
+		    int64_t now);
+/* Takes a new rate (reload), keeping what was taken: the tokens held, cut
+ * to the new burst, and time reserved ahead. */
+void tc_bucket_set(struct tc_bucket *b, double per_second, unsigned burst,
+		   int64_t now);
+/* The tokens held at now (INFINITY when unlimited). */
+double tc_bucket_tokens(const struct tc_bucket *b, int64_t now);
+/* Reserves units: returns the first time >= now at which the bucket holds
+ * them (now when it does already) and takes them as of that time. More
+ * units than burst take a full bucket. */
+int64_t tc_bucket_reserve(struct tc_bucket *b, unsigned units, int64_t now);
+
 /* ---- channels and severities -------------------------------------------- */
 enum tc_channel { TC_CH_EMAIL, TC_CH_SMS, TC_CH_WEBHOOK, TC_CH_COUNT };
 #define TC_CH_BIT(c) (1u << (c))
@@ -158,6 +185,16 @@ int tc_severity_parse(const char *s); /* -1 when unknown */
  * and writes *cp, or 0 when the bytes there are not valid UTF-8 (overlong
  * forms, surrogates, past U+10FFFF, cut short). */
 size_t tc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* ---- JSON strings (json.c) --------------------------------------------------- */
+/* Appends s as a JSON string literal (quoted; quotes, backslashes and
+ * control characters escaped; invalid UTF-8 as U+FFFD), so the result is
+ * valid JSON whatever s holds. Returns 0, or TC_ELIMIT / -ENOMEM with b as
+ * it was. */
+int tc_json_quote(struct tc_buf *b, const char *s);
+/* The same, keeping at most max bytes of s's content (counted as they
+ * come in, a replaced byte as 3), cut at a character boundary. */
+int tc_json_quote_cut(struct tc_buf *b, const char *s, size_t max);
 
 /* ---- addresses ---------------------------------------------------------- */
 /* Each returns 0, or TC_EINVAL with a message in why (n bytes) such as

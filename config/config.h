@@ -44,6 +44,7 @@ struct tc_webhook_cfg {
 	size_t key_len;            /* 16..128 */
 	struct tc_allow *allow;
 	size_t n_allow;
+	struct tc_rate_cfg rate;   /* per destination host; 0: none */
 	struct tc_retry_cfg retry;
 };
 

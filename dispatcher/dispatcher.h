@@ -82,8 +82,10 @@ struct tc_dlv {
 	char *role;                 /* "" when none */
 	char *email;                /* the member's, for templates; "" when none */
 	char *phone;
-	struct tc_buf body;         /* the message, while sending */
-	int64_t due_ms;             /* when retrying: the next attempt */
+	struct tc_msg msg;          /* the composed message, while sending */
+	int64_t due_ms;             /* when retrying or held: the next attempt */
+	bool reserved;              /* held until due_ms for its channel's rate:
+				     * its units are reserved for then */
 	uint64_t plan_write;        /* the PLAN call that planned it */
 	struct tc_buf reasons;      /* every attempt's outcome, for the dead letter */
 };
@@ -159,7 +161,7 @@ struct tc_disp {
 	struct tc_rconn *intake;    /* XREADGROUP ... BLOCK; ACCEPT between reads */
 	struct tc_rconn *cmd;       /* everything else, pipelined */
 	struct tc_http *http;
-	struct tc_webhook *webhook;
+	struct tc_chan *chan[TC_CH_COUNT]; /* NULL: not configured */
 
 	struct tc_run *runs;
 	unsigned n_runs;
@@ -258,8 +260,6 @@ int tc_runs_init(struct tc_disp *d);
 /* track.c: the Lua scripts that keep the record consistent */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[];
-/* Appends a JSON string literal of s (quoted, escaped) to b. */
-int tc_json_quote(struct tc_buf *b, const char *s);
 
 /* roster_reader.c: a roster file read with uv_fs, parsed as it comes */
 typedef void (*tc_rr_fn)(void *data);

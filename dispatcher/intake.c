@@ -69,52 +69,6 @@ static void dead_letter(struct tc_disp *d, enum tc_severity s, const char *entry
 		       entry);
 }
 
-/* What intake checks against the configuration: the job names things that
- * exist on this dispatcher. */
-static int check_job(const struct tc_disp *d, const struct tc_job *job,
-		     struct tc_diag *diag)
-{
-	char q[TC_LIMIT_LOG_VALUE + 16], p[64];
-	unsigned ready = 0;
-	size_t i;
-	int c;
-
-	if (!tc_tpl_store_has(d->templates, job->template)) {
-		tc_diag_set(diag, "job", 0, "template", "unknown template %s",
-			    tc_log_quote(q, sizeof(q), job->template));
-		return TC_EINVAL;
-	}
-	for (c = 0; c < TC_CH_COUNT; c++)
-		if (tc_disp_channel_ready(d, c))
-			ready |= TC_CH_BIT(c);
-	/* What the job's channels need of the template, before anything is
-	 * sent: "template: 'outage' has no part 'sms.txt' for channel 'sms'". */
-	if (tc_tpl_store_check(d->templates, job->template, job->channels & ready,
-			       diag) < 0) {
-		snprintf(diag->source, sizeof(diag->source), "job");
-		return TC_EINVAL;
-	}
-	for (i = 0; i < job->n_groups; i++) {
-		if (tc_cfg_group(d->cfg, job->groups[i]))
-			continue;
-		snprintf(p, sizeof(p), "groups[%zu]", i);
-		tc_diag_set(diag, "job", 0, p, "unknown group %s",
-			    tc_log_quote(q, sizeof(q), job->groups[i]));
-		return TC_EINVAL;
-	}
-	if (job->channels == TC_CH_ALL)
-		return 0;
-	for (c = 0; c < TC_CH_COUNT; c++) {
-		if (!(job->channels & TC_CH_BIT(c)) || tc_disp_channel_ready(d, c))
-			continue;
-		tc_diag_set(diag, "job", 0, "channels",
-			    "channel '%s' is not configured on this dispatcher",
-			    tc_channel_name(c));
-		return TC_EINVAL;
-	}
-	return 0;
-}
-
 /* The value of field name in a stream entry's field list, or NULL. */
 static const redisReply *entry_field(const redisReply *fields, const char *name)
 {
@@ -150,7 +104,7 @@ void tc_intake_entry(struct tc_disp *d, enum tc_severity s, const redisReply *e)
 		return;
 	}
 	if (tc_job_parse(body->str, body->len, s, id->str, &job, &diag) == 0) {
-		if (check_job(d, &job, &diag) == 0) {
+		if (tc_chan_job_check(d->cfg, d->templates, &job, &diag) == 0) {
 			tc_run_start(d, &job, body->str, body->len);
 			return;
 		}

@@ -6,6 +6,7 @@
  * Exit codes: 0 after a clean stop, 1 bad configuration or a fatal error,
  * 2 usage, 3 Redis unreachable at start.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,7 +67,7 @@ bool tc_disp_has_entry(const struct tc_disp *d, enum tc_severity s,
 
 bool tc_disp_channel_ready(const struct tc_disp *d, enum tc_channel c)
 {
-	return c == TC_CH_WEBHOOK && d->cfg->webhook.enabled && d->webhook;
+	return d->chan[c] && tc_chan_limits(d->cfg, c).enabled;
 }
 
 static bool all_quiet(const struct tc_disp *d)
@@ -227,24 +228,40 @@ static int load(const char *path, struct tc_disp *d)
 	return r < 0 ? 1 : 0;
 }
 
+/* Opens every channel the configuration enables; says which it names
+ * that this build cannot send yet. Returns 0 or -ENOMEM. */
+static int open_channels(struct tc_disp *d)
+{
+	struct tc_chan_env env = { d->loop, d->http };
+	unsigned missing = tc_chan_configured(d->cfg) & ~tc_chan_available(d->cfg);
+	int c;
+
+	for (c = 0; c < TC_CH_COUNT; c++) {
+		if (missing & TC_CH_BIT(c))
+			tc_log(TC_LOG_WARN, "tocsind", "event=channel-unavailable channel=%s, jobs naming it are refused until the channel lands",
+			       tc_channel_name(c));
+		if (!tc_chan_limits(d->cfg, c).enabled)
+			continue;
+		d->chan[c] = tc_chan_new(c, &env, d->cfg);
+		if (!d->chan[c])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int start(struct tc_disp *d)
 {
 	char why[600];
-	const struct tc_webhook_cfg *wh = &d->cfg->webhook;
+	unsigned total, per_host;
 
 	if (tc_redis_prepare(d->cfg, why, sizeof(why)) < 0) {
 		tc_log(TC_LOG_ERROR, "tocsind", "event=redis-unreachable err=\"%s\"", why);
 		return 3;
 	}
-	d->http = tc_http_new(d->loop, wh->enabled ? wh->concurrency : 16,
-			      wh->enabled ? wh->per_host : 16);
-	if (!d->http)
+	tc_chan_http_caps(d->cfg, &total, &per_host);
+	d->http = tc_http_new(d->loop, total, per_host);
+	if (!d->http || open_channels(d) < 0)
 		return 1;
-	if (wh->enabled && !(d->webhook = tc_webhook_new(d->http, wh)))
-		return 1;
-	if (d->cfg->email.enabled || d->cfg->sms.enabled)
-		tc_log(TC_LOG_WARN, "tocsind", "event=channel-unavailable channels=%s%s, their deliveries fail until the channel lands",
-		       d->cfg->email.enabled ? "email " : "", d->cfg->sms.enabled ? "sms" : "");
 	if (tc_runs_init(d) < 0 || tc_claim_start(d) < 0)
 		return 1;
 	uv_check_init(d->loop, &d->check);
@@ -319,7 +336,8 @@ int main(int argc, char **argv)
 		uv_run(d.loop, UV_RUN_DEFAULT);
 	}
 	free(d.retry_heap);
-	tc_webhook_free(d.webhook);
+	for (opt = 0; opt < TC_CH_COUNT; opt++)
+		tc_chan_free(d.chan[opt]);
 	tc_tpl_store_free(d.templates);
 	tc_cfg_free(d.cfg);
 	uv_loop_close(d.loop);

@@ -55,19 +55,27 @@ static const char *needs_restart(const struct tc_cfg *old, const struct tc_cfg *
 	return NULL;
 }
 
+/* Hands the new configuration to each channel (opening one newly
+ * configured) before it replaces the old. A channel no longer configured
+ * stays open for the sends under way, and takes no new ones. */
 static int swap_in(struct tc_disp *d, struct reload *rl)
 {
-	const struct tc_webhook_cfg *wh = &rl->cfg->webhook;
+	struct tc_chan_env env = { d->loop, d->http };
+	unsigned total, per_host;
+	int c;
 
-	if (wh->enabled && !d->webhook) {
-		d->webhook = tc_webhook_new(d->http, wh);
-		if (!d->webhook)
+	for (c = 0; c < TC_CH_COUNT; c++) {
+		if (!tc_chan_limits(rl->cfg, c).enabled)
+			continue;
+		if (!d->chan[c])
+			d->chan[c] = tc_chan_new(c, &env, rl->cfg);
+		else if (tc_chan_set_cfg(d->chan[c], rl->cfg) < 0)
 			return -1;
-	} else if (wh->enabled && tc_webhook_set_cfg(d->webhook, wh) < 0) {
-		return -1;
+		if (!d->chan[c])
+			return -1;
 	}
-	if (wh->enabled)
-		tc_http_set_caps(d->http, wh->concurrency, wh->per_host);
+	tc_chan_http_caps(rl->cfg, &total, &per_host);
+	tc_http_set_caps(d->http, total, per_host);
 	tc_cfg_free(d->cfg);
 	tc_tpl_store_free(d->templates);
 	d->cfg = rl->cfg;

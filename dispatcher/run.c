@@ -32,7 +32,6 @@
  * incident state text write */
 #define ACCEPT_ARGS 15
 #define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
-#define RETRY_AFTER_MAX_MS 3600000 /* a Retry-After longer than an hour is cut */
 #define CANCEL_WATCH_MS    500     /* how often running jobs are checked for cancel */
 
 /* ---- deliveries ------------------------------------------------------------ */
@@ -69,7 +68,7 @@ static struct tc_dlv *dlv_new(struct tc_run *r, enum tc_channel c,
 	for (i = 0, p = (char *)(v + 1); i < 6; p += len[i], i++)
 		*dst[i] = memcpy(p, src[i], len[i]);
 	tc_delivery_id(r->job.id, c, address, v->id);
-	tc_buf_init(&v->body, TC_LIMIT_BODY);
+	tc_msg_init(&v->msg);
 	tc_buf_init(&v->reasons, TC_LIMIT_REASONS);
 	r->live++;
 	r->disp->live++;
@@ -80,7 +79,7 @@ static void dlv_free(struct tc_dlv *v)
 {
 	v->run->live--;
 	v->run->disp->live--;
-	tc_buf_release(&v->body);
+	tc_msg_release(&v->msg);
 	tc_buf_release(&v->reasons);
 	free(v);
 }
@@ -553,11 +552,7 @@ static void dlv_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
 /* The retry policy of channel c (one attempt for channels without one). */
 static struct tc_retry_cfg retry_cfg(const struct tc_disp *d, enum tc_channel c)
 {
-	struct tc_retry_cfg once = { 1, 0, 0 };
-
-	if (c == TC_CH_WEBHOOK && d->cfg->webhook.enabled)
-		return d->cfg->webhook.retry;
-	return once;
+	return tc_chan_limits(d->cfg, c).retry;
 }
 
 static uint64_t rng_next(struct tc_disp *d)
@@ -585,8 +580,8 @@ static uint64_t backoff_ms(struct tc_disp *d, const struct tc_retry_cfg *rc,
 	if (retry_after_ms > 0) {
 		uint64_t ra = (uint64_t)retry_after_ms;
 
-		if (ra > RETRY_AFTER_MAX_MS)
-			ra = RETRY_AFTER_MAX_MS;
+		if (ra > TC_RETRY_AFTER_MAX_MS)
+			ra = TC_RETRY_AFTER_MAX_MS;
 		if (wait < ra)
 			wait = ra;
 	}
@@ -737,39 +732,6 @@ static struct tc_dlv *ready_pop(struct tc_disp *d, enum tc_channel c)
 	return NULL;
 }
 
-/* The webhook body of a template without webhook.json: DESIGN.md's JSON
- * envelope (job id, incident, severity, group, member, message). */
-static int envelope(const struct tc_dlv *v, struct tc_buf *b)
-{
-	const struct tc_job *job = &v->run->job;
-	json_t *msg = json_object_get(job->vars, "message");
-	int r = 0;
-
-	r |= tc_buf_adds(b, "{\"id\":\"");
-	r |= tc_buf_adds(b, v->id);
-	r |= tc_buf_adds(b, "\",\"job\":");
-	r |= tc_json_quote(b, job->id);
-	r |= tc_buf_adds(b, ",\"incident\":");
-	r |= job->incident ? tc_json_quote(b, job->incident) : tc_buf_adds(b, "null");
-	r |= tc_buf_adds(b, ",\"severity\":\"");
-	r |= tc_buf_adds(b, tc_severity_name(job->severity));
-	r |= tc_buf_adds(b, "\",\"template\":");
-	r |= tc_json_quote(b, job->template);
-	r |= tc_buf_adds(b, ",\"group\":");
-	r |= v->group[0] ? tc_json_quote(b, v->group) : tc_buf_adds(b, "null");
-	r |= tc_buf_adds(b, ",\"member\":{\"name\":");
-	r |= tc_json_quote(b, v->name);
-	r |= tc_buf_adds(b, ",\"role\":");
-	r |= v->role[0] ? tc_json_quote(b, v->role) : tc_buf_adds(b, "null");
-	r |= tc_buf_adds(b, "},\"message\":");
-	r |= json_is_string(msg) ? tc_json_quote(b, json_string_value(msg)) :
-				   tc_buf_adds(b, "null");
-	r |= tc_buf_adds(b, ",\"vars\":");
-	r |= tc_buf_adds(b, v->run->vars_json);
-	r |= tc_buf_addc(b, '}');
-	return r ? TC_ELIMIT : 0;
-}
-
 /* Adds "attempt N: detail" to what the dead letter will say. */
 static void note_reason(struct tc_dlv *v, const char *detail)
 {
@@ -807,39 +769,37 @@ static void retry_or_fail(struct tc_disp *d, struct tc_dlv *v,
 	}
 }
 
-/* The webhook body: the template's webhook.json for the delivery's group,
- * rendered for its member, or the JSON envelope when the template has
- * none. A render error is the delivery's permanent failure (why). */
-static int render_body(struct tc_disp *d, struct tc_dlv *v, char *why, size_t n)
+/* The delivery as its channel sees it; m is filled from v's strings. */
+static void chan_view(const struct tc_dlv *v, struct tc_member *m,
+		      struct tc_chan_dlv *cd)
 {
-	const struct tc_job *job = &v->run->job;
-	const struct tc_tpl *t = tc_tpl_store_part(d->templates, job->template,
-						   v->group, TC_PART_WEBHOOK_JSON);
-	struct tc_member m = { 0 };
-	struct tc_diag diag;
+	memset(m, 0, sizeof(*m));
+	m->name = v->name;
+	m->role = v->role[0] ? v->role : NULL;
+	m->email = v->email[0] ? v->email : NULL;
+	m->phone = v->phone[0] ? v->phone : NULL;
+	cd->id = v->id;
+	cd->job = &v->run->job;
+	cd->group = v->group;
+	cd->member = m;
+	cd->address = v->address;
+	cd->vars_json = v->run->vars_json;
+}
 
-	tc_buf_reset(&v->body);
-	if (!t) {
-		if (envelope(v, &v->body) == 0)
-			return 0;
-		snprintf(why, n, "message larger than the body limit of %u bytes",
-			 TC_LIMIT_BODY);
-		return TC_ELIMIT;
+/* Composes v's message on its channel. A failure is the delivery's
+ * permanent failure (why). */
+static int compose(struct tc_disp *d, struct tc_dlv *v, char *why, size_t n)
+{
+	struct tc_chan_dlv cd;
+	struct tc_member m;
+
+	chan_view(v, &m, &cd);
+	if (tc_tpl_data_set_member(v->run->data, v->group, &m) < 0) {
+		snprintf(why, n, "composing the message failed: out of memory");
+		return -ENOMEM;
 	}
-	m.name = v->name;
-	m.role = v->role[0] ? v->role : NULL;
-	m.email = v->email[0] ? v->email : NULL;
-	m.phone = v->phone[0] ? v->phone : NULL;
-	memset(&diag, 0, sizeof(diag));
-	if (tc_tpl_data_set_member(v->run->data, v->group, &m) < 0 ||
-	    tc_tpl_render_part(t, TC_PART_WEBHOOK_JSON, v->run->data, &v->body,
-			       &diag) < 0) {
-		tc_diag_format(&diag, why, n);
-		if (!why[0])
-			snprintf(why, n, "rendering webhook.json failed: out of memory");
-		return TC_EINVAL;
-	}
-	return 0;
+	return tc_chan_compose(v->ch, d->cfg, d->templates, &cd, v->run->data, &v->msg,
+			       why, n);
 }
 
 static void on_outcome(void *data, const struct tc_outcome *o)
@@ -850,7 +810,8 @@ static void on_outcome(void *data, const struct tc_outcome *o)
 	char q[TC_LIMIT_LOG_VALUE + 16];
 
 	d->sending[ch]--;
-	tc_buf_release(&v->body);
+	tc_msg_release(&v->msg);
+	tc_msg_init(&v->msg);
 	switch (o->kind) {
 	case TC_OUT_DELIVERED:
 		dlv_move(v, TC_DS_DELIVERED, o->detail, o->provider, o->provider_id);
@@ -877,10 +838,16 @@ static void on_outcome(void *data, const struct tc_outcome *o)
 	tc_disp_poke(d);
 }
 
+/* Sends v, or holds it back until its channel's rate or a peer's "not
+ * before" lets it go (its units reserved for then; its message composed
+ * again when it is due, so held deliveries keep no body in memory). */
 static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 {
 	struct tc_run *r = v->run;
 	char attempt[32], why[sizeof(((struct tc_outcome *)0)->detail)];
+	struct tc_chan_dlv cd;
+	struct tc_member m;
+	int64_t now, at;
 
 	if (d->stopping)
 		run_break(r, "stopping before it was sent");
@@ -892,7 +859,8 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 		dlv_move(v, TC_DS_CANCELLED, "cancelled by an operator", "", "");
 		return;
 	}
-	if (r->job.expires_at_ms && tc_time_now_ms() >= r->job.expires_at_ms) {
+	now = tc_time_now_ms();
+	if (r->job.expires_at_ms && now >= r->job.expires_at_ms) {
 		dlv_move(v, TC_DS_EXPIRED, "expired before it was sent", "", "");
 		return;
 	}
@@ -902,15 +870,30 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 		dlv_move(v, TC_DS_FAILED, why, "", "");
 		return;
 	}
-	if (render_body(d, v, why, sizeof(why)) < 0) {
+	if (compose(d, v, why, sizeof(why)) < 0) {
 		dlv_move(v, TC_DS_FAILED, why, "", "");
 		return;
 	}
+	chan_view(v, &m, &cd);
+	if (!v->reserved) {
+		at = tc_chan_next_at(d->chan[v->ch], &cd, &v->msg, now);
+		if (at > now) {
+			v->reserved = true;
+			v->due_ms = at;
+			tc_msg_release(&v->msg);
+			tc_msg_init(&v->msg);
+			if (retry_push(d, v) < 0) {
+				run_break(r, "out of memory");
+				dlv_free(v);
+			}
+			return;
+		}
+	}
+	v->reserved = false;
 	v->attempts++;
 	snprintf(attempt, sizeof(attempt), "attempt %u", v->attempts);
 	dlv_move(v, TC_DS_SENDING, attempt, "", "");
-	if (tc_webhook_send(d->webhook, v->id, v->address, v->body.data, v->body.len,
-			    on_outcome, v) < 0) {
+	if (tc_chan_send(d->chan[v->ch], &cd, &v->msg, on_outcome, v) < 0) {
 		dlv_move(v, TC_DS_FAILED, "could not start the request: out of memory",
 			 "", "");
 		return;
@@ -921,9 +904,9 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 /* The most deliveries of channel c that may be under way at once. */
 static unsigned channel_cap(const struct tc_disp *d, enum tc_channel c)
 {
-	if (c == TC_CH_WEBHOOK && d->cfg->webhook.enabled)
-		return d->cfg->webhook.concurrency;
-	return d->cfg->in_flight;
+	struct tc_chan_limits l = tc_chan_limits(d->cfg, c);
+
+	return l.enabled ? l.concurrency : d->cfg->in_flight;
 }
 
 /* Starts what is ready while the channels have room, most urgent first.

@@ -163,39 +163,3 @@ const char tc_lua_dead[] =
 	"  'entry', ARGV[3] .. '/' .. ARGV[2], 'event', ARGV[8], 'reason', ARGV[5],\n"
 	"  'at', ARGV[7])\n"
 	"return 1\n";
-
-int tc_json_quote(struct tc_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t start = b->len;
-	int r = tc_buf_addc(b, '"');
-
-	for (; r == 0 && *p; p++) {
-		const unsigned char *run = p;
-
-		/* Copy runs of plain bytes at once. */
-		while (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f)
-			p++;
-		if (p > run)
-			r = tc_buf_add(b, run, (size_t)(p - run));
-		if (r < 0 || !*p)
-			break;
-		if (*p == '"' || *p == '\\') {
-			char esc[2] = { '\\', (char)*p };
-
-			r = tc_buf_add(b, esc, 2);
-		} else {
-			char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
-
-			r = tc_buf_add(b, esc, 6);
-		}
-	}
-	if (r == 0)
-		r = tc_buf_addc(b, '"');
-	if (r < 0 && b->data) {
-		b->len = start;
-		b->data[start] = '\0';
-	}
-	return r;
-}

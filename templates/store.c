@@ -800,36 +800,3 @@ const char *tc_tpl_store_part_path(const struct tc_tpl_store *s,
 	return part ? part->path : NULL;
 }
 
-int tc_tpl_store_check(const struct tc_tpl_store *s, const char *tpl,
-		       unsigned channels_mask, struct tc_diag *d)
-{
-	static const struct {
-		enum tc_channel ch;
-		enum tc_part part;
-	} needs[] = {
-		{ TC_CH_EMAIL, TC_PART_EMAIL_SUBJECT },
-		{ TC_CH_EMAIL, TC_PART_EMAIL_TXT },
-		{ TC_CH_SMS, TC_PART_SMS_TXT },
-	};
-	const struct tpl_entry *t = find_entry(s, tpl);
-	size_t i;
-
-	if (!t) {
-		if (d)
-			tc_diag_set(d, NULL, 0, "template", "unknown template '%s'",
-				    tpl ? tpl : "");
-		return TC_EINVAL;
-	}
-	for (i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
-		if (!(channels_mask & TC_CH_BIT(needs[i].ch)) ||
-		    t->part[needs[i].part].tpl)
-			continue;
-		if (d)
-			tc_diag_set(d, NULL, 0, "template", "'%s' has no part '%s' "
-				    "for channel '%s'", tpl,
-				    part_names[needs[i].part],
-				    tc_channel_name(needs[i].ch));
-		return TC_EINVAL;
-	}
-	return 0;
-}

@@ -85,18 +85,6 @@ const char *tc_tpl_store_part_path(const struct tc_tpl_store *s,
 				   const char *tpl, const char *group,
 				   enum tc_part p);
 
-/* Whether template tpl has the parts the channels in channels_mask
- * (TC_CH_BIT bits) need: email needs email.subject and email.txt
- * (email.html is optional), sms needs sms.txt, webhook needs nothing (with
- * no webhook.json the dispatcher sends its JSON envelope). The template's
- * own parts count, not group overrides: an override replaces a part, it
- * does not make up for a missing one. Returns 0, or TC_EINVAL with d (may be
- * NULL) saying what is missing, the first found, e.g. path "template",
- * message "'outage' has no part 'sms.txt' for channel 'sms'", or
- * "unknown template 'x'". */
-int tc_tpl_store_check(const struct tc_tpl_store *s, const char *tpl,
-		       unsigned channels_mask, struct tc_diag *d);
-
 /* ---- the Mustache engine ------------------------------------------------ */
 /* Mustache as the specification suite defines it (comments, delimiters,
  * interpolation, inverted, partials, sections, ~inheritance; no lambdas).

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "channels/channels.h"
 #include "templates/templates.h"
 #include "tc_test.h"
 
@@ -283,6 +284,24 @@ static void check_diag(int rc, int want_rc, const struct tc_diag *d, const char 
 	TC_CHECK_STR(got, want);
 }
 
+/* What each channel in mask needs of template tpl, as the channels say
+ * (tc_chan_template_check), after the template exists. */
+static int store_check_channels(const struct tc_tpl_store *s, const char *tpl,
+				unsigned mask, struct tc_diag *d)
+{
+	int c;
+
+	if (!tc_tpl_store_has(s, tpl)) {
+		if (d)
+			tc_diag_set(d, NULL, 0, "template", "unknown template '%s'", tpl);
+		return TC_EINVAL;
+	}
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if ((mask & TC_CH_BIT(c)) && tc_chan_template_check(s, tpl, c, d) < 0)
+			return TC_EINVAL;
+	return 0;
+}
+
 static void store_check(void)
 {
 	struct tc_tpl_store *s = expect_loaded("valid");
@@ -292,17 +311,17 @@ static void store_check(void)
 	tc_test_begin("store: tc_tpl_store_check, what each channel needs");
 	if (!s)
 		return;
-	check_diag(tc_tpl_store_check(s, "outage", all, &d), 0, &d, NULL);
-	check_diag(tc_tpl_store_check(s, "minimal", TC_CH_BIT(TC_CH_WEBHOOK), &d), 0, &d, NULL);
-	check_diag(tc_tpl_store_check(s, "empty", TC_CH_BIT(TC_CH_WEBHOOK), &d), 0, &d, NULL);
-	check_diag(tc_tpl_store_check(s, "empty", 0, &d), 0, &d, NULL);
-	check_diag(tc_tpl_store_check(s, "minimal", TC_CH_BIT(TC_CH_SMS), &d), TC_EINVAL, &d,
+	check_diag(store_check_channels(s, "outage", all, &d), 0, &d, NULL);
+	check_diag(store_check_channels(s, "minimal", TC_CH_BIT(TC_CH_WEBHOOK), &d), 0, &d, NULL);
+	check_diag(store_check_channels(s, "empty", TC_CH_BIT(TC_CH_WEBHOOK), &d), 0, &d, NULL);
+	check_diag(store_check_channels(s, "empty", 0, &d), 0, &d, NULL);
+	check_diag(store_check_channels(s, "minimal", TC_CH_BIT(TC_CH_SMS), &d), TC_EINVAL, &d,
 		   "template: 'minimal' has no part 'sms.txt' for channel 'sms'");
-	check_diag(tc_tpl_store_check(s, "minimal", all, &d), TC_EINVAL, &d,
+	check_diag(store_check_channels(s, "minimal", all, &d), TC_EINVAL, &d,
 		   "template: 'minimal' has no part 'email.subject' for channel 'email'");
-	check_diag(tc_tpl_store_check(s, "nope", all, &d), TC_EINVAL, &d,
+	check_diag(store_check_channels(s, "nope", all, &d), TC_EINVAL, &d,
 		   "template: unknown template 'nope'");
-	TC_CHECK_INT(tc_tpl_store_check(s, "minimal", all, NULL), TC_EINVAL);
+	TC_CHECK_INT(store_check_channels(s, "minimal", all, NULL), TC_EINVAL);
 	tc_tpl_store_free(s);
 
 	/* email.txt without email.subject, and the other way round; html alone
@@ -326,11 +345,11 @@ static void store_check(void)
 		write_str(p, "<p>body</p>\n");
 		free(p);
 		s = expect_loaded(dir);
-		check_diag(tc_tpl_store_check(s, "a", TC_CH_BIT(TC_CH_EMAIL), &d), TC_EINVAL, &d,
+		check_diag(store_check_channels(s, "a", TC_CH_BIT(TC_CH_EMAIL), &d), TC_EINVAL, &d,
 			   "template: 'a' has no part 'email.subject' for channel 'email'");
-		check_diag(tc_tpl_store_check(s, "b", TC_CH_BIT(TC_CH_EMAIL), &d), TC_EINVAL, &d,
+		check_diag(store_check_channels(s, "b", TC_CH_BIT(TC_CH_EMAIL), &d), TC_EINVAL, &d,
 			   "template: 'b' has no part 'email.txt' for channel 'email'");
-		check_diag(tc_tpl_store_check(s, "a", TC_CH_BIT(TC_CH_WEBHOOK), &d), 0, &d, NULL);
+		check_diag(store_check_channels(s, "a", TC_CH_BIT(TC_CH_WEBHOOK), &d), 0, &d, NULL);
 		tc_tpl_store_free(s);
 		rm_tree(dir);
 		free(dir);
@@ -1129,7 +1148,7 @@ static void example_cases(const char *dir)
 		return;
 	for (i = 0; i < sizeof(tpls) / sizeof(tpls[0]); i++) {
 		TC_CHECK(tc_tpl_store_has(s, tpls[i]));
-		TC_CHECK_INT(tc_tpl_store_check(s, tpls[i], TC_CH_ALL, &d), 0);
+		TC_CHECK_INT(store_check_channels(s, tpls[i], TC_CH_ALL, &d), 0);
 	}
 	/* the demo's variables only */
 	vars = json_pack("{s:s, s:s}", "service", "payments",

@@ -82,10 +82,10 @@ def test_send_wait_reports_rejection(env):
     setup(env)
     # The CLI checks what it can; an unknown group fails before the XADD.
     r = env.cli("send", "--template", "outage", "--group", "nobody", "--wait")
-    assert r.returncode == 1 and "unknown group 'nobody'" in r.stderr, r.stderr
+    assert r.returncode == 1 and 'unknown group "nobody"' in r.stderr, r.stderr
     assert env.r.xlen("tocsin:jobs:normal") == 0
     r = env.cli("send", "--template", "missing", "--group", "oncall")
-    assert r.returncode == 1 and "unknown template 'missing'" in r.stderr, r.stderr
+    assert r.returncode == 1 and 'unknown template "missing"' in r.stderr, r.stderr
 
 
 def test_redis_unreachable_at_start_exits_3(env):

@@ -238,7 +238,7 @@ def test_dead_retry_job_with_fixed_file(env):
     # The stored text is still invalid: refused, kept.
     r = tocsin(env, "dead", "retry", dead)
     assert r.returncode == 1, (r.stdout, r.stderr)
-    assert "unknown group 'nobody'" in r.stderr and "--job FILE" in r.stderr, r.stderr
+    assert 'unknown group "nobody"' in r.stderr and "--job FILE" in r.stderr, r.stderr
     assert dead_ids(env) == [dead]
     bad = os.path.join(env.dir, "bad.json")
     with open(bad, "w") as f:

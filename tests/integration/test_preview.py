@@ -5,6 +5,8 @@ does not exist)."""
 import json
 import os
 
+from harness import delivery_id, envelope, wait_for
+
 SECRET_REF = "${TOCSIN_WEBHOOK_SECRET}"
 
 
@@ -282,11 +284,14 @@ def test_preview_missing_parts_with_the_harness_config(env):
 """)
     r = preview(env, "--template", "outage", "--group", "oncall")
     assert r.returncode == 0, r.stderr
-    assert r.stdout == """template outage, group oncall, member Ada
+    # no webhook.json: the JSON envelope tocsind sends, built here independently
+    body = envelope(delivery_id("preview", "webhook", "http://127.0.0.1:9/ada"), "preview",
+                    "normal", "outage", "oncall", "Ada", None)
+    assert r.stdout == f"""template outage, group oncall, member Ada
 
---- webhook.json (webhook)
-(no webhook.json: tocsind sends its JSON envelope)
-"""
+--- webhook.json (webhook: no webhook.json: tocsind sends its JSON envelope)
+{body}
+""", r.stdout
     # email needs email.subject and email.txt: preview says tocsind refuses it
     config(env)
     write(env, "templates/security/email.txt", "body\n")
@@ -295,3 +300,37 @@ def test_preview_missing_parts_with_the_harness_config(env):
     assert "template: 'security' has no part 'email.subject' for channel 'email'" in r.stderr
     assert "--- email.subject (email)\n(missing: tocsind refuses the job)\n" in r.stdout
     assert "--- email.html (email)\n(no email.html: the email is plain text only)\n" in r.stdout
+
+
+def test_preview_is_byte_for_byte_what_tocsind_sends(env):
+    """preview composes with the channel's own code: the webhook body it
+    shows is the body the receiver gets, the envelope included."""
+    env.start_redis()
+    env.start_receiver()
+    env.write_config(f"""  oncall:
+    members:
+      - {{name: "Ada \\u00e9 <b>", role: On call, webhook: "{env.hook('ada')}"}}
+""")
+    # outage has no webhook.json (the envelope), security has one
+    write(env, "templates/security/webhook.json",
+          '{"text": "{{service}}: {{message}}", "who": "{{member.name}}"}\n')
+    env.start_tocsind()
+    vars_ = {"message": "Payments \"down\" </script>", "service": "pay\u2028ments"}
+    for job_id, tpl in (("PV-ENV", "outage"), ("PV-TPL", "security")):
+        job = {"id": job_id, "template": tpl, "groups": ["oncall"], "incident": "INC-9",
+               "severity": "high", "vars": vars_}
+        write(env, f"{job_id}.json", json.dumps(job))
+        r = preview(env, "--job", os.path.join(env.dir, f"{job_id}.json"), "--group", "oncall",
+                    "--json")
+        assert r.returncode == 0, r.stderr
+        shown = json.loads(r.stdout)["parts"][0]["text"]
+        env.xadd_job(job, severity="high")
+        env.wait_done(job_id)
+        did = delivery_id(job_id, "webhook", env.hook("ada"))
+        got = [g["body"] for g in env.received() if g["headers"]["webhook-id"] == did]
+        assert got == [shown], (got, shown)
+    # the envelope is DESIGN.md's, built here independently
+    did = delivery_id("PV-ENV", "webhook", env.hook("ada"))
+    body = [g["body"] for g in env.received() if g["headers"]["webhook-id"] == did][0]
+    assert body == envelope(did, "PV-ENV", "high", "outage", "oncall", "Ada \u00e9 <b>",
+                            "On call", "INC-9", vars_)

@@ -1,0 +1,62 @@
+/*
+ * The table each channel fills: channels/ only. A caller never names an
+ * implementation; it goes through the tc_chan_ functions of channels.h,
+ * which look the table up by channel.
+ */
+#ifndef TC_CHANNELS_INTERNAL_H
+#define TC_CHANNELS_INTERNAL_H
+
+#include "channels/channels.h"
+
+struct tc_chan_ops {
+	enum tc_channel ch;
+	unsigned parts;             /* TC_PART bits it composes from */
+	unsigned required;          /* ... of which a template must have */
+	/* The channel's limits under cfg (enabled: configured). */
+	struct tc_chan_limits (*limits)(const struct tc_cfg *cfg);
+	/* Composes (see tc_chan_compose). Reads cfg and store only. */
+	int (*compose)(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		       const struct tc_chan_dlv *v, const json_t *data,
+		       struct tc_msg *msg, char *why, size_t n);
+	/* A live channel, its state opaque to the caller; NULL if out of
+	 * memory. */
+	void *(*open)(const struct tc_chan_env *env, const struct tc_cfg *cfg);
+	int (*set_cfg)(void *state, const struct tc_cfg *cfg);
+	int64_t (*next_at)(void *state, const struct tc_chan_dlv *v,
+			   const struct tc_msg *msg, int64_t now);
+	int (*send)(void *state, const struct tc_chan_dlv *v,
+		    const struct tc_msg *msg, tc_chan_cb cb, void *data);
+	void (*close)(void *state);
+};
+
+/* open, set_cfg, next_at, send and close are NULL for a channel that
+ * composes but cannot send yet (limits then says enabled false). */
+extern const struct tc_chan_ops tc_email_ops, tc_sms_ops, tc_webhook_ops;
+
+/* Renders part p of v's template for v's group over data into msg
+ * (msg->part[p], msg->source[p]). Returns 1 when rendered, 0 when the
+ * template has no such part, or TC_EINVAL with why. */
+int tc_chan_render(const struct tc_tpl_store *store, const struct tc_chan_dlv *v,
+		   enum tc_part p, const json_t *data, struct tc_msg *msg,
+		   char *why, size_t n);
+
+/* ---- per destination host: rate and "not before" (hosts.c) ------------- */
+struct tc_hosts;
+
+/* Hosts limited to rate each (NULL or a zero rate: no limit, only holds).
+ * NULL when out of memory. */
+struct tc_hosts *tc_hosts_new(const struct tc_rate_cfg *rate);
+/* Reserves units for host (len bytes, case-insensitive): the first time >=
+ * now it may send, after any hold and within its rate. */
+int64_t tc_hosts_reserve(struct tc_hosts *h, const char *host, size_t len,
+			 unsigned units, int64_t now);
+/* Holds host back until until (a Retry-After). */
+void tc_hosts_hold(struct tc_hosts *h, const char *host, size_t len, int64_t until,
+		   int64_t now);
+/* Takes a new rate (reload), keeping each host's bucket as tc_bucket_set says. */
+void tc_hosts_set_rate(struct tc_hosts *h, const struct tc_rate_cfg *rate,
+		       int64_t now);
+size_t tc_hosts_count(const struct tc_hosts *h);
+void tc_hosts_free(struct tc_hosts *h);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * Token buckets: at most burst + per_second * t units in any window of
+ * length t. Sends reserve their units ahead: a reservation that cannot be
+ * met now returns the first moment it can, and the bucket counts the units
+ * as taken at that moment, so callers asking one after another get
+ * successive slots instead of all waking at once.
+ *
+ * Keeps true: tokens never go below zero, and a reservation's time is never
+ * earlier than the moment the bucket holds its units; a send made at or
+ * after that time therefore stays inside the bound, however late it is.
+ */
+#include <math.h>
+
+#include "common/common.h"
+
+void tc_bucket_init(struct tc_bucket *b, double per_second, unsigned burst,
+		    int64_t now)
+{
+	b->per_ms = per_second > 0 ? per_second / 1000.0 : 0;
+	b->burst = burst ? burst : (unsigned)ceil(per_second);
+	b->tokens = b->burst;
+	b->last_ms = now;
+}
+
+void tc_bucket_set(struct tc_bucket *b, double per_second, unsigned burst,
+		   int64_t now)
+{
+	double tokens;
+
+	if (b->per_ms == 0) {
+		/* It counted nothing so far: it starts full. */
+		tc_bucket_init(b, per_second, burst, now);
+		return;
+	}
+	/* What was taken stays taken: the tokens it holds (never more than
+	 * the new burst) and any time already reserved ahead. */
+	tokens = tc_bucket_tokens(b, now);
+	b->per_ms = per_second > 0 ? per_second / 1000.0 : 0;
+	b->burst = burst ? burst : (unsigned)ceil(per_second);
+	b->tokens = tokens < b->burst ? tokens : b->burst;
+	if (b->last_ms < now)
+		b->last_ms = now;
+}
+
+double tc_bucket_tokens(const struct tc_bucket *b, int64_t now)
+{
+	double t;
+
+	if (b->per_ms == 0)
+		return INFINITY;
+	if (now <= b->last_ms)
+		return b->tokens;
+	t = b->tokens + (double)(now - b->last_ms) * b->per_ms;
+	return t < b->burst ? t : b->burst;
+}
+
+int64_t tc_bucket_reserve(struct tc_bucket *b, unsigned units, int64_t now)
+{
+	int64_t at = now > b->last_ms ? now : b->last_ms;
+	double need = units, have;
+
+	if (b->per_ms == 0)
+		return now;
+	/* More than a full bucket never fits: it takes a full one. */
+	if (need > b->burst)
+		need = b->burst;
+	have = tc_bucket_tokens(b, at);
+	if (have < need) {
+		int64_t wait = (int64_t)ceil((need - have) / b->per_ms);
+
+		at += wait > 0 ? wait : 1;
+		have = tc_bucket_tokens(b, at);
+		/* ceil() keeps it from falling short; rounding may not */
+		while (have < need) {
+			at++;
+			have = tc_bucket_tokens(b, at);
+		}
+	}
+	b->tokens = have - need;
+	b->last_ms = at;
+	return at;
+}
