@@ -239,7 +239,7 @@ void tc_intake_up(struct tc_disp *d);
  * interrupted run is left (after any lost connection). */
 void tc_intake_rescan(struct tc_disp *d);
 
-/* run.c */
+/* run.c: a job's life, its phases in one switch */
 /* Starts working on a validated job (taken); text/len is its JSON as it
  * came (borrowed for the call). */
 void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
@@ -248,14 +248,63 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 void tc_run_pump_all(struct tc_disp *d);
 /* Stops every run without acknowledging (shutdown). */
 void tc_run_break_all(struct tc_disp *d);
-/* The command connection is back: sends every tracking write that was
- * not answered, in order. */
-void tc_run_replay_all(struct tc_disp *d);
-/* Forgets deliveries waiting to be retried (they stay `retrying` in Redis,
- * with their due time, and resume at the next start): for shutdown. */
-void tc_run_drop_retries(struct tc_disp *d);
-/* Prepares what runs share (keys, the retry timer). Returns 0 or -ENOMEM. */
+/* Interrupts r (Redis lost, out of memory, stopping): nothing more is
+ * planned or sent; it winds down and stays pending, to be resumed. */
+void tc_run_break(struct tc_run *r, const char *why);
+/* Prepares what runs share (keys, the scheduler, the cancel watch).
+ * Returns 0 or -ENOMEM. */
 int tc_runs_init(struct tc_disp *d);
+
+/* planner.c: the audience, expanded into deliveries */
+/* Plans members of r while memory allows; stops to wait for a roster.
+ * Before the job is accepted it gathers one batch only, for ACCEPT. */
+void tc_plan_expand(struct tc_run *r);
+/* Learns what PLAN (or ACCEPT) said of each of the n deliveries dlv (rep,
+ * one element each) and hands those to send to the scheduler. */
+void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
+		    const redisReply *rep);
+/* Frees a delivery in memory (it leaves in_flight). */
+void tc_dlv_free(struct tc_dlv *v);
+
+/* scheduler.c: queues, caps, rates, retry and hold timers */
+int tc_sched_init(struct tc_disp *d);
+/* Queues v to be sent, behind others of its channel and severity. */
+void tc_sched_ready(struct tc_disp *d, struct tc_dlv *v);
+/* Holds v until v->due_ms (a retry, or a rate's reserved slot). Returns 0
+ * or -ENOMEM. */
+int tc_sched_wait(struct tc_disp *d, struct tc_dlv *v);
+/* Makes every waiting delivery of r due now (cancel). */
+void tc_sched_hurry(struct tc_disp *d, const struct tc_run *r);
+/* Starts what is ready while the channels have room, most urgent first.
+ * peek: look for new jobs between sends (tc_disp_peek); false inside a
+ * hiredis callback. */
+void tc_sched_dispatch(struct tc_disp *d, bool peek);
+/* Frees what is queued, or waiting (their runs are broken: they stay as
+ * Redis has them, and resume at the next start). */
+void tc_sched_drop_ready(struct tc_disp *d);
+void tc_sched_drop_waiting(struct tc_disp *d);
+
+/* tracker.c: every write of a job's delivery records */
+/* The command connection is back: sends every tracking write that was
+ * not answered, in order, and notes the pause in each job's record. */
+void tc_track_replay_all(struct tc_disp *d);
+/* Records v's move to state to (batched per loop turn); a final state
+ * frees v. tc_track_move_dead also dead-letters it with reason dead. */
+void tc_track_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
+		   const char *provider, const char *provider_id);
+void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
+			const char *provider, const char *provider_id,
+			const char *dead);
+/* Writes r's batch of planned deliveries (PLAN), and of moves (MOVE). */
+void tc_track_plan_flush(struct tc_run *r);
+void tc_track_move_flush(struct tc_run *r);
+/* Appends r's batch being planned as PLAN's (id, channel, record) triples
+ * at argv[argc], numbered write_no; the records are built in json[], which
+ * the caller releases. Returns the new argc. */
+int tc_track_plan_args(struct tc_run *r, uint64_t write_no, const char **argv,
+		       size_t *lens, int argc, struct tc_buf *json);
+/* Frees r's writes not answered and its batch of moves (the run is gone). */
+void tc_track_release(struct tc_run *r);
 
 /* track.c: the Lua scripts that keep the record consistent */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],

@@ -164,7 +164,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	       (unsigned long long)d->cfg->shutdown_grace_ms);
 	d->stopping = true;
 	/* Waiting retries stay `retrying` in Redis, with their time. */
-	tc_run_drop_retries(d);
+	tc_sched_drop_waiting(d);
 	uv_timer_start(&d->grace, grace_over, d->cfg->shutdown_grace_ms, 0);
 	tc_disp_poke(d);
 }
@@ -184,7 +184,7 @@ static void intake_up(struct tc_rconn *rc, void *data)
 static void cmd_up(struct tc_rconn *rc, void *data)
 {
 	(void)rc;
-	tc_run_replay_all(data);
+	tc_track_replay_all(data);
 	tc_disp_poke(data);
 }
 

@@ -1,0 +1,449 @@
+/*
+ * The tracker: every write of a job's delivery records, batched per loop
+ * turn into PLAN and MOVE script calls (track.c has the scripts). Each call
+ * waits in its run's outbox until Redis answered it: one lost with the
+ * connection is sent again when it is back, and the scripts recognise a
+ * replay, so nothing is counted or sent twice. Meanwhile nothing new is
+ * planned or sent, so an outbox holds at most what was in flight.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "dispatcher/dispatcher.h"
+
+#define HEAD_ARGS 10 /* EVAL script 5 job dlv events retry dead now job-id */
+#define MOVE_HEAD (HEAD_ARGS + 1) /* ... and the write number */
+#define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
+
+static void plan_done(redisAsyncContext *ac, void *reply, void *priv);
+static void move_done(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Appends v in decimal (the record is built per transition: no printf). */
+static int add_uint(struct tc_buf *b, unsigned v)
+{
+	char d[12];
+	int i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return tc_buf_add(b, d + i, sizeof(d) - (size_t)i);
+}
+
+/* The delivery's record, as stored in <prefix>:job:<id>:deliveries. */
+static int dlv_json(const struct tc_dlv *v, const char *outcome,
+		    const char *provider, const char *provider_id, struct tc_buf *b)
+{
+	const char *now = tc_disp_now(v->run->disp);
+	int r = 0;
+
+	r |= tc_buf_adds(b, "{\"channel\":\"");
+	r |= tc_buf_adds(b, tc_channel_name(v->ch));
+	r |= tc_buf_adds(b, "\",\"address\":");
+	r |= tc_json_quote(b, v->address);
+	r |= tc_buf_adds(b, ",\"group\":");
+	r |= tc_json_quote(b, v->group);
+	r |= tc_buf_adds(b, ",\"member\":");
+	r |= tc_json_quote(b, v->name);
+	r |= tc_buf_adds(b, ",\"state\":\"");
+	r |= tc_buf_adds(b, tc_dstate_name(v->state));
+	r |= tc_buf_adds(b, "\",\"attempts\":");
+	r |= add_uint(b, v->attempts);
+	r |= tc_buf_adds(b, ",\"last_outcome\":");
+	r |= tc_json_quote(b, outcome);
+	r |= tc_buf_adds(b, ",\"provider\":");
+	r |= tc_json_quote(b, provider);
+	r |= tc_buf_adds(b, ",\"provider_message_id\":");
+	r |= tc_json_quote(b, provider_id);
+	r |= tc_buf_adds(b, ",\"updated_at\":\"");
+	r |= tc_buf_adds(b, now);
+	r |= tc_buf_adds(b, "\",\"pass\":");
+	r |= add_uint(b, v->run->pass);
+	r |= tc_buf_adds(b, ",\"plan\":");
+	r |= add_uint(b, v->plan_write);
+	if (v->state == TC_DS_RETRYING)
+		r |= tc_buf_printf(b, ",\"next_attempt_ms\":%lld", (long long)v->due_ms);
+	r |= tc_buf_addc(b, '}');
+	return r ? TC_ELIMIT : 0;
+}
+
+/* Frees a MOVE batch being built: each transition's strings are one
+ * block, starting at its id (argv[MOVE_HEAD + MOVE_ARGS i]). */
+static void free_args(const char **argv, size_t *lens, int argc)
+{
+	int i;
+
+	for (i = MOVE_HEAD; i < argc; i += MOVE_ARGS)
+		free((char *)argv[i]);
+	free(argv);
+	free(lens);
+}
+
+/* Fills the fixed head of a PLAN or MOVE call: EVAL script 5, the job's
+ * record, deliveries and events, the retry set, the dead letters, now and
+ * the job id. */
+static int script_head(struct tc_run *r, const char *script, const char **argv,
+		       size_t *lens, char *now)
+{
+	int i;
+
+	snprintf(now, 40, "%s", tc_disp_now(r->disp));
+	argv[0] = "EVAL";
+	argv[1] = script;
+	argv[2] = "5";
+	argv[3] = r->key_job;
+	argv[4] = r->key_dlv;
+	argv[5] = r->key_ev;
+	argv[6] = r->disp->key_retry;
+	argv[7] = r->disp->key_dead;
+	argv[8] = now;
+	argv[9] = r->job.id;
+	for (i = 0; i < HEAD_ARGS; i++)
+		lens[i] = strlen(argv[i]);
+	return HEAD_ARGS;
+}
+
+/* A write of argv, in RESP form; NULL if out of memory. */
+static struct tc_write *write_new(struct tc_run *r, int argc, const char **argv,
+				  const size_t *lens)
+{
+	struct tc_write *w = calloc(1, sizeof(*w));
+	int len;
+
+	if (!w)
+		return NULL;
+	len = redisFormatCommandArgv(&w->cmd, argc, argv, lens);
+	if (len < 0) {
+		free(w);
+		return NULL;
+	}
+	w->len = (size_t)len;
+	w->run = r;
+	return w;
+}
+
+static void write_free(struct tc_write *w)
+{
+	redisFreeCommand(w->cmd);
+	free(w->dlv);
+	free(w);
+}
+
+/* Sends w if it is not on the wire and the connection is up. */
+static void write_send(struct tc_write *w)
+{
+	if (w->sent)
+		return;
+	if (tc_rconn_send(w->run->disp->cmd, w->dlv ? plan_done : move_done, w,
+			  w->cmd, w->len) == 0)
+		w->sent = true;
+}
+
+static void outbox_push(struct tc_run *r, struct tc_write *w)
+{
+	if (!r->outbox_tail)
+		r->outbox_tail = &r->outbox;
+	*r->outbox_tail = w;
+	r->outbox_tail = &w->next;
+	write_send(w);
+}
+
+/* Takes w out of the outbox (answers come in order: it is the first). */
+static void outbox_remove(struct tc_run *r, struct tc_write *w)
+{
+	struct tc_write **p;
+
+	for (p = &r->outbox; *p; p = &(*p)->next) {
+		if (*p != w)
+			continue;
+		*p = w->next;
+		if (!*p)
+			r->outbox_tail = p;
+		return;
+	}
+}
+
+void tc_track_replay_all(struct tc_disp *d)
+{
+	struct tc_write *w;
+	struct tc_run *r;
+	unsigned n = 0;
+
+	char since[40], line[96];
+	const char *argv[7];
+
+	for (r = d->runs; r; r = r->next)
+		for (w = r->outbox; w; w = w->next, n++)
+			write_send(w);
+	if (n)
+		tc_log(TC_LOG_INFO, "run", "event=replaying writes=%u, what Redis did not answer before",
+		       n);
+	if (!d->paused_at_ms)
+		return;
+	/* Each job that waited says so in its record, for `tocsin status`. */
+	tc_time_format(d->paused_at_ms, since, sizeof(since));
+	snprintf(line, sizeof(line), "%s for %lld ms", since,
+		 (long long)(tc_time_now_ms() - d->paused_at_ms));
+	d->paused_at_ms = 0;
+	for (r = d->runs; r; r = r->next) {
+		if (r->phase == TC_RUN_BROKEN || r->phase == TC_RUN_ACCEPTING)
+			continue;
+		argv[0] = "HINCRBY";
+		argv[1] = r->key_job;
+		argv[2] = "paused";
+		argv[3] = "1";
+		(void)tc_rconn_cmd(d->cmd, NULL, NULL, 4, argv, NULL);
+		argv[0] = "HSET";
+		argv[2] = "last_pause";
+		argv[3] = line;
+		(void)tc_rconn_cmd(d->cmd, NULL, NULL, 4, argv, NULL);
+	}
+}
+
+static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct tc_write *w = priv;
+	struct tc_run *r = w->run;
+	redisReply *rep = reply;
+	unsigned i;
+
+	(void)ac;
+	if (!rep) {
+		w->sent = false; /* lost with the connection: sent again */
+		return;
+	}
+	outbox_remove(r, w);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != w->n) {
+		tc_run_break(r, rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+		for (i = 0; i < w->n; i++)
+			tc_dlv_free(w->dlv[i]);
+	} else {
+		tc_log(TC_LOG_DEBUG, "run", "job=%s event=planned deliveries=%u", r->job.id, w->n);
+		tc_plan_result(r, w->dlv, w->n, rep);
+	}
+	write_free(w);
+	tc_sched_dispatch(r->disp, false);
+	tc_disp_poke(r->disp);
+}
+
+/* Appends the batch being planned as PLAN's (id, channel, record)
+ * triples at argv[argc], numbered write_no; the records are built in
+ * json[], which the caller releases. Returns the new argc. */
+int tc_track_plan_args(struct tc_run *r, uint64_t write_no, const char **argv,
+		     size_t *lens, int argc, struct tc_buf *json)
+{
+	unsigned i;
+
+	for (i = 0; i < r->n_plan; i++) {
+		struct tc_dlv *v = r->plan[i];
+
+		v->plan_write = write_no;
+		tc_buf_init(&json[i], TC_LIMIT_ADDRESS * 4);
+		if (dlv_json(v, "", "", "", &json[i]) < 0)
+			(void)tc_buf_adds(&json[i], "{}");
+		argv[argc] = v->id;
+		lens[argc++] = TC_DELIVERY_ID_LEN;
+		argv[argc] = tc_channel_name(v->ch);
+		lens[argc] = strlen(argv[argc]);
+		argc++;
+		argv[argc] = json[i].data;
+		lens[argc++] = json[i].len;
+	}
+	return argc;
+}
+
+/* Writes the batch of planned deliveries with the PLAN script. */
+void tc_track_plan_flush(struct tc_run *r)
+{
+	const char *argv[HEAD_ARGS + 2 + 3 * TC_PLAN_BATCH];
+	size_t lens[HEAD_ARGS + 2 + 3 * TC_PLAN_BATCH];
+	struct tc_buf json[TC_PLAN_BATCH];
+	struct tc_write *w = NULL;
+	char now[40], pass[16], no[24];
+	uint64_t write_no = ++r->n_writes;
+	int argc;
+	unsigned i, n = r->n_plan;
+
+	if (!n)
+		return;
+	argc = script_head(r, tc_lua_plan, argv, lens, now);
+	snprintf(pass, sizeof(pass), "%u", r->pass);
+	snprintf(no, sizeof(no), "%llu", (unsigned long long)write_no);
+	argv[argc] = pass;
+	lens[argc++] = strlen(pass);
+	argv[argc] = no;
+	lens[argc++] = strlen(no);
+	argc = tc_track_plan_args(r, write_no, argv, lens, argc, json);
+	w = write_new(r, argc, argv, lens);
+	if (w)
+		w->dlv = malloc(n * sizeof(*w->dlv));
+	for (i = 0; i < n; i++)
+		tc_buf_release(&json[i]);
+	r->n_plan = 0;
+	if (!w || !w->dlv) {
+		if (w)
+			write_free(w);
+		tc_run_break(r, "out of memory");
+		for (i = 0; i < n; i++)
+			tc_dlv_free(r->plan[i]);
+		return;
+	}
+	memcpy(w->dlv, r->plan, n * sizeof(*w->dlv));
+	w->n = n;
+	tc_log(TC_LOG_DEBUG, "run", "job=%s event=plan-write deliveries=%u", r->job.id, n);
+	outbox_push(r, w);
+}
+
+static void move_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct tc_write *w = priv;
+	struct tc_run *r = w->run;
+	redisReply *rep = reply;
+
+	(void)ac;
+	if (!rep) {
+		w->sent = false; /* lost with the connection: sent again */
+		return;
+	}
+	outbox_remove(r, w);
+	if (rep->type == REDIS_REPLY_ERROR)
+		tc_run_break(r, rep->str);
+	write_free(w);
+	tc_disp_poke(r->disp);
+}
+
+/* Writes the batch of transitions with the MOVE script. */
+void tc_track_move_flush(struct tc_run *r)
+{
+	struct tc_write *w;
+	char now[40], no[24];
+	int argc;
+
+	if (!r->n_move)
+		return;
+	argc = MOVE_HEAD + (int)r->n_move * MOVE_ARGS;
+	script_head(r, tc_lua_move, r->move_argv, r->move_lens, now);
+	/* Numbered across passes, so a replay is recognised. */
+	snprintf(no, sizeof(no), "%llu",
+		 (unsigned long long)(((uint64_t)r->pass << 32) | ++r->n_writes));
+	r->move_argv[HEAD_ARGS] = no;
+	r->move_lens[HEAD_ARGS] = strlen(no);
+	w = write_new(r, argc, r->move_argv, r->move_lens);
+	free_args(r->move_argv, r->move_lens, argc);
+	r->move_argv = NULL;
+	r->move_lens = NULL;
+	r->n_move = 0;
+	if (!w) {
+		tc_run_break(r, "out of memory");
+		return;
+	}
+	outbox_push(r, w);
+}
+
+/* Records a transition of v to state `to` (batched); a final state frees v.
+ * dead, when not NULL, dead-letters the delivery with that reason. */
+void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
+			  const char *provider, const char *provider_id,
+			  const char *dead)
+{
+	struct tc_run *r = v->run;
+	enum tc_dstate from = v->state;
+	struct tc_buf json;
+	const char *vals[MOVE_ARGS];
+	char *block, due[24] = "";
+	size_t size;
+	int base, i;
+
+	if (!r->move_argv) {
+		r->move_argv = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
+		r->move_lens = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
+		if (!r->move_argv || !r->move_lens) {
+			free(r->move_argv);
+			free(r->move_lens);
+			r->move_argv = NULL;
+			r->move_lens = NULL;
+			tc_run_break(r, "out of memory");
+		}
+	}
+	/* An interrupted run still records what happened, while it can: a
+	 * send that finished during shutdown is not sent again. When it
+	 * cannot, the delivery stays as Redis has it, and resumes. */
+	if (!r->move_argv ||
+	    (r->phase == TC_RUN_BROKEN && !tc_rconn_ctx(r->disp->cmd))) {
+		if (tc_dstate_final(to))
+			tc_dlv_free(v);
+		else
+			v->state = to;
+		return;
+	}
+	v->state = to;
+	tc_buf_init(&json, TC_LIMIT_ADDRESS * 4);
+	if (dlv_json(v, outcome, provider, provider_id, &json) < 0)
+		(void)tc_buf_adds(&json, "{}");
+	vals[0] = v->id;
+	vals[1] = tc_channel_name(v->ch);
+	vals[2] = tc_dstate_name(from);
+	vals[3] = tc_dstate_name(to);
+	vals[4] = json.data ? json.data : "{}";
+	vals[5] = outcome;
+	if (to == TC_DS_RETRYING)
+		snprintf(due, sizeof(due), "%lld", (long long)v->due_ms);
+	vals[6] = due;
+	vals[7] = dead ? dead : "";
+	base = MOVE_HEAD + (int)r->n_move * MOVE_ARGS;
+	for (i = 0, size = 0; i < MOVE_ARGS; i++)
+		size += (r->move_lens[base + i] = strlen(vals[i])) + 1;
+	/* One block per transition, freed by free_args. */
+	block = malloc(size);
+	if (!block) {
+		tc_buf_release(&json);
+		tc_run_break(r, "out of memory");
+		if (tc_dstate_final(to))
+			tc_dlv_free(v);
+		return;
+	}
+	for (i = 0, size = 0; i < MOVE_ARGS; i++) {
+		r->move_argv[base + i] = memcpy(block + size, vals[i],
+						r->move_lens[base + i] + 1);
+		size += r->move_lens[base + i] + 1;
+	}
+	tc_buf_release(&json);
+	r->n_move++;
+	if (tc_dstate_final(to)) {
+		r->finals++;
+		tc_dlv_free(v);
+	}
+	if (r->n_move == TC_MOVE_BATCH)
+		tc_track_move_flush(r);
+}
+
+void tc_track_move(struct tc_dlv *v, enum tc_dstate to, const char *outcome,
+		     const char *provider, const char *provider_id)
+{
+	tc_track_move_dead(v, to, outcome, provider, provider_id, NULL);
+}
+
+void tc_track_release(struct tc_run *r)
+{
+	unsigned i;
+
+	while (r->outbox) {
+		struct tc_write *w = r->outbox;
+
+		r->outbox = w->next;
+		for (i = 0; i < w->n; i++)
+			tc_dlv_free(w->dlv[i]);
+		write_free(w);
+	}
+	r->outbox_tail = NULL;
+	if (r->move_argv)
+		free_args(r->move_argv, r->move_lens, MOVE_HEAD + (int)r->n_move * MOVE_ARGS);
+	r->move_argv = NULL;
+	r->move_lens = NULL;
+	r->n_move = 0;
+}
