@@ -28,26 +28,6 @@ static const char cancel_help[] =
 	"Exit 0 when the job is cancelled (now or before), 1 when there is no such\n"
 	"job or it is already done, 2 usage, 3 Redis unreachable.\n";
 
-/* KEYS: job record, job events, <prefix>:events. ARGV: now, job id.
- * Returns {verdict, detail}: {"none", ""} without a record, {"done",
- * done_at} or {"cancelled", cancelled_at} when there was nothing to do,
- * {"now", previous state} when this call cancelled it. */
-static const char lua_cancel[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return {'none', ''} end\n"
-	"local st = redis.call('HGET', KEYS[1], 'state') or ''\n"
-	"if st == 'done' then\n"
-	"  return {'done', redis.call('HGET', KEYS[1], 'done_at') or ''}\n"
-	"end\n"
-	"if st == 'cancelled' then\n"
-	"  return {'cancelled', redis.call('HGET', KEYS[1], 'cancelled_at') or ''}\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], 'state', 'cancelled', 'cancelled_at', ARGV[1])\n"
-	"redis.call('XADD', KEYS[2], '*', 'job', ARGV[2], 'state', 'cancelled',\n"
-	"  'at', ARGV[1])\n"
-	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[2],\n"
-	"  'event', 'cancelled', 'at', ARGV[1])\n"
-	"return {'now', st}\n";
-
 /* Prints the outcome; returns the exit code. */
 static int cancel_report(const char *id, const char *verdict, const char *detail,
 			 const char *now, bool json)
@@ -108,7 +88,7 @@ int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **ar
 	    tc_key_events(k_events, sizeof(k_events), cfg->prefix) < 0)
 		return TC_EXIT_USAGE; /* cannot happen: prefix <= 64, id <= 128 */
 	tc_time_format(tc_time_now_ms(), now, sizeof(now));
-	rep = redisCommand(c, "EVAL %s 3 %s %s %s %s %s", lua_cancel, k_job, k_ev,
+	rep = redisCommand(c, "EVAL %s 3 %s %s %s %s %s", tc_lua_cancel, k_job, k_ev,
 			   k_events, now, id);
 	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING ||

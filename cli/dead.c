@@ -68,16 +68,6 @@ static const char dead_help[] =
 	"Exit 0 success, 1 no such entry or the operation failed, 2 usage,\n"
 	"3 Redis unreachable.\n";
 
-/* KEYS: <prefix>:dead, the jobs stream. ARGV: dead entry id, job text.
- * Writes the job and removes the dead letter in one step. Returns the new
- * entry id, or nil when the dead letter is gone (retried or purged by
- * someone else meanwhile). */
-static const char lua_requeue[] =
-	"if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end\n"
-	"local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])\n"
-	"redis.call('XDEL', KEYS[1], ARGV[1])\n"
-	"return id\n";
-
 /* ---- reading entries ----------------------------------------------------- */
 
 /* The value of field name in a stream entry's field list, or NULL; *len
@@ -526,7 +516,7 @@ static int requeue(const struct tc_cfg *cfg, redisContext *c, const char *id,
 	tc_key_dead(k_dead, sizeof(k_dead), cfg->prefix);
 	tc_key_jobs(k_jobs, sizeof(k_jobs), cfg->prefix, sev);
 	argv[0] = "EVAL";
-	argv[1] = lua_requeue;
+	argv[1] = tc_lua_requeue;
 	argv[2] = "2";
 	argv[3] = k_dead;
 	argv[4] = k_jobs;

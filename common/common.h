@@ -192,8 +192,9 @@ size_t tc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
  * valid JSON whatever s holds. Returns 0, or TC_ELIMIT / -ENOMEM with b as
  * it was. */
 int tc_json_quote(struct tc_buf *b, const char *s);
-/* The same, keeping at most max bytes of s's content (counted as they
- * come in, a replaced byte as 3), cut at a character boundary. */
+/* The same, keeping at most max bytes of content as written, before
+ * escaping (a replaced byte counts as the 3 of U+FFFD), cut at a
+ * character boundary. */
 int tc_json_quote_cut(struct tc_buf *b, const char *s, size_t max);
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -303,6 +304,41 @@ int tc_key_retry(char *out, size_t n, const char *prefix);
 int tc_key_dead(char *out, size_t n, const char *prefix);
 int tc_key_events(char *out, size_t n, const char *prefix);
 #define TC_KEY_MAX 256
+
+/* ---- the Redis record contract (scripts.c, record.c) ---------------------- */
+/* The Lua scripts that write job records, delivery records and audit
+ * trails (each documents its KEYS and ARGV): tocsind's ACCEPT, PLAN, MOVE,
+ * FINISH and DEAD; the tool's CANCEL and REQUEUE (dead retry). */
+extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
+	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[];
+
+#define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
+#define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */
+#define TC_LIMIT_PROVIDER_ID 128       /* a provider's message id in a record */
+#define TC_LIMIT_RECORD    (64u << 10) /* one delivery record's JSON: holds
+					* every field at its limit, escaped */
+
+/* A delivery record, as stored in <prefix>:job:{<id>}:deliveries. Strings
+ * are borrowed; NULL counts as "". */
+struct tc_record {
+	enum tc_channel channel;
+	const char *address, *group, *member;
+	enum tc_dstate state;
+	unsigned attempts;
+	const char *last_outcome, *provider, *provider_message_id;
+	const char *updated_at;     /* RFC 3339 */
+	unsigned pass;              /* the job's pass that wrote it */
+	uint64_t plan;              /* the PLAN call that planned it */
+	int64_t next_attempt_ms;    /* when retrying; written only then */
+};
+
+/* Appends rec to b as one JSON object, valid whatever the strings hold:
+ * each string is escaped, invalid UTF-8 replaced, and cut at a character
+ * boundary to its limit (address TC_LIMIT_ADDRESS, group and member
+ * TC_LIMIT_TEXT, outcome TC_LIMIT_OUTCOME, provider TC_LIMIT_PROVIDER, its
+ * message id TC_LIMIT_PROVIDER_ID), so a record never passes
+ * TC_LIMIT_RECORD. Returns 0, or -ENOMEM / TC_ELIMIT with b as it was. */
+int tc_record_json(struct tc_buf *b, const struct tc_record *rec);
 #define TC_GROUP_NAME "tocsind"   /* the consumer group */
 
 /* ---- reaching Redis (redis.c) ---------------------------------------------- */

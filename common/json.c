@@ -25,7 +25,7 @@ static int escape_byte(struct tc_buf *b, unsigned char c)
 int tc_json_quote_cut(struct tc_buf *b, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t start = b->len, left = strlen(s), used = 0, k;
+	size_t start = b->len, left = strlen(s), used = 0, k, cost;
 	int r = tc_buf_addc(b, '"');
 
 	while (r == 0 && left) {
@@ -53,17 +53,18 @@ int tc_json_quote_cut(struct tc_buf *b, const char *s, size_t max)
 			continue;
 		}
 		k = tc_utf8_decode(p, left, &cp);
-		if (used + (k ? k : 3) > max)
+		cost = k ? k : 3; /* a byte that is not UTF-8 becomes U+FFFD */
+		if (used + cost > max)
 			break; /* never half a character */
 		if (k) {
 			r = tc_buf_add(b, p, k);
 		} else {
 			k = 1;
-			r = tc_buf_add(b, "\xef\xbf\xbd", 3); /* U+FFFD */
+			r = tc_buf_add(b, "\xef\xbf\xbd", 3);
 		}
 		p += k;
 		left -= k;
-		used += k;
+		used += cost;
 	}
 	if (r == 0)
 		r = tc_buf_addc(b, '"');

@@ -300,15 +300,13 @@ void tc_track_plan_flush(struct tc_run *r);
 void tc_track_move_flush(struct tc_run *r);
 /* Appends r's batch being planned as PLAN's (id, channel, record) triples
  * at argv[argc], numbered write_no; the records are built in json[], which
- * the caller releases. Returns the new argc. */
+ * the caller releases (all r->n_plan of them, also on failure). Returns
+ * the new argc, or -ENOMEM. */
 int tc_track_plan_args(struct tc_run *r, uint64_t write_no, const char **argv,
 		       size_t *lens, int argc, struct tc_buf *json);
 /* Frees r's writes not answered and its batch of moves (the run is gone). */
 void tc_track_release(struct tc_run *r);
 
-/* track.c: the Lua scripts that keep the record consistent */
-extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
-	tc_lua_finish[], tc_lua_dead[];
 
 /* roster_reader.c: a roster file read with uv_fs, parsed as it comes */
 typedef void (*tc_rr_fn)(void *data);

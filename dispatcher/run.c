@@ -447,11 +447,11 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 	if (r->phase == TC_RUN_BROKEN)
 		return; /* out of memory while expanding: it stays pending */
 	argc = tc_track_plan_args(r, r->n_writes, argv, lens, argc, json);
-	sent = tc_rconn_cmd(conn, accept_done, r, argc, argv, lens);
+	sent = argc < 0 ? -ENOMEM : tc_rconn_cmd(conn, accept_done, r, argc, argv, lens);
 	for (k = 0; k < r->n_plan; k++)
 		tc_buf_release(&json[k]);
 	if (sent < 0) {
-		tc_run_break(r, "redis down");
+		tc_run_break(r, sent == -ENOMEM ? "out of memory" : "redis down");
 		return;
 	}
 	r->writes++;

@@ -22,54 +22,20 @@
 static void plan_done(redisAsyncContext *ac, void *reply, void *priv);
 static void move_done(redisAsyncContext *ac, void *reply, void *priv);
 
-/* Appends v in decimal (the record is built per transition: no printf). */
-static int add_uint(struct tc_buf *b, unsigned v)
-{
-	char d[12];
-	int i = sizeof(d);
-
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return tc_buf_add(b, d + i, sizeof(d) - (size_t)i);
-}
-
-/* The delivery's record, as stored in <prefix>:job:<id>:deliveries. */
+/* The delivery's record, as stored in <prefix>:job:{<id>}:deliveries. */
 static int dlv_json(const struct tc_dlv *v, const char *outcome,
 		    const char *provider, const char *provider_id, struct tc_buf *b)
 {
-	const char *now = tc_disp_now(v->run->disp);
-	int r = 0;
+	struct tc_record rec = {
+		.channel = v->ch, .address = v->address, .group = v->group,
+		.member = v->name, .state = v->state, .attempts = v->attempts,
+		.last_outcome = outcome, .provider = provider,
+		.provider_message_id = provider_id,
+		.updated_at = tc_disp_now(v->run->disp), .pass = v->run->pass,
+		.plan = v->plan_write, .next_attempt_ms = v->due_ms,
+	};
 
-	r |= tc_buf_adds(b, "{\"channel\":\"");
-	r |= tc_buf_adds(b, tc_channel_name(v->ch));
-	r |= tc_buf_adds(b, "\",\"address\":");
-	r |= tc_json_quote(b, v->address);
-	r |= tc_buf_adds(b, ",\"group\":");
-	r |= tc_json_quote(b, v->group);
-	r |= tc_buf_adds(b, ",\"member\":");
-	r |= tc_json_quote(b, v->name);
-	r |= tc_buf_adds(b, ",\"state\":\"");
-	r |= tc_buf_adds(b, tc_dstate_name(v->state));
-	r |= tc_buf_adds(b, "\",\"attempts\":");
-	r |= add_uint(b, v->attempts);
-	r |= tc_buf_adds(b, ",\"last_outcome\":");
-	r |= tc_json_quote(b, outcome);
-	r |= tc_buf_adds(b, ",\"provider\":");
-	r |= tc_json_quote(b, provider);
-	r |= tc_buf_adds(b, ",\"provider_message_id\":");
-	r |= tc_json_quote(b, provider_id);
-	r |= tc_buf_adds(b, ",\"updated_at\":\"");
-	r |= tc_buf_adds(b, now);
-	r |= tc_buf_adds(b, "\",\"pass\":");
-	r |= add_uint(b, v->run->pass);
-	r |= tc_buf_adds(b, ",\"plan\":");
-	r |= add_uint(b, v->plan_write);
-	if (v->state == TC_DS_RETRYING)
-		r |= tc_buf_printf(b, ",\"next_attempt_ms\":%lld", (long long)v->due_ms);
-	r |= tc_buf_addc(b, '}');
-	return r ? TC_ELIMIT : 0;
+	return tc_record_json(b, &rec);
 }
 
 /* Frees a MOVE batch being built: each transition's strings are one
@@ -237,15 +203,16 @@ static void plan_done(redisAsyncContext *ac, void *reply, void *priv)
 int tc_track_plan_args(struct tc_run *r, uint64_t write_no, const char **argv,
 		     size_t *lens, int argc, struct tc_buf *json)
 {
+	bool failed = false;
 	unsigned i;
 
 	for (i = 0; i < r->n_plan; i++) {
 		struct tc_dlv *v = r->plan[i];
 
 		v->plan_write = write_no;
-		tc_buf_init(&json[i], TC_LIMIT_ADDRESS * 4);
+		tc_buf_init(&json[i], TC_LIMIT_RECORD);
 		if (dlv_json(v, "", "", "", &json[i]) < 0)
-			(void)tc_buf_adds(&json[i], "{}");
+			failed = true;
 		argv[argc] = v->id;
 		lens[argc++] = TC_DELIVERY_ID_LEN;
 		argv[argc] = tc_channel_name(v->ch);
@@ -254,7 +221,7 @@ int tc_track_plan_args(struct tc_run *r, uint64_t write_no, const char **argv,
 		argv[argc] = json[i].data;
 		lens[argc++] = json[i].len;
 	}
-	return argc;
+	return failed ? -ENOMEM : argc;
 }
 
 /* Writes the batch of planned deliveries with the PLAN script. */
@@ -279,7 +246,7 @@ void tc_track_plan_flush(struct tc_run *r)
 	argv[argc] = no;
 	lens[argc++] = strlen(no);
 	argc = tc_track_plan_args(r, write_no, argv, lens, argc, json);
-	w = write_new(r, argc, argv, lens);
+	w = argc < 0 ? NULL : write_new(r, argc, argv, lens);
 	if (w)
 		w->dlv = malloc(n * sizeof(*w->dlv));
 	for (i = 0; i < n; i++)
@@ -382,9 +349,15 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 		return;
 	}
 	v->state = to;
-	tc_buf_init(&json, TC_LIMIT_ADDRESS * 4);
-	if (dlv_json(v, outcome, provider, provider_id, &json) < 0)
-		(void)tc_buf_adds(&json, "{}");
+	tc_buf_init(&json, TC_LIMIT_RECORD);
+	if (dlv_json(v, outcome, provider, provider_id, &json) < 0) {
+		/* Out of memory: never a record that says less than Redis has. */
+		tc_buf_release(&json);
+		tc_run_break(r, "out of memory");
+		if (tc_dstate_final(to))
+			tc_dlv_free(v);
+		return;
+	}
 	vals[0] = v->id;
 	vals[1] = tc_channel_name(v->ch);
 	vals[2] = tc_dstate_name(from);

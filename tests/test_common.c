@@ -244,6 +244,89 @@ static void test_job_limits(void)
 	tc_buf_release(&b);
 }
 
+/* Fills n bytes of s with a hostile mix: control characters, quotes,
+ * backslashes, a 4-byte character and bytes that are not UTF-8. */
+static void hostile(char *s, size_t n)
+{
+	static const char mix[] = "\x01\x1f\"\\\x7f\xf0\x9f\x98\x80\xff\xc3(\xe2\x82";
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		s[i] = mix[i % (sizeof(mix) - 1)];
+	s[n] = '\0';
+}
+
+/* A delivery record is valid JSON whatever its fields hold, cut at a
+ * character boundary to each field's limit, and never over
+ * TC_LIMIT_RECORD: the largest one every limit allows. */
+static void test_record_json(void)
+{
+	char *addr = malloc(TC_LIMIT_ADDRESS * 2 + 1), *name = malloc(TC_LIMIT_TEXT * 4 + 1);
+	char *outcome = malloc(TC_LIMIT_OUTCOME * 4 + 1), *prov = malloc(1000), *pid = malloc(1000);
+	struct tc_record rec;
+	struct tc_buf b;
+	json_error_t err;
+	json_t *o;
+	const char *k;
+	json_t *v;
+
+	tc_test_begin("record: the largest record is valid JSON, each field cut at a character");
+	hostile(addr, TC_LIMIT_ADDRESS * 2);
+	hostile(name, TC_LIMIT_TEXT * 4);
+	hostile(outcome, TC_LIMIT_OUTCOME * 4);
+	hostile(prov, 999);
+	hostile(pid, 999);
+	memset(&rec, 0, sizeof(rec));
+	rec.channel = TC_CH_WEBHOOK;
+	rec.address = addr;
+	rec.group = name;
+	rec.member = name;
+	rec.state = TC_DS_RETRYING;
+	rec.attempts = 4294967295u;
+	rec.last_outcome = outcome;
+	rec.provider = prov;
+	rec.provider_message_id = pid;
+	rec.updated_at = "2026-11-30T08:00:00.000Z";
+	rec.pass = 4294967295u;
+	rec.plan = INT64_MAX; /* a count of PLAN calls: far below */
+	rec.next_attempt_ms = INT64_MAX;
+	tc_buf_init(&b, TC_LIMIT_RECORD);
+	TC_CHECK_INT(tc_record_json(&b, &rec), 0);
+	TC_CHECK(b.len <= TC_LIMIT_RECORD);
+	o = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, &err);
+	TC_CHECK(o != NULL);
+	json_object_foreach(o, k, v)
+		if (json_is_string(v))
+			/* jansson refuses invalid UTF-8: parsed means whole characters */
+			TC_CHECK(json_string_length(v) <= (size_t)TC_LIMIT_ADDRESS * 3);
+	TC_CHECK(json_string_length(json_object_get(o, "member")) <= TC_LIMIT_TEXT);
+	TC_CHECK(json_string_length(json_object_get(o, "last_outcome")) <= TC_LIMIT_OUTCOME);
+	TC_CHECK(json_string_length(json_object_get(o, "provider")) <= TC_LIMIT_PROVIDER);
+	TC_CHECK(json_string_length(json_object_get(o, "provider_message_id")) <=
+		 TC_LIMIT_PROVIDER_ID);
+	TC_CHECK(json_string_length(json_object_get(o, "address")) <= TC_LIMIT_ADDRESS);
+	TC_CHECK_STR(json_string_value(json_object_get(o, "state")), "retrying");
+	TC_CHECK(json_integer_value(json_object_get(o, "next_attempt_ms")) == INT64_MAX);
+	json_decref(o);
+
+	tc_test_begin("json: a quoted string is cut whole characters at a time");
+	tc_buf_reset(&b);
+	TC_CHECK_INT(tc_json_quote_cut(&b, "ab\xf0\x9f\x98\x80" "c", 5), 0);
+	TC_CHECK_STR(b.data, "\"ab\"");
+	tc_buf_reset(&b);
+	TC_CHECK_INT(tc_json_quote_cut(&b, "ab\xf0\x9f\x98\x80" "c", 6), 0);
+	TC_CHECK_STR(b.data, "\"ab\xf0\x9f\x98\x80\"");
+	tc_buf_reset(&b);
+	TC_CHECK_INT(tc_json_quote(&b, "a\xff" "\"\n"), 0);
+	TC_CHECK_STR(b.data, "\"a\xef\xbf\xbd\\\"\\u000a\"");
+	tc_buf_release(&b);
+	free(addr);
+	free(name);
+	free(outcome);
+	free(prov);
+	free(pid);
+}
+
 /* Entry ids are unique per stream only: a job without id is named by its
  * stream too, so two streams' same entry id make two jobs. */
 static void test_job_default_id(void)
@@ -371,6 +454,7 @@ int main(int argc, char **argv)
 	test_job_invalid(dir);
 	test_job_limits();
 	test_job_default_id();
+	test_record_json();
 	snprintf(dir, sizeof(dir), "%s/job/valid", argv[1]);
 	test_job_valid(dir);
 	r = tc_test_done();

@@ -378,3 +378,22 @@ def test_id_less_jobs_with_one_entry_id_on_two_streams(env):
         assert rec["delivered"] == "1", (job_id, rec)
     assert not [f for _, f in env.r.xrange("tocsin:events") if f.get("event") == "duplicate"]
     assert env.pending() == 0
+
+
+def test_records_stay_json_with_hostile_names_and_long_addresses(env):
+    """A name of a thousand control characters and a 2,000-byte address
+    make a record that is still valid JSON: the job finishes, and its
+    report reads every record."""
+    setup(env)
+    url = env.hook("x" * 1900)
+    assert len(url) <= 2048
+    name = "\x01\x1b" * 500 + "\u00e9"  # 1002 bytes (the limit is 1024), 6 each escaped
+    env.xadd_job({"id": "HOSTILE", "template": "outage",
+                  "recipients": [{"name": name, "webhook": url}]})
+    rec = env.wait_done("HOSTILE")
+    check_counts(rec)
+    assert rec["delivered"] == "1", rec
+    (d,) = env.deliveries("HOSTILE").values()  # json.loads of every record
+    assert d["address"] == url and d["member"] == name and d["state"] == "delivered", d
+    r = env.cli("report", "HOSTILE", "--json")
+    assert r.returncode == 0, r.stderr

@@ -1,10 +1,11 @@
 /*
- * Tracking: the Lua scripts that write a job's record, its deliveries and
- * its audit trail. Each script changes state and counts in one atomic step,
- * so the counts in <prefix>:job:<id> always add up to `planned`, whatever
- * moment tocsind dies at.
+ * The Redis record contract's scripts: every Lua script that writes a
+ * job's record, its deliveries and its audit trail, for tocsind and the
+ * tocsin tool alike. Each script changes state and counts in one atomic
+ * step, so the counts in <prefix>:job:{<id>} always add up to `planned`,
+ * whatever moment a process dies at.
  */
-#include "dispatcher/dispatcher.h"
+#include "common/common.h"
 
 /* PLAN's step, shared with ACCEPT: plans the (id, channel, json) triples
  * of ARGV from `first` on, as call number `write` of pass `pass` (KEYS:
@@ -163,3 +164,33 @@ const char tc_lua_dead[] =
 	"  'entry', ARGV[3] .. '/' .. ARGV[2], 'event', ARGV[8], 'reason', ARGV[5],\n"
 	"  'at', ARGV[7])\n"
 	"return 1\n";
+
+/* KEYS: job record, job events, <prefix>:events. ARGV: now, job id.
+ * Returns {verdict, detail}: {"none", ""} without a record, {"done",
+ * done_at} or {"cancelled", cancelled_at} when there was nothing to do,
+ * {"now", previous state} when this call cancelled it. */
+const char tc_lua_cancel[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return {'none', ''} end\n"
+	"local st = redis.call('HGET', KEYS[1], 'state') or ''\n"
+	"if st == 'done' then\n"
+	"  return {'done', redis.call('HGET', KEYS[1], 'done_at') or ''}\n"
+	"end\n"
+	"if st == 'cancelled' then\n"
+	"  return {'cancelled', redis.call('HGET', KEYS[1], 'cancelled_at') or ''}\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'state', 'cancelled', 'cancelled_at', ARGV[1])\n"
+	"redis.call('XADD', KEYS[2], '*', 'job', ARGV[2], 'state', 'cancelled',\n"
+	"  'at', ARGV[1])\n"
+	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[2],\n"
+	"  'event', 'cancelled', 'at', ARGV[1])\n"
+	"return {'now', st}\n";
+
+/* KEYS: <prefix>:dead, the jobs stream. ARGV: dead entry id, job text.
+ * Writes the job and removes the dead letter in one step. Returns the new
+ * entry id, or nil when the dead letter is gone (retried or purged by
+ * someone else meanwhile). */
+const char tc_lua_requeue[] =
+	"if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end\n"
+	"local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])\n"
+	"redis.call('XDEL', KEYS[1], ARGV[1])\n"
+	"return id\n";

@@ -1,0 +1,65 @@
+/*
+ * The delivery record's serializer: the JSON each delivery keeps in
+ * <prefix>:job:{<id>}:deliveries, built by hand (it is written on every
+ * state change) but always valid JSON, whatever a producer put in a name
+ * or an address, and never longer than TC_LIMIT_RECORD.
+ */
+#include <string.h>
+
+#include "common/common.h"
+
+/* Appends v in decimal: the record is built per transition, no printf. */
+static int add_uint(struct tc_buf *b, uint64_t v)
+{
+	char d[24];
+	int i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return tc_buf_add(b, d + i, sizeof(d) - (size_t)i);
+}
+
+static int add_str(struct tc_buf *b, const char *key, const char *v, size_t max)
+{
+	int r = tc_buf_adds(b, key);
+
+	return r ? r : tc_json_quote_cut(b, v ? v : "", max);
+}
+
+int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
+{
+	size_t start = b->len;
+	int r = 0;
+
+	r |= tc_buf_adds(b, "{\"channel\":\"");
+	r |= tc_buf_adds(b, tc_channel_name(rec->channel));
+	r |= tc_buf_addc(b, '"');
+	r |= add_str(b, ",\"address\":", rec->address, TC_LIMIT_ADDRESS);
+	r |= add_str(b, ",\"group\":", rec->group, TC_LIMIT_TEXT);
+	r |= add_str(b, ",\"member\":", rec->member, TC_LIMIT_TEXT);
+	r |= tc_buf_adds(b, ",\"state\":\"");
+	r |= tc_buf_adds(b, tc_dstate_name(rec->state));
+	r |= tc_buf_adds(b, "\",\"attempts\":");
+	r |= add_uint(b, rec->attempts);
+	r |= add_str(b, ",\"last_outcome\":", rec->last_outcome, TC_LIMIT_OUTCOME);
+	r |= add_str(b, ",\"provider\":", rec->provider, TC_LIMIT_PROVIDER);
+	r |= add_str(b, ",\"provider_message_id\":", rec->provider_message_id,
+		     TC_LIMIT_PROVIDER_ID);
+	r |= add_str(b, ",\"updated_at\":", rec->updated_at, 40);
+	r |= tc_buf_adds(b, ",\"pass\":");
+	r |= add_uint(b, rec->pass);
+	r |= tc_buf_adds(b, ",\"plan\":");
+	r |= add_uint(b, rec->plan);
+	if (rec->state == TC_DS_RETRYING) {
+		r |= tc_buf_adds(b, ",\"next_attempt_ms\":");
+		r |= add_uint(b, rec->next_attempt_ms > 0 ? (uint64_t)rec->next_attempt_ms : 0);
+	}
+	r |= tc_buf_addc(b, '}');
+	if (r && b->data) {
+		b->len = start;
+		b->data[start] = '\0';
+	}
+	return r ? TC_ELIMIT : 0;
+}
