@@ -29,6 +29,34 @@ def delivery_id(job, channel, address):
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
+class GrowingFile:
+    """A file another process is still appending lines to (the receiver's
+    requests, tocsind's log), read as it grows. Only complete lines count:
+    a last line without its newline is still being written, and is left
+    for the next read. Each read takes only what was appended since."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.lines = []
+
+    def read(self):
+        """Every complete line so far, without its newline; [] while the
+        file does not exist. The list is this object's: do not change it."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.lines
+        end = data.rfind(b"\n") + 1
+        if end:
+            # Split on "\n" only: a JSON line may hold U+2028 and the like.
+            self.lines.extend(data[:end].decode(errors="replace").split("\n")[:-1])
+            self.offset += end
+        return self.lines
+
+
 def wait_for(pred, timeout=20.0, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -51,6 +79,10 @@ class Env:
         self.redis_password = None  # redis.password, from TOCSIN_REDIS_PASSWORD
         self.tocsind_proc = None
         self.receiver_port = None
+        self.recv_log = os.path.join(self.dir, "received.jsonl")
+        self._recv_file = GrowingFile(self.recv_log)
+        self._received = []
+        self._log_file = GrowingFile(os.path.join(self.dir, "tocsind.log"))
         self.config = os.path.join(self.dir, "tocsin.yaml")
         os.makedirs(os.path.join(self.dir, "templates", "outage"))
         os.makedirs(os.path.join(self.dir, "templates", "security"))
@@ -116,7 +148,6 @@ class Env:
 
     # ---- receiver -----------------------------------------------------------
     def start_receiver(self, status=204):
-        self.recv_log = os.path.join(self.dir, "received.jsonl")
         self.status_file = os.path.join(self.dir, "status")
         argv = ["node", os.path.join(PEERS, "receiver.js"), "--port", "0",
                 "--secret", self.secret, "--log", self.recv_log,
@@ -135,11 +166,11 @@ class Env:
         return f"http://127.0.0.1:{self.receiver_port}/hooks/{name}"
 
     def received(self):
-        try:
-            with open(self.recv_log) as f:
-                return [json.loads(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        """Every request the receiver has logged so far, oldest first (a
+        request is logged before it is answered)."""
+        lines = self._recv_file.read()
+        self._received.extend(json.loads(line) for line in lines[len(self._received):])
+        return list(self._received)
 
     # ---- tocsind --------------------------------------------------------------
     def write_config(self, groups, in_flight=1000, allow=("127.0.0.0/8",),
@@ -193,11 +224,8 @@ groups:
         return p
 
     def log(self):
-        try:
-            with open(os.path.join(self.dir, "tocsind.log")) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        """tocsind's log so far (every start appends to it), whole lines."""
+        return "".join(line + "\n" for line in self._log_file.read())
 
     def cli(self, *args, timeout=60, config=True):
         argv = [os.path.join(self.build, "cli", "tocsin")]
