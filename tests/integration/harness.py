@@ -159,8 +159,13 @@ class Env:
         return self.receiver_port
 
     def set_status(self, code):
-        with open(self.status_file, "w") as f:
+        """What the receiver answers from now on ("CODE" or "CODE SECONDS").
+        The receiver reads the file for every request: it is replaced whole,
+        never seen half written."""
+        tmp = self.status_file + ".tmp"
+        with open(tmp, "w") as f:
             f.write(str(code))
+        os.replace(tmp, self.status_file)
 
     def hook(self, name):
         return f"http://127.0.0.1:{self.receiver_port}/hooks/{name}"
