@@ -57,6 +57,13 @@ class GrowingFile:
         return self.lines
 
 
+def job_key(job_id, suffix=""):
+    """The Redis key of job job_id's record, or with suffix ("deliveries",
+    "events") of its other keys. Tests name job keys only through here."""
+    key = f"tocsin:job:{job_id}"
+    return f"{key}:{suffix}" if suffix else key
+
+
 def wait_for(pred, timeout=20.0, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -260,11 +267,11 @@ groups:
 
     # ---- the record -----------------------------------------------------------
     def job(self, job_id):
-        return self.r.hgetall(f"tocsin:job:{job_id}")
+        return self.r.hgetall(job_key(job_id))
 
     def deliveries(self, job_id):
         return {k: json.loads(v) for k, v in
-                self.r.hgetall(f"tocsin:job:{job_id}:deliveries").items()}
+                self.r.hgetall(job_key(job_id, "deliveries")).items()}
 
     def wait_done(self, job_id, timeout=30):
         wait_for(lambda: self.job(job_id).get("state") == "done", timeout,
