@@ -8,6 +8,7 @@ by PID, also when the test failed.
 """
 
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -62,6 +63,25 @@ def job_key(job_id, suffix=""):
     "events") of its other keys. Tests name job keys only through here."""
     key = f"tocsin:job:{job_id}"
     return f"{key}:{suffix}" if suffix else key
+
+
+def now_ms():
+    """Now, in milliseconds since the epoch: the clock tocsind, Redis and
+    the receiver (its "at") use too."""
+    return int(time.time() * 1000)
+
+
+def epoch_ms(text):
+    """Milliseconds since the epoch of a time as tocsind writes it
+    (2026-01-01T00:00:00.000Z)."""
+    t = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return round(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def rfc3339(ms):
+    """The time ms (since the epoch) as a job's send_at or expires_at."""
+    t = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def wait_for(pred, timeout=20.0, what="condition"):

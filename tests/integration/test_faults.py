@@ -2,17 +2,11 @@
 request, a peer that never answers; and the timing of jobs: send_at,
 expires_at."""
 
-import datetime
 import time
 from collections import Counter
 
 from faultproxy import FaultProxy
-from harness import check_counts, job_key, wait_for
-
-
-def iso(ms_from_now):
-    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(milliseconds=ms_from_now)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+from harness import check_counts, job_key, now_ms, rfc3339, wait_for
 
 
 def one_member(env, url, **kw):
@@ -64,7 +58,9 @@ def test_peer_that_never_answers_times_out_and_fails(env):
     d = list(env.deliveries("HANG").values())[0]
     assert d["state"] == "failed" and d["attempts"] == 2, d
     assert "timed out" in d["last_outcome"].lower(), d
-    assert 1.5 < took < 15, took
+    # Each attempt waited its 1 s; how much longer it all took depends on
+    # the machine (wait_done's bound says it ended).
+    assert took > 1.5, took
     dead = [x for _, x in env.r.xrange("tocsin:dead") if x["kind"] == "delivery"]
     assert len(dead) == 1 and dead[0]["reason"].count("timed out") == 2, dead
     check_counts(rec)
@@ -75,19 +71,17 @@ def test_send_at_delays_and_survives_a_restart(env):
     env.start_receiver()
     one_member(env, env.hook("ada"))
     env.start_tocsind()
+    send_at = now_ms() + 4000
     env.xadd_job({"id": "LATER", "template": "outage", "groups": ["one"],
-                  "send_at": iso(2500)})
+                  "send_at": rfc3339(send_at)})
     wait_for(lambda: env.job("LATER").get("state") == "scheduled", 10, "scheduled")
-    time.sleep(0.5)
-    assert env.received() == []
     # A restart keeps it: the entry is still pending, the time in the job.
     env.stop(env.tocsind_proc)
     env.start_tocsind()
     rec = env.wait_done("LATER", timeout=20)
-    first = env.received()[0]["at"]
-    created = datetime.datetime.strptime(rec["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp() * 1000
-    assert first - created >= 2000, first - created
+    # Once, and not before its time: the receiver's clock is tocsind's.
+    got = env.received()
+    assert len(got) == 1 and got[0]["at"] >= send_at, [g["at"] - send_at for g in got]
     assert rec["delivered"] == "1", rec
 
 
@@ -99,7 +93,7 @@ def test_expires_at_marks_unsent_deliveries_expired(env):
     # Already stale when it arrives (a producer that was stuck): nothing
     # of it is sent.
     env.xadd_job({"id": "STALE", "template": "outage", "groups": ["one"],
-                  "expires_at": iso(-1000)})
+                  "expires_at": rfc3339(now_ms() - 1000)})
     rec = env.wait_done("STALE", timeout=20)
     assert rec["expired"] == "1" and rec.get("delivered", "0") == "0", rec
     d = list(env.deliveries("STALE").values())[0]
