@@ -125,9 +125,14 @@ def test_permanent_failure_is_not_retried(env):
 
 def test_transient_failure_then_delivered_keeps_webhook_id(env):
     setup(env, retry="{attempts: 5, base: 100ms, max: 300ms}")
-    env.set_status(503)
+    # With Retry-After: 1, each retry waits at least 1 s (backoff alone may
+    # draw 0 ms four times), so the switch to 204 below comes in time.
+    env.set_status("503 1")
     env.xadd_job({"id": "J503", "template": "outage", "groups": ["executives"]})
-    wait_for(lambda: len(env.received()) >= 2, 10, "first attempts")
+    # tocsind had the 503 of both first attempts (the receiver logs a
+    # request before it reads which code to answer).
+    wait_for(lambda: len({e["delivery"] for _, e in env.r.xrange(job_key("J503", "events"))
+                          if e.get("state") == "retrying"}) == 2, 10, "first attempts")
     env.set_status(204)
     rec = env.wait_done("J503")
     check_counts(rec)
