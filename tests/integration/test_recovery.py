@@ -4,6 +4,7 @@ reached at least once, duplicates stay within the in-flight cap."""
 
 import json
 import signal
+import time
 from collections import Counter
 
 from faultproxy import FaultProxy
@@ -14,6 +15,19 @@ def roster_env(env, n, in_flight):
     env.start_redis(appendonly=True)
     env.start_receiver()
     env.roster_group(n, in_flight)
+
+
+def receiver_quiet(env, seconds=1.0):
+    """A condition for wait_for: true once the receiver has logged no new
+    request for `seconds`."""
+    last = [len(env.received()), time.monotonic()]
+
+    def quiet():
+        count = len(env.received())
+        if count != last[0]:
+            last[:] = [count, time.monotonic()]
+        return time.monotonic() - last[1] >= seconds
+    return quiet
 
 
 def check_complete(env, job, n, bound):
@@ -67,15 +81,13 @@ def test_sigkill_after_providers_accepted_before_the_state_was_written(env):
         # The sends under way finish (the receiver takes them) and no new
         # one can be planned: wait until the receiver has had nothing new
         # for a second.
-        counts = []
-
-        def settled():
-            counts.append(len(env.received()))
-            return len(counts) > 20 and counts[-1] == counts[-21]
-        wait_for(settled, 30, "the sends under way to finish")
+        wait_for(receiver_quiet(env), 30, "the sends under way to finish")
         env.stop(env.tocsind_proc, signal.SIGKILL)
     finally:
         proxy.stop()
+    # A request tocsind had written before it died may still be on its way
+    # into the receiver's log: let it land before counting.
+    wait_for(receiver_quiet(env), 30, "the receiver to take what was on its way")
     # What the receiver accepted but Redis does not have as delivered.
     recorded = {d for d, v in env.deliveries("WINDOW").items() if v["state"] == "delivered"}
     window = {g["headers"]["webhook-id"] for g in env.received()} - recorded
