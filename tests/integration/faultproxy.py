@@ -5,11 +5,25 @@ request, then closes the client's connection before any response byte (the
 peer got the request, the sender never hears back); "hang" accepts and
 never answers. black_hole() makes every connection, from then on, drop what
 its client sends (the target never sees it) while answers still flow back.
-It also counts the client connections open at once (max_open). Runs on
-threads; stop() closes everything."""
+It also records the most client connections open at once (max_open). Runs
+on threads; stop() closes everything."""
 
 import socket
 import threading
+
+# A connection's states, on the proxy's side, while its client has not
+# closed its end (<netinet/tcp.h>): ESTABLISHED, and FIN_WAIT1 and 2 (the
+# proxy shut its side down, the client has yet to).
+_CLIENT_OPEN = (1, 4, 5)
+
+
+def _client_open(c):
+    """Whether the client of accepted connection c still holds it open, as
+    the kernel knows it: its FIN or reset may not have been read yet."""
+    try:
+        return c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] in _CLIENT_OPEN
+    except OSError:
+        return False  # closed here
 
 
 class FaultProxy:
@@ -25,8 +39,8 @@ class FaultProxy:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.conns = []
-        self.open = 0          # client connections open now
-        self.max_open = 0      # the most at once
+        self.clients = []      # accepted connections their clients may hold
+        self.max_open = 0      # the most client connections open at once
         self.stopped = False
         self.dropping = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -41,19 +55,22 @@ class FaultProxy:
                 self.seen += 1
                 fault = self.seen <= self.faults
                 self.conns.append(c)
+                self._count_open(c)
             threading.Thread(target=self._serve, args=(c, fault), daemon=True).start()
 
-    def _serve(self, c, fault):
-        with self.lock:
-            self.open += 1
-            self.max_open = max(self.max_open, self.open)
-        try:
-            self._serve_one(c, fault)
-        finally:
-            with self.lock:
-                self.open -= 1
+    def _count_open(self, c):
+        """max_open, as client connection c is accepted. Counted from the
+        kernel's state of each connection, not from what the serving
+        threads have noticed: a client that closes a connection and then
+        opens another has closed the first before the second exists, but a
+        busy machine may run the thread that reads the first's end only
+        after this one accepted the second. A connection closed before it
+        was accepted is not counted: the count can miss a peak, never make
+        one up."""
+        self.clients = [x for x in self.clients + [c] if _client_open(x)]
+        self.max_open = max(self.max_open, len(self.clients))
 
-    def _serve_one(self, c, fault):
+    def _serve(self, c, fault):
         if fault and self.mode == "hang":
             while not self.stopped:  # keep it open, say nothing
                 threading.Event().wait(0.2)

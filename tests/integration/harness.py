@@ -8,6 +8,7 @@ by PID, also when the test failed.
 """
 
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -27,6 +28,60 @@ def delivery_id(job, channel, address):
     """The delivery id as DESIGN.md defines it, computed independently."""
     raw = b"tocsin-delivery\0" + job.encode() + b"\0" + channel.encode() + b"\0" + address.encode()
     return hashlib.sha256(raw).hexdigest()[:32]
+
+
+class GrowingFile:
+    """A file another process is still appending lines to (the receiver's
+    requests, tocsind's log), read as it grows. Only complete lines count:
+    a last line without its newline is still being written, and is left
+    for the next read. Each read takes only what was appended since."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.lines = []
+
+    def read(self):
+        """Every complete line so far, without its newline; [] while the
+        file does not exist. The list is this object's: do not change it."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.lines
+        end = data.rfind(b"\n") + 1
+        if end:
+            # Split on "\n" only: a JSON line may hold U+2028 and the like.
+            self.lines.extend(data[:end].decode(errors="replace").split("\n")[:-1])
+            self.offset += end
+        return self.lines
+
+
+def job_key(job_id, suffix=""):
+    """The Redis key of job job_id's record, or with suffix ("deliveries",
+    "events") of its other keys. Tests name job keys only through here."""
+    key = f"tocsin:job:{{{job_id}}}"
+    return f"{key}:{suffix}" if suffix else key
+
+
+def now_ms():
+    """Now, in milliseconds since the epoch: the clock tocsind, Redis and
+    the receiver (its "at") use too."""
+    return int(time.time() * 1000)
+
+
+def epoch_ms(text):
+    """Milliseconds since the epoch of a time as tocsind writes it
+    (2026-01-01T00:00:00.000Z)."""
+    t = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return round(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def rfc3339(ms):
+    """The time ms (since the epoch) as a job's send_at or expires_at."""
+    t = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def wait_for(pred, timeout=20.0, what="condition"):
@@ -51,6 +106,10 @@ class Env:
         self.redis_password = None  # redis.password, from TOCSIN_REDIS_PASSWORD
         self.tocsind_proc = None
         self.receiver_port = None
+        self.recv_log = os.path.join(self.dir, "received.jsonl")
+        self._recv_file = GrowingFile(self.recv_log)
+        self._received = []
+        self._log_file = GrowingFile(os.path.join(self.dir, "tocsind.log"))
         self.config = os.path.join(self.dir, "tocsin.yaml")
         os.makedirs(os.path.join(self.dir, "templates", "outage"))
         os.makedirs(os.path.join(self.dir, "templates", "security"))
@@ -116,7 +175,6 @@ class Env:
 
     # ---- receiver -----------------------------------------------------------
     def start_receiver(self, status=204):
-        self.recv_log = os.path.join(self.dir, "received.jsonl")
         self.status_file = os.path.join(self.dir, "status")
         argv = ["node", os.path.join(PEERS, "receiver.js"), "--port", "0",
                 "--secret", self.secret, "--log", self.recv_log,
@@ -128,18 +186,23 @@ class Env:
         return self.receiver_port
 
     def set_status(self, code):
-        with open(self.status_file, "w") as f:
+        """What the receiver answers from now on ("CODE" or "CODE SECONDS").
+        The receiver reads the file for every request: it is replaced whole,
+        never seen half written."""
+        tmp = self.status_file + ".tmp"
+        with open(tmp, "w") as f:
             f.write(str(code))
+        os.replace(tmp, self.status_file)
 
     def hook(self, name):
         return f"http://127.0.0.1:{self.receiver_port}/hooks/{name}"
 
     def received(self):
-        try:
-            with open(self.recv_log) as f:
-                return [json.loads(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        """Every request the receiver has logged so far, oldest first (a
+        request is logged before it is answered)."""
+        lines = self._recv_file.read()
+        self._received.extend(json.loads(line) for line in lines[len(self._received):])
+        return list(self._received)
 
     # ---- tocsind --------------------------------------------------------------
     def write_config(self, groups, in_flight=1000, allow=("127.0.0.0/8",),
@@ -193,11 +256,8 @@ groups:
         return p
 
     def log(self):
-        try:
-            with open(os.path.join(self.dir, "tocsind.log")) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        """tocsind's log so far (every start appends to it), whole lines."""
+        return "".join(line + "\n" for line in self._log_file.read())
 
     def cli(self, *args, timeout=60, config=True):
         argv = [os.path.join(self.build, "cli", "tocsin")]
@@ -227,11 +287,11 @@ groups:
 
     # ---- the record -----------------------------------------------------------
     def job(self, job_id):
-        return self.r.hgetall(f"tocsin:job:{{{job_id}}}")
+        return self.r.hgetall(job_key(job_id))
 
     def deliveries(self, job_id):
         return {k: json.loads(v) for k, v in
-                self.r.hgetall(f"tocsin:job:{{{job_id}}}:deliveries").items()}
+                self.r.hgetall(job_key(job_id, "deliveries")).items()}
 
     def wait_done(self, job_id, timeout=30):
         wait_for(lambda: self.job(job_id).get("state") == "done", timeout,

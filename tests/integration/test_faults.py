@@ -2,17 +2,11 @@
 request, a peer that never answers; and the timing of jobs: send_at,
 expires_at."""
 
-import datetime
 import time
 from collections import Counter
 
 from faultproxy import FaultProxy
-from harness import check_counts, wait_for
-
-
-def iso(ms_from_now):
-    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(milliseconds=ms_from_now)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+from harness import check_counts, job_key, now_ms, rfc3339, wait_for
 
 
 def one_member(env, url, **kw):
@@ -64,7 +58,9 @@ def test_peer_that_never_answers_times_out_and_fails(env):
     d = list(env.deliveries("HANG").values())[0]
     assert d["state"] == "failed" and d["attempts"] == 2, d
     assert "timed out" in d["last_outcome"].lower(), d
-    assert 1.5 < took < 15, took
+    # Each attempt waited its 1 s; how much longer it all took depends on
+    # the machine (wait_done's bound says it ended).
+    assert took > 1.5, took
     dead = [x for _, x in env.r.xrange("tocsin:dead") if x["kind"] == "delivery"]
     assert len(dead) == 1 and dead[0]["reason"].count("timed out") == 2, dead
     check_counts(rec)
@@ -75,19 +71,17 @@ def test_send_at_delays_and_survives_a_restart(env):
     env.start_receiver()
     one_member(env, env.hook("ada"))
     env.start_tocsind()
+    send_at = now_ms() + 4000
     env.xadd_job({"id": "LATER", "template": "outage", "groups": ["one"],
-                  "send_at": iso(2500)})
+                  "send_at": rfc3339(send_at)})
     wait_for(lambda: env.job("LATER").get("state") == "scheduled", 10, "scheduled")
-    time.sleep(0.5)
-    assert env.received() == []
     # A restart keeps it: the entry is still pending, the time in the job.
     env.stop(env.tocsind_proc)
     env.start_tocsind()
     rec = env.wait_done("LATER", timeout=20)
-    first = env.received()[0]["at"]
-    created = datetime.datetime.strptime(rec["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp() * 1000
-    assert first - created >= 2000, first - created
+    # Once, and not before its time: the receiver's clock is tocsind's.
+    got = env.received()
+    assert len(got) == 1 and got[0]["at"] >= send_at, [g["at"] - send_at for g in got]
     assert rec["delivered"] == "1", rec
 
 
@@ -99,7 +93,7 @@ def test_expires_at_marks_unsent_deliveries_expired(env):
     # Already stale when it arrives (a producer that was stuck): nothing
     # of it is sent.
     env.xadd_job({"id": "STALE", "template": "outage", "groups": ["one"],
-                  "expires_at": iso(-1000)})
+                  "expires_at": rfc3339(now_ms() - 1000)})
     rec = env.wait_done("STALE", timeout=20)
     assert rec["expired"] == "1" and rec.get("delivered", "0") == "0", rec
     d = list(env.deliveries("STALE").values())[0]
@@ -108,29 +102,88 @@ def test_expires_at_marks_unsent_deliveries_expired(env):
     check_counts(rec)
 
 
+def trails(env, job_id):
+    """Per delivery of job job_id, its audit trail: (state, outcome) pairs
+    in the order tocsind wrote them."""
+    out = {}
+    for _, e in env.r.xrange(job_key(job_id, "events")):
+        if "delivery" in e:
+            out.setdefault(e["delivery"], []).append((e["state"], e.get("outcome", "")))
+    return out
+
+
+def check_attempts(trail, record, attempts):
+    """One delivery's audit trail against its record, every failure in it
+    being transient: each attempt is recorded ("sending", "attempt N"),
+    each failed one is followed by the next attempt until the last allowed
+    one, and the trail ends in the record's final state. Returns the
+    attempts that got an HTTP answer (the peer had the request)."""
+    states = [s for s, _ in trail]
+    assert states[0] == "queued" and len(states) % 2 == 1, trail
+    sends, ends = trail[1::2], trail[2::2]
+    assert sends == [("sending", f"attempt {k}") for k in range(1, len(sends) + 1)], trail
+    assert [s for s, _ in ends[:-1]] == ["retrying"] * (len(ends) - 1), trail
+    final, outcome = ends[-1]
+    assert final == record["state"] and len(sends) == record["attempts"], (trail, record)
+    for _, why in ends[:-1] + ([ends[-1]] if final == "failed" else []):
+        # A 503 from the peer, or a transport error (never an HTTP success).
+        assert why == "http 503" or not why.startswith("http "), trail
+    if final == "delivered":
+        assert outcome == "http 204", trail
+    else:
+        assert final == "failed" and len(sends) == attempts, trail
+    return sum(why.startswith("http ") for _, why in ends)
+
+
 def test_per_host_cap_holds_while_retries_come_due_at_once(env):
+    """Thousands of deliveries to one host, three connections allowed: the
+    first attempts are refused (503), so retries come due while first
+    attempts still wait for a connection. What the test can count on is
+    what tocsind promises: at most per_host connections to the host, every
+    attempt in the audit trail, every transient failure attempted again,
+    every delivery final. Whether a given attempt reaches the peer is not
+    one of them: on a busy machine libcurl fails some transfers that waited
+    too long for a connection (connect_timeout runs from the moment a
+    transfer is queued), and those never leave tocsind."""
     env.start_redis()
     env.start_receiver()
     proxy = FaultProxy(env.receiver_port, "cut", faults=0)
-    n = 3000
+    n, attempts, per_host, concurrency = 3000, 3, 3, 256
     try:
         roster = env.write_roster(n, lambda i: f"http://127.0.0.1:{proxy.port}/hooks/u{i}")
         env.write_config(f"  many:\n    roster: {roster}\n", in_flight=n,
-                         retry="{attempts: 3, base: 1ms, max: 1ms}")
-        text = open(env.config).read().replace("timeout: 5s", "timeout: 5s\n    per_host: 3")
+                         retry=f"{{attempts: {attempts}, base: 1ms, max: 1ms}}")
+        caps = f"timeout: 5s\n    per_host: {per_host}\n    concurrency: {concurrency}"
+        text = open(env.config).read().replace("timeout: 5s", caps)
         open(env.config, "w").write(text)
         env.set_status(503)
         env.start_tocsind()
         env.xadd_job({"id": "CAP", "template": "outage", "groups": ["many"]})
-        # Every first attempt fails; thousands of retries are due at once.
-        wait_for(lambda: len({g["headers"]["webhook-id"] for g in env.received()}) == n, 60,
-                 "every first attempt")
+        # Every delivery planned and its first attempt started: all but the
+        # `concurrency` at most under way have failed once (503, or not
+        # sent), and their retries are due or done.
+        wait_for(lambda: env.job("CAP").get("planned") == str(n) and
+                 env.job("CAP").get("queued") == "0", 90, "every first attempt to start")
         env.set_status(204)
-        rec = env.wait_done("CAP", timeout=90)
+        rec = env.wait_done("CAP", timeout=120)
     finally:
         proxy.stop()
     check_counts(rec)
     assert int(rec.get("delivered", 0)) + int(rec.get("failed", 0)) == n, rec
-    tries = Counter(g["headers"]["webhook-id"] for g in env.received())
-    assert len(tries) == n and min(tries.values()) >= 2, min(tries.values())  # each retried
-    assert 1 <= proxy.max_open <= 3, proxy.max_open
+    assert env.r.zcard("tocsin:retry") == 0
+    records = env.deliveries("CAP")
+    by_trail = trails(env, "CAP")
+    assert set(by_trail) == set(records) and len(records) == n, len(by_trail)
+    got = env.received()
+    assert all(g["verified"] for g in got)
+    seen = Counter(g["headers"]["webhook-id"] for g in got)
+    assert set(seen) <= set(records), set(seen) - set(records)
+    retried = 0
+    for did, trail in by_trail.items():
+        answered = check_attempts(trail, records[did], attempts)
+        # The peer had every request it answered, and nothing tocsind did
+        # not record as an attempt.
+        assert answered <= seen[did] <= records[did]["attempts"], (seen[did], trail)
+        retried += records[did]["attempts"] >= 2
+    assert retried >= n - concurrency, retried
+    assert 1 <= proxy.max_open <= per_host, proxy.max_open
