@@ -1,0 +1,237 @@
+/*
+ * cfg_webhook: the rules of channels.webhook: caps, timeouts, the
+ * Standard Webhooks secret (decoded here, never shown), the allow list and
+ * retries.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+
+/* ---- channels.webhook ---------------------------------------------------------- */
+
+static const char *const webhook_keys[] = {
+	"concurrency", "per_host", "connect_timeout", "timeout", "secret", "allow",
+	"retry", NULL
+};
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decodes standard base64 (padding optional) into out (max bytes).
+ * Returns the length, -1 when s is not base64, -2 when it decodes to more
+ * than max. */
+static long b64_decode(const char *s, unsigned char *out, size_t max)
+{
+	size_t len = strlen(s), pad = 0, i, o = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	while (len > 0 && s[len - 1] == '=' && pad < 2) {
+		len--;
+		pad++;
+	}
+	if (len == 0 || len % 4 == 1 || (pad && (len + pad) % 4 != 0))
+		return -1;
+	for (i = 0; i < len; i++) {
+		int v = b64_value(s[i]);
+
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= max)
+				return -2;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	/* Leftover bits must be zero, or it is not canonical base64. */
+	if (acc != 0)
+		return -1;
+	return (long)o;
+}
+
+/* A Standard Webhooks secret: "whsec_" and base64 of 16..128 bytes. The
+ * value is never shown. */
+static void load_webhook_secret(struct tc_load *ld, struct tc_ymap *m,
+				struct tc_webhook_cfg *w)
+{
+	char *s = NULL;
+	long n;
+
+	if (tc_yaml_get_str(ld, m, "secret", TC_F_REQUIRED | TC_F_SECRET, &s) != TC_V_OK)
+		return;
+	if (strncmp(s, "whsec_", 6) != 0) {
+		tc_yaml_bad_value(ld, m, "secret", "not a Standard Webhooks secret: "
+				  "expected whsec_ and base64");
+		goto out;
+	}
+	n = b64_decode(s + 6, w->key, sizeof(w->key));
+	if (n == -1)
+		tc_yaml_bad_value(ld, m, "secret", "not a Standard Webhooks secret: what "
+				  "follows whsec_ is not base64");
+	else if (n == -2 || n < 16)
+		tc_yaml_bad_value(ld, m, "secret", "the key must be 16 to 128 "
+				  "bytes, got %s", n == -2 ? "more" : "fewer");
+	else
+		w->key_len = (size_t)n;
+out:
+	if (!w->key_len)
+		explicit_bzero(w->key, sizeof(w->key));
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+/* One allow entry: "10.0.0.0/8", "::1/128", "192.0.2.7", a host name, or
+ * "*.example.org". Returns false when it is none of these; *why then says
+ * more when it can. */
+static bool allow_parse(const char *s, struct tc_allow *a, const char **why)
+{
+	char addr[64];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	uint64_t prefix;
+	unsigned i, max;
+
+	*why = NULL;
+	if (alen < sizeof(addr)) {
+		memcpy(addr, s, alen);
+		addr[alen] = '\0';
+		if (inet_pton(AF_INET, addr, a->addr) == 1)
+			a->family = AF_INET;
+		else if (inet_pton(AF_INET6, addr, a->addr) == 1)
+			a->family = AF_INET6;
+	}
+	if (!a->family) {
+		if (slash)
+			return false;
+		if (s[0] == '*' && s[1] == '.' &&
+		    tc_val_host_name_ok(s + 2, strlen(s + 2))) {
+			a->host = strdup(s);
+			return true;
+		}
+		if (tc_val_host_name_ok(s, strlen(s))) {
+			a->host = strdup(s);
+			return true;
+		}
+		return false;
+	}
+	max = a->family == AF_INET ? 32 : 128;
+	if (!slash) {
+		a->prefix = max;
+		return true;
+	}
+	if (!tc_yaml_parse_u64(slash + 1, &prefix) || prefix > max ||
+	    strlen(slash + 1) > 3) {
+		*why = "bad prefix length";
+		return false;
+	}
+	a->prefix = (unsigned)prefix;
+	for (i = a->prefix; i < max; i++) {
+		if (a->addr[i / 8] & (0x80 >> (i % 8))) {
+			*why = "address bits set past the prefix length";
+			return false;
+		}
+	}
+	return true;
+}
+
+static void load_allow(struct tc_load *ld, struct tc_ymap *m, struct tc_webhook_cfg *w)
+{
+	struct tc_yfield *f = tc_yaml_field(m, "allow");
+	char path[TC_PATH], ipath[TC_PATH], q[TC_SHOW_BYTES];
+	struct fy_node *item;
+	void *it = NULL;
+	size_t i = 0;
+	int n;
+
+	tc_yaml_path_key(path, sizeof(path), m->path, "allow");
+	if (!f->present) {
+		tc_yaml_report(ld, m->line, m->path, "missing required key 'allow'");
+		return;
+	}
+	if (!tc_yaml_is_kind(ld, f->val, FYNT_SEQUENCE, f->line, path, "a list"))
+		return;
+	n = fy_node_sequence_item_count(f->val);
+	if (n == 0) {
+		tc_yaml_report(ld, f->line, path, "empty list: allow at least one "
+			       "destination");
+		return;
+	}
+	if (n > TC_LIMIT_ALLOW) {
+		tc_yaml_report(ld, f->line, path, "more than %d entries (TC_LIMIT_ALLOW)",
+			       TC_LIMIT_ALLOW);
+		return;
+	}
+	w->allow = calloc((size_t)n, sizeof(*w->allow));
+	if (!w->allow) {
+		ld->oom = true;
+		return;
+	}
+	while ((item = fy_node_sequence_iterate(f->val, &it))) {
+		struct tc_allow *a = &w->allow[w->n_allow];
+		const char *why;
+		char *s = NULL;
+
+		tc_yaml_path_index(ipath, sizeof(ipath), path, i++);
+		if (tc_yaml_scalar(ld, item, tc_yaml_line(item, f->line), ipath, 0,
+				   "a string", &s) != TC_V_OK)
+			continue;
+		if (allow_parse(s, a, &why)) {
+			if (a->host) {
+				char *p;
+
+				for (p = a->host; *p; p++)
+					*p = (char)tolower((unsigned char)*p);
+			} else if (!a->family) {
+				ld->oom = true;
+			}
+			w->n_allow++;
+		} else {
+			memset(a, 0, sizeof(*a));
+			tc_yaml_report(ld, tc_yaml_line(item, f->line), ipath, "not an address "
+				       "range, address or host name '%s'%s%s",
+				       tc_yaml_shows(q, sizeof(q), s), why ? ": " : "",
+				       why ? why : "");
+		}
+		free(s);
+	}
+}
+
+void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch)
+{
+	struct tc_webhook_cfg *w = &ld->cfg->webhook;
+	struct tc_ymap m;
+
+	if (!tc_yaml_field(ch, "webhook")->present)
+		return;
+	w->enabled = true;
+	ld->enabled |= TC_CH_BIT(TC_CH_WEBHOOK);
+	if (tc_yaml_sub_map(ld, ch, "webhook", 0, webhook_keys, &m) != TC_V_OK)
+		return;
+	(void)tc_yaml_get_uint(ld, &m, "concurrency", 1, 100000, &w->concurrency);
+	(void)tc_yaml_get_uint(ld, &m, "per_host", 1, 10000, &w->per_host);
+	(void)tc_yaml_get_duration(ld, &m, "connect_timeout", 1, &w->connect_timeout_ms);
+	(void)tc_yaml_get_duration(ld, &m, "timeout", 1, &w->timeout_ms);
+	load_webhook_secret(ld, &m, w);
+	load_allow(ld, &m, w);
+	tc_yaml_get_retry(ld, &m, &w->retry);
+}
+
