@@ -131,8 +131,8 @@ void tc_time_format(int64_t ms, char *out, size_t n);
 /* Parses RFC 3339 ("2026-11-25T10:00:00Z", "...:00.5+01:00"). Returns 0 and
  * writes *ms, or TC_EINVAL. */
 int tc_time_parse(const char *s, int64_t *ms);
-/* Parses a duration "250ms", "10s", "5m", "2h". Returns 0 and writes *ms,
- * or TC_EINVAL. */
+/* Parses a duration "250ms", "10s", "5m", "2h", "30d": digits and one unit,
+ * a day being 24 hours. Returns 0 and writes *ms, or TC_EINVAL. */
 int tc_duration_parse(const char *s, uint64_t *ms);
 
 /* ---- channels and severities -------------------------------------------- */

@@ -71,7 +71,8 @@ out:
 /* ---- dispatcher --------------------------------------------------------------- */
 
 static const char *const dispatcher_keys[] = {
-	"consumer", "in_flight", "claim_idle", "shutdown_grace", NULL
+	"consumer", "in_flight", "claim_idle", "shutdown_grace", "retention",
+	NULL
 };
 
 /* The default consumer name: $HOSTNAME, else gethostname(). */
@@ -107,9 +108,11 @@ void tc_cfg_read_dispatcher(struct tc_load *ld, struct tc_ymap *top)
 		(void)tc_yaml_get_uint(ld, &m, "in_flight", 1, 1000000,
 				       &cfg->in_flight);
 		(void)tc_yaml_get_duration(ld, &m, "claim_idle", 1,
-					   &cfg->claim_idle_ms);
+					   TC_DURATION_MAX, &cfg->claim_idle_ms);
 		(void)tc_yaml_get_duration(ld, &m, "shutdown_grace", 0,
-					   &cfg->shutdown_grace_ms);
+					   TC_DURATION_MAX, &cfg->shutdown_grace_ms);
+		(void)tc_yaml_get_duration(ld, &m, "retention", 1000,
+					   TC_RETENTION_MAX, &cfg->retention_ms);
 	}
 	if (!cfg->consumer) {
 		cfg->consumer = default_consumer(ld);

@@ -228,8 +228,10 @@ void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch)
 		return;
 	(void)tc_yaml_get_uint(ld, &m, "concurrency", 1, 100000, &w->concurrency);
 	(void)tc_yaml_get_uint(ld, &m, "per_host", 1, 10000, &w->per_host);
-	(void)tc_yaml_get_duration(ld, &m, "connect_timeout", 1, &w->connect_timeout_ms);
-	(void)tc_yaml_get_duration(ld, &m, "timeout", 1, &w->timeout_ms);
+	(void)tc_yaml_get_duration(ld, &m, "connect_timeout", 1, TC_DURATION_MAX,
+				   &w->connect_timeout_ms);
+	(void)tc_yaml_get_duration(ld, &m, "timeout", 1, TC_DURATION_MAX,
+				   &w->timeout_ms);
 	load_webhook_secret(ld, &m, w);
 	load_allow(ld, &m, w);
 	tc_yaml_get_retry(ld, &m, &w->retry);

@@ -59,6 +59,7 @@ static void set_defaults(struct tc_cfg *cfg)
 	cfg->in_flight = 1000;
 	cfg->claim_idle_ms = 60000;
 	cfg->shutdown_grace_ms = 10000;
+	cfg->retention_ms = 30 * TC_DAY_MS;
 	cfg->webhook.concurrency = 256;
 	cfg->webhook.per_host = 16;
 	cfg->webhook.connect_timeout_ms = 3000;

@@ -108,6 +108,8 @@ struct tc_cfg {
 	unsigned in_flight;        /* 1..1000000 */
 	uint64_t claim_idle_ms;
 	uint64_t shutdown_grace_ms;
+	uint64_t retention_ms;     /* a finished job's keys expire this long
+				      after done: 1s..400d, default 30d */
 	char *listen;              /* "host:port", NULL when absent */
 	char *public_url;          /* NULL when absent */
 	char *ack_secret;          /* NULL when absent */

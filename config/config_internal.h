@@ -24,7 +24,9 @@
 #define TC_SHOW_CHARS   80          /* of a user value quoted in a message */
 #define TC_SHOW_BYTES   (TC_SHOW_CHARS * 4 + 8)
 #define TC_NAME_CHARS   64          /* a group, provider or policy name */
-#define TC_DURATION_MAX (24ull * 3600 * 1000)  /* any duration but retention */
+#define TC_DAY_MS       (24ull * 3600 * 1000)
+#define TC_DURATION_MAX TC_DAY_MS          /* any duration but retention */
+#define TC_RETENTION_MAX (400 * TC_DAY_MS) /* dispatcher.retention */
 
 /* What a value getter found. */
 enum {
@@ -147,9 +149,9 @@ bool tc_yaml_parse_u64(const char *s, uint64_t *v);
 /* An integer in min..max. Same returns as tc_yaml_get_value. */
 int tc_yaml_get_uint(struct tc_load *ld, struct tc_ymap *m, const char *name,
 		     unsigned min, unsigned max, unsigned *out);
-/* A duration of min..TC_DURATION_MAX ms. */
+/* A duration of min..max ms (max: TC_DURATION_MAX but for retention). */
 int tc_yaml_get_duration(struct tc_load *ld, struct tc_ymap *m, const char *name,
-			 uint64_t min, uint64_t *out);
+			 uint64_t min, uint64_t max, uint64_t *out);
 /* One of names[] (NULL-ended): its index into *out. */
 int tc_yaml_get_enum(struct tc_load *ld, struct tc_ymap *m, const char *name,
 		     const char *const *names, const char *expect, int *out);

@@ -56,27 +56,47 @@ int tc_yaml_get_uint(struct tc_load *ld, struct tc_ymap *m, const char *name,
 	return r;
 }
 
-/* A duration ("250ms", "10s", "5m", "2h") of min..DURATION_MAX ms. */
-int tc_yaml_get_duration(struct tc_load *ld, struct tc_ymap *m, const char *name,
-			 uint64_t min, uint64_t *out)
+/* Writes ms as the largest unit that divides it ("24h", "400d") into out. */
+static void duration_fmt(uint64_t ms, char *out, size_t n)
 {
-	char q[TC_SHOW_BYTES], *s = NULL;
+	static const struct { uint64_t ms; const char *unit; } units[] = {
+		{ TC_DAY_MS, "d" }, { 3600000, "h" }, { 60000, "m" },
+		{ 1000, "s" }, { 1, "ms" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]) - 1; i++)
+		/* 24h reads better than 1d. */
+		if (ms % units[i].ms == 0 && ms > (i == 0 ? TC_DAY_MS : 0))
+			break;
+	snprintf(out, n, "%llu%s", (unsigned long long)(ms / units[i].ms),
+		 units[i].unit);
+}
+
+/* A duration ("250ms", "10s", "5m", "2h", "30d") of min..max ms. */
+int tc_yaml_get_duration(struct tc_load *ld, struct tc_ymap *m, const char *name,
+			 uint64_t min, uint64_t max, uint64_t *out)
+{
+	char q[TC_SHOW_BYTES], most[32], *s = NULL;
 	uint64_t v;
 	int r = tc_yaml_get_value(ld, m, name, 0, "a duration", &s);
 
 	if (r != TC_V_OK)
 		return r;
 	if (tc_duration_parse(s, &v) < 0) {
-		tc_yaml_bad_value(ld, m, name, "not a duration '%s': write it like 250ms, "
-				  "10s, 5m or 2h", tc_yaml_shows(q, sizeof(q), s));
+		tc_yaml_bad_value(ld, m, name, "not a duration '%s': write it like "
+				  "250ms, 10s, 5m, 2h or 30d",
+				  tc_yaml_shows(q, sizeof(q), s));
 		r = TC_V_BAD;
 	} else if (v < min) {
 		tc_yaml_bad_value(ld, m, name, "too short '%s': at least %llums",
-				  tc_yaml_shows(q, sizeof(q), s), (unsigned long long)min);
+				  tc_yaml_shows(q, sizeof(q), s),
+				  (unsigned long long)min);
 		r = TC_V_BAD;
-	} else if (v > TC_DURATION_MAX) {
-		tc_yaml_bad_value(ld, m, name, "too long '%s': at most 24h",
-				  tc_yaml_shows(q, sizeof(q), s));
+	} else if (v > max) {
+		duration_fmt(max, most, sizeof(most));
+		tc_yaml_bad_value(ld, m, name, "too long '%s': at most %s",
+				  tc_yaml_shows(q, sizeof(q), s), most);
 		r = TC_V_BAD;
 	} else {
 		*out = v;
@@ -158,8 +178,8 @@ void tc_yaml_get_retry(struct tc_load *ld, struct tc_ymap *m, struct tc_retry_cf
 	if (tc_yaml_sub_map(ld, m, "retry", 0, retry_keys, &r) != TC_V_OK)
 		return;
 	a = tc_yaml_get_uint(ld, &r, "attempts", 1, 100, &rc->attempts);
-	b = tc_yaml_get_duration(ld, &r, "base", 1, &rc->base_ms);
-	c = tc_yaml_get_duration(ld, &r, "max", 1, &rc->max_ms);
+	b = tc_yaml_get_duration(ld, &r, "base", 1, TC_DURATION_MAX, &rc->base_ms);
+	c = tc_yaml_get_duration(ld, &r, "max", 1, TC_DURATION_MAX, &rc->max_ms);
 	if (a != TC_V_BAD && b != TC_V_BAD && c != TC_V_BAD &&
 	    rc->base_ms > rc->max_ms)
 		tc_yaml_report(ld, r.line, r.path, "base (%llums) is longer than "

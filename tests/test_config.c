@@ -237,6 +237,7 @@ static void check_minimal(const struct tc_cfg *c)
 	TC_CHECK_INT(c->in_flight, 1000);
 	TC_CHECK_INT(c->claim_idle_ms, 60000);
 	TC_CHECK_INT(c->shutdown_grace_ms, 10000);
+	TC_CHECK_INT(c->retention_ms, 30ull * 86400000);
 	TC_CHECK(c->listen == NULL);
 	TC_CHECK(c->public_url == NULL);
 	TC_CHECK(c->ack_secret == NULL);
@@ -303,6 +304,7 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK_INT(c->in_flight, 500);
 	TC_CHECK_INT(c->claim_idle_ms, 90000);
 	TC_CHECK_INT(c->shutdown_grace_ms, 0);
+	TC_CHECK_INT(c->retention_ms, 400ull * 86400000);
 	TC_CHECK_STR(c->listen, "127.0.0.1:8725");
 	TC_CHECK_STR(c->public_url, "https://tocsin.example.org");
 	TC_CHECK_STR(c->ack_secret, "ack-secret-0123456789-7f3a");
