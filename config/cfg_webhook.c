@@ -99,122 +99,6 @@ out:
 	free(s);
 }
 
-/* One allow entry: "10.0.0.0/8", "::1/128", "192.0.2.7", a host name, or
- * "*.example.org". Returns false when it is none of these; *why then says
- * more when it can. */
-static bool allow_parse(const char *s, struct tc_allow *a, const char **why)
-{
-	char addr[64];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	uint64_t prefix;
-	unsigned i, max;
-
-	*why = NULL;
-	if (alen < sizeof(addr)) {
-		memcpy(addr, s, alen);
-		addr[alen] = '\0';
-		if (inet_pton(AF_INET, addr, a->addr) == 1)
-			a->family = AF_INET;
-		else if (inet_pton(AF_INET6, addr, a->addr) == 1)
-			a->family = AF_INET6;
-	}
-	if (!a->family) {
-		if (slash)
-			return false;
-		if (s[0] == '*' && s[1] == '.' &&
-		    tc_val_host_name_ok(s + 2, strlen(s + 2))) {
-			a->host = strdup(s);
-			return true;
-		}
-		if (tc_val_host_name_ok(s, strlen(s))) {
-			a->host = strdup(s);
-			return true;
-		}
-		return false;
-	}
-	max = a->family == AF_INET ? 32 : 128;
-	if (!slash) {
-		a->prefix = max;
-		return true;
-	}
-	if (!tc_yaml_parse_u64(slash + 1, &prefix) || prefix > max ||
-	    strlen(slash + 1) > 3) {
-		*why = "bad prefix length";
-		return false;
-	}
-	a->prefix = (unsigned)prefix;
-	for (i = a->prefix; i < max; i++) {
-		if (a->addr[i / 8] & (0x80 >> (i % 8))) {
-			*why = "address bits set past the prefix length";
-			return false;
-		}
-	}
-	return true;
-}
-
-static void load_allow(struct tc_load *ld, struct tc_ymap *m, struct tc_webhook_cfg *w)
-{
-	struct tc_yfield *f = tc_yaml_field(m, "allow");
-	char path[TC_PATH], ipath[TC_PATH], q[TC_SHOW_BYTES];
-	struct fy_node *item;
-	void *it = NULL;
-	size_t i = 0;
-	int n;
-
-	tc_yaml_path_key(path, sizeof(path), m->path, "allow");
-	if (!f->present) {
-		tc_yaml_report(ld, m->line, m->path, "missing required key 'allow'");
-		return;
-	}
-	if (!tc_yaml_is_kind(ld, f->val, FYNT_SEQUENCE, f->line, path, "a list"))
-		return;
-	n = fy_node_sequence_item_count(f->val);
-	if (n == 0) {
-		tc_yaml_report(ld, f->line, path, "empty list: allow at least one "
-			       "destination");
-		return;
-	}
-	if (n > TC_LIMIT_ALLOW) {
-		tc_yaml_report(ld, f->line, path, "more than %d entries (TC_LIMIT_ALLOW)",
-			       TC_LIMIT_ALLOW);
-		return;
-	}
-	w->allow = calloc((size_t)n, sizeof(*w->allow));
-	if (!w->allow) {
-		ld->oom = true;
-		return;
-	}
-	while ((item = fy_node_sequence_iterate(f->val, &it))) {
-		struct tc_allow *a = &w->allow[w->n_allow];
-		const char *why;
-		char *s = NULL;
-
-		tc_yaml_path_index(ipath, sizeof(ipath), path, i++);
-		if (tc_yaml_scalar(ld, item, tc_yaml_line(item, f->line), ipath, 0,
-				   "a string", &s) != TC_V_OK)
-			continue;
-		if (allow_parse(s, a, &why)) {
-			if (a->host) {
-				char *p;
-
-				for (p = a->host; *p; p++)
-					*p = (char)tolower((unsigned char)*p);
-			} else if (!a->family) {
-				ld->oom = true;
-			}
-			w->n_allow++;
-		} else {
-			memset(a, 0, sizeof(*a));
-			tc_yaml_report(ld, tc_yaml_line(item, f->line), ipath, "not an address "
-				       "range, address or host name '%s'%s%s",
-				       tc_yaml_shows(q, sizeof(q), s), why ? ": " : "",
-				       why ? why : "");
-		}
-		free(s);
-	}
-}
-
 void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch)
 {
 	struct tc_webhook_cfg *w = &ld->cfg->webhook;
@@ -233,7 +117,8 @@ void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch)
 	(void)tc_yaml_get_duration(ld, &m, "timeout", 1, TC_DURATION_MAX,
 				   &w->timeout_ms);
 	load_webhook_secret(ld, &m, w);
-	load_allow(ld, &m, w);
+	(void)tc_yaml_get_allow(ld, &m, "allow", TC_F_REQUIRED, &w->allow,
+				&w->n_allow);
 	tc_yaml_get_retry(ld, &m, &w->retry);
 }
 

@@ -25,15 +25,6 @@ struct tc_rate_cfg {
 	unsigned burst;     /* >= 1; default: per_second rounded up */
 };
 
-/* One webhook allow entry: a host name (exact, or "*.example.org" for any
- * name below it) or an address range. */
-struct tc_allow {
-	char *host;                /* NULL for a range */
-	int family;                /* AF_INET or AF_INET6, for a range */
-	unsigned char addr[16];    /* network byte order */
-	unsigned prefix;           /* prefix length in bits */
-};
-
 struct tc_webhook_cfg {
 	bool enabled;              /* channels.webhook is present */
 	unsigned concurrency;      /* transfers at once, 1..100000 */

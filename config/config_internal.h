@@ -160,6 +160,12 @@ void tc_yaml_get_retry(struct tc_load *ld, struct tc_ymap *m, struct tc_retry_cf
 /* rate: {per_second, burst} under m; absent: 0/0. */
 void tc_yaml_get_rate(struct tc_load *ld, struct tc_ymap *m, struct tc_rate_cfg *rc);
 
+/* An allow list (see tc_allow_parse) under key name of m, into a new array
+ * *out of *n entries (the bad ones left out, reported). Returns TC_V_OK,
+ * TC_V_NONE (absent; reported when TC_F_REQUIRED) or TC_V_BAD. */
+int tc_yaml_get_allow(struct tc_load *ld, struct tc_ymap *m, const char *name,
+		      unsigned flags, struct tc_allow **out, size_t *n);
+
 /* ---- values.c: shapes ------------------------------------------------------- */
 /* A group, provider or policy name: 1..TC_NAME_CHARS of A-Z a-z 0-9 _ - .,
  * not starting with '.' or '-'. */

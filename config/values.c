@@ -207,6 +207,72 @@ void tc_yaml_get_rate(struct tc_load *ld, struct tc_ymap *m, struct tc_rate_cfg 
 		rc->burst = burst;
 }
 
+/* ---- allow lists ----------------------------------------------------------------- */
+
+/* One entry of an allow list into *a (left zeroed when it is bad). */
+static void allow_entry(struct tc_load *ld, struct fy_node *item, unsigned line,
+			const char *path, struct tc_allow *a, size_t *n)
+{
+	char q[TC_SHOW_BYTES], why[200], *s = NULL;
+	int r;
+
+	if (tc_yaml_scalar(ld, item, line, path, 0, "a string", &s) != TC_V_OK)
+		return;
+	r = tc_allow_parse(s, a, why, sizeof(why));
+	if (r == 0)
+		(*n)++;
+	else if (r == -ENOMEM)
+		ld->oom = true;
+	else
+		tc_yaml_report(ld, line, path, "not an address range, address or "
+			       "host name '%s'%s%s", tc_yaml_shows(q, sizeof(q), s),
+			       why[0] ? ": " : "", why);
+	free(s);
+}
+
+int tc_yaml_get_allow(struct tc_load *ld, struct tc_ymap *m, const char *name,
+		      unsigned flags, struct tc_allow **out, size_t *n_out)
+{
+	struct tc_yfield *f = tc_yaml_field(m, name);
+	char path[TC_PATH], ipath[TC_PATH];
+	struct fy_node *item;
+	void *it = NULL;
+	size_t i = 0;
+	int n;
+
+	tc_yaml_path_key(path, sizeof(path), m->path, name);
+	if (!f->present) {
+		if (flags & TC_F_REQUIRED)
+			tc_yaml_report(ld, m->line, m->path, "missing required key "
+				       "'%s'", name);
+		return TC_V_NONE;
+	}
+	if (!tc_yaml_is_kind(ld, f->val, FYNT_SEQUENCE, f->line, path, "a list"))
+		return TC_V_BAD;
+	n = fy_node_sequence_item_count(f->val);
+	if (n == 0) {
+		tc_yaml_report(ld, f->line, path, "empty list: allow at least one "
+			       "destination");
+		return TC_V_BAD;
+	}
+	if (n > TC_LIMIT_ALLOW) {
+		tc_yaml_report(ld, f->line, path, "more than %d entries "
+			       "(TC_LIMIT_ALLOW)", TC_LIMIT_ALLOW);
+		return TC_V_BAD;
+	}
+	*out = calloc((size_t)n, sizeof(**out));
+	if (!*out) {
+		ld->oom = true;
+		return TC_V_BAD;
+	}
+	while ((item = fy_node_sequence_iterate(f->val, &it))) {
+		tc_yaml_path_index(ipath, sizeof(ipath), path, i++);
+		allow_entry(ld, item, tc_yaml_line(item, f->line), ipath,
+			    &(*out)[*n_out], n_out);
+	}
+	return TC_V_OK;
+}
+
 /* ---- shapes of values ----------------------------------------------------- */
 
 static bool is_name_char(char c)

@@ -293,6 +293,42 @@ static void check_allow(const struct tc_allow *a, const char *host, int family,
 	TC_CHECK(memcmp(a->addr, want, family == AF_INET ? 4 : 16) == 0);
 }
 
+/* An entry with a port, or the word public (host "public"). */
+static void check_allow_port(const struct tc_allow *a, const char *host,
+			     int family, const char *addr, unsigned prefix,
+			     unsigned port)
+{
+	TC_CHECK_INT(a->port, port);
+	if (host && strcmp(host, "public") == 0) {
+		TC_CHECK(a->public);
+		TC_CHECK(a->host == NULL);
+		return;
+	}
+	TC_CHECK(!a->public);
+	check_allow(a, host, family, addr, prefix);
+}
+
+static void check_allow_forms(const struct tc_cfg *c)
+{
+	const struct tc_allow *a = c->webhook.allow;
+
+	TC_CHECK_INT(c->webhook.n_allow, 11);
+	if (c->webhook.n_allow != 11)
+		return;
+	check_allow_port(&a[0], "public", 0, NULL, 0, 0);
+	check_allow_port(&a[1], "public", 0, NULL, 0, 443);
+	check_allow_port(&a[2], NULL, AF_INET, "127.0.0.1", 32, 9000);
+	check_allow_port(&a[3], NULL, AF_INET6, "::1", 128, 9000);
+	check_allow_port(&a[4], NULL, AF_INET6, "fd00::", 8, 443);
+	check_allow_port(&a[5], NULL, AF_INET, "10.0.0.0", 8, 8443);
+	check_allow_port(&a[6], "hooks.example.org", 0, NULL, 0, 8443);
+	check_allow_port(&a[7], "*.example.net", 0, NULL, 0, 443);
+	/* IPv4-mapped ranges are kept as the IPv4 ranges they are. */
+	check_allow_port(&a[8], NULL, AF_INET, "10.0.0.0", 8, 0);
+	check_allow_port(&a[9], NULL, AF_INET6, "::1", 128, 0);
+	check_allow_port(&a[10], NULL, AF_INET, "192.0.2.1", 32, 0);
+}
+
 static void check_full(const struct tc_cfg *c)
 {
 	const struct tc_sms_provider *p = c->sms.providers;
@@ -477,6 +513,7 @@ static const struct {
 	{ "client-unset.yaml", TC_CFG_CLIENT, check_client_unset },
 	{ "env.yaml", TC_CFG_DAEMON, check_env },
 	{ "ipv6.yaml", TC_CFG_DAEMON, check_ipv6 },
+	{ "allow.yaml", TC_CFG_DAEMON, check_allow_forms },
 };
 
 static void valid_cases(void)
