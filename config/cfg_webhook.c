@@ -1,10 +1,8 @@
 /*
  * cfg_webhook: the rules of channels.webhook: caps, timeouts, the
- * Standard Webhooks secret (decoded here, never shown), the allow list and
- * retries.
+ * Standard Webhooks secret (decoded here, never shown), the allow list,
+ * the rate per destination host, the proxy and retries.
  */
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +12,7 @@
 
 static const char *const webhook_keys[] = {
 	"concurrency", "per_host", "connect_timeout", "timeout", "secret", "allow",
-	"retry", NULL
+	"rate", "proxy", "retry", NULL
 };
 
 static int b64_value(char c)
@@ -99,6 +97,49 @@ out:
 	free(s);
 }
 
+/* proxy: http://host:port (a name, an IPv4 or a [bracketed] IPv6 host),
+ * nothing after but an optional "/". Only what the file says is used:
+ * tocsind never takes a proxy from the environment. */
+static void load_proxy(struct tc_load *ld, struct tc_ymap *m,
+		       struct tc_webhook_cfg *w)
+{
+	char q[TC_SHOW_BYTES], *s = NULL, *hp;
+	const char *port;
+	bool slash;
+	size_t len;
+
+	if (tc_yaml_get_str(ld, m, "proxy", 0, &s) != TC_V_OK)
+		return;
+	len = strlen(s);
+	if (strchr(s, '@')) {
+		/* user:password@ may hold a secret: not shown. */
+		tc_yaml_bad_value(ld, m, "proxy", "credentials in the proxy URL are "
+				  "not supported: expected http://host:port");
+		goto bad;
+	}
+	if (strncmp(s, "http://", 7) != 0) {
+		tc_yaml_bad_value(ld, m, "proxy", "not an http:// proxy URL '%s': "
+				  "expected http://host:port",
+				  tc_yaml_shows(q, sizeof(q), s));
+		goto bad;
+	}
+	hp = s + 7;
+	slash = len > 7 && s[len - 1] == '/';
+	if (slash)
+		s[len - 1] = '\0';
+	if (!tc_val_host_port_ok(hp, false, &port)) {
+		if (slash)
+			s[len - 1] = '/';
+		tc_yaml_bad_value(ld, m, "proxy", "not http://host:port '%s'",
+				  tc_yaml_shows(q, sizeof(q), s));
+		goto bad;
+	}
+	w->proxy = s;
+	return;
+bad:
+	free(s);
+}
+
 void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch)
 {
 	struct tc_webhook_cfg *w = &ld->cfg->webhook;
@@ -119,6 +160,8 @@ void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch)
 	load_webhook_secret(ld, &m, w);
 	(void)tc_yaml_get_allow(ld, &m, "allow", TC_F_REQUIRED, &w->allow,
 				&w->n_allow);
+	tc_yaml_get_rate(ld, &m, &w->rate);
+	load_proxy(ld, &m, w);
 	tc_yaml_get_retry(ld, &m, &w->retry);
 }
 

@@ -196,6 +196,7 @@ void tc_cfg_free(struct tc_cfg *cfg)
 	for (i = 0; i < cfg->webhook.n_allow; i++)
 		free(cfg->webhook.allow[i].host);
 	free(cfg->webhook.allow);
+	free(cfg->webhook.proxy);
 	free(cfg->email.host);
 	free(cfg->email.ca_file);
 	free(cfg->email.username);

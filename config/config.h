@@ -33,8 +33,11 @@ struct tc_webhook_cfg {
 	uint64_t timeout_ms;
 	unsigned char key[128];    /* the decoded whsec_ secret */
 	size_t key_len;            /* 16..128 */
-	struct tc_allow *allow;
+	struct tc_allow *allow;    /* where webhooks may go; see tc_allow_match */
 	size_t n_allow;
+	struct tc_rate_cfg rate;   /* per destination host; 0/0: no limit */
+	char *proxy;               /* "http://host:port", or NULL: no proxy
+				      (never one from the environment) */
 	struct tc_retry_cfg retry;
 };
 
