@@ -202,6 +202,9 @@ void tc_cfg_free(struct tc_cfg *cfg)
 	free(cfg->email.username);
 	free_secret(cfg->email.password);
 	free(cfg->email.from);
+	free(cfg->email.from_name);
+	free(cfg->email.from_addr);
+	free(cfg->email.bounce_address);
 	free(cfg->email.reply_to);
 	for (i = 0; i < cfg->sms.n_providers; i++) {
 		struct tc_sms_provider *p = &cfg->sms.providers[i];

@@ -51,9 +51,13 @@ struct tc_email_cfg {
 	enum tc_starttls starttls;
 	char *ca_file;             /* NULL: the system's */
 	char *username;            /* NULL: no authentication */
-	char *password;
-	char *from;                /* "Name <addr>" or "addr" */
+	char *password;            /* only with starttls required */
+	char *from;                /* "Name <addr>" or "addr", as written */
+	char *from_name;           /* its name, unquoted; NULL when none */
+	char *from_addr;           /* its address */
 	char *reply_to;            /* NULL when absent */
+	char *bounce_address;      /* the envelope sender; "{delivery}" in it
+				      stands for the delivery id; NULL: from */
 	unsigned sessions;         /* 1..64 */
 	struct tc_rate_cfg rate;
 	struct tc_retry_cfg retry;

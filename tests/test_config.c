@@ -372,12 +372,16 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK(c->email.enabled);
 	TC_CHECK_STR(c->email.host, "smtp.example.org");
 	TC_CHECK_INT(c->email.port, 2525);
-	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_OPPORTUNISTIC);
+	/* A password travels only with starttls: required. */
+	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_REQUIRED);
 	end_with(c->email.ca_file, "/tests/config/valid/ca.pem");
 	TC_CHECK_STR(c->email.username, "tocsin");
 	TC_CHECK_STR(c->email.password, "hunter2-7f3a");
 	TC_CHECK_STR(c->email.from, "Incident desk <incidents@example.org>");
+	TC_CHECK_STR(c->email.from_name, "Incident desk");
+	TC_CHECK_STR(c->email.from_addr, "incidents@example.org");
 	TC_CHECK_STR(c->email.reply_to, "noc@example.org");
+	TC_CHECK_STR(c->email.bounce_address, "bounces+{delivery}@example.org");
 	TC_CHECK_INT(c->email.sessions, 8);
 	TC_CHECK(c->email.rate.per_second == 2.5);
 	TC_CHECK_INT(c->email.rate.burst, 3);
@@ -458,6 +462,8 @@ static void check_client_unset(const struct tc_cfg *c)
 	TC_CHECK(c->email.enabled);
 	TC_CHECK(c->email.host == NULL);
 	TC_CHECK_STR(c->email.from, "incidents@example.org");
+	TC_CHECK_STR(c->email.from_addr, "incidents@example.org");
+	TC_CHECK(c->email.from_name == NULL);
 	TC_CHECK(g != NULL);
 	if (g) {
 		TC_CHECK_INT(g->n_members, 2);
@@ -509,6 +515,22 @@ static void check_ipv6(const struct tc_cfg *c)
 		TC_CHECK_STR(g->members[0].phone, "+15550100000");
 }
 
+static void check_email(const struct tc_cfg *c)
+{
+	TC_CHECK(c->email.enabled);
+	TC_CHECK_STR(c->email.host, "smtp.example.org");
+	TC_CHECK_INT(c->email.port, 25);
+	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_OPPORTUNISTIC);
+	TC_CHECK(c->email.username == NULL && c->email.password == NULL);
+	TC_CHECK(c->email.ca_file == NULL);
+	TC_CHECK_STR(c->email.from, "\"Acme, Inc. Incident desk\" <incidents@example.org>");
+	TC_CHECK_STR(c->email.from_name, "Acme, Inc. Incident desk");
+	TC_CHECK_STR(c->email.from_addr, "incidents@example.org");
+	TC_CHECK(c->email.reply_to == NULL);
+	TC_CHECK_STR(c->email.bounce_address, "bounces@example.org");
+	TC_CHECK(!c->webhook.enabled && !c->sms.enabled);
+}
+
 static const struct {
 	const char *file;
 	enum tc_cfg_mode mode;
@@ -520,6 +542,7 @@ static const struct {
 	{ "env.yaml", TC_CFG_DAEMON, check_env },
 	{ "ipv6.yaml", TC_CFG_DAEMON, check_ipv6 },
 	{ "allow.yaml", TC_CFG_DAEMON, check_allow_forms },
+	{ "email.yaml", TC_CFG_DAEMON, check_email },
 };
 
 static void valid_cases(void)
