@@ -29,8 +29,11 @@
 #define TC_LIMIT_INLINE_MEMBERS    10000       /* inline members of one group */
 #define TC_LIMIT_ROSTER_ROW_BYTES  4096        /* one CSV roster record */
 #define TC_LIMIT_ROSTER_ROWS       10000000u   /* records in one roster */
-#define TC_LIMIT_ALLOW             256         /* webhook allow entries */
+#define TC_LIMIT_ALLOW             256         /* entries of one allow list */
 #define TC_LIMIT_PROVIDERS         16          /* SMS providers */
+#define TC_LIMIT_SMS_HEADERS       32          /* headers of one SMS gateway */
+#define TC_LIMIT_SMS_STATUSES      16          /* success statuses of one gateway */
+#define TC_LIMIT_ESCALATIONS       64          /* escalation policies */
 #define TC_LIMIT_JOB_BYTES         (64u << 10) /* one job's JSON */
 #define TC_LIMIT_JOB_DEPTH         8           /* nesting of a job's JSON */
 #define TC_LIMIT_JOB_ID            128         /* a job id's characters */

@@ -225,6 +225,6 @@ void tc_cfg_read_email(struct tc_load *ld, struct tc_ymap *ch)
 		tc_yaml_bad_value(ld, &m, "reply_to", "%s", why);
 	load_bounce(ld, &m, e);
 	(void)tc_yaml_get_uint(ld, &m, "sessions", 1, 64, &e->sessions);
-	tc_yaml_get_rate(ld, &m, &e->rate);
+	tc_yaml_get_rate(ld, &m, 1, NULL, &e->rate);
 	tc_yaml_get_retry(ld, &m, &e->retry);
 }

@@ -160,7 +160,7 @@ void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch)
 	load_webhook_secret(ld, &m, w);
 	(void)tc_yaml_get_allow(ld, &m, "allow", TC_F_REQUIRED, &w->allow,
 				&w->n_allow);
-	tc_yaml_get_rate(ld, &m, &w->rate);
+	tc_yaml_get_rate(ld, &m, 1, NULL, &w->rate);
 	load_proxy(ld, &m, w);
 	tc_yaml_get_retry(ld, &m, &w->retry);
 }

@@ -71,6 +71,8 @@ static void set_defaults(struct tc_cfg *cfg)
 	cfg->email.retry = (struct tc_retry_cfg){ 6, 30000, 1800000 };
 	cfg->sms.max_segments = 3;
 	cfg->sms.overflow = TC_OVERFLOW_TRUNCATE;
+	cfg->sms.max_per_job = 100000;
+	cfg->sms.breaker = (struct tc_breaker_cfg){ 5, 30000 };
 	cfg->sms.retry = (struct tc_retry_cfg){ 5, 5000, 600000 };
 }
 
@@ -213,11 +215,26 @@ void tc_cfg_free(struct tc_cfg *cfg)
 		free(p->base_url);
 		free(p->account_sid);
 		free_secret(p->auth_token);
+		free(p->messaging_service_sid);
 		free(p->api_key);
 		free_secret(p->api_secret);
 		free(p->from);
+		free(p->url);
+		for (k = 0; k < p->n_headers; k++) {
+			free(p->headers[k].name);
+			if (p->headers[k].secret)
+				free_secret(p->headers[k].value);
+			else
+				free(p->headers[k].value);
+		}
+		free(p->headers);
+		free(p->body);
+		free(p->success.pointer);
+		json_decref(p->success.equals);
+		free(p->message_id);
 	}
 	free(cfg->sms.providers);
+	free(cfg->sms.allow);
 	for (i = 0; i < cfg->n_groups; i++) {
 		struct tc_group *g = &cfg->groups[i];
 

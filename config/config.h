@@ -65,24 +65,74 @@ struct tc_email_cfg {
 
 enum tc_sms_kind { TC_SMS_TWILIO, TC_SMS_VONAGE, TC_SMS_HTTP };
 enum tc_overflow { TC_OVERFLOW_TRUNCATE, TC_OVERFLOW_REJECT };
+enum tc_sms_method { TC_SMS_POST, TC_SMS_PUT };
+/* How a gateway's body template escapes {{x}}: as a JSON string, or as
+ * application/x-www-form-urlencoded. */
+enum tc_sms_content { TC_SMS_CONTENT_JSON, TC_SMS_CONTENT_FORM };
+
+/* One header a generic gateway is sent. */
+struct tc_sms_header {
+	char *name;                /* an HTTP token, not one tocsind sets */
+	char *value;               /* ${NAME}s expanded; no control character */
+	bool secret;               /* Authorization, *token*, *key*, ...: came
+				      from ${NAME}; never show or log it */
+};
+
+/* When a generic gateway's answer means it took the message. */
+struct tc_sms_success {
+	unsigned status[TC_LIMIT_SMS_STATUSES]; /* 100..599; n_status 0: any 2xx */
+	size_t n_status;
+	char *pointer;             /* JSON pointer ("/ok") into the answer, or NULL */
+	json_t *equals;            /* what must be there (a scalar), or NULL: the
+				      pointer must merely exist; owned */
+};
 
 struct tc_sms_provider {
-	char *name;
+	char *name;                /* 1..64 of A-Z a-z 0-9 _ - . (in URLs) */
 	enum tc_sms_kind kind;
-	char *base_url;
+	char *base_url;            /* twilio, vonage: the API's root, the
+				      default filled in; NULL for http */
 	char *account_sid;         /* twilio */
 	char *auth_token;          /* twilio; http: optional bearer token */
+	char *messaging_service_sid; /* twilio: MG..., or NULL (then from) */
 	char *api_key;             /* vonage */
 	char *api_secret;          /* vonage */
-	char *from;
-	struct tc_rate_cfg rate;
+	char *from;                /* twilio (or messaging_service_sid),
+				      vonage: E.164 or a sender name; NULL
+				      for http */
+	/* kind http: a generic gateway */
+	char *url;                 /* where the request goes */
+	enum tc_sms_method method; /* POST by default */
+	struct tc_sms_header *headers;
+	size_t n_headers;
+	enum tc_sms_content content_type; /* json by default */
+	char *body;                /* the request body, a Mustache template
+				      rendered with {{to}} and {{text}} */
+	struct tc_sms_success success;
+	char *message_id;          /* JSON pointer to the message id, or NULL */
+	struct tc_rate_cfg rate;   /* in segments; burst >= max_segments */
+};
+
+/* A provider's circuit breaker: after failures in a row, the provider is
+ * skipped for cooldown. */
+struct tc_breaker_cfg {
+	unsigned failures;         /* 1..1000, default 5 */
+	uint64_t cooldown_ms;      /* default 30s */
 };
 
 struct tc_sms_cfg {
 	bool enabled;
 	unsigned max_segments;     /* 1..10 */
 	enum tc_overflow overflow;
-	struct tc_sms_provider *providers;
+	char default_region[3];    /* ISO 3166 code ("US") for numbers written
+				      without +country; "" when absent */
+	unsigned max_per_job;      /* segments of one job: 1..10000000,
+				      default 100000 */
+	struct tc_allow *allow;    /* where generic gateways may be reached;
+				      default: public */
+	size_t n_allow;
+	struct tc_breaker_cfg breaker;
+	struct tc_sms_provider *providers; /* in failover order */
 	size_t n_providers;
 	struct tc_retry_cfg retry;
 };

@@ -157,14 +157,25 @@ int tc_yaml_get_enum(struct tc_load *ld, struct tc_ymap *m, const char *name,
 		     const char *const *names, const char *expect, int *out);
 /* retry: {attempts, base, max} under m; defaults stay for what is absent. */
 void tc_yaml_get_retry(struct tc_load *ld, struct tc_ymap *m, struct tc_retry_cfg *rc);
-/* rate: {per_second, burst} under m; absent: 0/0. */
-void tc_yaml_get_rate(struct tc_load *ld, struct tc_ymap *m, struct tc_rate_cfg *rc);
+/* rate: {per_second, burst} under m; absent: 0/0. A burst written below
+ * min_burst (named min_name in the message) is an error; a default one is
+ * raised to it. */
+void tc_yaml_get_rate(struct tc_load *ld, struct tc_ymap *m, unsigned min_burst,
+		      const char *min_name, struct tc_rate_cfg *rc);
 
 /* An allow list (see tc_allow_parse) under key name of m, into a new array
  * *out of *n entries (the bad ones left out, reported). Returns TC_V_OK,
  * TC_V_NONE (absent; reported when TC_F_REQUIRED) or TC_V_BAD. */
 int tc_yaml_get_allow(struct tc_load *ld, struct tc_ymap *m, const char *name,
 		      unsigned flags, struct tc_allow **out, size_t *n);
+
+/* An http:// or https:// URL under key name of m into *out; one with
+ * credentials (user:password@) is refused and not shown. Same returns as
+ * tc_yaml_get_value. */
+int tc_val_get_url(struct tc_load *ld, struct tc_ymap *m, const char *name,
+		   unsigned flags, char **out);
+/* A JSON pointer (RFC 6901) that is not the whole document: "/a/b~1c". */
+bool tc_val_json_pointer_ok(const char *s);
 
 /* ---- values.c: shapes ------------------------------------------------------- */
 /* A group, provider or policy name: 1..TC_NAME_CHARS of A-Z a-z 0-9 _ - .,
@@ -199,6 +210,10 @@ void tc_cfg_read_service(struct tc_load *ld, struct tc_ymap *top);
 void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch);      /* cfg_webhook.c */
 void tc_cfg_read_email(struct tc_load *ld, struct tc_ymap *ch);        /* cfg_email.c */
 void tc_cfg_read_sms(struct tc_load *ld, struct tc_ymap *ch);          /* cfg_sms.c */
+/* The keys of a generic gateway (kind http) of provider map m into p;
+ * which keys the kind needs is cfg_sms.c's to check. */
+void tc_cfg_read_sms_http(struct tc_load *ld, struct tc_ymap *m,
+			  struct tc_sms_provider *p);                    /* cfg_sms_http.c */
 void tc_cfg_read_groups(struct tc_load *ld, struct tc_ymap *top);      /* cfg_groups.c */
 /* A list of channel names into a TC_CH_BIT mask. */
 int tc_cfg_read_channels(struct tc_load *ld, struct fy_node *v, unsigned line,

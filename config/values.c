@@ -188,11 +188,14 @@ void tc_yaml_get_retry(struct tc_load *ld, struct tc_ymap *m, struct tc_retry_cf
 }
 
 /* rate: {per_second, burst} under m. Absent: no limit (0/0). burst
- * defaults to per_second, rounded up. */
-void tc_yaml_get_rate(struct tc_load *ld, struct tc_ymap *m, struct tc_rate_cfg *rc)
+ * defaults to per_second rounded up, and at least min_burst; a burst
+ * written below min_burst (what min_name says) is an error. */
+void tc_yaml_get_rate(struct tc_load *ld, struct tc_ymap *m, unsigned min_burst,
+		      const char *min_name, struct tc_rate_cfg *rc)
 {
 	struct tc_ymap r;
 	unsigned burst = 0;
+	int rb;
 
 	if (tc_yaml_sub_map(ld, m, "rate", 0, rate_keys, &r) != TC_V_OK)
 		return;
@@ -203,8 +206,13 @@ void tc_yaml_get_rate(struct tc_load *ld, struct tc_ymap *m, struct tc_rate_cfg 
 		if ((double)burst < rc->per_second || burst == 0)
 			burst++;
 	}
-	if (tc_yaml_get_uint(ld, &r, "burst", 1, 1000000, &rc->burst) == TC_V_NONE)
-		rc->burst = burst;
+	rb = tc_yaml_get_uint(ld, &r, "burst", 1, 1000000, &rc->burst);
+	if (rb == TC_V_NONE)
+		rc->burst = burst > min_burst ? burst : min_burst;
+	else if (rb == TC_V_OK && rc->burst < min_burst)
+		tc_yaml_bad_value(ld, &r, "burst", "smaller than %s (%u) '%u': the "
+				  "longest message would never be let through",
+				  min_name, min_burst, rc->burst);
 }
 
 /* ---- allow lists ----------------------------------------------------------------- */
@@ -271,6 +279,56 @@ int tc_yaml_get_allow(struct tc_load *ld, struct tc_ymap *m, const char *name,
 			    &(*out)[*n_out], n_out);
 	}
 	return TC_V_OK;
+}
+
+/* ---- URLs and JSON pointers ------------------------------------------------------ */
+
+/* Whether the authority of URL s (after "://", up to a '/', '?' or '#')
+ * holds user information. */
+static bool url_has_userinfo(const char *s)
+{
+	const char *a = strstr(s, "://");
+	size_t len;
+
+	if (!a)
+		return false;
+	a += 3;
+	len = strcspn(a, "/?#");
+	return memchr(a, '@', len) != NULL;
+}
+
+int tc_val_get_url(struct tc_load *ld, struct tc_ymap *m, const char *name,
+		   unsigned flags, char **out)
+{
+	char why[600], *s = NULL;
+	int r = tc_yaml_get_str(ld, m, name, flags, &s);
+
+	if (r != TC_V_OK)
+		return r;
+	if (url_has_userinfo(s)) {
+		/* user:password@ may hold a secret: not shown. */
+		tc_yaml_bad_value(ld, m, name, "credentials in the URL are not "
+				  "supported");
+		r = TC_V_BAD;
+	} else if (tc_addr_url_check(s, why, sizeof(why)) < 0) {
+		tc_yaml_bad_value(ld, m, name, "%s", why);
+		r = TC_V_BAD;
+	}
+	if (r == TC_V_OK)
+		*out = s;
+	else
+		free(s);
+	return r;
+}
+
+bool tc_val_json_pointer_ok(const char *s)
+{
+	if (s[0] != '/')
+		return false;
+	for (; *s; s++)
+		if (*s == '~' && s[1] != '0' && s[1] != '1')
+			return false;
+	return true;
 }
 
 /* ---- shapes of values ----------------------------------------------------- */
