@@ -14,9 +14,11 @@
 
 #define READ_CHUNK     (64u << 10) /* roster bytes read at a time */
 
-/* A list of channel names (key name of m) into *mask. */
+/* A list of channel names into *mask, and in the order written into
+ * order[*n_order] unless order is NULL. */
 int tc_cfg_read_channels(struct tc_load *ld, struct fy_node *v, unsigned line,
-			 const char *path, unsigned *mask)
+			 const char *path, unsigned *mask, enum tc_channel *order,
+			 size_t *n_order)
 {
 	char ipath[TC_PATH], q[TC_SHOW_BYTES];
 	struct fy_node *item;
@@ -57,6 +59,8 @@ int tc_cfg_read_channels(struct tc_load *ld, struct fy_node *v, unsigned line,
 			r = TC_V_BAD;
 		} else {
 			*mask |= TC_CH_BIT(c);
+			if (order)
+				order[(*n_order)++] = (enum tc_channel)c;
 		}
 		free(s);
 	}
@@ -160,7 +164,7 @@ static void load_member(struct tc_load *ld, struct fy_node *v, unsigned line,
 
 		tc_yaml_path_key(cpath, sizeof(cpath), path, "channels");
 		if (tc_cfg_read_channels(ld, cf->val, cf->line, cpath,
-					 &mb->channels) != TC_V_OK)
+					 &mb->channels, NULL, NULL) != TC_V_OK)
 			bad = true;
 	}
 	/* A value already reported would only make tc_member_check say
@@ -310,7 +314,7 @@ static void load_group(struct tc_load *ld, struct fy_node *v, unsigned line,
 
 		tc_yaml_path_key(cpath, sizeof(cpath), path, "channels");
 		if (tc_cfg_read_channels(ld, cf->val, cf->line, cpath,
-					 &g->channels) == TC_V_OK)
+					 &g->channels, NULL, NULL) == TC_V_OK)
 			tc_cfg_check_enabled(ld, ld->src, tc_yaml_val_line(cf), cpath,
 					     g->channels);
 		else

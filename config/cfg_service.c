@@ -72,7 +72,7 @@ out:
 
 static const char *const dispatcher_keys[] = {
 	"consumer", "in_flight", "claim_idle", "shutdown_grace", "retention",
-	NULL
+	"escalation", NULL
 };
 
 /* The default consumer name: $HOSTNAME, else gethostname(). */
@@ -113,6 +113,8 @@ void tc_cfg_read_dispatcher(struct tc_load *ld, struct tc_ymap *top)
 					   TC_DURATION_MAX, &cfg->shutdown_grace_ms);
 		(void)tc_yaml_get_duration(ld, &m, "retention", 1000,
 					   TC_RETENTION_MAX, &cfg->retention_ms);
+		/* Policies per severity name escalations, read later. */
+		ld->by_severity = *tc_yaml_field(&m, "escalation");
 	}
 	if (!cfg->consumer) {
 		cfg->consumer = default_consumer(ld);

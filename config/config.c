@@ -51,7 +51,7 @@ static void load_channels(struct tc_load *ld, struct tc_ymap *top)
 
 static const char *const top_keys[] = {
 	"redis", "dispatcher", "listen", "public_url", "ack_secret", "templates",
-	"channels", "groups", NULL
+	"channels", "groups", "escalations", NULL
 };
 
 static void set_defaults(struct tc_cfg *cfg)
@@ -111,6 +111,7 @@ static void load_root(struct tc_load *ld, struct fy_node *root)
 	tc_cfg_read_service(ld, &top);
 	load_channels(ld, &top);
 	tc_cfg_read_groups(ld, &top);
+	tc_cfg_read_escalations(ld, &top);
 }
 
 /*
@@ -245,6 +246,17 @@ void tc_cfg_free(struct tc_cfg *cfg)
 		free(g->roster);
 	}
 	free(cfg->groups);
+	for (i = 0; i < cfg->n_escalations; i++) {
+		struct tc_escalation *e = &cfg->escalations[i];
+
+		free(e->name);
+		for (k = 0; k < e->n_groups; k++)
+			free(e->groups[k]);
+		free(e->groups);
+	}
+	free(cfg->escalations);
+	for (i = 0; i < TC_SEV_COUNT; i++)
+		free(cfg->escalation[i]);
 	free(cfg);
 }
 
@@ -258,3 +270,13 @@ const struct tc_group *tc_cfg_group(const struct tc_cfg *cfg, const char *name)
 	return NULL;
 }
 
+const struct tc_escalation *tc_cfg_escalation(const struct tc_cfg *cfg,
+					      const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_escalations; i++)
+		if (strcmp(cfg->escalations[i].name, name) == 0)
+			return &cfg->escalations[i];
+	return NULL;
+}

@@ -145,6 +145,21 @@ struct tc_group {
 	unsigned channels;         /* TC_CH_BIT mask; TC_CH_ALL when absent */
 };
 
+/* A named escalation policy (escalations: NAME: {...}): when nothing was
+ * acknowledged after after_ms, re-send to each member's next channel of
+ * channels, or to the next of groups, for up to rounds rounds. */
+struct tc_escalation {
+	char *name;                /* 1..64 of A-Z a-z 0-9 _ - . */
+	uint64_t after_ms;         /* without acknowledgement this long */
+	unsigned rounds;           /* 1..10, default 1 */
+	enum tc_channel channels[TC_CH_COUNT]; /* configured ones, in order */
+	size_t n_channels;
+	char **groups;             /* configured group names, in order */
+	size_t n_groups;
+	unsigned stop_at;          /* percent of members confirmed at which
+				      escalating stops: 1..100, default 100 */
+};
+
 struct tc_cfg {
 	char *path;                /* the file it was loaded from (absolute) */
 	char *dir;                 /* its folder (absolute): relative paths start here */
@@ -167,6 +182,10 @@ struct tc_cfg {
 	struct tc_sms_cfg sms;
 	struct tc_group *groups;
 	size_t n_groups;
+	struct tc_escalation *escalations;
+	size_t n_escalations;
+	char *escalation[TC_SEV_COUNT]; /* dispatcher.escalation: the policy
+					   of each severity, or NULL */
 };
 
 /* How strictly ${NAME} references are taken. */
@@ -189,6 +208,9 @@ int tc_cfg_load(const char *path, enum tc_cfg_mode mode, struct tc_cfg **out,
 void tc_cfg_free(struct tc_cfg *cfg);
 /* The group named name, or NULL. */
 const struct tc_group *tc_cfg_group(const struct tc_cfg *cfg, const char *name);
+/* The escalation policy named name, or NULL. */
+const struct tc_escalation *tc_cfg_escalation(const struct tc_cfg *cfg,
+					      const char *name);
 
 /* ---- CSV rosters --------------------------------------------------------- */
 /* A push parser for roster files (RFC 4180, header

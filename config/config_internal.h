@@ -40,6 +40,14 @@ enum {
 #define TC_F_REQUIRED 1u /* missing is an error */
 #define TC_F_SECRET   2u /* never shown; must come from ${NAME} */
 
+/* One known key of a mapping, and what the file has for it. */
+struct tc_yfield {
+	const char *name;
+	struct fy_node *val;     /* when present; may be NULL for no value */
+	unsigned line;           /* the key's line */
+	bool present;
+};
+
 /* One load in progress. */
 struct tc_load {
 	struct tc_cfg *cfg;
@@ -51,14 +59,8 @@ struct tc_load {
 	bool in_redis;           /* unset references are errors in any mode */
 	bool oom;
 	unsigned enabled;        /* TC_CH_BIT of each channel configured */
-};
-
-/* One known key of a mapping, and what the file has for it. */
-struct tc_yfield {
-	const char *name;
-	struct fy_node *val;     /* when present; may be NULL for no value */
-	unsigned line;           /* the key's line */
-	bool present;
+	struct tc_yfield by_severity; /* dispatcher.escalation, read once the
+					 policies are known */
 };
 
 /* A mapping read against the keys it may have. */
@@ -215,9 +217,12 @@ void tc_cfg_read_sms(struct tc_load *ld, struct tc_ymap *ch);          /* cfg_sm
 void tc_cfg_read_sms_http(struct tc_load *ld, struct tc_ymap *m,
 			  struct tc_sms_provider *p);                    /* cfg_sms_http.c */
 void tc_cfg_read_groups(struct tc_load *ld, struct tc_ymap *top);      /* cfg_groups.c */
-/* A list of channel names into a TC_CH_BIT mask. */
+/* A list of channel names into a TC_CH_BIT mask, and unless order is
+ * NULL, in the order written into order[*n_order] (TC_CH_COUNT room). */
 int tc_cfg_read_channels(struct tc_load *ld, struct fy_node *v, unsigned line,
-			 const char *path, unsigned *mask);
+			 const char *path, unsigned *mask, enum tc_channel *order,
+			 size_t *n_order);
+void tc_cfg_read_escalations(struct tc_load *ld, struct tc_ymap *top); /* cfg_escalations.c */
 /* Reports each channel of mask that the configuration does not have. */
 void tc_cfg_check_enabled(struct tc_load *ld, const char *src, unsigned line,
 			  const char *path, unsigned mask);

@@ -284,6 +284,9 @@ static void check_minimal(const struct tc_cfg *c)
 	TC_CHECK_INT(c->sms.n_allow, 0); /* no channels.sms: no list */
 	TC_CHECK_INT(c->n_groups, 0);
 	TC_CHECK(tc_cfg_group(c, "oncall") == NULL);
+	TC_CHECK_INT(c->n_escalations, 0);
+	TC_CHECK(c->escalation[TC_SEV_CRITICAL] == NULL);
+	TC_CHECK(tc_cfg_escalation(c, "page") == NULL);
 }
 
 static void check_allow(const struct tc_allow *a, const char *host, int family,
@@ -363,6 +366,45 @@ static void check_gateway(const struct tc_sms_provider *p)
 	TC_CHECK_STR(p->message_id, "/messages/0/id");
 	TC_CHECK(p->rate.per_second == 10);
 	TC_CHECK_INT(p->rate.burst, 10);
+}
+
+/* full.yaml's escalations and dispatcher.escalation. */
+static void check_escalations(const struct tc_cfg *c)
+{
+	const struct tc_escalation *e;
+
+	TC_CHECK_INT(c->n_escalations, 2);
+	TC_CHECK_STR(c->escalation[TC_SEV_CRITICAL], "page-managers");
+	TC_CHECK_STR(c->escalation[TC_SEV_HIGH], "page-managers");
+	TC_CHECK(c->escalation[TC_SEV_NORMAL] == NULL);
+	TC_CHECK_STR(c->escalation[TC_SEV_LOW], "status");
+	e = tc_cfg_escalation(c, "page-managers");
+	TC_CHECK(e != NULL);
+	if (e) {
+		TC_CHECK_INT(e->after_ms, 600000);
+		TC_CHECK_INT(e->rounds, 3);
+		TC_CHECK_INT(e->n_channels, 2);
+		TC_CHECK_INT(e->channels[0], TC_CH_SMS);
+		TC_CHECK_INT(e->channels[1], TC_CH_EMAIL);
+		TC_CHECK_INT(e->n_groups, 1);
+		if (e->n_groups == 1)
+			TC_CHECK_STR(e->groups[0], "executives");
+		TC_CHECK_INT(e->stop_at, 80);
+	}
+	e = tc_cfg_escalation(c, "status");
+	TC_CHECK(e != NULL);
+	if (e) {
+		TC_CHECK_INT(e->after_ms, 3600000);
+		TC_CHECK_INT(e->rounds, 1);
+		TC_CHECK_INT(e->n_channels, 0);
+		TC_CHECK_INT(e->n_groups, 2);
+		if (e->n_groups == 2) {
+			TC_CHECK_STR(e->groups[0], "status-page");
+			TC_CHECK_STR(e->groups[1], "customers");
+		}
+		TC_CHECK_INT(e->stop_at, 100);
+	}
+	TC_CHECK(tc_cfg_escalation(c, "Status") == NULL);
 }
 
 static void check_full(const struct tc_cfg *c)
@@ -494,6 +536,7 @@ static void check_full(const struct tc_cfg *c)
 		TC_CHECK_INT(g->members[0].channels, TC_CH_BIT(TC_CH_WEBHOOK));
 	}
 	TC_CHECK(tc_cfg_group(c, "Executives") == NULL);
+	check_escalations(c);
 }
 
 static void check_client_unset(const struct tc_cfg *c)
@@ -865,6 +908,33 @@ static void limit_gateway(const char *dir, unsigned n, bool headers, bool over)
 	tc_buf_release(&b);
 }
 
+static void limit_escalations(const char *dir, unsigned n, bool over)
+{
+	struct tc_buf b;
+	char *path, *want;
+	unsigned i;
+
+	tc_buf_init(&b, 1u << 20);
+	(void)tc_buf_adds(&b, base);
+	(void)tc_buf_adds(&b, "escalations:\n");
+	for (i = 0; i < n; i++)
+		(void)tc_buf_printf(&b, "  e%u: {after: 1m, channels: [webhook]}\n", i);
+	path = gen(dir, "escalations.yaml", &b);
+	if (over) {
+		want = dup_printf("%s:7: escalations: more than 64 policies "
+				  "(TC_LIMIT_ESCALATIONS)\n", path);
+		expect_refused(path, TC_CFG_DAEMON, want);
+		free(want);
+	} else {
+		struct tc_cfg *c = expect_loaded(path, TC_CFG_DAEMON);
+
+		TC_CHECK(c && c->n_escalations == n);
+		tc_cfg_free(c);
+	}
+	free(path);
+	tc_buf_release(&b);
+}
+
 /* A value of len bytes, written in the file or coming from ${NAME}. */
 static void limit_value(const char *dir, size_t len, bool over, bool from_env)
 {
@@ -933,7 +1003,8 @@ static void generated_cases(void)
 {
 	static const char *const generated[] = {
 		"notemplates.yaml", "groups.yaml", "members.yaml", "allow.yaml",
-		"providers.yaml", "gateway.yaml", "value.yaml", "big.yaml",
+		"providers.yaml", "gateway.yaml", "escalations.yaml", "value.yaml",
+		"big.yaml",
 	};
 	char tmpl[] = "/tmp/tocsin-test-config-XXXXXX";
 	char *dir = mkdtemp(tmpl), *tpl, *path, *want;
@@ -983,6 +1054,10 @@ static void generated_cases(void)
 	limit_gateway(dir, TC_LIMIT_SMS_STATUSES, false, false);
 	tc_test_begin("config: more than TC_LIMIT_SMS_STATUSES statuses");
 	limit_gateway(dir, TC_LIMIT_SMS_STATUSES + 1, false, true);
+	tc_test_begin("config: TC_LIMIT_ESCALATIONS policies load");
+	limit_escalations(dir, TC_LIMIT_ESCALATIONS, false);
+	tc_test_begin("config: more than TC_LIMIT_ESCALATIONS policies");
+	limit_escalations(dir, TC_LIMIT_ESCALATIONS + 1, true);
 	tc_test_begin("config: a value of TC_LIMIT_ADDRESS bytes loads");
 	limit_value(dir, TC_LIMIT_ADDRESS, false, false);
 	tc_test_begin("config: a value over TC_LIMIT_ADDRESS bytes");
