@@ -106,7 +106,7 @@ static void load_header(struct tc_load *ld, struct fy_node_pair *pair,
 	for (i = 0; i < p->n_headers; i++)
 		if (strcasecmp(p->headers[i].name, h->name) == 0) {
 			tc_yaml_report(ld, kl, path, "header '%s' given twice",
-				       h->name);
+				       tc_yaml_shows(q, sizeof(q), h->name));
 			goto bad;
 		}
 	h->secret = secret_header(h->name);
@@ -228,6 +228,7 @@ static json_t *scalar_json(struct fy_node *v, const char *s)
 	if (*s && *end == '\0' && errno == 0 && (isdigit((unsigned char)s[0]) ||
 						 s[0] == '-'))
 		return json_integer(i);
+	errno = 0;
 	d = strtod(s, &end);
 	if (*s && *end == '\0' && errno == 0 && strspn(s, "-+.0123456789eE") ==
 	    strlen(s))
