@@ -391,11 +391,12 @@ static int range_parse(const char *s, bool v6_only, struct tc_allow *a,
 		return 0;
 	}
 	plen = strlen(slash + 1);
-	for (i = 0; i < plen; i++)
+	for (i = 0; i < plen && plen <= 3; i++) {
 		if (!isdigit((unsigned char)slash[1 + i]))
 			break;
-	if (plen == 0 || plen > 3 || i < plen ||
-	    (prefix = (unsigned)strtoul(slash + 1, NULL, 10)) > max) {
+		prefix = prefix * 10 + (unsigned)(slash[1 + i] - '0');
+	}
+	if (plen == 0 || plen > 3 || i < plen || prefix > max) {
 		snprintf(why, n, "bad prefix length");
 		return TC_EINVAL;
 	}
