@@ -221,9 +221,4 @@ void tc_webhook_sign(const unsigned char *key, size_t key_len, const char *id,
 		     int64_t timestamp, const char *body, size_t len,
 		     char *out, size_t n);
 
-/* Whether host (a name) is allowed by name, and whether sa is inside an
- * allowed range. */
-bool tc_allow_host(const struct tc_allow *a, size_t n, const char *host);
-bool tc_allow_addr(const struct tc_allow *a, size_t n, const struct sockaddr *sa);
-
 #endif

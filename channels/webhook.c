@@ -4,9 +4,10 @@
  * receivers verify with the specification's own libraries and drop
  * duplicates by webhook-id.
  *
- * Keeps true: nothing connects to a destination outside the allow list; a
- * host name not listed is checked by the address it resolves to, at the
- * moment libcurl opens the socket (so DNS cannot be used to sneak past).
+ * Keeps true: nothing connects to a destination outside the allow list;
+ * every address tried is checked (tc_allow_match, with the URL's host name
+ * and the port) at the moment libcurl opens the socket, so DNS cannot be
+ * used to sneak past.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,9 +21,10 @@
 
 #include "channels/internal.h"
 
-/* The address ranges of an allow list, copied out of the configuration and
- * shared by the sends that started under it: a reload may free that
- * configuration while a connection is still being opened. */
+/* The allow list, copied out of the configuration (its names into the
+ * same allocation, after a[n]) and shared by the sends that started under
+ * it: a reload may free that configuration while a connection is still
+ * being opened. */
 struct wh_ranges {
 	unsigned refs;
 	size_t n;
@@ -42,8 +44,9 @@ struct tc_webhook {
  * reads the list. */
 struct wh_send {
 	struct tc_webhook *w;
-	char host[256];             /* the URL's host, for a Retry-After hold */
+	char rate_host[256];        /* the URL's host as rates key it (hosts.c) */
 	struct wh_ranges *ranges;   /* a reference, while the request runs */
+	char *host;                 /* the URL's host name; NULL for an address */
 	tc_chan_cb cb;
 	void *data;
 	struct curl_slist hdr[3];
@@ -73,69 +76,11 @@ void tc_webhook_sign(const unsigned char *key, size_t key_len, const char *id,
 	snprintf(out, n, "v1,%s", mac_len ? b64 : "");
 }
 
-bool tc_allow_host(const struct tc_allow *a, size_t n, const char *host)
-{
-	size_t i, hl = strlen(host), sl;
-
-	for (i = 0; i < n; i++) {
-		if (!a[i].host)
-			continue;
-		if (strcasecmp(a[i].host, host) == 0)
-			return true;
-		/* "*.example.org" takes any name below example.org. */
-		if (a[i].host[0] == '*' && a[i].host[1] == '.') {
-			sl = strlen(a[i].host + 1);
-			if (hl > sl && strcasecmp(host + hl - sl, a[i].host + 1) == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
-static bool in_range(const struct tc_allow *a, const unsigned char *addr)
-{
-	unsigned full = a->prefix / 8, rest = a->prefix % 8;
-	unsigned char mask;
-
-	if (memcmp(a->addr, addr, full) != 0)
-		return false;
-	if (!rest)
-		return true;
-	mask = (unsigned char)(0xff << (8 - rest));
-	return (a->addr[full] & mask) == (addr[full] & mask);
-}
-
-bool tc_allow_addr(const struct tc_allow *a, size_t n, const struct sockaddr *sa)
-{
-	const unsigned char *addr;
-	int family = sa->sa_family;
-	unsigned char v4[4];
-	size_t i;
-
-	if (family == AF_INET) {
-		addr = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	} else if (family == AF_INET6) {
-		addr = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
-		/* An IPv4-mapped address is judged as the IPv4 address it is. */
-		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)addr)) {
-			memcpy(v4, addr + 12, 4);
-			addr = v4;
-			family = AF_INET;
-		}
-	} else {
-		return false;
-	}
-	for (i = 0; i < n; i++)
-		if (!a[i].host && a[i].family == family && in_range(&a[i], addr))
-			return true;
-	return false;
-}
-
 static bool allow_sockaddr(void *data, const struct sockaddr *sa)
 {
-	const struct wh_ranges *r = data;
+	const struct wh_send *s = data;
 
-	return tc_allow_addr(r->a, r->n, sa);
+	return tc_allow_match(s->ranges->a, s->ranges->n, s->host, sa);
 }
 
 static void ranges_unref(struct wh_ranges *r)
@@ -144,39 +89,52 @@ static void ranges_unref(struct wh_ranges *r)
 		free(r);
 }
 
-/* Copies the range entries of cfg's allow list (names are judged at send
- * time, from the configuration itself). */
+/* Copies cfg's allow list, names included. */
 static struct wh_ranges *ranges_new(const struct tc_webhook_cfg *cfg)
 {
-	struct wh_ranges *r = malloc(sizeof(*r) + cfg->n_allow * sizeof(struct tc_allow));
-	size_t i;
+	size_t i, len, names = 0;
+	struct wh_ranges *r;
+	char *p;
 
+	for (i = 0; i < cfg->n_allow; i++)
+		if (cfg->allow[i].host)
+			names += strlen(cfg->allow[i].host) + 1;
+	r = malloc(sizeof(*r) + cfg->n_allow * sizeof(struct tc_allow) + names);
 	if (!r)
 		return NULL;
 	r->refs = 1;
-	r->n = 0;
-	for (i = 0; i < cfg->n_allow; i++) {
-		if (cfg->allow[i].host)
+	r->n = cfg->n_allow;
+	p = (char *)&r->a[r->n];
+	for (i = 0; i < r->n; i++) {
+		r->a[i] = cfg->allow[i];
+		if (!cfg->allow[i].host)
 			continue;
-		r->a[r->n++] = cfg->allow[i];
+		len = strlen(cfg->allow[i].host) + 1;
+		memcpy(p, cfg->allow[i].host, len);
+		r->a[i].host = p;
+		p += len;
 	}
 	return r;
 }
 
-/* Decides by the URL's host: 1 allowed by name, 0 to be checked by its
- * address when connecting, -1 refused now. */
-static int allow_url(const struct tc_webhook_cfg *cfg, const char *url,
+/* Judges the URL before anything is resolved: a URL naming an address
+ * (with its port) outside the list is refused now (-1, why says so); a
+ * name is judged with each address it resolves to. Returns 0 and the
+ * host name as a new string in *name (NULL for an address). */
+static int allow_url(const struct wh_ranges *r, const char *url, char **name,
 		     char *why, size_t n)
 {
 	CURLU *u = curl_url();
-	char *host = NULL;
-	unsigned char addr[16];
+	char *host = NULL, *port = NULL;
 	struct sockaddr_in6 s6;
 	struct sockaddr_in s4;
-	int r = -1;
+	struct sockaddr *sa = NULL;
+	int rc = -1;
 
+	*name = NULL;
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
 		snprintf(why, n, "not a URL");
 		goto out;
 	}
@@ -188,23 +146,33 @@ static int allow_url(const struct tc_webhook_cfg *cfg, const char *url,
 	}
 	memset(&s4, 0, sizeof(s4));
 	memset(&s6, 0, sizeof(s6));
-	if (inet_pton(AF_INET, host, addr) == 1) {
+	if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		memcpy(&s4.sin_addr, addr, 4);
-		r = tc_allow_addr(cfg->allow, cfg->n_allow, (struct sockaddr *)&s4) ? 1 : -1;
-	} else if (inet_pton(AF_INET6, host, addr) == 1) {
+		s4.sin_port = htons((uint16_t)strtoul(port, NULL, 10));
+		sa = (struct sockaddr *)&s4;
+	} else if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1) {
 		s6.sin6_family = AF_INET6;
-		memcpy(&s6.sin6_addr, addr, 16);
-		r = tc_allow_addr(cfg->allow, cfg->n_allow, (struct sockaddr *)&s6) ? 1 : -1;
-	} else {
-		r = tc_allow_host(cfg->allow, cfg->n_allow, host) ? 1 : 0;
+		s6.sin6_port = htons((uint16_t)strtoul(port, NULL, 10));
+		sa = (struct sockaddr *)&s6;
 	}
-	if (r < 0)
-		snprintf(why, n, "destination %.200s is not in channels.webhook.allow", host);
+	if (sa && !tc_allow_match(r->a, r->n, NULL, sa)) {
+		snprintf(why, n, "destination %.200s is not in channels.webhook.allow",
+			 host);
+		goto out;
+	}
+	if (!sa) {
+		*name = strdup(host);
+		if (!*name) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	rc = 0;
 out:
 	curl_free(host);
+	curl_free(port);
 	curl_url_cleanup(u);
-	return r;
+	return rc;
 }
 
 /* Turns an HTTP result into an outcome. */
@@ -399,9 +367,10 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 
 		if (ra > TC_RETRY_AFTER_MAX_MS)
 			ra = TC_RETRY_AFTER_MAX_MS;
-		tc_hosts_hold(s->w->hosts, s->host, strlen(s->host), now + ra, now);
+		tc_hosts_hold(s->w->hosts, s->rate_host, strlen(s->rate_host), now + ra, now);
 	}
 	ranges_unref(s->ranges);
+	free(s->host);
 	s->cb(s->data, &o);
 	free(s);
 }
@@ -418,15 +387,17 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	struct tc_http_req req;
 	struct wh_send *s;
 	struct tc_outcome o;
-	char sig[100];
+	char sig[100], *host;
 	int64_t now = tc_time_now_ms() / 1000;
-	const char *host;
+	const char *rate_host;
 	size_t hlen;
-	int by_name, r;
+	int r;
 
 	memset(&o, 0, sizeof(o));
-	by_name = allow_url(cfg, v->address, o.detail, sizeof(o.detail));
-	if (by_name < 0) {
+	r = allow_url(w->ranges, v->address, &host, o.detail, sizeof(o.detail));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
 		/* Refused before connecting; reported from the loop like
 		 * every other outcome, never from inside this call. */
 		o.kind = TC_OUT_PERMANENT;
@@ -435,13 +406,16 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 		return tc_chan_defer(tc_http_loop(w->http), cb, data, &o);
 	}
 	s = malloc(sizeof(*s));
-	if (!s)
+	if (!s) {
+		free(host);
 		return -ENOMEM;
+	}
 	s->w = w;
+	s->host = host;
 	s->cb = cb;
 	s->data = data;
-	host = url_host(v->address, &hlen);
-	snprintf(s->host, sizeof(s->host), "%.*s", (int)hlen, host);
+	rate_host = url_host(v->address, &hlen);
+	snprintf(s->rate_host, sizeof(s->rate_host), "%.*s", (int)hlen, rate_host);
 	tc_webhook_sign(cfg->key, cfg->key_len, v->id, now, body->data, body->len, sig,
 			sizeof(sig));
 	snprintf(s->id_line, sizeof(s->id_line), "webhook-id: %s", v->id);
@@ -462,11 +436,12 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	req.timeout_ms = cfg->timeout_ms;
 	s->ranges = w->ranges;
 	s->ranges->refs++;
-	req.allow = by_name ? NULL : allow_sockaddr;
-	req.allow_data = s->ranges;
+	req.allow = allow_sockaddr;
+	req.allow_data = s;
 	r = tc_http_post(w->http, &req, on_http_done, s);
 	if (r < 0) {
 		ranges_unref(s->ranges);
+		free(s->host);
 		free(s);
 	}
 	return r;

@@ -29,8 +29,11 @@
 #define TC_LIMIT_INLINE_MEMBERS    10000       /* inline members of one group */
 #define TC_LIMIT_ROSTER_ROW_BYTES  4096        /* one CSV roster record */
 #define TC_LIMIT_ROSTER_ROWS       10000000u   /* records in one roster */
-#define TC_LIMIT_ALLOW             256         /* webhook allow entries */
+#define TC_LIMIT_ALLOW             256         /* entries of one allow list */
 #define TC_LIMIT_PROVIDERS         16          /* SMS providers */
+#define TC_LIMIT_SMS_HEADERS       32          /* headers of one SMS gateway */
+#define TC_LIMIT_SMS_STATUSES      16          /* success statuses of one gateway */
+#define TC_LIMIT_ESCALATIONS       64          /* escalation policies */
 #define TC_LIMIT_JOB_BYTES         (64u << 10) /* one job's JSON */
 #define TC_LIMIT_JOB_DEPTH         8           /* nesting of a job's JSON */
 #define TC_LIMIT_JOB_ID            128         /* a job id's characters */
@@ -136,8 +139,8 @@ void tc_time_format(int64_t ms, char *out, size_t n);
 /* Parses RFC 3339 ("2026-11-25T10:00:00Z", "...:00.5+01:00"). Returns 0 and
  * writes *ms, or TC_EINVAL. */
 int tc_time_parse(const char *s, int64_t *ms);
-/* Parses a duration "250ms", "10s", "5m", "2h". Returns 0 and writes *ms,
- * or TC_EINVAL. */
+/* Parses a duration "250ms", "10s", "5m", "2h", "30d": digits and one unit,
+ * a day being 24 hours. Returns 0 and writes *ms, or TC_EINVAL. */
 int tc_duration_parse(const char *s, uint64_t *ms);
 
 /* ---- token buckets (bucket.c) ------------------------------------------- */
@@ -207,6 +210,52 @@ int tc_addr_email_check(const char *s, char *why, size_t n);
 int tc_addr_phone_normalize(const char *s, char *out, char *why, size_t n);
 /* An absolute http:// or https:// URL with a host. */
 int tc_addr_url_check(const char *s, char *why, size_t n);
+
+/* ---- allow lists (allow.c) -------------------------------------------------- */
+/* One entry of an allow list (channels.webhook.allow, channels.sms.allow):
+ * the word public, a host name, or an address range; any of them limited
+ * to one port or not. */
+struct tc_allow {
+	char *host;                /* a lowercase name, or "*.name" for any name
+				      below name; NULL for the other kinds */
+	bool public;               /* the word public: any globally routable
+				      address (tc_allow_addr_public) */
+	int family;                /* AF_INET or AF_INET6, for a range */
+	unsigned char addr[16];    /* network byte order */
+	unsigned prefix;           /* prefix length in bits */
+	unsigned port;             /* 1..65535, or 0 for any port */
+};
+struct sockaddr;
+
+/* Reads one entry: "public", "10.0.0.0/8", "192.0.2.7", "2001:db8::/32",
+ * "::1", "hooks.example.org", "*.example.org", each optionally followed by
+ * ":PORT"; an IPv6 address or range takes a port only in brackets
+ * ("[::1]:9000", "[fd00::/8]:443"). An IPv4-mapped range
+ * (::ffff:a.b.c.d/96 and longer) is stored as the IPv4 range it is. An
+ * IPv4 address written other than as four decimal numbers ("127.1",
+ * "0x7f000001", "2130706433", "0177.0.0.1") is refused, never taken for a
+ * name. Returns 0 and fills *a (a->host is new: the caller frees it),
+ * -ENOMEM, or TC_EINVAL with why (n >= 1 bytes) saying more, or empty when
+ * s is simply none of these. why never contains s. */
+int tc_allow_parse(const char *s, struct tc_allow *a, char *why, size_t n);
+/* Whether sa (AF_INET or AF_INET6) is globally routable: not loopback,
+ * private (RFC 1918), shared (100.64/10), unique-local (fc00::/7),
+ * link-local (169.254/16, fe80::/10), multicast, reserved, documentation,
+ * benchmarking or unspecified, nor outside IPv6's global unicast 2000::/3.
+ * IPv4-mapped, IPv4-compatible, NAT64 (64:ff9b::/96) and 6to4 (2002::/16)
+ * addresses are judged by the IPv4 address they carry. */
+bool tc_allow_addr_public(const struct sockaddr *sa);
+/* Whether a connection to sa (with its port) is allowed by the n entries
+ * of a: an address or range holding it, public and a globally routable sa,
+ * or a name covering host (the URL's host name; NULL when the URL named an
+ * address) while sa is neither link-local nor unspecified. An entry with a
+ * port matches that port only. An IPv4-mapped sa counts as IPv4. */
+bool tc_allow_match(const struct tc_allow *a, size_t n, const char *host,
+		    const struct sockaddr *sa);
+/* Whether a name entry of a covers host (case-insensitive, a trailing dot
+ * ignored) for port (0: any port). */
+bool tc_allow_host_listed(const struct tc_allow *a, size_t n, const char *host,
+			  unsigned port);
 
 /* ---- members ------------------------------------------------------------ */
 /* A stakeholder: a group member, a roster row or a job's recipient. All

@@ -1,6 +1,6 @@
 /*
  * Time: the wall clock in milliseconds, RFC 3339 in and out, durations
- * such as "250ms" and "5m". Thread-safe (no gmtime/localtime).
+ * such as "250ms", "5m" and "30d". Thread-safe (no gmtime/localtime).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -136,6 +136,8 @@ int tc_duration_parse(const char *s, uint64_t *ms)
 		unit = 60000;
 	else if (strcmp(p, "h") == 0)
 		unit = 3600000;
+	else if (strcmp(p, "d") == 0)
+		unit = 86400000;
 	else
 		return TC_EINVAL;
 	if (v > UINT64_MAX / unit)

@@ -25,15 +25,6 @@ struct tc_rate_cfg {
 	unsigned burst;     /* >= 1; default: per_second rounded up */
 };
 
-/* One webhook allow entry: a host name (exact, or "*.example.org" for any
- * name below it) or an address range. */
-struct tc_allow {
-	char *host;                /* NULL for a range */
-	int family;                /* AF_INET or AF_INET6, for a range */
-	unsigned char addr[16];    /* network byte order */
-	unsigned prefix;           /* prefix length in bits */
-};
-
 struct tc_webhook_cfg {
 	bool enabled;              /* channels.webhook is present */
 	unsigned concurrency;      /* transfers at once, 1..100000 */
@@ -42,9 +33,11 @@ struct tc_webhook_cfg {
 	uint64_t timeout_ms;
 	unsigned char key[128];    /* the decoded whsec_ secret */
 	size_t key_len;            /* 16..128 */
-	struct tc_allow *allow;
+	struct tc_allow *allow;    /* where webhooks may go; see tc_allow_match */
 	size_t n_allow;
-	struct tc_rate_cfg rate;   /* per destination host; 0: none */
+	struct tc_rate_cfg rate;   /* per destination host; 0/0: no limit */
+	char *proxy;               /* "http://host:port", or NULL: no proxy
+				      (never one from the environment) */
 	struct tc_retry_cfg retry;
 };
 
@@ -58,9 +51,13 @@ struct tc_email_cfg {
 	enum tc_starttls starttls;
 	char *ca_file;             /* NULL: the system's */
 	char *username;            /* NULL: no authentication */
-	char *password;
-	char *from;                /* "Name <addr>" or "addr" */
+	char *password;            /* only with starttls required */
+	char *from;                /* "Name <addr>" or "addr", as written */
+	char *from_name;           /* its name, unquoted; NULL when none */
+	char *from_addr;           /* its address */
 	char *reply_to;            /* NULL when absent */
+	char *bounce_address;      /* the envelope sender; "{delivery}" in it
+				      stands for the delivery id; NULL: from */
 	unsigned sessions;         /* 1..64 */
 	struct tc_rate_cfg rate;
 	struct tc_retry_cfg retry;
@@ -68,24 +65,74 @@ struct tc_email_cfg {
 
 enum tc_sms_kind { TC_SMS_TWILIO, TC_SMS_VONAGE, TC_SMS_HTTP };
 enum tc_overflow { TC_OVERFLOW_TRUNCATE, TC_OVERFLOW_REJECT };
+enum tc_sms_method { TC_SMS_POST, TC_SMS_PUT };
+/* How a gateway's body template escapes {{x}}: as a JSON string, or as
+ * application/x-www-form-urlencoded. */
+enum tc_sms_content { TC_SMS_CONTENT_JSON, TC_SMS_CONTENT_FORM };
+
+/* One header a generic gateway is sent. */
+struct tc_sms_header {
+	char *name;                /* an HTTP token, not one tocsind sets */
+	char *value;               /* ${NAME}s expanded; no control character */
+	bool secret;               /* Authorization, *token*, *key*, ...: came
+				      from ${NAME}; never show or log it */
+};
+
+/* When a generic gateway's answer means it took the message. */
+struct tc_sms_success {
+	unsigned status[TC_LIMIT_SMS_STATUSES]; /* 100..599; n_status 0: any 2xx */
+	size_t n_status;
+	char *pointer;             /* JSON pointer ("/ok") into the answer, or NULL */
+	json_t *equals;            /* what must be there (a scalar), or NULL: the
+				      pointer must merely exist; owned */
+};
 
 struct tc_sms_provider {
-	char *name;
+	char *name;                /* 1..64 of A-Z a-z 0-9 _ - . (in URLs) */
 	enum tc_sms_kind kind;
-	char *base_url;
+	char *base_url;            /* twilio, vonage: the API's root, the
+				      default filled in; NULL for http */
 	char *account_sid;         /* twilio */
 	char *auth_token;          /* twilio; http: optional bearer token */
+	char *messaging_service_sid; /* twilio: MG..., or NULL (then from) */
 	char *api_key;             /* vonage */
 	char *api_secret;          /* vonage */
-	char *from;
-	struct tc_rate_cfg rate;
+	char *from;                /* twilio (or messaging_service_sid),
+				      vonage: E.164 or a sender name; NULL
+				      for http */
+	/* kind http: a generic gateway */
+	char *url;                 /* where the request goes */
+	enum tc_sms_method method; /* POST by default */
+	struct tc_sms_header *headers;
+	size_t n_headers;
+	enum tc_sms_content content_type; /* json by default */
+	char *body;                /* the request body, a Mustache template
+				      rendered with {{to}} and {{text}} */
+	struct tc_sms_success success;
+	char *message_id;          /* JSON pointer to the message id, or NULL */
+	struct tc_rate_cfg rate;   /* in segments; burst >= max_segments */
+};
+
+/* A provider's circuit breaker: after failures in a row, the provider is
+ * skipped for cooldown. */
+struct tc_breaker_cfg {
+	unsigned failures;         /* 1..1000, default 5 */
+	uint64_t cooldown_ms;      /* default 30s */
 };
 
 struct tc_sms_cfg {
 	bool enabled;
 	unsigned max_segments;     /* 1..10 */
 	enum tc_overflow overflow;
-	struct tc_sms_provider *providers;
+	char default_region[3];    /* ISO 3166 code ("US") for numbers written
+				      without +country; "" when absent */
+	unsigned max_per_job;      /* segments of one job: 1..10000000,
+				      default 100000 */
+	struct tc_allow *allow;    /* where generic gateways may be reached;
+				      default: public */
+	size_t n_allow;
+	struct tc_breaker_cfg breaker;
+	struct tc_sms_provider *providers; /* in failover order */
 	size_t n_providers;
 	struct tc_retry_cfg retry;
 };
@@ -96,6 +143,21 @@ struct tc_group {
 	size_t n_members;
 	char *roster;              /* absolute path of the CSV roster, or NULL */
 	unsigned channels;         /* TC_CH_BIT mask; TC_CH_ALL when absent */
+};
+
+/* A named escalation policy (escalations: NAME: {...}): when nothing was
+ * acknowledged after after_ms, re-send to each member's next channel of
+ * channels, or to the next of groups, for up to rounds rounds. */
+struct tc_escalation {
+	char *name;                /* 1..64 of A-Z a-z 0-9 _ - . */
+	uint64_t after_ms;         /* without acknowledgement this long */
+	unsigned rounds;           /* 1..10, default 1 */
+	enum tc_channel channels[TC_CH_COUNT]; /* configured ones, in order */
+	size_t n_channels;
+	char **groups;             /* configured group names, in order */
+	size_t n_groups;
+	unsigned stop_at;          /* percent of members confirmed at which
+				      escalating stops: 1..100, default 100 */
 };
 
 struct tc_cfg {
@@ -109,6 +171,8 @@ struct tc_cfg {
 	unsigned in_flight;        /* 1..1000000 */
 	uint64_t claim_idle_ms;
 	uint64_t shutdown_grace_ms;
+	uint64_t retention_ms;     /* a finished job's keys expire this long
+				      after done: 1s..400d, default 30d */
 	char *listen;              /* "host:port", NULL when absent */
 	char *public_url;          /* NULL when absent */
 	char *ack_secret;          /* NULL when absent */
@@ -118,6 +182,10 @@ struct tc_cfg {
 	struct tc_sms_cfg sms;
 	struct tc_group *groups;
 	size_t n_groups;
+	struct tc_escalation *escalations;
+	size_t n_escalations;
+	char *escalation[TC_SEV_COUNT]; /* dispatcher.escalation: the policy
+					   of each severity, or NULL */
 };
 
 /* How strictly ${NAME} references are taken. */
@@ -140,6 +208,9 @@ int tc_cfg_load(const char *path, enum tc_cfg_mode mode, struct tc_cfg **out,
 void tc_cfg_free(struct tc_cfg *cfg);
 /* The group named name, or NULL. */
 const struct tc_group *tc_cfg_group(const struct tc_cfg *cfg, const char *name);
+/* The escalation policy named name, or NULL. */
+const struct tc_escalation *tc_cfg_escalation(const struct tc_cfg *cfg,
+					      const char *name);
 
 /* ---- CSV rosters --------------------------------------------------------- */
 /* A push parser for roster files (RFC 4180, header

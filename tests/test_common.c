@@ -57,6 +57,13 @@ static void test_time(void)
 	TC_CHECK_INT(d, 300000);
 	TC_CHECK_INT(tc_duration_parse("2h", &d), 0);
 	TC_CHECK_INT(d, 7200000);
+	TC_CHECK_INT(tc_duration_parse("30d", &d), 0);
+	TC_CHECK_INT(d, 2592000000LL);
+	TC_CHECK_INT(tc_duration_parse("0d", &d), 0);
+	TC_CHECK_INT(d, 0);
+	TC_CHECK_INT(tc_duration_parse("1D", &d), TC_EINVAL);
+	TC_CHECK_INT(tc_duration_parse("1d2h", &d), TC_EINVAL);
+	TC_CHECK_INT(tc_duration_parse("99999999999999d", &d), TC_EINVAL);
 	TC_CHECK_INT(tc_duration_parse("10", &d), TC_EINVAL);
 	TC_CHECK_INT(tc_duration_parse("-1s", &d), TC_EINVAL);
 	TC_CHECK_INT(tc_duration_parse("1.5s", &d), TC_EINVAL);

@@ -51,6 +51,7 @@ static const char *const env[][2] = {
 	{ "TOCSIN_TEST_TWILIO_TOKEN", "twilio-token-7f3a" },
 	{ "TOCSIN_TEST_VONAGE_KEY", "vonage-key" },
 	{ "TOCSIN_TEST_VONAGE_SECRET", "vonage-secret-7f3a" },
+	{ "TOCSIN_TEST_GATEWAY_TOKEN", "gateway-token-7f3a" },
 	{ "TOCSIN_TEST_HOST", "127.0.0.1" },
 	{ "TOCSIN_TEST_PORT", "8799" },
 	{ "TOCSIN_TEST_PREFIX", "tocsin-env" },
@@ -237,6 +238,7 @@ static void check_minimal(const struct tc_cfg *c)
 	TC_CHECK_INT(c->in_flight, 1000);
 	TC_CHECK_INT(c->claim_idle_ms, 60000);
 	TC_CHECK_INT(c->shutdown_grace_ms, 10000);
+	TC_CHECK_INT(c->retention_ms, 30ull * 86400000);
 	TC_CHECK(c->listen == NULL);
 	TC_CHECK(c->public_url == NULL);
 	TC_CHECK(c->ack_secret == NULL);
@@ -260,6 +262,9 @@ static void check_minimal(const struct tc_cfg *c)
 	TC_CHECK_INT(c->webhook.allow[0].family, AF_INET);
 	TC_CHECK_INT(c->webhook.allow[0].prefix, 8);
 	TC_CHECK_INT(c->webhook.allow[0].addr[0], 127);
+	TC_CHECK(c->webhook.rate.per_second == 0);
+	TC_CHECK_INT(c->webhook.rate.burst, 0);
+	TC_CHECK(c->webhook.proxy == NULL);
 	TC_CHECK(!c->email.enabled);
 	TC_CHECK_INT(c->email.sessions, 4);
 	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_REQUIRED);
@@ -272,8 +277,16 @@ static void check_minimal(const struct tc_cfg *c)
 	TC_CHECK_INT(c->sms.retry.attempts, 5);
 	TC_CHECK_INT(c->sms.retry.base_ms, 5000);
 	TC_CHECK_INT(c->sms.retry.max_ms, 600000);
+	TC_CHECK_STR(c->sms.default_region, "");
+	TC_CHECK_INT(c->sms.max_per_job, 100000);
+	TC_CHECK_INT(c->sms.breaker.failures, 5);
+	TC_CHECK_INT(c->sms.breaker.cooldown_ms, 30000);
+	TC_CHECK_INT(c->sms.n_allow, 0); /* no channels.sms: no list */
 	TC_CHECK_INT(c->n_groups, 0);
 	TC_CHECK(tc_cfg_group(c, "oncall") == NULL);
+	TC_CHECK_INT(c->n_escalations, 0);
+	TC_CHECK(c->escalation[TC_SEV_CRITICAL] == NULL);
+	TC_CHECK(tc_cfg_escalation(c, "page") == NULL);
 }
 
 static void check_allow(const struct tc_allow *a, const char *host, int family,
@@ -292,6 +305,108 @@ static void check_allow(const struct tc_allow *a, const char *host, int family,
 	TC_CHECK(memcmp(a->addr, want, family == AF_INET ? 4 : 16) == 0);
 }
 
+/* An entry with a port, or the word public (host "public"). */
+static void check_allow_port(const struct tc_allow *a, const char *host,
+			     int family, const char *addr, unsigned prefix,
+			     unsigned port)
+{
+	TC_CHECK_INT(a->port, port);
+	if (host && strcmp(host, "public") == 0) {
+		TC_CHECK(a->public);
+		TC_CHECK(a->host == NULL);
+		return;
+	}
+	TC_CHECK(!a->public);
+	check_allow(a, host, family, addr, prefix);
+}
+
+static void check_allow_forms(const struct tc_cfg *c)
+{
+	const struct tc_allow *a = c->webhook.allow;
+
+	TC_CHECK_INT(c->webhook.n_allow, 11);
+	if (c->webhook.n_allow != 11)
+		return;
+	check_allow_port(&a[0], "public", 0, NULL, 0, 0);
+	check_allow_port(&a[1], "public", 0, NULL, 0, 443);
+	check_allow_port(&a[2], NULL, AF_INET, "127.0.0.1", 32, 9000);
+	check_allow_port(&a[3], NULL, AF_INET6, "::1", 128, 9000);
+	check_allow_port(&a[4], NULL, AF_INET6, "fd00::", 8, 443);
+	check_allow_port(&a[5], NULL, AF_INET, "10.0.0.0", 8, 8443);
+	check_allow_port(&a[6], "hooks.example.org", 0, NULL, 0, 8443);
+	check_allow_port(&a[7], "*.example.net", 0, NULL, 0, 443);
+	/* IPv4-mapped ranges are kept as the IPv4 ranges they are. */
+	check_allow_port(&a[8], NULL, AF_INET, "10.0.0.0", 8, 0);
+	check_allow_port(&a[9], NULL, AF_INET6, "::1", 128, 0);
+	check_allow_port(&a[10], NULL, AF_INET, "192.0.2.1", 32, 0);
+}
+
+/* full.yaml's kind http provider. */
+static void check_gateway(const struct tc_sms_provider *p)
+{
+	TC_CHECK(p->base_url == NULL && p->from == NULL);
+	TC_CHECK_STR(p->url, "http://127.0.0.1:8799/sms");
+	TC_CHECK_INT(p->method, TC_SMS_PUT);
+	TC_CHECK_INT(p->n_headers, 2);
+	if (p->n_headers == 2) {
+		TC_CHECK_STR(p->headers[0].name, "X-Api-Key");
+		TC_CHECK_STR(p->headers[0].value, "gateway-token-7f3a");
+		TC_CHECK(p->headers[0].secret);
+		TC_CHECK_STR(p->headers[1].name, "X-Tenant");
+		TC_CHECK_STR(p->headers[1].value, "acme");
+		TC_CHECK(!p->headers[1].secret);
+	}
+	TC_CHECK_INT(p->content_type, TC_SMS_CONTENT_FORM);
+	TC_CHECK_STR(p->body, "to={{to}}&text={{text}}");
+	TC_CHECK_INT(p->success.n_status, 3);
+	TC_CHECK_INT(p->success.status[0], 200);
+	TC_CHECK_INT(p->success.status[2], 202);
+	TC_CHECK_STR(p->success.pointer, "/ok");
+	TC_CHECK(json_is_true(p->success.equals));
+	TC_CHECK_STR(p->message_id, "/messages/0/id");
+	TC_CHECK(p->rate.per_second == 10);
+	TC_CHECK_INT(p->rate.burst, 10);
+}
+
+/* full.yaml's escalations and dispatcher.escalation. */
+static void check_escalations(const struct tc_cfg *c)
+{
+	const struct tc_escalation *e;
+
+	TC_CHECK_INT(c->n_escalations, 2);
+	TC_CHECK_STR(c->escalation[TC_SEV_CRITICAL], "page-managers");
+	TC_CHECK_STR(c->escalation[TC_SEV_HIGH], "page-managers");
+	TC_CHECK(c->escalation[TC_SEV_NORMAL] == NULL);
+	TC_CHECK_STR(c->escalation[TC_SEV_LOW], "status");
+	e = tc_cfg_escalation(c, "page-managers");
+	TC_CHECK(e != NULL);
+	if (e) {
+		TC_CHECK_INT(e->after_ms, 600000);
+		TC_CHECK_INT(e->rounds, 3);
+		TC_CHECK_INT(e->n_channels, 2);
+		TC_CHECK_INT(e->channels[0], TC_CH_SMS);
+		TC_CHECK_INT(e->channels[1], TC_CH_EMAIL);
+		TC_CHECK_INT(e->n_groups, 1);
+		if (e->n_groups == 1)
+			TC_CHECK_STR(e->groups[0], "executives");
+		TC_CHECK_INT(e->stop_at, 80);
+	}
+	e = tc_cfg_escalation(c, "status");
+	TC_CHECK(e != NULL);
+	if (e) {
+		TC_CHECK_INT(e->after_ms, 3600000);
+		TC_CHECK_INT(e->rounds, 1);
+		TC_CHECK_INT(e->n_channels, 0);
+		TC_CHECK_INT(e->n_groups, 2);
+		if (e->n_groups == 2) {
+			TC_CHECK_STR(e->groups[0], "status-page");
+			TC_CHECK_STR(e->groups[1], "customers");
+		}
+		TC_CHECK_INT(e->stop_at, 100);
+	}
+	TC_CHECK(tc_cfg_escalation(c, "Status") == NULL);
+}
+
 static void check_full(const struct tc_cfg *c)
 {
 	const struct tc_sms_provider *p = c->sms.providers;
@@ -303,6 +418,7 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK_INT(c->in_flight, 500);
 	TC_CHECK_INT(c->claim_idle_ms, 90000);
 	TC_CHECK_INT(c->shutdown_grace_ms, 0);
+	TC_CHECK_INT(c->retention_ms, 400ull * 86400000);
 	TC_CHECK_STR(c->listen, "127.0.0.1:8725");
 	TC_CHECK_STR(c->public_url, "https://tocsin.example.org");
 	TC_CHECK_STR(c->ack_secret, "ack-secret-0123456789-7f3a");
@@ -315,6 +431,9 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK_INT(c->webhook.retry.attempts, 3);
 	TC_CHECK_INT(c->webhook.retry.base_ms, 500);
 	TC_CHECK_INT(c->webhook.retry.max_ms, 3600000);
+	TC_CHECK(c->webhook.rate.per_second == 50);
+	TC_CHECK_INT(c->webhook.rate.burst, 60);
+	TC_CHECK_STR(c->webhook.proxy, "http://[::1]:3128");
 	TC_CHECK_INT(c->webhook.n_allow, 6);
 	if (c->webhook.n_allow == 6) {
 		check_allow(&c->webhook.allow[0], NULL, AF_INET, "127.0.0.0", 8);
@@ -328,12 +447,16 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK(c->email.enabled);
 	TC_CHECK_STR(c->email.host, "smtp.example.org");
 	TC_CHECK_INT(c->email.port, 2525);
-	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_OPPORTUNISTIC);
+	/* A password travels only with starttls: required. */
+	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_REQUIRED);
 	end_with(c->email.ca_file, "/tests/config/valid/ca.pem");
 	TC_CHECK_STR(c->email.username, "tocsin");
 	TC_CHECK_STR(c->email.password, "hunter2-7f3a");
 	TC_CHECK_STR(c->email.from, "Incident desk <incidents@example.org>");
+	TC_CHECK_STR(c->email.from_name, "Incident desk");
+	TC_CHECK_STR(c->email.from_addr, "incidents@example.org");
 	TC_CHECK_STR(c->email.reply_to, "noc@example.org");
+	TC_CHECK_STR(c->email.bounce_address, "bounces+{delivery}@example.org");
 	TC_CHECK_INT(c->email.sessions, 8);
 	TC_CHECK(c->email.rate.per_second == 2.5);
 	TC_CHECK_INT(c->email.rate.burst, 3);
@@ -342,6 +465,16 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK(c->sms.enabled);
 	TC_CHECK_INT(c->sms.max_segments, 2);
 	TC_CHECK_INT(c->sms.overflow, TC_OVERFLOW_REJECT);
+	TC_CHECK_STR(c->sms.default_region, "GB");
+	TC_CHECK_INT(c->sms.max_per_job, 50000);
+	TC_CHECK_INT(c->sms.breaker.failures, 3);
+	TC_CHECK_INT(c->sms.breaker.cooldown_ms, 120000);
+	TC_CHECK_INT(c->sms.n_allow, 2);
+	if (c->sms.n_allow == 2) {
+		TC_CHECK(c->sms.allow[0].public);
+		check_allow_port(&c->sms.allow[1], NULL, AF_INET, "127.0.0.1", 32,
+				 8799);
+	}
 	TC_CHECK_INT(c->sms.n_providers, 3);
 	if (c->sms.n_providers == 3) {
 		TC_CHECK_STR(p[0].name, "twilio-main");
@@ -352,8 +485,11 @@ static void check_full(const struct tc_cfg *c)
 		TC_CHECK_STR(p[0].from, "+15550100000");
 		TC_CHECK(p[0].rate.per_second == 1);
 		TC_CHECK_INT(p[0].rate.burst, 5);
+		TC_CHECK(p[0].messaging_service_sid == NULL);
+		TC_CHECK(p[0].url == NULL && p[0].body == NULL);
 		TC_CHECK_STR(p[1].name, "vonage");
 		TC_CHECK_INT(p[1].kind, TC_SMS_VONAGE);
+		TC_CHECK_STR(p[1].base_url, "https://rest.nexmo.com");
 		TC_CHECK_STR(p[1].api_key, "vonage-key");
 		TC_CHECK_STR(p[1].api_secret, "vonage-secret-7f3a");
 		TC_CHECK_STR(p[1].from, "Tocsin");
@@ -363,6 +499,7 @@ static void check_full(const struct tc_cfg *c)
 		TC_CHECK_INT(p[2].kind, TC_SMS_HTTP);
 		TC_CHECK_STR(p[2].auth_token, "twilio-token-7f3a");
 		TC_CHECK(p[2].account_sid == NULL);
+		check_gateway(&p[2]);
 	}
 	TC_CHECK_INT(c->sms.retry.max_ms, 600000);
 
@@ -399,6 +536,7 @@ static void check_full(const struct tc_cfg *c)
 		TC_CHECK_INT(g->members[0].channels, TC_CH_BIT(TC_CH_WEBHOOK));
 	}
 	TC_CHECK(tc_cfg_group(c, "Executives") == NULL);
+	check_escalations(c);
 }
 
 static void check_client_unset(const struct tc_cfg *c)
@@ -414,6 +552,8 @@ static void check_client_unset(const struct tc_cfg *c)
 	TC_CHECK(c->email.enabled);
 	TC_CHECK(c->email.host == NULL);
 	TC_CHECK_STR(c->email.from, "incidents@example.org");
+	TC_CHECK_STR(c->email.from_addr, "incidents@example.org");
+	TC_CHECK(c->email.from_name == NULL);
 	TC_CHECK(g != NULL);
 	if (g) {
 		TC_CHECK_INT(g->n_members, 2);
@@ -465,6 +605,64 @@ static void check_ipv6(const struct tc_cfg *c)
 		TC_CHECK_STR(g->members[0].phone, "+15550100000");
 }
 
+static void check_email(const struct tc_cfg *c)
+{
+	TC_CHECK(c->email.enabled);
+	TC_CHECK_STR(c->email.host, "smtp.example.org");
+	TC_CHECK_INT(c->email.port, 25);
+	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_OPPORTUNISTIC);
+	TC_CHECK(c->email.username == NULL && c->email.password == NULL);
+	TC_CHECK(c->email.ca_file == NULL);
+	TC_CHECK_STR(c->email.from, "\"Acme, Inc. Incident desk\" <incidents@example.org>");
+	TC_CHECK_STR(c->email.from_name, "Acme, Inc. Incident desk");
+	TC_CHECK_STR(c->email.from_addr, "incidents@example.org");
+	TC_CHECK(c->email.reply_to == NULL);
+	TC_CHECK_STR(c->email.bounce_address, "bounces@example.org");
+	TC_CHECK(!c->webhook.enabled && !c->sms.enabled);
+}
+
+static void check_sms(const struct tc_cfg *c)
+{
+	const struct tc_sms_provider *p = c->sms.providers;
+
+	TC_CHECK_INT(c->sms.max_segments, 4);
+	TC_CHECK_INT(c->sms.n_allow, 1);
+	if (c->sms.n_allow == 1)
+		TC_CHECK(c->sms.allow[0].public && c->sms.allow[0].port == 0);
+	TC_CHECK_INT(c->sms.n_providers, 7);
+	if (c->sms.n_providers != 7)
+		return;
+	TC_CHECK_STR(p[0].base_url, "https://api.twilio.com");
+	TC_CHECK_STR(p[0].messaging_service_sid, "MG0123456789abcdef0123456789ABCDEF");
+	TC_CHECK(p[0].from == NULL);
+	/* A burst left out is at least max_segments. */
+	TC_CHECK(p[0].rate.per_second == 1);
+	TC_CHECK_INT(p[0].rate.burst, 4);
+	TC_CHECK_STR(p[1].base_url, "https://rest.nexmo.com/sms");
+	TC_CHECK_STR(p[1].from, "Acme");
+	TC_CHECK_STR(p[2].name, "gateway.eu-1");
+	TC_CHECK_INT(p[2].method, TC_SMS_POST);
+	TC_CHECK_INT(p[2].content_type, TC_SMS_CONTENT_JSON);
+	TC_CHECK_INT(p[2].n_headers, 1);
+	if (p[2].n_headers == 1) {
+		TC_CHECK_STR(p[2].headers[0].value, "Bearer gateway-token-7f3a");
+		TC_CHECK(p[2].headers[0].secret);
+	}
+	TC_CHECK(p[2].auth_token == NULL && p[2].message_id == NULL);
+	TC_CHECK_INT(p[2].success.n_status, 0);
+	TC_CHECK(json_is_string(p[2].success.equals) &&
+		 strcmp(json_string_value(p[2].success.equals), "0") == 0);
+	TC_CHECK(json_is_integer(p[3].success.equals) &&
+		 json_integer_value(p[3].success.equals) == 0);
+	TC_CHECK_STR(p[4].success.pointer, "/x~1y");
+	TC_CHECK(json_is_real(p[4].success.equals) &&
+		 json_real_value(p[4].success.equals) == -1.5);
+	TC_CHECK(json_is_false(p[5].success.equals));
+	TC_CHECK(p[6].success.equals == NULL);
+	TC_CHECK_INT(p[6].success.n_status, 1);
+	TC_CHECK_INT(p[6].success.status[0], 202);
+}
+
 static const struct {
 	const char *file;
 	enum tc_cfg_mode mode;
@@ -475,6 +673,9 @@ static const struct {
 	{ "client-unset.yaml", TC_CFG_CLIENT, check_client_unset },
 	{ "env.yaml", TC_CFG_DAEMON, check_env },
 	{ "ipv6.yaml", TC_CFG_DAEMON, check_ipv6 },
+	{ "allow.yaml", TC_CFG_DAEMON, check_allow_forms },
+	{ "email.yaml", TC_CFG_DAEMON, check_email },
+	{ "sms.yaml", TC_CFG_DAEMON, check_sms },
 };
 
 static void valid_cases(void)
@@ -644,8 +845,9 @@ static void limit_providers(const char *dir, unsigned n, bool over)
 	(void)tc_buf_adds(&b, "redis: {url: 'redis://127.0.0.1'}\nchannels:\n"
 			  "  sms:\n    providers:\n");
 	for (i = 0; i < n; i++)
-		(void)tc_buf_printf(&b, "      - {name: p%u, kind: http, base_url: "
-				    "'http://127.0.0.1/', from: Tocsin}\n", i);
+		(void)tc_buf_printf(&b, "      - {name: p%u, kind: http, url: "
+				    "'https://sms.example.net/', body: '{{text}}'}\n",
+				    i);
 	path = gen(dir, "providers.yaml", &b);
 	if (over) {
 		want = dup_printf("%s:4: channels.sms.providers: more than 16 providers "
@@ -656,6 +858,77 @@ static void limit_providers(const char *dir, unsigned n, bool over)
 		struct tc_cfg *c = expect_loaded(path, TC_CFG_DAEMON);
 
 		TC_CHECK(c && c->sms.n_providers == n);
+		tc_cfg_free(c);
+	}
+	free(path);
+	tc_buf_release(&b);
+}
+
+/* A generic gateway with n headers (headers) or n success statuses. */
+static void limit_gateway(const char *dir, unsigned n, bool headers, bool over)
+{
+	struct tc_buf b;
+	char *path, *want;
+	unsigned i;
+
+	tc_buf_init(&b, 1u << 20);
+	(void)tc_buf_adds(&b, "redis: {url: 'redis://127.0.0.1'}\nchannels:\n"
+			  "  sms:\n    providers:\n      - name: gw\n"
+			  "        kind: http\n        url: https://sms.example.net/\n"
+			  "        body: '{{text}}'\n");
+	(void)tc_buf_adds(&b, headers ? "        headers:\n" : "        success:\n"
+			  "          status: [");
+	for (i = 0; i < n; i++) {
+		if (headers)
+			(void)tc_buf_printf(&b, "          X-H%u: v\n", i);
+		else
+			(void)tc_buf_printf(&b, "%s%u", i ? ", " : "", 100 + i);
+	}
+	(void)tc_buf_adds(&b, headers ? "" : "]\n");
+	path = gen(dir, "gateway.yaml", &b);
+	if (over) {
+		want = headers ?
+		       dup_printf("%s:9: channels.sms.providers[0].headers: more than "
+				  "32 headers (TC_LIMIT_SMS_HEADERS)\n", path) :
+		       dup_printf("%s:10: channels.sms.providers[0].success.status: "
+				  "more than 16 statuses (TC_LIMIT_SMS_STATUSES)\n",
+				  path);
+		expect_refused(path, TC_CFG_DAEMON, want);
+		free(want);
+	} else {
+		struct tc_cfg *c = expect_loaded(path, TC_CFG_DAEMON);
+
+		TC_CHECK(c && c->sms.n_providers == 1);
+		if (c && c->sms.n_providers == 1)
+			TC_CHECK_INT(headers ? c->sms.providers[0].n_headers :
+				     c->sms.providers[0].success.n_status, n);
+		tc_cfg_free(c);
+	}
+	free(path);
+	tc_buf_release(&b);
+}
+
+static void limit_escalations(const char *dir, unsigned n, bool over)
+{
+	struct tc_buf b;
+	char *path, *want;
+	unsigned i;
+
+	tc_buf_init(&b, 1u << 20);
+	(void)tc_buf_adds(&b, base);
+	(void)tc_buf_adds(&b, "escalations:\n");
+	for (i = 0; i < n; i++)
+		(void)tc_buf_printf(&b, "  e%u: {after: 1m, channels: [webhook]}\n", i);
+	path = gen(dir, "escalations.yaml", &b);
+	if (over) {
+		want = dup_printf("%s:7: escalations: more than 64 policies "
+				  "(TC_LIMIT_ESCALATIONS)\n", path);
+		expect_refused(path, TC_CFG_DAEMON, want);
+		free(want);
+	} else {
+		struct tc_cfg *c = expect_loaded(path, TC_CFG_DAEMON);
+
+		TC_CHECK(c && c->n_escalations == n);
 		tc_cfg_free(c);
 	}
 	free(path);
@@ -730,7 +1003,8 @@ static void generated_cases(void)
 {
 	static const char *const generated[] = {
 		"notemplates.yaml", "groups.yaml", "members.yaml", "allow.yaml",
-		"providers.yaml", "value.yaml", "big.yaml",
+		"providers.yaml", "gateway.yaml", "escalations.yaml", "value.yaml",
+		"big.yaml",
 	};
 	char tmpl[] = "/tmp/tocsin-test-config-XXXXXX";
 	char *dir = mkdtemp(tmpl), *tpl, *path, *want;
@@ -772,6 +1046,18 @@ static void generated_cases(void)
 	limit_providers(dir, TC_LIMIT_PROVIDERS, false);
 	tc_test_begin("config: more than TC_LIMIT_PROVIDERS providers");
 	limit_providers(dir, TC_LIMIT_PROVIDERS + 1, true);
+	tc_test_begin("config: TC_LIMIT_SMS_HEADERS headers load");
+	limit_gateway(dir, TC_LIMIT_SMS_HEADERS, true, false);
+	tc_test_begin("config: more than TC_LIMIT_SMS_HEADERS headers");
+	limit_gateway(dir, TC_LIMIT_SMS_HEADERS + 1, true, true);
+	tc_test_begin("config: TC_LIMIT_SMS_STATUSES statuses load");
+	limit_gateway(dir, TC_LIMIT_SMS_STATUSES, false, false);
+	tc_test_begin("config: more than TC_LIMIT_SMS_STATUSES statuses");
+	limit_gateway(dir, TC_LIMIT_SMS_STATUSES + 1, false, true);
+	tc_test_begin("config: TC_LIMIT_ESCALATIONS policies load");
+	limit_escalations(dir, TC_LIMIT_ESCALATIONS, false);
+	tc_test_begin("config: more than TC_LIMIT_ESCALATIONS policies");
+	limit_escalations(dir, TC_LIMIT_ESCALATIONS + 1, true);
 	tc_test_begin("config: a value of TC_LIMIT_ADDRESS bytes loads");
 	limit_value(dir, TC_LIMIT_ADDRESS, false, false);
 	tc_test_begin("config: a value over TC_LIMIT_ADDRESS bytes");

@@ -220,6 +220,60 @@ def test_allow_list_checks_resolved_address(env):
     check_counts(rec)
 
 
+def test_allow_public_never_reaches_loopback(env):
+    env.start_redis()
+    env.start_receiver()
+    groups = f"""  oncall:
+    members:
+      - {{name: Literal, webhook: "{env.hook('literal')}"}}
+      - {{name: ByName, webhook: "http://localhost:{env.receiver_port}/hooks/byname"}}
+      - {{name: Mapped, webhook: "http://[::ffff:127.0.0.1]:{env.receiver_port}/hooks/m"}}
+"""
+    env.write_config(groups, allow=("public",))
+    env.start_tocsind()
+    env.xadd_job({"id": "PUBLIC", "template": "outage", "groups": ["oncall"]})
+    rec = env.wait_done("PUBLIC")
+    check_counts(rec)
+    by = {d["member"]: d for d in env.deliveries("PUBLIC").values()}
+    for name in ("Literal", "ByName", "Mapped"):
+        assert by[name]["state"] == "failed", by[name]
+        assert "not in channels.webhook.allow" in by[name]["last_outcome"], by[name]
+    assert env.received() == [], "a loopback destination was contacted"
+
+
+def test_allow_entry_with_a_port_allows_that_port_only(env):
+    env.start_redis()
+    env.start_receiver()
+    groups = f"""  oncall:
+    members:
+      - {{name: Right, webhook: "{env.hook('right')}"}}
+      - {{name: Wrong, webhook: "http://127.0.0.1:9/hooks/wrong"}}
+"""
+    env.write_config(groups, allow=(f"127.0.0.1:{env.receiver_port}",))
+    env.start_tocsind()
+    env.xadd_job({"id": "PORT", "template": "outage", "groups": ["oncall"]})
+    rec = env.wait_done("PORT")
+    check_counts(rec)
+    by = {d["member"]: d for d in env.deliveries("PORT").values()}
+    assert by["Right"]["state"] == "delivered", by["Right"]
+    assert by["Wrong"]["state"] == "failed", by["Wrong"]
+    assert "127.0.0.1 is not in channels.webhook.allow" in by["Wrong"]["last_outcome"]
+
+
+def test_no_proxy_from_the_environment(env):
+    """http_proxy would carry every request past the allow list: tocsind
+    uses only the proxy its own file names."""
+    base = env.env
+    dead = "http://127.0.0.1:9"
+    env.env = lambda: dict(base(), http_proxy=dead, HTTP_PROXY=dead, https_proxy=dead,
+                           HTTPS_PROXY=dead, all_proxy=dead, ALL_PROXY=dead)
+    setup(env)
+    env.xadd_job({"id": "NOPROXY", "template": "outage", "groups": ["oncall"]})
+    rec = env.wait_done("NOPROXY")
+    assert rec["delivered"] == "2" and rec["planned"] == "2", rec
+    check_counts(rec)
+
+
 def test_roster_broadcast_streams_under_small_cap(env):
     env.start_redis()
     env.start_receiver()
