@@ -6,8 +6,12 @@
  * successive slots instead of all waking at once.
  *
  * Keeps true: tokens never go below zero, and a reservation's time is never
- * earlier than the moment the bucket holds its units; a send made at or
- * after that time therefore stays inside the bound, however late it is.
+ * earlier than the moment the bucket holds its units; sends made at their
+ * times therefore stay inside the bound. (A send made later than its time
+ * may bunch up with the ones due after it: the bound is for sends at their
+ * times.) A message of more units than burst goes over burst by its own
+ * excess, once; the bucket then stays empty while that excess refills, so
+ * the rate holds over any longer window.
  */
 #include <math.h>
 
@@ -54,6 +58,23 @@ double tc_bucket_tokens(const struct tc_bucket *b, int64_t now)
 	return t < b->burst ? t : b->burst;
 }
 
+/* A message of more units than burst has just taken a full bucket, at
+ * last_ms. The units past burst are paid for with time, as if the tokens
+ * went below zero by them: the bucket stays empty until they would have
+ * refilled, and what the rounding up to a whole ms gains is kept. Without
+ * this such messages went out at units / burst times the rate. */
+static void owe(struct tc_bucket *b, double excess)
+{
+	int64_t ahead = (int64_t)ceil(excess / b->per_ms);
+	double left;
+
+	if (ahead < 1)
+		ahead = 1;
+	left = b->tokens + (double)ahead * b->per_ms - excess;
+	b->last_ms += ahead;
+	b->tokens = left > 0 ? (left < b->burst ? left : b->burst) : 0;
+}
+
 int64_t tc_bucket_reserve(struct tc_bucket *b, unsigned units, int64_t now)
 {
 	int64_t at = now > b->last_ms ? now : b->last_ms;
@@ -61,7 +82,8 @@ int64_t tc_bucket_reserve(struct tc_bucket *b, unsigned units, int64_t now)
 
 	if (b->per_ms == 0)
 		return now;
-	/* More than a full bucket never fits: it takes a full one. */
+	/* More than a full bucket never fits: it takes a full one and owes
+	 * the rest (owe()). */
 	if (need > b->burst)
 		need = b->burst;
 	have = tc_bucket_tokens(b, at);
@@ -78,5 +100,7 @@ int64_t tc_bucket_reserve(struct tc_bucket *b, unsigned units, int64_t now)
 	}
 	b->tokens = have - need;
 	b->last_ms = at;
+	if (units > b->burst)
+		owe(b, units - b->burst);
 	return at;
 }
