@@ -162,7 +162,8 @@ double tc_bucket_tokens(const struct tc_bucket *b, int64_t now);
 /* Reserves units: returns the first time >= now at which the bucket holds
  * them (now when it does already) and takes them as of that time. More
  * units than burst take a full bucket, and the bucket then stays empty
- * while the units past burst refill: the rate holds for them too. */
+ * while the units past burst refill: the rate holds for them too. A wait
+ * is cut at about 139 years (a rate of almost 0). */
 int64_t tc_bucket_reserve(struct tc_bucket *b, unsigned units, int64_t now);
 
 /* ---- channels and severities -------------------------------------------- */
