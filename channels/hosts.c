@@ -6,6 +6,7 @@
  * Keeps true: at most TC_LIMIT_HOSTS hosts are tracked; past that the one
  * used least recently is forgotten (its bucket starts full again if it
  * comes back), which only matters with that many hosts busy at once.
+ * Without a rate only held hosts are tracked.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -93,19 +94,30 @@ static void forget(struct tc_hosts *h, struct host *e)
 	free(e);
 }
 
-/* The entry of host (len bytes), made when absent; NULL if out of memory. */
-static struct host *find(struct tc_hosts *h, const char *host, size_t len,
-			 int64_t now)
+/* The entry of host (len bytes), made the most recently used; NULL when
+ * absent. */
+static struct host *lookup(struct tc_hosts *h, const char *host, size_t len)
 {
-	size_t s = hash(host, len), i;
 	struct host *e;
 
-	for (e = h->slot[s]; e; e = e->chain)
+	for (e = h->slot[hash(host, len)]; e; e = e->chain)
 		if (e->len == len && strncasecmp(e->name, host, len) == 0) {
 			unlink_lru(h, e);
 			push_newest(h, e);
 			return e;
 		}
+	return NULL;
+}
+
+/* The entry of host (len bytes), made when absent; NULL if out of memory. */
+static struct host *find(struct tc_hosts *h, const char *host, size_t len,
+			 int64_t now)
+{
+	size_t s = hash(host, len), i;
+	struct host *e = lookup(h, host, len);
+
+	if (e)
+		return e;
 	if (h->n >= TC_LIMIT_HOSTS)
 		forget(h, h->oldest);
 	e = calloc(1, sizeof(*e) + len + 1);
@@ -128,8 +140,19 @@ int64_t tc_hosts_reserve(struct tc_hosts *h, const char *host, size_t len,
 	struct host *e;
 	int64_t at;
 
-	if (!h->per_second && !h->n)
-		return now; /* nothing limits anyone */
+	if (!h->per_second) {
+		/* Only a hold limits it: a host is looked up, never added,
+		 * and forgotten once its hold has passed. Adding every host
+		 * sent to would track them all, and enough of them would push
+		 * a held host out of the table, its hold lost. */
+		e = lookup(h, host, len);
+		if (!e)
+			return now;
+		if (e->not_before > now)
+			return e->not_before;
+		forget(h, e);
+		return now;
+	}
 	e = find(h, host, len, now);
 	if (!e)
 		return now;

@@ -6,12 +6,24 @@
  * successive slots instead of all waking at once.
  *
  * Keeps true: tokens never go below zero, and a reservation's time is never
- * earlier than the moment the bucket holds its units; a send made at or
- * after that time therefore stays inside the bound, however late it is.
+ * earlier than the moment the bucket holds its units; sends made at their
+ * times therefore stay inside the bound. (A send made later than its time
+ * may bunch up with the ones due after it: the bound is for sends at their
+ * times.) A message of more units than burst goes over burst by its own
+ * excess, once; the bucket then stays empty while that excess refills, so
+ * the rate holds over any longer window.
  */
 #include <math.h>
 
 #include "common/common.h"
+
+/* The longest one reservation waits, about 139 years. The configuration
+ * takes any decimal rate above 0 ("0.000...1"), and the wait for such a
+ * rate does not fit an int64_t: converting it would be undefined, and the
+ * rounding loop below would never end. A wait cut to this keeps the bound
+ * over windows shorter than it. Below 2^53, ms differences stay exact in a
+ * double. */
+#define MAX_WAIT_MS ((int64_t)1 << 42)
 
 void tc_bucket_init(struct tc_bucket *b, double per_second, unsigned burst,
 		    int64_t now)
@@ -54,29 +66,57 @@ double tc_bucket_tokens(const struct tc_bucket *b, int64_t now)
 	return t < b->burst ? t : b->burst;
 }
 
+/* The whole ms it takes b to gain more tokens: at least 1, at most
+ * MAX_WAIT_MS. */
+static int64_t wait_ms(const struct tc_bucket *b, double more)
+{
+	double w = ceil(more / b->per_ms);
+
+	if (!(w < (double)MAX_WAIT_MS)) /* NaN too */
+		return MAX_WAIT_MS;
+	return w >= 1 ? (int64_t)w : 1;
+}
+
+/* A message of more units than burst has just taken a full bucket, at
+ * last_ms. The units past burst are paid for with time, as if the tokens
+ * went below zero by them: the bucket stays empty until they would have
+ * refilled, and what the rounding up to a whole ms gains is kept. Without
+ * this such messages went out at units / burst times the rate. */
+static void owe(struct tc_bucket *b, double excess)
+{
+	int64_t ahead = wait_ms(b, excess);
+	double left = b->tokens + (double)ahead * b->per_ms - excess;
+
+	b->last_ms += ahead;
+	b->tokens = left > 0 ? (left < b->burst ? left : b->burst) : 0;
+}
+
 int64_t tc_bucket_reserve(struct tc_bucket *b, unsigned units, int64_t now)
 {
 	int64_t at = now > b->last_ms ? now : b->last_ms;
 	double need = units, have;
+	int i;
 
 	if (b->per_ms == 0)
 		return now;
-	/* More than a full bucket never fits: it takes a full one. */
+	/* More than a full bucket never fits: it takes a full one and owes
+	 * the rest (owe()). */
 	if (need > b->burst)
 		need = b->burst;
 	have = tc_bucket_tokens(b, at);
 	if (have < need) {
-		int64_t wait = (int64_t)ceil((need - have) / b->per_ms);
-
-		at += wait > 0 ? wait : 1;
+		at += wait_ms(b, need - have);
 		have = tc_bucket_tokens(b, at);
-		/* ceil() keeps it from falling short; rounding may not */
-		while (have < need) {
-			at++;
-			have = tc_bucket_tokens(b, at);
-		}
+		/* ceil() keeps it from falling short; rounding may, by an ulp
+		 * or two, that a ms or two more make up. At a rate too low to
+		 * make up an ulp in a few ms, what is missing is rounding (or
+		 * the wait was cut): taken all the same, tokens stay >= 0. */
+		for (i = 0; have < need && i < 4; i++)
+			have = tc_bucket_tokens(b, ++at);
 	}
-	b->tokens = have - need;
+	b->tokens = have > need ? have - need : 0;
 	b->last_ms = at;
+	if (units > b->burst)
+		owe(b, units - b->burst);
 	return at;
 }

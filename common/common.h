@@ -164,7 +164,9 @@ void tc_bucket_set(struct tc_bucket *b, double per_second, unsigned burst,
 double tc_bucket_tokens(const struct tc_bucket *b, int64_t now);
 /* Reserves units: returns the first time >= now at which the bucket holds
  * them (now when it does already) and takes them as of that time. More
- * units than burst take a full bucket. */
+ * units than burst take a full bucket, and the bucket then stays empty
+ * while the units past burst refill: the rate holds for them too. A wait
+ * is cut at about 139 years (a rate of almost 0). */
 int64_t tc_bucket_reserve(struct tc_bucket *b, unsigned units, int64_t now);
 
 /* ---- channels and severities -------------------------------------------- */
