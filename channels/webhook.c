@@ -320,9 +320,11 @@ static int wh_set_cfg(void *state, const struct tc_cfg *cfg)
 	return 0;
 }
 
-/* The host part of an http(s) URL: after "://", without user info and
- * port, up to the path. Enough to key a rate by; the allow list parses the
- * URL properly. Sets *len; returns the start. */
+/* The destination of an http(s) URL as rates and holds key it: its host
+ * and port as written (after "://", without user info, up to the path),
+ * so two services on one host are two destinations. The allow list parses
+ * the URL properly; this only needs a stable key. Sets *len; returns the
+ * start. */
 static const char *url_host(const char *url, size_t *len)
 {
 	const char *p = strstr(url, "://"), *end, *at;
@@ -332,13 +334,7 @@ static const char *url_host(const char *url, size_t *len)
 	for (at = p; at < end; at++)
 		if (*at == '@')
 			p = at + 1;
-	if (*p == '[') {
-		at = memchr(p, ']', (size_t)(end - p));
-		*len = at ? (size_t)(at - p) + 1 : (size_t)(end - p);
-		return p;
-	}
-	at = memchr(p, ':', (size_t)(end - p));
-	*len = (size_t)((at ? at : end) - p);
+	*len = (size_t)(end - p);
 	return p;
 }
 

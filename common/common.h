@@ -352,6 +352,7 @@ int tc_key_job(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_deliveries(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_retry(char *out, size_t n, const char *prefix);
+int tc_key_scheduled(char *out, size_t n, const char *prefix);
 int tc_key_dead(char *out, size_t n, const char *prefix);
 int tc_key_events(char *out, size_t n, const char *prefix);
 #define TC_KEY_MAX 256
@@ -361,7 +362,8 @@ int tc_key_events(char *out, size_t n, const char *prefix);
  * trails (each documents its KEYS and ARGV): tocsind's ACCEPT, PLAN, MOVE,
  * FINISH and DEAD; the tool's CANCEL and REQUEUE (dead retry). */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
-	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[];
+	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
+	tc_lua_wake[];
 
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */

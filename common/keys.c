@@ -38,6 +38,11 @@ int tc_key_retry(char *out, size_t n, const char *prefix)
 	return key(out, n, snprintf(out, n, "%s:retry", prefix));
 }
 
+int tc_key_scheduled(char *out, size_t n, const char *prefix)
+{
+	return key(out, n, snprintf(out, n, "%s:scheduled", prefix));
+}
+
 int tc_key_dead(char *out, size_t n, const char *prefix)
 {
 	return key(out, n, snprintf(out, n, "%s:dead", prefix));

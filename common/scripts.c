@@ -51,17 +51,23 @@
 	"  return out\n" \
 	"end\n"
 
-/* KEYS: job record, deliveries, job events. ARGV: now, job id, entry ref,
- * template, severity, incident, initial state, the job's JSON text (kept
- * as field `job`, for `tocsin dead retry`), write, then the job's first
- * deliveries as PLAN's triples, their records made for pass 1. Returns
- * {verdict, state, pass[, planned]}: verdict "new", "resumed" (the same
- * stream entry seen before: a restart) or "duplicate" (another entry
- * already used this job id); pass counts the times the job was started,
- * so PLAN can tell a restart's leftovers from a member listed twice in
- * this pass. On the first pass the deliveries are planned in the same
- * step (what PLAN would return for them): a new job costs one round trip
- * before it sends. On a later pass they are left for PLAN. */
+/* KEYS: job record, deliveries, job events, <prefix>:scheduled, the job's
+ * stream. ARGV: now, job id, entry ref, template, severity, incident,
+ * initial state, the job's JSON text (kept as field `job`, for `tocsin
+ * dead retry` and for waking it), write, send_at (ms, 0 if none), now
+ * (ms), group, entry id, then the job's first deliveries as PLAN's
+ * triples, their records made for pass 1. Returns {verdict, state,
+ * pass[, planned]}: verdict "new", "resumed" (the same stream entry seen
+ * before: a restart, or a job woken by tc_lua_wake) or "duplicate"
+ * (another entry already used this job id); pass counts the times the job
+ * was started, so PLAN can tell a restart's leftovers from a member listed
+ * twice in this pass. On the first pass the deliveries are planned in the
+ * same step (what PLAN would return for them): a new job costs one round
+ * trip before it sends. On a later pass they are left for PLAN.
+ * A job still waiting for send_at goes to sleep instead (state "asleep"):
+ * scored by send_at in <prefix>:scheduled and its entry acknowledged, so
+ * it holds no place in any tocsind's memory until tc_lua_wake writes it to
+ * its stream again. */
 const char tc_lua_accept[] = LUA_PLAN_FN
 	"local cur = redis.call('HGET', KEYS[1], 'entry')\n"
 	"if cur and cur ~= ARGV[3] then\n"
@@ -76,10 +82,40 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"end\n"
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
 	"local state = redis.call('HGET', KEYS[1], 'state')\n"
-	"if pass == 1 and #ARGV >= 10 then\n"
-	"  return {verdict, state, pass, plan(1, tonumber(ARGV[9]), 10)}\n"
+	"if state == 'scheduled' and tonumber(ARGV[10]) > tonumber(ARGV[11]) then\n"
+	"  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[2])\n"
+	"  redis.call('XACK', KEYS[5], ARGV[12], ARGV[13])\n"
+	"  return {verdict, 'asleep', pass}\n"
+	"end\n"
+	"if pass == 1 and #ARGV >= 14 then\n"
+	"  return {verdict, state, pass, plan(1, tonumber(ARGV[9]), 14)}\n"
 	"end\n"
 	"return {verdict, state, pass}\n";
+
+/* KEYS: <prefix>:scheduled. ARGV: now (ms), prefix, the most to wake.
+ * Wakes the jobs whose send_at came: each that is still `scheduled` is
+ * written to its stream again (its record's `job` text, a new entry that
+ * becomes the record's `entry`), so intake takes it up like any job and
+ * the instance that reads it sends it; a cancelled one is only dropped.
+ * Returns {jobs woken, the next send_at in ms or ""}. Job keys are spelled
+ * here as keys.c spells them: <prefix>:job:{<id>}, <prefix>:jobs:<severity>. */
+const char tc_lua_wake[] =
+	"local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],\n"
+	"  'LIMIT', 0, tonumber(ARGV[3]))\n"
+	"local woken = 0\n"
+	"for _, id in ipairs(due) do\n"
+	"  redis.call('ZREM', KEYS[1], id)\n"
+	"  local key = ARGV[2] .. ':job:{' .. id .. '}'\n"
+	"  if redis.call('HGET', key, 'state') == 'scheduled' then\n"
+	"    local sev = redis.call('HGET', key, 'severity')\n"
+	"    local e = redis.call('XADD', ARGV[2] .. ':jobs:' .. sev, '*', 'job',\n"
+	"      redis.call('HGET', key, 'job'))\n"
+	"    redis.call('HSET', key, 'entry', sev .. '/' .. e)\n"
+	"    woken = woken + 1\n"
+	"  end\n"
+	"end\n"
+	"local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+	"return {woken, nxt[2] or ''}\n";
 
 /* KEYS: job record, deliveries, job events, retry set, dead letters. ARGV:
  * now, job id, pass, write (this call's number in the pass), then per

@@ -27,6 +27,8 @@
 #define TC_INTAKE_BLOCK_MS 5000 /* XREADGROUP BLOCK */
 #define TC_PEEK_US       200 /* how often a busy loop turn looks for new jobs */
 #define TC_READ_RETRY_MS 1000 /* after Redis refused a read */
+#define TC_WAKE_POLL_MS  5000 /* the longest a due sleeping job waits to be woken */
+#define TC_WAKE_BATCH    256  /* sleeping jobs woken per script call */
 
 /* ---- Redis connections (redis.c) ------------------------------------------ */
 struct tc_rconn;
@@ -108,7 +110,6 @@ struct tc_write {
 
 enum tc_run_phase {
 	TC_RUN_ACCEPTING,  /* ACCEPT script under way */
-	TC_RUN_WAITING,    /* send_at in the future */
 	TC_RUN_EXPANDING,  /* planning deliveries */
 	TC_RUN_DRAINING,   /* everything planned; waiting for final states */
 	TC_RUN_FINISHING,  /* FINISH script under way */
@@ -126,7 +127,7 @@ struct tc_run {
 	json_t *data;               /* the render data; the member changes per delivery */
 	unsigned pass;              /* times this job was started (ACCEPT) */
 	bool cancelled;             /* an operator cancelled it: send no more */
-	uv_timer_t timer;           /* send_at */
+	uv_timer_t timer;           /* closed to free the run, never from its own callback */
 
 	/* expansion cursor: groups in order, then the job's recipients */
 	size_t gi;                  /* group index; n_groups: recipients */
@@ -192,6 +193,9 @@ struct tc_disp {
 	char now_str[40];
 	uv_timer_t claim_timer;     /* heartbeat and XAUTOCLAIM */
 	uv_timer_t cancel_timer;    /* watches running jobs for `tocsin cancel` */
+	uv_timer_t wake_timer;      /* wakes jobs asleep until their send_at */
+	int64_t wake_due_ms;        /* when wake_timer fires */
+	bool waking;                /* a WAKE call is under way */
 	int64_t paused_at_ms;       /* when the command connection was lost, or 0 */
 	uv_check_t check;           /* pumps once per loop turn */
 	bool dirty;
@@ -306,6 +310,25 @@ int tc_track_plan_args(struct tc_run *r, uint64_t write_no, const char **argv,
 		       size_t *lens, int argc, struct tc_buf *json);
 /* Frees r's writes not answered and its batch of moves (the run is gone). */
 void tc_track_release(struct tc_run *r);
+/* Sends ACCEPT for r on conn (text/len: the job as it came), with r's
+ * batch being planned; a job still waiting for send_at (later) goes to
+ * sleep in Redis instead. cb gets the reply. Returns 0, -ENOMEM, or
+ * TC_EREDIS (then cb is never called). */
+int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
+		    size_t len, bool later, redisCallbackFn *cb);
+/* Sets r's job record state (a woken job: "sending"). */
+void tc_track_job_state(struct tc_run *r, const char *state);
+
+/* wake.c: jobs that only wait, asleep in Redis */
+/* Starts waking sleeping jobs: at once (those due while no tocsind ran),
+ * then at the next send_at in <prefix>:scheduled, and at least every
+ * TC_WAKE_POLL_MS (jobs other instances put to sleep). Returns 0 or
+ * -ENOMEM. */
+int tc_wake_start(struct tc_disp *d);
+/* A job was put to sleep until at_ms: wake then, if that is sooner. */
+void tc_wake_at(struct tc_disp *d, int64_t at_ms);
+/* Stops the wake timer (shutdown). */
+void tc_wake_stop(struct tc_disp *d);
 
 
 /* roster_reader.c: a roster file read with uv_fs, parsed as it comes */

@@ -143,6 +143,7 @@ static void close_all(struct tc_disp *d)
 	uv_close((uv_handle_t *)&d->claim_timer, NULL);
 	uv_timer_stop(&d->cancel_timer);
 	uv_close((uv_handle_t *)&d->cancel_timer, NULL);
+	tc_wake_stop(d);
 	uv_close((uv_handle_t *)&d->read_retry, NULL);
 }
 
@@ -185,6 +186,7 @@ static void cmd_up(struct tc_rconn *rc, void *data)
 {
 	(void)rc;
 	tc_track_replay_all(data);
+	tc_wake_at(data, 0); /* jobs that came due while it was away */
 	tc_disp_poke(data);
 }
 
@@ -262,7 +264,7 @@ static int start(struct tc_disp *d)
 	d->http = tc_http_new(d->loop, total, per_host);
 	if (!d->http || open_channels(d) < 0)
 		return 1;
-	if (tc_runs_init(d) < 0 || tc_claim_start(d) < 0)
+	if (tc_runs_init(d) < 0 || tc_claim_start(d) < 0 || tc_wake_start(d) < 0)
 		return 1;
 	uv_check_init(d->loop, &d->check);
 	uv_check_start(&d->check, on_check);

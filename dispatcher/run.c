@@ -20,9 +20,6 @@
 
 #include "dispatcher/dispatcher.h"
 
-/* EVAL script 3 job dlv events now job-id entry template severity
- * incident state text write */
-#define ACCEPT_ARGS 15
 #define CANCEL_WATCH_MS    500     /* how often running jobs are checked for cancel */
 
 static void watch_cancel(uv_timer_t *t);
@@ -47,8 +44,6 @@ static void run_cancel(struct tc_run *r)
 	       r->job.id);
 	r->cancelled = true;
 	r->expanded = true;
-	if (r->phase == TC_RUN_WAITING)
-		r->phase = TC_RUN_EXPANDING;
 	tc_sched_hurry(d, r);
 	tc_disp_poke(d);
 }
@@ -73,8 +68,7 @@ static void watch_cancel(uv_timer_t *t)
 	struct tc_run *r;
 
 	for (r = d->runs; r; r = r->next) {
-		if (r->cancelled || (r->phase != TC_RUN_WAITING &&
-				     r->phase != TC_RUN_EXPANDING &&
+		if (r->cancelled || (r->phase != TC_RUN_EXPANDING &&
 				     r->phase != TC_RUN_DRAINING))
 			continue;
 		argv[0] = "HGET";
@@ -250,19 +244,6 @@ void tc_run_pump_all(struct tc_disp *d)
 	}
 }
 
-static void send_at_fired(uv_timer_t *t)
-{
-	struct tc_run *r = container_of(t, struct tc_run, timer);
-
-	const char *argv[4] = { "HSET", r->key_job, "state", "sending" };
-
-	if (r->phase == TC_RUN_WAITING) {
-		r->phase = TC_RUN_EXPANDING;
-		(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, argv, NULL);
-	}
-	tc_disp_poke(r->disp);
-}
-
 /* Acknowledges a duplicate entry and tells the watchers. */
 static void ack_duplicate(struct tc_run *r)
 {
@@ -298,7 +279,6 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 	redisReply *rep = reply;
 	const redisReply *batch;
 	const char *verdict, *state;
-	int64_t wait;
 
 	(void)ac;
 	r->writes--;
@@ -330,6 +310,16 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 		tc_disp_poke(r->disp);
 		return;
 	}
+	if (strcmp(state, "asleep") == 0) {
+		/* Waiting for send_at, in Redis only: woken by tc_wake. */
+		tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=scheduled severity=%s send_at_ms=%lld, asleep until then",
+		       r->job.id, r->entry_ref, tc_severity_name(r->job.severity),
+		       (long long)r->job.send_at_ms);
+		tc_wake_at(r->disp, r->job.send_at_ms);
+		run_free(r);
+		tc_disp_poke(r->disp);
+		return;
+	}
 	tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=%s severity=%s",
 	       r->job.id, r->entry_ref, verdict, tc_severity_name(r->job.severity));
 	if (strcmp(state, "done") == 0) {
@@ -345,10 +335,10 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 		r->cancelled = true;
 		r->phase = TC_RUN_EXPANDING;
 	} else {
-		wait = r->job.send_at_ms - tc_time_now_ms();
-		r->phase = wait > 0 ? TC_RUN_WAITING : TC_RUN_EXPANDING;
-		if (wait > 0)
-			uv_timer_start(&r->timer, send_at_fired, (uint64_t)wait, 0);
+		/* A job woken at its send_at is sending from now on. */
+		if (strcmp(state, "scheduled") == 0)
+			tc_track_job_state(r, "sending");
+		r->phase = TC_RUN_EXPANDING;
 	}
 	if (batch) {
 		/* Planned with the acceptance: send them now. Otherwise
@@ -376,15 +366,10 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		  size_t len)
 {
 	struct tc_run *r = calloc(1, sizeof(*r));
-	const char *argv[ACCEPT_ARGS + 3 * TC_PLAN_BATCH];
-	size_t lens[ACCEPT_ARGS + 3 * TC_PLAN_BATCH];
-	struct tc_buf json[TC_PLAN_BATCH];
 	const char *prefix = d->cfg->prefix;
 	struct tc_rconn *conn;
 	bool later;
-	char no[24], now[40];
-	int argc, i, sent;
-	unsigned k;
+	int sent;
 
 	if (!r) {
 		tc_log(TC_LOG_ERROR, "run", "job=%s event=out-of-memory, it stays pending",
@@ -416,40 +401,15 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 	 * connection. */
 	conn = !d->reading && tc_rconn_ctx(d->intake) ? d->intake : d->cmd;
 	later = r->job.send_at_ms > tc_time_now_ms();
-	argc = 0;
-	argv[argc++] = "EVAL";
-	argv[argc++] = tc_lua_accept;
-	argv[argc++] = "3";
-	argv[argc++] = r->key_job;
-	argv[argc++] = r->key_dlv;
-	argv[argc++] = r->key_ev;
-	snprintf(now, sizeof(now), "%s", tc_disp_now(d)); /* tc_plan_expand() moves it on */
-	argv[argc++] = now;
-	argv[argc++] = r->job.id;
-	argv[argc++] = r->entry_ref;
-	argv[argc++] = r->job.template;
-	argv[argc++] = tc_severity_name(r->job.severity);
-	argv[argc++] = r->job.incident ? r->job.incident : "";
-	argv[argc++] = later ? "scheduled" : "sending";
-	for (i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	argv[argc] = text;
-	lens[argc++] = len;
 	/* The first batch rides along, made for a first pass: a new job
 	 * (the common case) is accepted and planned in one round trip. */
 	r->pass = 1;
 	r->n_writes = 1;
-	snprintf(no, sizeof(no), "%llu", (unsigned long long)r->n_writes);
-	argv[argc] = no;
-	lens[argc++] = strlen(no);
 	if (!later && !d->stopping && tc_rconn_ctx(d->cmd))
 		tc_plan_expand(r);
 	if (r->phase == TC_RUN_BROKEN)
 		return; /* out of memory while expanding: it stays pending */
-	argc = tc_track_plan_args(r, r->n_writes, argv, lens, argc, json);
-	sent = argc < 0 ? -ENOMEM : tc_rconn_cmd(conn, accept_done, r, argc, argv, lens);
-	for (k = 0; k < r->n_plan; k++)
-		tc_buf_release(&json[k]);
+	sent = tc_track_accept(r, conn, text, len, later, accept_done);
 	if (sent < 0) {
 		tc_run_break(r, sent == -ENOMEM ? "out of memory" : "redis down");
 		return;

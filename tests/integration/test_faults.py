@@ -2,11 +2,12 @@
 request, a peer that never answers; and the timing of jobs: send_at,
 expires_at."""
 
+import json
 import time
 from collections import Counter
 
 from faultproxy import FaultProxy
-from harness import check_counts, job_key, now_ms, rfc3339, wait_for
+from harness import check_counts, delivery_id, job_key, now_ms, rfc3339, wait_for
 
 
 def one_member(env, url, **kw):
@@ -187,3 +188,50 @@ def test_per_host_cap_holds_while_retries_come_due_at_once(env):
         retried += records[did]["attempts"] >= 2
     assert retried >= n - concurrency, retried
     assert 1 <= proxy.max_open <= per_host, proxy.max_open
+
+
+def test_thousands_of_scheduled_jobs_never_keep_a_critical_one_out(env):
+    """Jobs waiting for send_at sleep in Redis (<prefix>:scheduled), their
+    entries acknowledged: however many there are, intake keeps reading and
+    a critical job is read and delivered while they all still wait."""
+    env.start_redis()
+    env.start_receiver()
+    one_member(env, env.hook("ada"))
+    env.start_tocsind()
+    n = 3000
+    later = rfc3339(now_ms() + 365 * 86400 * 1000)
+    p = env.r.pipeline(transaction=False)
+    for i in range(n):
+        p.xadd("tocsin:jobs:normal", {"job": json.dumps(
+            {"id": f"NEXT-YEAR-{i}", "template": "outage", "groups": ["one"],
+             "send_at": later})})
+    p.execute()
+    env.xadd_job({"id": "CRIT", "template": "outage", "groups": ["one"],
+                  "severity": "critical"}, severity="critical")
+    rec = env.wait_done("CRIT", timeout=60)
+    assert rec["delivered"] == "1", rec
+    wait_for(lambda: env.r.zcard("tocsin:scheduled") == n, 60, "every job asleep")
+    assert env.pending() == 0
+    assert env.job("NEXT-YEAR-7")["state"] == "scheduled"
+    assert [g["headers"]["webhook-id"] for g in env.received()] == [
+        delivery_id("CRIT", "webhook", env.hook("ada"))]
+
+
+def test_a_sleeping_job_cancelled_is_never_sent(env):
+    env.start_redis()
+    env.start_receiver()
+    one_member(env, env.hook("ada"))
+    env.start_tocsind()
+    send_at = now_ms() + 1500
+    env.xadd_job({"id": "NAP", "template": "outage", "groups": ["one"],
+                  "send_at": rfc3339(send_at)})
+    wait_for(lambda: env.r.zscore("tocsin:scheduled", "NAP") is not None, 10, "asleep")
+    r = env.cli("cancel", "NAP")
+    assert r.returncode == 0, r.stderr
+    # Once its time passed, the wake script has dropped it, unsent.
+    wait_for(lambda: env.r.zcard("tocsin:scheduled") == 0, 20, "woken and dropped")
+    env.xadd_job({"id": "AFTER", "template": "outage", "groups": ["one"]})
+    env.wait_done("AFTER")
+    assert env.job("NAP")["state"] == "cancelled"
+    assert [g["headers"]["webhook-id"] for g in env.received()] == [
+        delivery_id("AFTER", "webhook", env.hook("ada"))]
