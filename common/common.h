@@ -368,7 +368,7 @@ extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */
 #define TC_LIMIT_PROVIDER_ID 128       /* a provider's message id in a record */
-#define TC_LIMIT_RECORD    (64u << 10) /* one delivery record's JSON: holds
+#define TC_LIMIT_RECORD    (96u << 10) /* one delivery record's JSON: holds
 					* every field at its limit, escaped */
 
 /* A delivery record, as stored in <prefix>:job:{<id>}:deliveries. Strings
@@ -376,6 +376,8 @@ extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 struct tc_record {
 	enum tc_channel channel;
 	const char *address, *group, *member;
+	const char *role, *email, *phone; /* the member's, for its templates;
+					   * written when not empty */
 	enum tc_dstate state;
 	unsigned attempts;
 	const char *last_outcome, *provider, *provider_message_id;
@@ -383,12 +385,15 @@ struct tc_record {
 	unsigned pass;              /* the job's pass that wrote it */
 	uint64_t plan;              /* the PLAN call that planned it */
 	int64_t next_attempt_ms;    /* when retrying; written only then */
+	const char *reasons;        /* every failed attempt's outcome, while
+				     * retrying: a parked delivery leaves memory
+				     * and comes back from its record */
 };
 
 /* Appends rec to b as one JSON object, valid whatever the strings hold:
  * each string is escaped, invalid UTF-8 replaced, and cut at a character
- * boundary to its limit (address TC_LIMIT_ADDRESS, group and member
- * TC_LIMIT_TEXT, outcome TC_LIMIT_OUTCOME, provider TC_LIMIT_PROVIDER, its
+ * boundary to its limit (address, email and phone TC_LIMIT_ADDRESS; group,
+ * member and role TC_LIMIT_TEXT; reasons TC_LIMIT_REASONS; outcome TC_LIMIT_OUTCOME, provider TC_LIMIT_PROVIDER, its
  * message id TC_LIMIT_PROVIDER_ID), so a record never passes
  * TC_LIMIT_RECORD. Returns 0, or -ENOMEM / TC_ELIMIT with b as it was. */
 int tc_record_json(struct tc_buf *b, const struct tc_record *rec);

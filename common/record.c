@@ -39,6 +39,12 @@ int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 	r |= add_str(b, ",\"address\":", rec->address, TC_LIMIT_ADDRESS);
 	r |= add_str(b, ",\"group\":", rec->group, TC_LIMIT_TEXT);
 	r |= add_str(b, ",\"member\":", rec->member, TC_LIMIT_TEXT);
+	if (rec->role && rec->role[0])
+		r |= add_str(b, ",\"role\":", rec->role, TC_LIMIT_TEXT);
+	if (rec->email && rec->email[0])
+		r |= add_str(b, ",\"email\":", rec->email, TC_LIMIT_ADDRESS);
+	if (rec->phone && rec->phone[0])
+		r |= add_str(b, ",\"phone\":", rec->phone, TC_LIMIT_ADDRESS);
 	r |= tc_buf_adds(b, ",\"state\":\"");
 	r |= tc_buf_adds(b, tc_dstate_name(rec->state));
 	r |= tc_buf_adds(b, "\",\"attempts\":");
@@ -55,6 +61,8 @@ int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 	if (rec->state == TC_DS_RETRYING) {
 		r |= tc_buf_adds(b, ",\"next_attempt_ms\":");
 		r |= add_uint(b, rec->next_attempt_ms > 0 ? (uint64_t)rec->next_attempt_ms : 0);
+		if (rec->reasons && rec->reasons[0])
+			r |= add_str(b, ",\"reasons\":", rec->reasons, TC_LIMIT_REASONS);
 	}
 	r |= tc_buf_addc(b, '}');
 	if (r && b->data) {

@@ -124,7 +124,7 @@ static void on_claim_timer(uv_timer_t *t)
 	if (d->stopping || !tc_rconn_ctx(d->cmd))
 		return;
 	heartbeat(d);
-	if (!d->rescan && d->n_runs < TC_ACTIVE_JOBS)
+	if (!d->rescan && tc_runs_active(d) < TC_ACTIVE_JOBS)
 		autoclaim(d);
 }
 

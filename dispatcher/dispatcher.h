@@ -27,6 +27,9 @@
 #define TC_INTAKE_BLOCK_MS 5000 /* XREADGROUP BLOCK */
 #define TC_PEEK_US       200 /* how often a busy loop turn looks for new jobs */
 #define TC_READ_RETRY_MS 1000 /* after Redis refused a read */
+#define TC_PARK_MS       5000 /* a retry further away than this leaves memory */
+#define TC_WAITING_JOBS  1024 /* runs only waiting for parked retries that take
+			       * no run slot (past it they count again) */
 #define TC_WAKE_POLL_MS  5000 /* the longest a due sleeping job waits to be woken */
 #define TC_WAKE_BATCH    256  /* sleeping jobs woken per script call */
 
@@ -140,6 +143,7 @@ struct tc_run {
 	uint64_t roster_errors;     /* roster rows that no longer validate */
 
 	unsigned live;              /* deliveries in memory */
+	unsigned parked;            /* deliveries parked until a far retry (park.c) */
 	unsigned writes;            /* other calls under way (ACCEPT, FINISH, ...) */
 	struct tc_write *outbox;    /* tracking writes not yet answered, in order */
 	struct tc_write **outbox_tail;
@@ -176,6 +180,11 @@ struct tc_disp {
 	struct tc_dlv **retry_heap;
 	size_t n_retry, cap_retry;
 	uv_timer_t retry_timer;
+	/* retries far away, out of memory but for an index entry (park.c) */
+	struct tc_parked *parked;
+	size_t n_parked, cap_parked;
+	unsigned unparking;         /* records being read back */
+	uv_timer_t park_timer;
 	uint64_t rng;               /* xorshift state, for backoff jitter */
 
 	/* intake */
@@ -267,6 +276,10 @@ void tc_plan_expand(struct tc_run *r);
  * one element each) and hands those to send to the scheduler. */
 void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
 		    const redisReply *rep);
+/* A new delivery of r on channel c to address, for member m of group
+ * (strings copied), counted in memory; NULL when out of memory. */
+struct tc_dlv *tc_dlv_new(struct tc_run *r, enum tc_channel c, const char *address,
+			  const char *group, const struct tc_member *m);
 /* Frees a delivery in memory (it leaves in_flight). */
 void tc_dlv_free(struct tc_dlv *v);
 
@@ -318,6 +331,21 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 		    size_t len, bool later, redisCallbackFn *cb);
 /* Sets r's job record state (a woken job: "sending"). */
 void tc_track_job_state(struct tc_run *r, const char *state);
+
+/* park.c: retries far away wait in Redis, not in memory */
+int tc_park_init(struct tc_disp *d);
+/* Parks v (retrying, its record written with due_ms): frees it, keeping an
+ * index entry until due_ms. Returns 0, or -ENOMEM (v is then kept). */
+int tc_park(struct tc_disp *d, struct tc_dlv *v);
+/* Makes r's parked deliveries due now (cancel). */
+void tc_park_hurry(struct tc_disp *d, const struct tc_run *r);
+/* Forgets r's parked deliveries (every run's when r is NULL): they stay
+ * as Redis has them, for the next pass. */
+void tc_park_drop(struct tc_disp *d, const struct tc_run *r);
+void tc_park_stop(struct tc_disp *d);
+/* run.c: runs that take a run slot (TC_ACTIVE_JOBS): all but those only
+ * waiting for parked retries, up to TC_WAITING_JOBS of them. */
+unsigned tc_runs_active(const struct tc_disp *d);
 
 /* wake.c: jobs that only wait, asleep in Redis */
 /* Starts waking sleeping jobs: at once (those due while no tocsind ran),

@@ -265,7 +265,7 @@ void tc_intake_pump(struct tc_disp *d)
 		read_streams(d, true);
 		return;
 	}
-	if (d->n_runs < TC_ACTIVE_JOBS)
+	if (tc_runs_active(d) < TC_ACTIVE_JOBS)
 		read_streams(d, false);
 }
 

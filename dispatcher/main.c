@@ -144,6 +144,7 @@ static void close_all(struct tc_disp *d)
 	uv_timer_stop(&d->cancel_timer);
 	uv_close((uv_handle_t *)&d->cancel_timer, NULL);
 	tc_wake_stop(d);
+	tc_park_stop(d);
 	uv_close((uv_handle_t *)&d->read_retry, NULL);
 }
 
@@ -264,7 +265,8 @@ static int start(struct tc_disp *d)
 	d->http = tc_http_new(d->loop, total, per_host);
 	if (!d->http || open_channels(d) < 0)
 		return 1;
-	if (tc_runs_init(d) < 0 || tc_claim_start(d) < 0 || tc_wake_start(d) < 0)
+	if (tc_runs_init(d) < 0 || tc_claim_start(d) < 0 || tc_wake_start(d) < 0 ||
+	    tc_park_init(d) < 0)
 		return 1;
 	uv_check_init(d->loop, &d->check);
 	uv_check_start(&d->check, on_check);
@@ -338,6 +340,7 @@ int main(int argc, char **argv)
 		uv_run(d.loop, UV_RUN_DEFAULT);
 	}
 	free(d.retry_heap);
+	free(d.parked);
 	for (opt = 0; opt < TC_CH_COUNT; opt++)
 		tc_chan_free(d.chan[opt]);
 	tc_tpl_store_free(d.templates);

@@ -19,9 +19,8 @@
 #include "dispatcher/dispatcher.h"
 
 /* Copies the strings a delivery needs into one allocation after it. */
-static struct tc_dlv *dlv_new(struct tc_run *r, enum tc_channel c,
-			      const char *address, const char *group,
-			      const struct tc_member *m)
+struct tc_dlv *tc_dlv_new(struct tc_run *r, enum tc_channel c, const char *address,
+			  const char *group, const struct tc_member *m)
 {
 	const char *src[6] = { address, group, m->name, m->role, m->email, m->phone };
 	size_t len[6], total = 0;
@@ -101,7 +100,11 @@ void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
 			r->planned++;
 		}
 		v->state = s;
-		/* A retry that was waiting when tocsind stopped keeps its time. */
+		/* A retry that was waiting when tocsind stopped keeps its time:
+		 * in memory when it is near, parked when it is far. */
+		if (s == TC_DS_RETRYING && v->due_ms > tc_time_now_ms() + TC_PARK_MS &&
+		    tc_park(r->disp, v) == 0)
+			continue;
 		if (s == TC_DS_RETRYING && v->due_ms > tc_time_now_ms() &&
 		    tc_sched_wait(r->disp, v) == 0)
 			continue;
@@ -130,7 +133,7 @@ static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 		addr = tc_member_address(m, c);
 		if (!(mask & TC_CH_BIT(c)) || !addr)
 			continue;
-		v = dlv_new(r, c, addr, group, m);
+		v = tc_dlv_new(r, c, addr, group, m);
 		if (!v) {
 			tc_run_break(r, "out of memory");
 			return;

@@ -45,6 +45,7 @@ static void run_cancel(struct tc_run *r)
 	r->cancelled = true;
 	r->expanded = true;
 	tc_sched_hurry(d, r);
+	tc_park_hurry(d, r);
 	tc_disp_poke(d);
 }
 
@@ -110,6 +111,8 @@ static void run_free(struct tc_run *r)
 	for (i = 0; i < r->n_plan; i++)
 		tc_dlv_free(r->plan[i]);
 	tc_track_release(r);
+	if (r->parked)
+		tc_park_drop(r->disp, r);
 	if (r->rr)
 		tc_rr_free(r->rr);
 	uv_timer_stop(&r->timer);
@@ -135,6 +138,7 @@ void tc_run_break_all(struct tc_disp *d)
 		tc_run_break(r, "redis connection lost");
 	tc_sched_drop_ready(d);
 	tc_sched_drop_waiting(d);
+	tc_park_drop(d, NULL);
 	tc_disp_poke(d);
 }
 
@@ -195,8 +199,8 @@ static void run_finish(struct tc_run *r)
 /* Moves a run on when it can; false when the run was freed. */
 static bool run_step(struct tc_run *r)
 {
-	bool idle = r->live == 0 && r->n_plan == 0 && r->n_move == 0 && r->writes == 0 &&
-		    !r->outbox;
+	bool idle = r->live == 0 && r->parked == 0 && r->n_plan == 0 && r->n_move == 0 &&
+		    r->writes == 0 && !r->outbox;
 
 	switch (r->phase) {
 	case TC_RUN_EXPANDING:
@@ -348,6 +352,25 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 		tc_sched_dispatch(r->disp, false);
 	}
 	tc_disp_poke(r->disp);
+}
+
+/* Whether r only waits for parked retries: all planned, nothing in
+ * memory or under way. */
+static bool only_waiting(const struct tc_run *r)
+{
+	return r->phase == TC_RUN_DRAINING && r->parked && !r->live && !r->n_plan &&
+	       !r->n_move && !r->writes && !r->outbox;
+}
+
+unsigned tc_runs_active(const struct tc_disp *d)
+{
+	const struct tc_run *r;
+	unsigned n = 0, waiting = 0;
+
+	for (r = d->runs; r; r = r->next)
+		if (!only_waiting(r) || ++waiting > TC_WAITING_JOBS)
+			n++;
+	return n;
 }
 
 /* Inserts r after every run of the same or a higher severity. */

@@ -217,6 +217,9 @@ static void retry_or_fail(struct tc_disp *d, struct tc_dlv *v,
 	       v->run->job.id, v->id, tc_channel_name(v->ch), v->attempts,
 	       tc_log_quote(q, sizeof(q), o->detail), (unsigned long long)wait);
 	tc_track_move(v, TC_DS_RETRYING, o->detail, o->provider, o->provider_id);
+	/* Far off, it waits in Redis: its in_flight slot goes to new work. */
+	if (wait > TC_PARK_MS && tc_park(d, v) == 0)
+		return;
 	if (tc_sched_wait(d, v) < 0) {
 		tc_run_break(v->run, "out of memory");
 		tc_dlv_free(v);
@@ -336,6 +339,14 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 			v->due_ms = at;
 			tc_msg_release(&v->msg);
 			tc_msg_init(&v->msg);
+			/* Held far off (a Retry-After of an hour): it waits in
+			 * Redis as retrying, without an attempt counted. */
+			if (at - now > TC_PARK_MS) {
+				tc_track_move(v, TC_DS_RETRYING,
+					      "held back: its destination asked to wait", "", "");
+				if (tc_park(d, v) == 0)
+					return;
+			}
 			if (tc_sched_wait(d, v) < 0) {
 				tc_run_break(r, "out of memory");
 				tc_dlv_free(v);

@@ -28,7 +28,8 @@ static int dlv_json(const struct tc_dlv *v, const char *outcome,
 {
 	struct tc_record rec = {
 		.channel = v->ch, .address = v->address, .group = v->group,
-		.member = v->name, .state = v->state, .attempts = v->attempts,
+		.member = v->name, .role = v->role, .email = v->email, .phone = v->phone,
+		.state = v->state, .attempts = v->attempts, .reasons = v->reasons.data,
 		.last_outcome = outcome, .provider = provider,
 		.provider_message_id = provider_id,
 		.updated_at = tc_disp_now(v->run->disp), .pass = v->run->pass,

@@ -288,6 +288,10 @@ static void test_record_json(void)
 	rec.address = addr;
 	rec.group = name;
 	rec.member = name;
+	rec.role = name;
+	rec.email = addr;
+	rec.phone = addr;
+	rec.reasons = addr;
 	rec.state = TC_DS_RETRYING;
 	rec.attempts = 4294967295u;
 	rec.last_outcome = outcome;
@@ -314,6 +318,18 @@ static void test_record_json(void)
 	TC_CHECK(json_string_length(json_object_get(o, "address")) <= TC_LIMIT_ADDRESS);
 	TC_CHECK_STR(json_string_value(json_object_get(o, "state")), "retrying");
 	TC_CHECK(json_integer_value(json_object_get(o, "next_attempt_ms")) == INT64_MAX);
+	json_decref(o);
+
+	tc_test_begin("record: every field at its limit, each byte a control character");
+	memset(addr, 1, TC_LIMIT_ADDRESS * 2);
+	memset(name, 1, TC_LIMIT_TEXT * 4);
+	memset(outcome, 1, TC_LIMIT_OUTCOME * 4);
+	memset(prov, 1, 999);
+	memset(pid, 1, 999);
+	tc_buf_reset(&b);
+	TC_CHECK_INT(tc_record_json(&b, &rec), 0);
+	o = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, &err);
+	TC_CHECK(o != NULL);
 	json_decref(o);
 
 	tc_test_begin("json: a quoted string is cut whole characters at a time");
