@@ -363,7 +363,7 @@ int tc_key_events(char *out, size_t n, const char *prefix);
  * FINISH and DEAD; the tool's CANCEL and REQUEUE (dead retry). */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
-	tc_lua_wake[];
+	tc_lua_wake[], tc_lua_settle[];
 
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */
@@ -397,6 +397,28 @@ struct tc_record {
  * message id TC_LIMIT_PROVIDER_ID), so a record never passes
  * TC_LIMIT_RECORD. Returns 0, or -ENOMEM / TC_ELIMIT with b as it was. */
 int tc_record_json(struct tc_buf *b, const struct tc_record *rec);
+
+/* A delivery moved on by its id alone, outside any running job (a
+ * receipt, an acknowledgement): the SETTLE script's call. */
+struct tc_settle {
+	const char *prefix, *job_id, *delivery_id;
+	enum tc_dstate to;
+	unsigned from;              /* TC_DS bits (1u << state) it may come from;
+				     * only states tocsind no longer holds */
+	const char *outcome;
+	const char *provider, *provider_message_id; /* NULL: keep the record's */
+	const char *now;            /* RFC 3339 */
+};
+/* Fills argv/lens (at least TC_SETTLE_ARGS each, with the key and state
+ * strings in keys, at least 3 * TC_KEY_MAX + 128 bytes) for the call.
+ * Returns the argument count, or TC_ELIMIT when a key does not fit. */
+#define TC_SETTLE_ARGS 13
+int tc_settle_args(const struct tc_settle *s, char *keys, size_t n,
+		   const char **argv, size_t *lens);
+/* The provider message id map: <prefix>:msgid:{<provider>} (a hash of
+ * message id -> "<job id>/<delivery id>"), so a receipt finds its
+ * delivery. */
+int tc_key_msgid(char *out, size_t n, const char *prefix, const char *provider);
 #define TC_GROUP_NAME "tocsind"   /* the consumer group */
 
 /* ---- reaching Redis (redis.c) ---------------------------------------------- */

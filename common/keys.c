@@ -52,3 +52,8 @@ int tc_key_events(char *out, size_t n, const char *prefix)
 {
 	return key(out, n, snprintf(out, n, "%s:events", prefix));
 }
+
+int tc_key_msgid(char *out, size_t n, const char *prefix, const char *provider)
+{
+	return key(out, n, snprintf(out, n, "%s:msgid:{%s}", prefix, provider));
+}

@@ -4,6 +4,7 @@
  * state change) but always valid JSON, whatever a producer put in a name
  * or an address, and never longer than TC_LIMIT_RECORD.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -70,4 +71,40 @@ int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 		b->data[start] = '\0';
 	}
 	return r ? TC_ELIMIT : 0;
+}
+
+int tc_settle_args(const struct tc_settle *s, char *keys, size_t n,
+		   const char **argv, size_t *lens)
+{
+	char *k_job = keys, *k_dlv = keys + TC_KEY_MAX, *k_ev = keys + 2 * TC_KEY_MAX;
+	char *from = keys + 3 * TC_KEY_MAX;
+	size_t used = 0;
+	int i;
+
+	if (n < 3 * TC_KEY_MAX + 128 ||
+	    tc_key_job(k_job, TC_KEY_MAX, s->prefix, s->job_id) < 0 ||
+	    tc_key_deliveries(k_dlv, TC_KEY_MAX, s->prefix, s->job_id) < 0 ||
+	    tc_key_job_events(k_ev, TC_KEY_MAX, s->prefix, s->job_id) < 0)
+		return TC_ELIMIT;
+	from[0] = '\0';
+	for (i = 0; i < TC_DS_COUNT; i++)
+		if (s->from & (1u << i))
+			used += (size_t)snprintf(from + used, 128 - used, "%s%s",
+						 used ? " " : "", tc_dstate_name(i));
+	argv[0] = "EVAL";
+	argv[1] = tc_lua_settle;
+	argv[2] = "3";
+	argv[3] = k_job;
+	argv[4] = k_dlv;
+	argv[5] = k_ev;
+	argv[6] = s->now;
+	argv[7] = s->delivery_id;
+	argv[8] = tc_dstate_name(s->to);
+	argv[9] = s->outcome ? s->outcome : "";
+	argv[10] = from;
+	argv[11] = s->provider ? s->provider : "";
+	argv[12] = s->provider_message_id ? s->provider_message_id : "";
+	for (i = 0; i < TC_SETTLE_ARGS; i++)
+		lens[i] = strlen(argv[i]);
+	return TC_SETTLE_ARGS;
 }

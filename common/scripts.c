@@ -230,3 +230,37 @@ const char tc_lua_requeue[] =
 	"local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])\n"
 	"redis.call('XDEL', KEYS[1], ARGV[1])\n"
 	"return id\n";
+
+/* KEYS: job record, deliveries, job events. ARGV: now, delivery id, the
+ * new state, outcome, the states it may come from (space-separated),
+ * provider, provider message id (both "" to keep the record's). Moves one
+ * delivery on by its id alone, whether or not a tocsind works on its job
+ * (a receipt, an acknowledgement, after the job is done too): only from a
+ * state tocsind no longer holds in memory, so it never races a running
+ * job's MOVE, and the counts move with the record, so they still add up.
+ * Returns {"moved", old state}, {"skipped", current state} when the
+ * delivery is in another state, or {"none", ""} when there is no such
+ * delivery. */
+const char tc_lua_settle[] =
+	"local raw = redis.call('HGET', KEYS[2], ARGV[2])\n"
+	"if not raw then return {'none', ''} end\n"
+	"local d = cjson.decode(raw)\n"
+	"local from = d.state\n"
+	"local ok = false\n"
+	"for s in string.gmatch(ARGV[5], '%S+') do\n"
+	"  if s == from then ok = true end\n"
+	"end\n"
+	"if not ok then return {'skipped', from} end\n"
+	"d.state = ARGV[3]\n"
+	"d.last_outcome = ARGV[4]\n"
+	"d.updated_at = ARGV[1]\n"
+	"if ARGV[6] ~= '' then d.provider = ARGV[6] end\n"
+	"if ARGV[7] ~= '' then d.provider_message_id = ARGV[7] end\n"
+	"redis.call('HSET', KEYS[2], ARGV[2], cjson.encode(d))\n"
+	"redis.call('HINCRBY', KEYS[1], from, -1)\n"
+	"redis.call('HINCRBY', KEYS[1], ARGV[3], 1)\n"
+	"redis.call('HINCRBY', KEYS[1], d.channel .. '.' .. from, -1)\n"
+	"redis.call('HINCRBY', KEYS[1], d.channel .. '.' .. ARGV[3], 1)\n"
+	"redis.call('XADD', KEYS[3], '*', 'delivery', ARGV[2], 'channel', d.channel,\n"
+	"  'state', ARGV[3], 'outcome', ARGV[4], 'at', ARGV[1])\n"
+	"return {'moved', from}\n";

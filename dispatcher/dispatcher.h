@@ -329,6 +329,12 @@ void tc_track_release(struct tc_run *r);
  * TC_EREDIS (then cb is never called). */
 int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 		    size_t len, bool later, redisCallbackFn *cb);
+/* Moves one delivery on by its id, whether or not its job runs here (a
+ * receipt, an acknowledgement: the SETTLE script). cb gets {"moved",
+ * old}, {"skipped", current} or {"none", ""}. Returns 0, TC_ELIMIT, or
+ * TC_EREDIS (then cb is never called). */
+int tc_track_settle(struct tc_disp *d, const struct tc_settle *s,
+		    redisCallbackFn *cb, void *data);
 /* Sets r's job record state (a woken job: "sending"). */
 void tc_track_job_state(struct tc_run *r, const char *state);
 

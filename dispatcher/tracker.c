@@ -20,6 +20,7 @@
 #define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
 
 static void plan_done(redisAsyncContext *ac, void *reply, void *priv);
+static void map_msgid(struct tc_dlv *v, const char *provider, const char *provider_id);
 static void move_done(redisAsyncContext *ac, void *reply, void *priv);
 
 /* The delivery's record, as stored in <prefix>:job:{<id>}:deliveries. */
@@ -350,6 +351,8 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 		return;
 	}
 	v->state = to;
+	if (provider_id && provider_id[0] && provider && provider[0])
+		map_msgid(v, provider, provider_id);
 	tc_buf_init(&json, TC_LIMIT_RECORD);
 	if (dlv_json(v, outcome, provider, provider_id, &json) < 0) {
 		/* Out of memory: never a record that says less than Redis has. */
@@ -478,5 +481,29 @@ void tc_track_job_state(struct tc_run *r, const char *state)
 {
 	const char *argv[4] = { "HSET", r->key_job, "state", state };
 
+	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, argv, NULL);
+}
+
+int tc_track_settle(struct tc_disp *d, const struct tc_settle *s,
+		    redisCallbackFn *cb, void *data)
+{
+	char keys[3 * TC_KEY_MAX + 128];
+	const char *argv[TC_SETTLE_ARGS];
+	size_t lens[TC_SETTLE_ARGS];
+	int argc = tc_settle_args(s, keys, sizeof(keys), argv, lens);
+
+	return argc < 0 ? argc : tc_rconn_cmd(d->cmd, cb, data, argc, argv, lens);
+}
+
+/* Maps a provider's message id back to its delivery, for its receipts. */
+static void map_msgid(struct tc_dlv *v, const char *provider, const char *provider_id)
+{
+	struct tc_run *r = v->run;
+	char key[TC_KEY_MAX], ref[TC_LIMIT_JOB_ID + TC_DELIVERY_ID_LEN + 2];
+	const char *argv[4] = { "HSET", key, provider_id, ref };
+
+	if (tc_key_msgid(key, sizeof(key), r->disp->cfg->prefix, provider) < 0)
+		return;
+	snprintf(ref, sizeof(ref), "%s/%s", r->job.id, v->id);
 	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, argv, NULL);
 }
