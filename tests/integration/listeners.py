@@ -6,8 +6,9 @@ the same port of ::1. It counts every connection it accepts, by the local
 address that accepted it, before reading a byte: where the allow list
 refuses, the count must stay 0. Each request is kept (method, path, Host,
 the address that took it). It answers `status` (204 by default) with any
-extra `headers`; with `tls`, an ssl.SSLContext, it speaks HTTPS and counts
-handshakes that failed apart.
+extra `headers`; with `tls`, an ssl.SSLContext, it speaks HTTPS, keeps
+the name each client asked for (SNI) and counts handshakes that failed
+apart.
 
 ConnectProxy: an HTTP proxy on 127.0.0.1 that logs the first line of
 every request it gets (so `targets` holds each CONNECT's "host:port"),
@@ -52,6 +53,9 @@ class Listener:
         self.accepted = []     # local address of each connection accepted
         self.requests = []     # (method, path, host header, local address)
         self.tls_failures = []
+        self.sni = []          # the server name of each TLS client hello
+        if tls:
+            tls.sni_callback = lambda sock, name, ctx: self._note_sni(name)
         self.stopped = False
         self.conns = []
         self.socks = [self._bind(socket.AF_INET, "127.0.0.1", 0)]
@@ -70,6 +74,10 @@ class Listener:
         s.bind((addr, port))
         s.listen(64)
         return s
+
+    def _note_sni(self, name):
+        with self.lock:
+            self.sni.append(name)
 
     def count(self, addr=None):
         """Connections accepted, in all or on local address addr."""

@@ -190,19 +190,26 @@ def test_the_configured_proxy_connects_only_to_checked_addresses(env):
     would resolve otherwise, or that tocsind cannot resolve, or one whose
     address is refused, never reaches the proxy. no_proxy does not turn
     the configured proxy off, and the environment's proxies stay unused."""
+    import ssl
     env.start_redis()
     proxy = own(env, ConnectProxy())
     trap = own(env, Listener())
     lis = own(env, Listener())
     other = own(env, Listener())
     p = lis.port
+    cert, key = make_certs(env)["selfsigned"]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    tls = own(env, Listener(tls=ctx))
     proxy_env(env, f"http://127.0.0.1:{trap.port}", no_proxy="*", NO_PROXY="*")
     urls = [("Name", f"http://localhost:{p}/name"),
             ("Literal", f"http://127.0.0.1:{p}/literal"),
+            ("Tls", f"https://localhost:{tls.port}/tls"),
             ("RefusedName", f"http://vm:{other.port}/no"),
             ("RefusedLiteral", f"http://127.0.0.2:{p}/no"),
             ("Unresolvable", f"http://no-such-host.invalid:{p}/no")]
-    configure(env, urls, allow=(f"127.0.0.1:{p}",), proxy=proxy.url)
+    configure(env, urls, allow=(f"127.0.0.1:{p}", f"127.0.0.1:{tls.port}"),
+              proxy=proxy.url)
     env.start_tocsind()
     by = run_job(env, "PROXY")
     for name in ("Name", "Literal"):
@@ -213,9 +220,14 @@ def test_the_configured_proxy_connects_only_to_checked_addresses(env):
     assert_refused(by["RefusedLiteral"])
     d = by["Unresolvable"]
     assert d["state"] == "failed" and "Could not resolve host" in d["last_outcome"], d
+    # Through the tunnel to a checked address, TLS still names the URL's
+    # host (and verifies it: nothing trusts this certificate).
+    d = by["Tls"]
+    assert d["state"] == "failed" and "certificate" in d["last_outcome"], d
+    assert tls.sni and set(tls.sni) == {"localhost"} and tls.requests == [], tls.sni
     # Only CONNECTs, each to the checked address.
     assert proxy.lines and all(ln.startswith("CONNECT ") for ln in proxy.lines), proxy.lines
-    assert set(proxy.targets) == {f"127.0.0.1:{p}"}, proxy.targets
+    assert set(proxy.targets) == {f"127.0.0.1:{p}", f"127.0.0.1:{tls.port}"}, proxy.targets
     # The tunnelled request still names the host of its URL.
     assert sorted((r[1], r[2]) for r in lis.requests) == [
         ("/literal", f"127.0.0.1:{p}"), ("/name", f"localhost:{p}")], lis.requests
