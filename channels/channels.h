@@ -169,11 +169,17 @@ void tc_chan_free(struct tc_chan *ch);
 /* ---- tc_http: libcurl's multi_socket API on a libuv loop ----------------- */
 struct tc_http;
 
-/* Decides whether a connection may be made to sa (the resolved address,
- * before connecting). Returns true to allow. */
+/* Decides whether a connection may be made to sa (an address and port,
+ * before connecting, and again before a request goes on a connection that
+ * is reused). Returns true to allow. */
 typedef bool (*tc_http_allow_fn)(void *data, const struct sockaddr *sa);
 
-/* One POST. Everything is borrowed until the callback runs. */
+/* An address and port as text, "192.0.2.1:443" or "[2001:db8::1]:443",
+ * with its NUL. */
+#define TC_HTTP_ADDR_LEN 56
+
+/* One POST. Everything is borrowed until the callback runs, but url and
+ * proxy, which are copied. */
 struct tc_http_req {
 	const char *url;
 	struct curl_slist *headers;
@@ -183,12 +189,26 @@ struct tc_http_req {
 	uint64_t timeout_ms;
 	tc_http_allow_fn allow;     /* NULL: any address */
 	void *allow_data;
+	const char *proxy;          /* "http://host:port", or NULL: none (never
+				       one from the environment). Through it,
+				       the URL's host is resolved here and
+				       checked with allow, and the proxy is
+				       asked to CONNECT to the address that
+				       passed; the proxy's own address is not
+				       judged */
 };
 
 struct tc_http_result {
 	CURLcode code;              /* CURLE_OK when a response came */
 	long status;                /* HTTP status, 0 without a response */
-	bool refused;               /* allow() refused the address */
+	bool refused;               /* allow() refused every address tried (no
+				       connection was opened), or the
+				       connection about to be reused */
+	unsigned n_refused;         /* addresses allow() refused, even when
+				       another then connected */
+	const char *refused_addr;   /* the first of them, or "" */
+	const char *peer;           /* the address that answered (through a
+				       proxy: the one tunnelled to), or "" */
 	int64_t retry_after_ms;     /* -1 when absent */
 	const char *error;          /* curl's message when code != CURLE_OK */
 	const char *body;           /* the first TC_LIMIT_RESPONSE_BODY bytes */

@@ -2,13 +2,23 @@
  * tc_http: libcurl's multi_socket API driven by a libuv loop. One multi
  * handle per loop; libcurl tells us which sockets to watch (uv_poll) and
  * when to wake it (uv_timer); we tell it what happened. Nothing blocks the
- * loop: name resolution runs in libcurl's resolver thread.
+ * loop: name resolution runs in libcurl's resolver thread, or, through a
+ * proxy, in libuv's thread pool (uv_getaddrinfo).
  *
  * Keeps true: a transfer's callback runs exactly once, from the loop and
  * never from inside tc_http_post; easy handles are reused, and with them
- * libcurl's connection cache keeps connections alive.
+ * libcurl's connection cache keeps connections alive. With an allow
+ * function, no socket is opened to an address it refuses and no request
+ * goes on a reused connection it refuses; a refused address fails the
+ * transfer only when no other address was connected to. Through a proxy,
+ * the proxy is asked to CONNECT to an address allow accepted, never to a
+ * name it would resolve itself, and a proxy comes only from the request:
+ * never from http_proxy and friends, never skipped for no_proxy.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,7 +40,22 @@ struct http_xfer {
 	void *data;
 	tc_http_allow_fn allow;
 	void *allow_data;
-	bool refused;
+	/* What allow said of this transfer's addresses. */
+	unsigned n_refused;         /* addresses refused */
+	unsigned n_opened;          /* sockets opened to allowed addresses */
+	bool reuse_refused;         /* a reused connection refused */
+	char refused_addr[TC_HTTP_ADDR_LEN]; /* the first refused */
+	char peer[TC_HTTP_ADDR_LEN];  /* the address a request went to */
+	/* Through a proxy: the destination is resolved here, then pinned. */
+	bool via_proxy;
+	bool started;               /* added to the multi handle */
+	bool resolving;             /* uv_getaddrinfo under way */
+	bool orphan;                /* the client is gone: free when resolved */
+	char *host;                 /* the URL's host, while resolving (curl_free) */
+	char port[8];               /* the URL's port, while resolving */
+	uv_getaddrinfo_t resolve;
+	struct curl_slist connect_to; /* "::ADDR:PORT": every CONNECT to ADDR */
+	char connect_line[TC_HTTP_ADDR_LEN + 2];
 	size_t body_len;
 	char body[TC_LIMIT_RESPONSE_BODY];
 	char error[CURL_ERROR_SIZE];
@@ -161,6 +186,37 @@ static size_t on_write(char *p, size_t size, size_t n, void *userp)
 	return len;
 }
 
+/* sa as "a.b.c.d:port" or "[v6]:port" into out (TC_HTTP_ADDR_LEN). */
+static void addr_text(const struct sockaddr *sa, char *out)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET && inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)))
+		snprintf(out, TC_HTTP_ADDR_LEN, "%s:%u", ip, ntohs(s4->sin_port));
+	else if (sa->sa_family == AF_INET6 &&
+		 inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)))
+		snprintf(out, TC_HTTP_ADDR_LEN, "[%s]:%u", ip, ntohs(s6->sin6_port));
+	else
+		snprintf(out, TC_HTTP_ADDR_LEN, "(family %d)", sa->sa_family);
+}
+
+/* Asks allow about sa; a refusal is counted and the first one kept. */
+static bool xfer_allows(struct http_xfer *x, const struct sockaddr *sa)
+{
+	if (!x->allow || x->allow(x->allow_data, sa))
+		return true;
+	if (x->n_refused++ == 0)
+		addr_text(sa, x->refused_addr);
+	return false;
+}
+
+/* libcurl opens a socket to each address it tries: the check on the
+ * address actually connected to. A refused address fails this attempt
+ * only; libcurl goes on with the next. Through a proxy every socket goes
+ * to the proxy (the operator's own, not judged); the destination was
+ * checked and pinned before (on_resolved). */
 static curl_socket_t on_opensocket(void *userp, curlsocktype purpose,
 				   struct curl_sockaddr *a)
 {
@@ -168,11 +224,45 @@ static curl_socket_t on_opensocket(void *userp, curlsocktype purpose,
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return CURL_SOCKET_BAD;
-	if (x->allow && !x->allow(x->allow_data, &a->addr)) {
-		x->refused = true;
+	if (!x->via_proxy && !xfer_allows(x, &a->addr))
 		return CURL_SOCKET_BAD;
-	}
+	x->n_opened++;
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* libcurl is about to send the request on a connection, new or reused: a
+ * reused one was opened for another transfer, maybe under an allow list a
+ * reload has since narrowed, so it is judged again. Records the peer. */
+static int on_prereq(void *userp, char *ip, char *local_ip, int port, int local_port)
+{
+	struct http_xfer *x = userp;
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+	(void)local_ip;
+	(void)local_port;
+	if (x->via_proxy) {
+		/* ip is the proxy's; the tunnel goes to the pinned address. */
+		snprintf(x->peer, sizeof(x->peer), "%s", x->connect_line + 2);
+		return CURL_PREREQFUNC_OK;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+	} else {
+		ss.ss_family = AF_UNSPEC; /* refused by any allow list */
+	}
+	if (!xfer_allows(x, (struct sockaddr *)&ss)) {
+		x->reuse_refused = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	addr_text((struct sockaddr *)&ss, x->peer);
+	return CURL_PREREQFUNC_OK;
 }
 
 /* Takes x out of the multi handle and the active list. */
@@ -187,12 +277,49 @@ static void xfer_unlink(struct tc_http *h, struct http_xfer *x)
 		x->next->prev = x->prev;
 }
 
-/* Reports finished transfers and returns their handles to the pool. */
-static void check_done(struct tc_http *h)
+/* Reports transfer x as ended with code, and returns its handle to the
+ * pool. Refused means nothing was connected to: every address tried was
+ * refused (one refused among several that then connected is only counted),
+ * or the connection about to be reused was. */
+static void xfer_done(struct tc_http *h, struct http_xfer *x, CURLcode code)
 {
 	struct tc_http_result r;
-	struct http_xfer *x;
 	curl_off_t retry_after;
+
+	memset(&r, 0, sizeof(r));
+	r.code = code;
+	r.retry_after_ms = -1;
+	/* A pooled handle that never ran still holds its last transfer's. */
+	if (x->started) {
+		(void)curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+		if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) ==
+		    CURLE_OK && retry_after > 0)
+			r.retry_after_ms = (int64_t)retry_after * 1000;
+	}
+	r.refused = code != CURLE_OK && x->n_refused > 0 &&
+		    (x->reuse_refused || x->n_opened == 0);
+	r.n_refused = x->n_refused;
+	r.refused_addr = x->n_refused ? x->refused_addr : "";
+	r.peer = x->peer;
+	r.error = x->error[0] ? x->error : curl_easy_strerror(r.code);
+	r.body = x->body;
+	r.body_len = x->body_len;
+	xfer_unlink(h, x);
+	x->cb(x->data, &r);
+	if (h->n_free < HTTP_FREE_HANDLES && !h->closing) {
+		x->next = h->free_list;
+		h->free_list = x;
+		h->n_free++;
+	} else {
+		curl_easy_cleanup(x->easy);
+		free(x);
+	}
+}
+
+/* Reports finished transfers. */
+static void check_done(struct tc_http *h)
+{
+	struct http_xfer *x;
 	CURLMsg *m;
 	int left;
 
@@ -200,27 +327,7 @@ static void check_done(struct tc_http *h)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		memset(&r, 0, sizeof(r));
-		r.code = m->data.result;
-		(void)curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
-		r.retry_after_ms = -1;
-		if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) ==
-		    CURLE_OK && retry_after > 0)
-			r.retry_after_ms = (int64_t)retry_after * 1000;
-		r.refused = x->refused;
-		r.error = x->error[0] ? x->error : curl_easy_strerror(r.code);
-		r.body = x->body;
-		r.body_len = x->body_len;
-		xfer_unlink(h, x);
-		x->cb(x->data, &r);
-		if (h->n_free < HTTP_FREE_HANDLES && !h->closing) {
-			x->next = h->free_list;
-			h->free_list = x;
-			h->n_free++;
-		} else {
-			curl_easy_cleanup(x->easy);
-			free(x);
-		}
+		xfer_done(h, x, m->data.result);
 	}
 }
 
@@ -257,17 +364,24 @@ static void easy_setup(struct http_xfer *x)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	/* Never a proxy from http_proxy and friends: it would carry requests
-	 * past the allow list (DESIGN.md, Webhooks). */
+	 * past the allow list (DESIGN.md, Webhooks). Each transfer sets
+	 * CURLOPT_PROXY again, "" or the request's; and no_proxy must not
+	 * make a configured proxy go unused (it would anyway reach only the
+	 * pinned address). */
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "tocsin/0.1");
 }
@@ -293,10 +407,123 @@ static struct http_xfer *xfer_get(struct tc_http *h)
 		easy_setup(x);
 	}
 	x->h = h;
-	x->refused = false;
+	x->n_refused = 0;
+	x->n_opened = 0;
+	x->reuse_refused = false;
+	x->refused_addr[0] = '\0';
+	x->peer[0] = '\0';
+	x->via_proxy = false;
+	x->started = false;
+	x->resolving = false;
+	x->orphan = false;
+	x->host = NULL;
+	x->connect_line[0] = '\0';
 	x->body_len = 0;
 	x->error[0] = '\0';
 	return x;
+}
+
+/* Pins every connection of x to sa: the proxy is asked to CONNECT to it
+ * whatever the URL's host ("::" matches any host and port). */
+static void xfer_pin(struct http_xfer *x, const struct sockaddr *sa)
+{
+	char addr[TC_HTTP_ADDR_LEN];
+
+	addr_text(sa, addr);
+	snprintf(x->connect_line, sizeof(x->connect_line), "::%s", addr);
+	x->connect_to.data = x->connect_line;
+	x->connect_to.next = NULL;
+	curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, &x->connect_to);
+}
+
+/* The destination's addresses, resolved off the loop: the first one allow
+ * accepts is pinned and the transfer starts; with none, it ends refused
+ * and the proxy never hears of it. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct http_xfer *x = container_of(req, struct http_xfer, resolve);
+	struct tc_http *h = x->h;
+	const struct addrinfo *ai;
+	CURLcode code = CURLE_OK;
+
+	x->resolving = false;
+	if (x->orphan) { /* tc_http_free reported it and let go */
+		uv_freeaddrinfo(res);
+		curl_free(x->host);
+		curl_easy_cleanup(x->easy);
+		free(x);
+		return;
+	}
+	for (ai = status < 0 ? NULL : res; ai; ai = ai->ai_next)
+		if (xfer_allows(x, ai->ai_addr))
+			break;
+	if (status < 0) {
+		code = CURLE_COULDNT_RESOLVE_HOST;
+		snprintf(x->error, sizeof(x->error), "Could not resolve host: %s (%s)",
+			 x->host, uv_strerror(status));
+	} else if (!ai) {
+		code = CURLE_COULDNT_CONNECT;
+		snprintf(x->error, sizeof(x->error), "no address of %s is allowed",
+			 x->host);
+	} else {
+		xfer_pin(x, ai->ai_addr);
+	}
+	uv_freeaddrinfo(res);
+	curl_free(x->host);
+	x->host = NULL;
+	if (code == CURLE_OK) {
+		x->started = curl_multi_add_handle(h->multi, x->easy) == CURLM_OK;
+		if (!x->started) {
+			code = CURLE_OUT_OF_MEMORY;
+			snprintf(x->error, sizeof(x->error), "out of memory");
+		}
+	}
+	if (code != CURLE_OK)
+		xfer_done(h, x, code);
+}
+
+/* Starts resolving url's host for x, through proxy. */
+static int proxy_start(struct tc_http *h, struct http_xfer *x, const char *url,
+		       const char *proxy)
+{
+	struct addrinfo hints;
+	CURLU *u = curl_url();
+	char *port = NULL;
+	size_t len;
+	int r = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &x->host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    strlen(port) >= sizeof(x->port))
+		goto out;
+	len = strlen(x->host);
+	if (x->host[0] == '[' && len > 2) { /* an IPv6 literal comes bracketed */
+		memmove(x->host, x->host + 1, len - 2);
+		x->host[len - 2] = '\0';
+	}
+	memcpy(x->port, port, strlen(port) + 1);
+	x->via_proxy = true;
+	curl_easy_setopt(x->easy, CURLOPT_PROXY, proxy);
+	/* CONNECT for http:// too: the proxy never resolves a name. */
+	curl_easy_setopt(x->easy, CURLOPT_HTTPPROXYTUNNEL, 1L);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	r = uv_getaddrinfo(h->loop, &x->resolve, on_resolved, x->host, x->port, &hints);
+	if (r == 0)
+		x->resolving = true;
+out:
+	if (r < 0) {
+		curl_free(x->host);
+		x->host = NULL;
+	}
+	curl_free(port);
+	curl_url_cleanup(u);
+	return r;
 }
 
 int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
@@ -304,6 +531,7 @@ int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 {
 	struct http_xfer *x;
 	CURL *e;
+	int r;
 
 	if (h->closing)
 		return -ECANCELED;
@@ -321,10 +549,19 @@ int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
-	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+	curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 0L);
+	if (req->proxy) {
+		r = proxy_start(h, x, req->url, req->proxy);
+	} else {
+		x->started = curl_multi_add_handle(h->multi, e) == CURLM_OK;
+		r = x->started ? 0 : -ENOMEM;
+	}
+	if (r < 0) {
 		curl_easy_cleanup(e);
 		free(x);
-		return -ENOMEM;
+		return r;
 	}
 	x->prev = NULL;
 	x->next = h->active_list;
@@ -370,8 +607,16 @@ void tc_http_free(struct tc_http *h)
 		memset(&r, 0, sizeof(r));
 		r.code = CURLE_ABORTED_BY_CALLBACK;
 		r.error = "aborted: shutting down";
+		r.refused_addr = "";
+		r.peer = "";
 		r.retry_after_ms = -1;
 		x->cb(x->data, &r);
+		if (x->resolving) {
+			/* The resolver still holds it: on_resolved frees it. */
+			x->orphan = true;
+			(void)uv_cancel((uv_req_t *)&x->resolve);
+			continue;
+		}
 		curl_easy_cleanup(x->easy);
 		free(x);
 	}

@@ -6,8 +6,12 @@
  *
  * Keeps true: nothing connects to a destination outside the allow list;
  * every address tried is checked (tc_allow_match, with the URL's host name
- * and the port) at the moment libcurl opens the socket, so DNS cannot be
- * used to sneak past.
+ * and the port) at the moment libcurl opens the socket, and again before a
+ * request goes on a reused connection, so DNS cannot be used to sneak
+ * past. Through the configured proxy (and never one from the
+ * environment), tc_http resolves the name, checks the addresses the same
+ * way and tunnels to the one that passed. Redirects are never followed.
+ * An outcome's provider is the address that answered.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -175,18 +179,48 @@ out:
 	return rc;
 }
 
-/* Turns an HTTP result into an outcome. */
-static void classify(const struct tc_http_result *r, struct tc_outcome *o)
+/* What allow refused of host (the URL's name, or NULL for an address)
+ * into out: "localhost (127.0.0.1:80)", "a.example (192.0.2.1:443 and 2
+ * other addresses)" or "[::1]:80". */
+static void refused_text(const char *host, const struct tc_http_result *r,
+			 char *out, size_t n)
 {
+	char more[48] = "";
+
+	if (r->n_refused > 1)
+		snprintf(more, sizeof(more), " and %u other address%s", r->n_refused - 1,
+			 r->n_refused > 2 ? "es" : "");
+	if (host)
+		snprintf(out, n, "%.80s (%s%s)", host, r->refused_addr, more);
+	else
+		snprintf(out, n, "%s%s", r->refused_addr, more);
+}
+
+/* Turns an HTTP result for host (the URL's name, or NULL) into an
+ * outcome. A refusal is permanent when nothing was connected to; beside a
+ * transient failure of the addresses allowed, it is named in the detail. */
+static void classify(const char *host, const struct tc_http_result *r,
+		     struct tc_outcome *o)
+{
+	char what[200];
+
 	o->status = r->status;
 	o->retry_after_ms = r->retry_after_ms;
+	snprintf(o->provider, sizeof(o->provider), "%s", r->peer);
 	if (r->refused) {
 		o->kind = TC_OUT_PERMANENT;
+		refused_text(host, r, what, sizeof(what));
 		snprintf(o->detail, sizeof(o->detail),
-			 "destination address is not in channels.webhook.allow");
+			 "destination %s is not in channels.webhook.allow", what);
 	} else if (r->code != CURLE_OK) {
 		o->kind = TC_OUT_TRANSIENT;
-		snprintf(o->detail, sizeof(o->detail), "%s", r->error);
+		if (r->n_refused) {
+			refused_text(NULL, r, what, sizeof(what));
+			snprintf(o->detail, sizeof(o->detail), "%.110s; refused %.100s: not "
+				 "in channels.webhook.allow", r->error, what);
+		} else {
+			snprintf(o->detail, sizeof(o->detail), "%s", r->error);
+		}
 	} else if (r->status >= 200 && r->status < 300) {
 		o->kind = TC_OUT_DELIVERED;
 		snprintf(o->detail, sizeof(o->detail), "http %ld", r->status);
@@ -354,8 +388,7 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 	struct tc_outcome o;
 
 	memset(&o, 0, sizeof(o));
-	snprintf(o.provider, sizeof(o.provider), "webhook");
-	classify(r, &o);
+	classify(s->host, r, &o);
 	/* A peer that says when to come back holds back its host, every
 	 * delivery to it, and no other. */
 	if (o.kind == TC_OUT_TRANSIENT && o.retry_after_ms > 0) {
@@ -398,7 +431,6 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 		 * every other outcome, never from inside this call. */
 		o.kind = TC_OUT_PERMANENT;
 		o.retry_after_ms = -1;
-		snprintf(o.provider, sizeof(o.provider), "webhook");
 		return tc_chan_defer(tc_http_loop(w->http), cb, data, &o);
 	}
 	s = malloc(sizeof(*s));
@@ -434,6 +466,7 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	s->ranges->refs++;
 	req.allow = allow_sockaddr;
 	req.allow_data = s;
+	req.proxy = cfg->proxy;
 	r = tc_http_post(w->http, &req, on_http_done, s);
 	if (r < 0) {
 		ranges_unref(s->ranges);

@@ -60,6 +60,8 @@ def test_cli_send_wait_delivers_signed_bytes(env):
     for did, d in dl.items():
         assert d["state"] == "delivered" and d["attempts"] == 1, d
         assert d["channel"] == "webhook" and d["last_outcome"] == "http 204", d
+        # The address that answered.
+        assert d["provider"] == f"127.0.0.1:{env.receiver_port}", d
         assert did == delivery_id("INC-42-initial", "webhook", d["address"])
     ev = env.r.xrange(job_key("INC-42-initial", "events"))
     states = [e[1]["state"] for e in ev if e[1].get("delivery") == delivery_id(
@@ -196,8 +198,11 @@ def test_allow_list_refuses_before_connecting(env):
     assert by["Listed"]["state"] == "delivered", by["Listed"]
     assert by["Literal"]["state"] == "failed", by["Literal"]
     assert "192.0.2.10 is not in channels.webhook.allow" in by["Literal"]["last_outcome"]
-    # localhost resolves to 127.0.0.1 (allowed) or ::1 (not): either way the
-    # check happened on the address; with ::1 first curl falls back.
+    # localhost is 127.0.0.1 (listed) and ::1 (not) to libcurl: whichever
+    # it tries first, the delivery goes through 127.0.0.1, and is recorded
+    # as delivered (test_ssrf.py has the case where the first is refused).
+    assert by["ByName"]["state"] == "delivered", by["ByName"]
+    assert by["ByName"]["provider"] == f"127.0.0.1:{env.receiver_port}", by["ByName"]
     paths = [g["path"] for g in env.received()]
     assert "/hooks/ok" in paths and all(not p.endswith("/hook") for p in paths)
 
