@@ -90,11 +90,17 @@ static void fx_init(struct fixture *f, unsigned webhook_cap, unsigned in_flight,
 	}
 }
 
-/* Checks nothing is left in memory, then closes the loop. */
+/* Checks nothing is left in memory (frees what a failed case left), then
+ * closes the loop. */
 static void fx_release(struct fixture *f)
 {
+	struct tc_dlv *v;
+
 	TC_CHECK_INT(f->d.live, 0);
 	TC_CHECK_INT(f->d.n_retry, 0);
+	while ((v = tc_sched_due(&f->d, INT64_MAX)))
+		tc_dlv_free(v);
+	tc_sched_drop_ready(&f->d);
 	uv_close((uv_handle_t *)&f->d.retry_timer, NULL);
 	TC_CHECK_INT(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	TC_CHECK_INT(uv_loop_close(&f->loop), 0);
