@@ -292,6 +292,15 @@ void tc_sched_ready(struct tc_disp *d, struct tc_dlv *v);
 int tc_sched_wait(struct tc_disp *d, struct tc_dlv *v);
 /* Makes every waiting delivery of r due now (cancel). */
 void tc_sched_hurry(struct tc_disp *d, const struct tc_run *r);
+/* The next delivery of channel c to send (taken off its ready queue: the
+ * caller owns it), most urgent severity first, FIFO within one; NULL when
+ * none is ready or the channel already sends as many as it may at once.
+ * tc_sched_dispatch's choice, apart so that tests can check it. */
+struct tc_dlv *tc_sched_pop(struct tc_disp *d, enum tc_channel c);
+/* The waiting delivery due soonest, taken off the wait heap (the caller
+ * owns it), if it is due at now; else NULL. The retry timer's choice,
+ * apart so that tests can check it; the timer is not re-armed. */
+struct tc_dlv *tc_sched_due(struct tc_disp *d, int64_t now);
 /* Starts what is ready while the channels have room, most urgent first.
  * peek: look for new jobs between sends (tc_disp_peek); false inside a
  * hiredis callback. */

@@ -133,13 +133,22 @@ static struct tc_dlv *retry_pop(struct tc_disp *d)
 	return top;
 }
 
+/* The soonest waiting delivery if it is due at now; the caller re-arms. */
+struct tc_dlv *tc_sched_due(struct tc_disp *d, int64_t now)
+{
+	if (!d->n_retry || d->retry_heap[0]->due_ms > now)
+		return NULL;
+	return retry_pop(d);
+}
+
 static void retry_fire(uv_timer_t *t)
 {
 	struct tc_disp *d = container_of(t, struct tc_disp, retry_timer);
 	int64_t now = tc_time_now_ms();
+	struct tc_dlv *v;
 
-	while (d->n_retry && d->retry_heap[0]->due_ms <= now)
-		tc_sched_ready(d, retry_pop(d));
+	while ((v = tc_sched_due(d, now)))
+		tc_sched_ready(d, v);
 	retry_arm(d);
 	tc_disp_poke(d);
 }
@@ -374,6 +383,14 @@ static unsigned channel_cap(const struct tc_disp *d, enum tc_channel c)
 	return l.enabled ? l.concurrency : d->cfg->in_flight;
 }
 
+/* The next ready delivery of c, unless c already sends its most at once. */
+struct tc_dlv *tc_sched_pop(struct tc_disp *d, enum tc_channel c)
+{
+	if (d->sending[c] >= channel_cap(d, c))
+		return NULL;
+	return ready_pop(d, c);
+}
+
 /* Starts what is ready while the channels have room, most urgent first.
  * Called as soon as deliveries are planned (and a slot frees for a
  * critical one), not only at the end of a loop turn, which a busy
@@ -390,7 +407,7 @@ void tc_sched_dispatch(struct tc_disp *d, bool peek)
 		return;
 
 	for (c = 0; c < TC_CH_COUNT; c++)
-		while (d->sending[c] < channel_cap(d, c) && (v = ready_pop(d, c))) {
+		while ((v = tc_sched_pop(d, c))) {
 			dlv_send(d, v);
 			if (peek)
 				tc_disp_peek(d);
