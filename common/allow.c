@@ -283,7 +283,7 @@ bool tc_allow_match(const struct tc_allow *a, size_t n, const char *host,
 
 /* A DNS name: labels of letters, digits and '-', not all-numeric at the
  * end (so "10.0.0.300" is not taken for a name). */
-static bool host_name_ok(const char *s, size_t len)
+bool tc_host_name_ok(const char *s, size_t len)
 {
 	size_t i, label = 0;
 	bool digits = true;
@@ -426,7 +426,7 @@ static int body_parse(const char *s, struct tc_allow *a, char *why, size_t n)
 	r = range_parse(s, false, a, why, n);
 	if (r == 0 || why[0] || strchr(s, '/'))
 		return r;
-	if (!host_name_ok(name, strlen(name)))
+	if (!tc_host_name_ok(name, strlen(name)))
 		return TC_EINVAL;
 	a->host = strdup(s);
 	if (!a->host)

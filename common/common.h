@@ -252,6 +252,9 @@ bool tc_allow_addr_public(const struct sockaddr *sa);
  * or a name covering host (the URL's host name; NULL when the URL named an
  * address) while sa is neither link-local nor unspecified. An entry with a
  * port matches that port only. An IPv4-mapped sa counts as IPv4. */
+/* A DNS name: labels of letters, digits and '-', at most 253 bytes, not
+ * all-numeric at the end (so "10.0.0.300" is not taken for a name). */
+bool tc_host_name_ok(const char *s, size_t len);
 bool tc_allow_match(const struct tc_allow *a, size_t n, const char *host,
 		    const struct sockaddr *sa);
 /* Whether a name entry of a covers host (case-insensitive, a trailing dot

@@ -183,8 +183,6 @@ bool tc_val_json_pointer_ok(const char *s);
 /* A group, provider or policy name: 1..TC_NAME_CHARS of A-Z a-z 0-9 _ - .,
  * not starting with '.' or '-'. */
 bool tc_val_name_ok(const char *s, size_t len);
-/* A DNS name, not all-numeric at the end. */
-bool tc_val_host_name_ok(const char *s, size_t len);
 /* A name, an IPv4 address or a bracketed IPv6 address. */
 bool tc_val_host_ok(const char *s, size_t len);
 /* "host:port", or "host" alone when port_optional; *port: where the port

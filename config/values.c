@@ -352,37 +352,6 @@ bool tc_val_name_ok(const char *s, size_t len)
 	return true;
 }
 
-/* A DNS name: labels of letters, digits and '-', not all-numeric at the
- * end (so "10.0.0.300" is not taken for a name). */
-bool tc_val_host_name_ok(const char *s, size_t len)
-{
-	size_t i, label = 0;
-	bool digits = true;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			digits = true;
-			continue;
-		}
-		if (!isalnum((unsigned char)c) && c != '-')
-			return false;
-		if (label == 0 && c == '-')
-			return false;
-		if (!isdigit((unsigned char)c))
-			digits = false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0 && s[len - 1] != '-' && !digits;
-}
-
 static bool port_ok(const char *s, size_t len)
 {
 	unsigned v = 0;
@@ -418,7 +387,7 @@ bool tc_val_host_ok(const char *s, size_t len)
 		if (inet_pton(AF_INET, tmp, a) == 1)
 			return true;
 	}
-	return tc_val_host_name_ok(s, len);
+	return tc_host_name_ok(s, len);
 }
 
 /* "host:port", or "host" alone when port_optional. Writes where the port
