@@ -240,6 +240,16 @@ int tc_chan_send(struct tc_chan *ch, const struct tc_chan_dlv *v,
 	return ch->ops->send(ch->state, v, msg, cb, data);
 }
 
+int tc_chan_receipt(struct tc_chan *ch, const struct tc_receipt_in *in,
+		    struct tc_receipt *out, char *why, size_t n)
+{
+	if (!ch->ops->receipt) {
+		snprintf(why, n, "channel '%s' takes no receipts", tc_channel_name(ch->ops->ch));
+		return -ENOTSUP;
+	}
+	return ch->ops->receipt(ch->state, in, out, why, n);
+}
+
 void tc_chan_free(struct tc_chan *ch)
 {
 	if (!ch)

@@ -163,6 +163,33 @@ int64_t tc_chan_next_at(struct tc_chan *ch, const struct tc_chan_dlv *v,
  * never called). */
 int tc_chan_send(struct tc_chan *ch, const struct tc_chan_dlv *v,
 		 const struct tc_msg *msg, tc_chan_cb cb, void *data);
+/* A provider's status callback as it arrived (the listener hands it over).
+ * Everything is borrowed for the call. */
+struct tc_receipt_in {
+	const char *provider;       /* the provider's name, from the URL */
+	const char *url;            /* the full URL it came to (signatures) */
+	const char *content_type;
+	const char *body;
+	size_t body_len;
+	const char *const *headers; /* "name: value", as received */
+	size_t n_headers;
+};
+
+/* What a receipt says of one message. */
+struct tc_receipt {
+	char provider_message_id[TC_LIMIT_PROVIDER_ID + 1];
+	enum tc_dstate state;       /* delivered, undelivered, or sent for a
+				     * status on the way (queued, accepted) */
+	char reason[TC_LIMIT_OUTCOME + 1]; /* the provider's, escaped later */
+};
+
+/* Turns a provider's status callback into a receipt: verifies it as the
+ * provider documents (a signature keyed with its credentials) and reads
+ * the message id and status. Returns 0 with out filled; TC_EINVAL with why
+ * when it does not verify or parse (never applied); -ENOTSUP when the
+ * channel takes no receipts. */
+int tc_chan_receipt(struct tc_chan *ch, const struct tc_receipt_in *in,
+		    struct tc_receipt *out, char *why, size_t n);
 /* Accepts NULL. Sends under way must have finished. */
 void tc_chan_free(struct tc_chan *ch);
 

@@ -26,6 +26,10 @@ struct tc_chan_ops {
 			   const struct tc_msg *msg, int64_t now);
 	int (*send)(void *state, const struct tc_chan_dlv *v,
 		    const struct tc_msg *msg, tc_chan_cb cb, void *data);
+	/* Reads a provider's status callback (see tc_chan_receipt); NULL
+	 * for a channel whose peers send none (webhooks answer at once). */
+	int (*receipt)(void *state, const struct tc_receipt_in *in,
+		       struct tc_receipt *out, char *why, size_t n);
 	void (*close)(void *state);
 };
 

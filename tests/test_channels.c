@@ -5,6 +5,7 @@
  * tested in test_allow.c.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,9 +75,62 @@ static void test_json_quote(void)
 	tc_buf_release(&b);
 }
 
+/* The interface's table-driven facts: which parts each channel composes,
+ * which channels can send under a configuration, and what a channel that
+ * takes no receipts says. */
+static void test_interface(void)
+{
+	struct tc_cfg cfg;
+	struct tc_chan_env env;
+	struct tc_chan *ch;
+	struct tc_receipt_in in = { 0 };
+	struct tc_receipt out;
+	char why[200];
+	uv_loop_t loop;
+
+	tc_test_begin("channels: one table says which parts each channel composes");
+	TC_CHECK_INT(tc_chan_parts(TC_CH_WEBHOOK), 1u << TC_PART_WEBHOOK_JSON);
+	TC_CHECK_INT(tc_chan_parts_required(TC_CH_WEBHOOK), 0);
+	TC_CHECK_INT(tc_chan_parts_required(TC_CH_EMAIL),
+		     1u << TC_PART_EMAIL_SUBJECT | 1u << TC_PART_EMAIL_TXT);
+	TC_CHECK_INT(tc_chan_parts(TC_CH_EMAIL) & (1u << TC_PART_EMAIL_HTML),
+		     1u << TC_PART_EMAIL_HTML);
+	TC_CHECK_INT(tc_chan_parts_required(TC_CH_SMS), 1u << TC_PART_SMS_TXT);
+
+	tc_test_begin("channels: only a channel that can send is available");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.in_flight = 10;
+	cfg.email.enabled = cfg.sms.enabled = true;
+	TC_CHECK_INT(tc_chan_configured(&cfg), TC_CH_BIT(TC_CH_EMAIL) | TC_CH_BIT(TC_CH_SMS));
+	TC_CHECK_INT(tc_chan_available(&cfg), 0);
+	cfg.webhook.enabled = true;
+	cfg.webhook.concurrency = 7;
+	cfg.webhook.per_host = 2;
+	TC_CHECK_INT(tc_chan_available(&cfg), TC_CH_BIT(TC_CH_WEBHOOK));
+	TC_CHECK_INT(tc_chan_limits(&cfg, TC_CH_WEBHOOK).concurrency, 7);
+
+	tc_test_begin("channels: a webhook channel takes no receipts");
+	uv_loop_init(&loop);
+	env.loop = &loop;
+	env.http = tc_http_new(&loop, 4, 2);
+	TC_CHECK(env.http != NULL);
+	TC_CHECK(tc_chan_new(TC_CH_EMAIL, &env, &cfg) == NULL); /* composes only */
+	ch = tc_chan_new(TC_CH_WEBHOOK, &env, &cfg);
+	TC_CHECK(ch != NULL);
+	if (ch) {
+		TC_CHECK_INT(tc_chan_receipt(ch, &in, &out, why, sizeof(why)), -ENOTSUP);
+		TC_CHECK_STR(why, "channel 'webhook' takes no receipts");
+	}
+	tc_chan_free(ch);
+	tc_http_free(env.http);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	TC_CHECK_INT(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	test_sign();
 	test_json_quote();
+	test_interface();
 	return tc_test_done();
 }
