@@ -126,7 +126,8 @@ const char tc_lua_plan[] = LUA_PLAN_FN
 
 /* KEYS: job record, deliveries, job events, retry set, dead letters.
  * ARGV: now, job id, write (pass * 2^32 + this call's number in the pass),
- * then per transition (id, channel, from, to, json, outcome, due, reasons).
+ * then per transition (id, channel, from, to, json, outcome, due, reasons);
+ * an empty json leaves the record as it is (a move to `sending`).
  * A call whose number is not above the job's `moved` was applied before
  * (a replay after a lost reply) and changes nothing. The counts move by the sum of a batch's
  * transitions and the delivery records are written with one HSET; the
@@ -145,8 +146,10 @@ const char tc_lua_move[] =
 	"for i = 4, #ARGV, 8 do\n"
 	"  local id, ch, from, to = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
 	"  local member = ARGV[2] .. '/' .. id\n"
-	"  fields[#fields + 1] = id\n"
-	"  fields[#fields + 1] = ARGV[i + 4]\n"
+	"  if ARGV[i + 4] ~= '' then\n"
+	"    fields[#fields + 1] = id\n"
+	"    fields[#fields + 1] = ARGV[i + 4]\n"
+	"  end\n"
 	"  add(from, -1)\n"
 	"  add(to, 1)\n"
 	"  add(ch .. '.' .. from, -1)\n"

@@ -354,7 +354,11 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 	if (provider_id && provider_id[0] && provider && provider[0])
 		map_msgid(v, provider, provider_id);
 	tc_buf_init(&json, TC_LIMIT_RECORD);
-	if (dlv_json(v, outcome, provider, provider_id, &json) < 0) {
+	/* The record skips `sending` (DESIGN.md allows it): a delivery whose
+	 * record still says queued is resent after a crash just as one that
+	 * says sending is, and the audit trail and counts keep the attempt. */
+	if (to != TC_DS_SENDING &&
+	    dlv_json(v, outcome, provider, provider_id, &json) < 0) {
 		/* Out of memory: never a record that says less than Redis has. */
 		tc_buf_release(&json);
 		tc_run_break(r, "out of memory");
@@ -366,7 +370,7 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 	vals[1] = tc_channel_name(v->ch);
 	vals[2] = tc_dstate_name(from);
 	vals[3] = tc_dstate_name(to);
-	vals[4] = json.data ? json.data : "{}";
+	vals[4] = json.data ? json.data : "";
 	vals[5] = outcome;
 	if (to == TC_DS_RETRYING)
 		snprintf(due, sizeof(due), "%lld", (long long)v->due_ms);
