@@ -142,6 +142,25 @@ int tc_time_parse(const char *s, int64_t *ms);
 /* Parses a duration "250ms", "10s", "5m", "2h", "30d": digits and one unit,
  * a day being 24 hours. Returns 0 and writes *ms, or TC_EINVAL. */
 int tc_duration_parse(const char *s, uint64_t *ms);
+/* Parses an HTTP date (RFC 9110: "Sun, 06 Nov 1994 08:49:37 GMT", and the
+ * obsolete "Sunday, 06-Nov-94 08:49:37 GMT" and "Sun Nov  6 08:49:37
+ * 1994" that recipients must accept), exactly n bytes of s. Returns 0 and
+ * writes *ms (since the epoch), or TC_EINVAL. */
+int tc_http_date_parse(const char *s, size_t n, int64_t *ms);
+
+/* ---- numbers from outside (parse.c) ------------------------------------------ */
+/* Every integer that comes from outside (HTTP headers, Redis replies,
+ * configuration, entry ids) is read with these: decimal digits only (no
+ * sign, no spaces, no "0x"; leading zeros are fine), exactly n bytes of s.
+ * Returns 0 and writes *out; TC_EINVAL when s is empty or holds anything
+ * but digits; TC_ELIMIT when the digits say more than max (however many
+ * there are: 2^64 and beyond included). *out is written only on success. */
+int tc_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* The same for a NUL-terminated s. */
+int tc_parse_uints(const char *s, uint64_t max, uint64_t *out);
+/* A decimal integer with an optional leading '-', in min..max: the same
+ * returns, TC_ELIMIT for a value outside min..max. */
+int tc_parse_int(const char *s, size_t n, int64_t min, int64_t max, int64_t *out);
 
 /* ---- token buckets (bucket.c) ------------------------------------------- */
 /* At most burst + per_second * t units in any window of length t. A rate
