@@ -189,7 +189,8 @@ struct tc_http_result {
 	CURLcode code;              /* CURLE_OK when a response came */
 	long status;                /* HTTP status, 0 without a response */
 	bool refused;               /* allow() refused the address */
-	int64_t retry_after_ms;     /* -1 when absent */
+	int64_t retry_after_ms;     /* 0..TC_RETRY_AFTER_MAX_MS (tc_http_retry_after),
+				     * -1 when absent or unreadable */
 	const char *error;          /* curl's message when code != CURLE_OK */
 	const char *body;           /* the first TC_LIMIT_RESPONSE_BODY bytes */
 	size_t body_len;
@@ -206,6 +207,12 @@ struct tc_http *tc_http_new(uv_loop_t *loop, unsigned max_total,
  * this call. Returns 0, or a negative code (then cb is never called). */
 int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 		 tc_http_cb cb, void *data);
+/* Reads a Retry-After value (n bytes at v; spaces and tabs around it
+ * ignored): delay-seconds, or an HTTP date compared with now_ms. Returns 0
+ * and writes *ms, a wait of 0 to TC_RETRY_AFTER_MAX_MS: a longer one
+ * (however many digits) is cut to it, a date past is 0. TC_EINVAL when it
+ * is neither (a sign, a fraction, a bad date): the header is then ignored. */
+int tc_http_retry_after(const char *v, size_t n, int64_t now_ms, int64_t *ms);
 /* Changes the connection caps (reload). */
 void tc_http_set_caps(struct tc_http *h, unsigned max_total, unsigned per_host);
 /* The loop the client runs on. */
