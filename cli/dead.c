@@ -105,17 +105,26 @@ static bool entry_ok(const redisReply *e)
 	       e->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
-/* Whether s looks like a stream entry id: "ms" or "ms-seq". */
+/* Reads a stream entry id, "ms" or "ms-seq", each a 64-bit number.
+ * Returns 0, or TC_EINVAL / TC_ELIMIT. */
+static int entry_id_parse(const char *s, uint64_t *ms, uint64_t *seq)
+{
+	const char *dash = strchr(s, '-');
+	int r;
+
+	*seq = 0;
+	r = tc_parse_uint(s, dash ? (size_t)(dash - s) : strlen(s), UINT64_MAX, ms);
+	if (r == 0 && dash)
+		r = tc_parse_uints(dash + 1, UINT64_MAX, seq);
+	return r;
+}
+
+/* Whether s is a stream entry id: "ms" or "ms-seq". */
 static bool entry_id_valid(const char *s)
 {
-	size_t n = strspn(s, "0123456789");
+	uint64_t ms, seq;
 
-	if (n == 0 || n > 20)
-		return false;
-	if (s[n] == '\0')
-		return true;
-	return s[n] == '-' && s[n + 1] && strspn(s + n + 1, "0123456789") == strlen(s + n + 1) &&
-	       strlen(s + n + 1) <= 20;
+	return entry_id_parse(s, &ms, &seq) == 0;
 }
 
 /* Reads dead letter id. Returns 0 and the reply in *out (free with
@@ -260,17 +269,14 @@ static void list_row(const redisReply *e)
 /* Reads --count N: 1..DEAD_LIST_MAX. */
 static int parse_count(const char *s, long *out)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > DEAD_LIST_MAX) {
+	if (tc_parse_uints(s, DEAD_LIST_MAX, &v) < 0 || v < 1) {
 		fprintf(stderr, "tocsin dead list: --count '%s': expected 1..%d\n", s,
 			DEAD_LIST_MAX);
 		return -1;
 	}
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 
@@ -840,20 +846,15 @@ static int cmd_retry(const struct tc_cfg *cfg, redisContext *c, int argc, char *
  * up to and including id goes. */
 static int id_after(const char *id, char *out, size_t n)
 {
-	unsigned long long ms, seq = 0;
-	const char *dash = strchr(id, '-');
-	char *end;
+	uint64_t ms, seq;
 
-	errno = 0;
-	ms = strtoull(id, &end, 10);
-	if (dash)
-		seq = strtoull(dash + 1, &end, 10);
-	if (errno || *end)
-		return -1;
-	if (seq == ~0ULL)
-		snprintf(out, n, "%llu-0", ms + 1);
+	if (entry_id_parse(id, &ms, &seq) < 0 || (ms == UINT64_MAX && seq == UINT64_MAX))
+		return -1; /* nothing can come after the largest id */
+	if (seq == UINT64_MAX)
+		snprintf(out, n, "%llu-0", (unsigned long long)ms + 1);
 	else
-		snprintf(out, n, "%llu-%llu", ms, seq + 1);
+		snprintf(out, n, "%llu-%llu", (unsigned long long)ms,
+			 (unsigned long long)seq + 1);
 	return 0;
 }
 

@@ -24,14 +24,28 @@ struct tally {
 	long long ok, failed, other, pending;
 };
 
+/* A count as stored: a 64-bit integer; anything else (a record written by
+ * hand) counts as 0. */
+static int count_parse(const redisReply *v, long long *out)
+{
+	int64_t n;
+
+	if (v->type != REDIS_REPLY_STRING ||
+	    tc_parse_int(v->str, v->len, INT64_MIN, INT64_MAX, &n) < 0)
+		return TC_EINVAL;
+	*out = n;
+	return 0;
+}
+
 static long long num(const redisReply *rec, const char *name)
 {
+	long long n = 0;
 	size_t i;
 
 	for (i = 0; i + 1 < rec->elements; i += 2)
 		if (strcmp(rec->element[i]->str, name) == 0)
-			return strtoll(rec->element[i + 1]->str, NULL, 10);
-	return 0;
+			(void)count_parse(rec->element[i + 1], &n);
+	return n;
 }
 
 static const char *str(const redisReply *rec, const char *name)
@@ -125,22 +139,28 @@ static struct last_event last_event(redisContext *c, const struct tc_cfg *cfg,
 {
 	struct last_event e = { 0, 0 };
 	char key[TC_KEY_MAX];
+	uint64_t ms, secs, us;
 	redisReply *r;
 
 	if (tc_key_job_events(key, sizeof(key), cfg->prefix, id) < 0)
 		return e;
 	r = redisCommand(c, "XREVRANGE %s + - COUNT 1", key);
+	/* The entry id's milliseconds: "<ms>-<seq>", ms within RFC 3339's
+	 * years (TC_MAX_MS) so that it formats and subtracts safely. */
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
 	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
-	    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
-		e.at_ms = strtoll(r->element[0]->element[0]->str, NULL, 10);
+	    r->element[0]->element[0]->type == REDIS_REPLY_STRING &&
+	    tc_parse_uint(r->element[0]->element[0]->str,
+			  strcspn(r->element[0]->element[0]->str, "-"), TC_MAX_MS, &ms) == 0)
+		e.at_ms = (int64_t)ms;
 	freeReplyObject(r);
 	r = e.at_ms ? redisCommand(c, "TIME") : NULL;
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    r->element[0]->type == REDIS_REPLY_STRING &&
-	    r->element[1]->type == REDIS_REPLY_STRING)
-		e.ago_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
-			   strtoll(r->element[1]->str, NULL, 10) / 1000 - e.at_ms;
+	    r->element[1]->type == REDIS_REPLY_STRING &&
+	    tc_parse_uint(r->element[0]->str, r->element[0]->len, TC_MAX_MS / 1000, &secs) == 0 &&
+	    tc_parse_uint(r->element[1]->str, r->element[1]->len, 999999, &us) == 0)
+		e.ago_ms = (int64_t)(secs * 1000 + us / 1000) - e.at_ms;
 	freeReplyObject(r);
 	return e;
 }
@@ -193,14 +213,15 @@ static void show_json(const char *id, const redisReply *rec, struct last_event l
 	json_object_set_new(o, "job", json_string(id));
 	for (i = 0; i + 1 < rec->elements; i += 2) {
 		const char *k = rec->element[i]->str, *v = rec->element[i + 1]->str;
-
 		bool top = strcmp(k, "planned") == 0 || strcmp(k, "unreachable") == 0 ||
 			   strcmp(k, "roster_errors") == 0 || strcmp(k, "paused") == 0 ||
 			   strcmp(k, "pass") == 0;
+		long long n;
 
-		if (top || tc_dstate_parse(k) >= 0 || strchr(k, '.'))
-			json_object_set_new(top ? o : counts, k,
-					    json_integer(strtoll(v, NULL, 10)));
+		/* a count that is not a number (written by hand) stays a string */
+		if ((top || tc_dstate_parse(k) >= 0 || strchr(k, '.')) &&
+		    count_parse(rec->element[i + 1], &n) == 0)
+			json_object_set_new(top ? o : counts, k, json_integer(n));
 		else
 			json_object_set_new(o, k, json_string(v));
 	}

@@ -132,6 +132,9 @@ void tc_log(enum tc_log_level level, const char *module, const char *fmt, ...)
 const char *tc_log_quote(char *out, size_t n, const char *v);
 
 /* ---- time --------------------------------------------------------------- */
+/* The last millisecond RFC 3339 can write, 9999-12-31T23:59:59.999Z: the
+ * most a time read from outside may say. */
+#define TC_MAX_MS 253402300799999LL
 /* Wall clock, milliseconds since the Unix epoch. */
 int64_t tc_time_now_ms(void);
 /* Formats ms as RFC 3339 UTC with milliseconds into out (at least 32). */

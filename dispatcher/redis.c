@@ -456,6 +456,7 @@ int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n)
 	char key[TC_KEY_MAX];
 	redisContext *c;
 	redisReply *r;
+	uint64_t bulk;
 	int s, rc = 0;
 
 	c = tc_redis_connect(cfg->redis_url, cfg->redis_username, cfg->redis_password,
@@ -469,7 +470,8 @@ int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n)
 	r = redisCommand(c, "CONFIG GET proto-max-bulk-len");
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    r->element[1]->type == REDIS_REPLY_STRING &&
-	    strtoull(r->element[1]->str, NULL, 10) > BULK_ADVISED)
+	    tc_parse_uint(r->element[1]->str, r->element[1]->len, BULK_ADVISED, &bulk) ==
+	    TC_ELIMIT)
 		tc_log(TC_LOG_WARN, "redis", "event=large-input-limit proto-max-bulk-len=%s, a producer may write a job that large and tocsind reads it whole before refusing it; set proto-max-bulk-len 1mb",
 		       r->element[1]->str);
 	freeReplyObject(r);
