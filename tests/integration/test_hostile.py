@@ -6,7 +6,7 @@ reasons), and stream entries meant to exhaust tocsind's memory."""
 import os
 import subprocess
 
-from harness import delivery_id, now_ms, wait_for
+from harness import delivery_id, job_key, now_ms, wait_for
 
 HOUR_MS = 3600 * 1000
 
@@ -81,4 +81,127 @@ def test_retry_after_out_of_range(env):
         assert rec["state"] == "cancelled" and rec["cancelled"] == "1", rec
         assert env.r.zscore("tocsin:retry", f"{job}/{did}") is None
     assert env.pending() == 0
+    sanitizer_clean(env)
+
+
+# ---- what reaches the commander's terminal ------------------------------------------
+
+# OSC 0 (set the window title) ended by BEL, CSI 2 J (clear the screen), C1
+# controls as UTF-8 (CSI U+009B, NEL U+0085), bidi overrides and isolates,
+# DEL, a tab: each would act on a terminal if printed raw.
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\u009b31m\u0085 \u202eevil\u202c \u2066x\u2069\x7f\t!"
+BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+
+
+def terminal_safe(out, what, tab=False):
+    """Nothing in out (bytes) can drive a terminal: no C0 control but the
+    newline (and the tab when the format has one), no DEL, only UTF-8, no
+    C1 control and no bidi control."""
+    for i, b in enumerate(out):
+        assert b >= 0x20 or b == 0x0A or (tab and b == 0x09), \
+            f"{what}: control byte {b:#04x} at {i}: {out[max(0, i - 40):i + 40]!r}"
+        assert b != 0x7F, f"{what}: DEL at {i}: {out[max(0, i - 40):i + 40]!r}"
+    text = out.decode("utf-8")  # raises on a byte that is not UTF-8
+    for i, ch in enumerate(text):
+        cp = ord(ch)
+        assert not 0x80 <= cp <= 0x9F, f"{what}: C1 U+{cp:04X} at {i}: {text[i - 40:i + 40]!r}"
+        assert cp not in BIDI, f"{what}: bidi U+{cp:04X} at {i}: {text[i - 40:i + 40]!r}"
+    return text
+
+
+def cli_safe(env, *args, rc=0):
+    """Runs the CLI; both streams must be terminal-safe. Returns stdout."""
+    r = tocsin(env, *args)
+    assert r.returncode == rc, (args, r.returncode, r.stdout, r.stderr)
+    terminal_safe(r.stderr, f"{args} stderr")
+    return terminal_safe(r.stdout, f"{args} stdout")
+
+
+def test_cli_shows_producer_values_escaped(env):
+    """A job whose incident and member name, and a delivery record whose
+    group, member, address and outcome hold terminal controls, C1 bytes and
+    bidi overrides: status, report, send --wait, cancel and dead print them
+    escaped, and --json keeps them exact."""
+    import json
+    env.start_redis()
+    env.start_receiver(status=500)
+    env.write_config(f"""  oncall:
+    members:
+      - {{name: Ada, webhook: "{env.hook('ada')}"}}
+""", retry="{attempts: 2, base: 10ms, max: 20ms}")
+    env.start_tocsind()
+    env.xadd_job({"id": "EVIL", "template": "outage", "incident": HOSTILE,
+                  "recipients": [{"name": HOSTILE, "webhook": env.hook("evil")}],
+                  "vars": {"message": HOSTILE}})
+    wait_for(lambda: env.job("EVIL").get("state") == "done", 30, "EVIL done")
+    # A record as a peer or another writer may have left it: every field.
+    rec = {"channel": "webhook", "address": "https://x.example/" + HOSTILE,
+           "group": HOSTILE, "member": HOSTILE, "state": "failed", "attempts": 3,
+           "last_outcome": "http 500: " + HOSTILE, "provider": HOSTILE}
+    env.r.hset(job_key("EVIL", "deliveries"), "f" * 32, json.dumps(rec))
+
+    out = cli_safe(env, "status", "EVIL", rc=1)
+    assert "incident   \\x1b]0;pwned\\x07\\x1b[2J\\u009b31m\\u0085 \\u202eevil\\u202c " \
+           "\\u2066x\\u2069\\x7f\\x09!\n" in out, out
+    out = cli_safe(env, "report", "EVIL")
+    assert out.count("\\x1b]0;pwned\\x07") >= 5, out  # incident, names, group, address, outcome
+    got = json.loads(cli_safe(env, "status", "EVIL", "--json", rc=1))
+    assert got["incident"] == HOSTILE, got
+    rows = json.loads(cli_safe(env, "report", "EVIL", "--json"))
+    mine = [d for d in rows if d["delivery"] == "f" * 32][0]
+    for k in ("address", "group", "member", "last_outcome", "provider"):
+        assert mine[k] == rec[k], (k, mine)
+    theirs = [d for d in rows if d["delivery"] != "f" * 32][0]
+    assert theirs["member"] == HOSTILE and theirs["state"] == "failed", theirs
+
+    # A record written with bytes that are not UTF-8: raw C1 bytes among them.
+    raw = __import__("redis").Redis(unix_socket_path=env.redis_sock)
+    raw.hset(job_key("RAW"), mapping={
+        "state": b"sending\x9b2J", "template": b"outage\xff", "severity": "normal",
+        "incident": b"\x9b\x1b]0;t\x07\x85\xc2", "created_at": b"\xe2\x80\xae2026",
+        "planned": b"1\x1b", "webhook.queued": b"99999999999999999999999"})
+    raw.hset(job_key("RAW", "deliveries"), b"d\x9b", b'{"member": "\\u009b\xff", "state": 7}')
+    out = cli_safe(env, "status", "RAW")
+    assert "incident   \\x9b\\x1b]0;t\\x07\\x85\\xc2\n" in out, out
+    assert "created    \\u202e2026\n" in out, out
+    cli_safe(env, "report", "RAW")
+    got = json.loads(cli_safe(env, "status", "RAW", "--json"))
+    assert got["incident"] == "\\x9b\x1b]0;t\x07\\x85\\xc2", got
+    assert got["planned"] == "1\x1b" and got["counts"]["webhook.queued"] == \
+        "99999999999999999999999", got
+    rows = json.loads(cli_safe(env, "report", "RAW", "--json"))
+    assert rows == [{"delivery": "d\\x9b", "error": "unreadable record"}], rows
+
+    # send --wait follows a job to its end: progress and summary escaped.
+    env.set_status(204)
+    out = cli_safe(env, "send", "--template", "outage", "--to", env.hook("w"),
+                   "--incident", HOSTILE, "--id", "WAITED", "--wait")
+    assert "incident   \\x1b]0;pwned" in out and "job WAITED [" in out, out
+    # A job refused for a value it holds: the reason quotes it, escaped.
+    cli_safe(env, "send", "--template", "outage", "--group", HOSTILE, "--wait", rc=1)
+    env.xadd_job({"id": "BADGROUP", "template": "outage", "groups": [HOSTILE]})
+    wait_for(lambda: env.r.xlen("tocsin:dead") >= 2, 20, "the dead letters")
+    out = cli_safe(env, "dead", "list")
+    assert "\\u202eevil" in out, out
+    for i, _ in env.r.xrange("tocsin:dead"):
+        cli_safe(env, "dead", "show", i)
+        got = json.loads(cli_safe(env, "dead", "show", i, "--json"))
+        if got["kind"] == "delivery":
+            assert json.loads(got["record"])["member"] == HOSTILE, got
+        else:
+            assert json.loads(got["body"])["groups"] == [HOSTILE], got
+            assert "\u202eevil" in got["reason"], got
+    got = json.loads(cli_safe(env, "dead", "list", "--json"))
+    assert [json.loads(d["body"]) for d in got if d["kind"] == "job"] == [
+        {"id": "BADGROUP", "template": "outage", "groups": [HOSTILE]}], got
+    # cancel: a record whose times were written by hand.
+    raw.hset(job_key("OLD"), mapping={"state": "done", "done_at": b"\x1b[2J\xe2\x80\xae"})
+    r = tocsin(env, "cancel", "OLD")
+    assert r.returncode == 1 and b"(at \\x1b[2J\\u202e)" in r.stderr, r.stderr
+    terminal_safe(r.stderr, "cancel")
+    raw.hset(job_key("GONE"), mapping={"state": "cancelled", "cancelled_at": b"\x07\xc2\x85"})
+    out = cli_safe(env, "cancel", "GONE")
+    assert out == "job GONE was already cancelled at \\x07\\u0085\n", out
+    got = json.loads(cli_safe(env, "cancel", "GONE", "--json"))
+    assert got["cancelled_at"] == "\x07\u0085", got
     sanitizer_clean(env)
