@@ -205,3 +205,47 @@ def test_cli_shows_producer_values_escaped(env):
     got = json.loads(cli_safe(env, "cancel", "GONE", "--json"))
     assert got["cancelled_at"] == "\x07\u0085", got
     sanitizer_clean(env)
+
+
+def test_preview_shows_roster_names_and_vars_escaped(env):
+    """preview prints a roster member's name and role (a roster refuses C0
+    controls, not C1 or bidi ones) and the rendered message (whose vars come
+    from the job) escaped, keeping the message's newlines and tabs; --json
+    keeps them exact."""
+    import json
+    env.start_redis()
+    name = "\u009b2J\u0085 \u202eevil\u2066x"
+    roster = os.path.join(env.dir, "r.csv")
+    with open(roster, "w", encoding="utf-8") as f:
+        f.write("name,role,phone\n")
+        f.write(f"{name},\u009b2J\u202erole,+15550100\n")
+    with open(os.path.join(env.dir, "templates", "outage", "sms.txt"), "w") as f:
+        f.write("line one\n\t{{message}}\nline three\n")
+    with open(env.config, "w") as f:
+        f.write(f"""redis:
+  url: unix://{env.redis_sock}
+templates: templates/
+channels:
+  sms:
+    providers:
+      - name: main
+        kind: twilio
+        account_sid: AC123
+        auth_token: ${{TWILIO_AUTH_TOKEN_UNSET}}
+        from: "+15550100000"
+groups:
+  all:
+    roster: {roster}
+""")
+    args = ("preview", "--template", "outage", "--group", "all", "--channel", "sms",
+            "--var", f"message={HOSTILE}")
+    r = tocsin(env, *args)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    out = terminal_safe(r.stdout, "preview", tab=True)
+    terminal_safe(r.stderr, "preview stderr")
+    assert "member \\u009b2J\\u0085 \\u202eevil\\u2066x (\\u009b2J\\u202erole)\n" in out, out
+    assert "line one\n\t\\x1b]0;pwned\\x07\\x1b[2J\\u009b31m\\u0085 \\u202eevil" in out, out
+    assert "\\x7f\t!\nline three\n" in out, out
+    got = json.loads(cli_safe(env, *args, "--json"))
+    assert got["member"] == name and got["role"] == "\u009b2J\u202erole", got
+    assert got["parts"][0]["text"] == f"line one\n\t{HOSTILE}\nline three", got
