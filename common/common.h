@@ -52,6 +52,25 @@
 #define TC_RETRY_AFTER_MAX_MS      3600000     /* a peer's Retry-After is cut to an hour */
 #define TC_LIMIT_HOSTS             65536       /* destination hosts whose rate and
 						* Retry-After are tracked at once */
+/* What one Redis reply can make tocsind allocate, checked as hiredis reads
+ * it, before each object is made (dispatcher/poison.c). A reply is counted
+ * as TC_REDIS_OBJ_COST per object, plus a string's bytes and 8 bytes per
+ * array element; a reply that crosses a limit drops the connection, and a
+ * stream entry that did is dead-lettered without being read. */
+#define TC_REDIS_OBJ_COST          64          /* one reply object, as counted */
+#define TC_LIMIT_REDIS_ARRAY       1024        /* elements of one array: an entry's
+						* field list is 2 per field; the
+						* largest of tocsind's own is PLAN's
+						* TC_PLAN_BATCH (128) */
+#define TC_LIMIT_REDIS_BULK        (1u << 20)  /* one string, also while it arrives:
+						* Redis' smallest proto-max-bulk-len */
+#define TC_LIMIT_REDIS_ENTRY       (2 * TC_LIMIT_JOB_BYTES) /* one stream entry's
+						* fields, as counted: a job at its
+						* limit, and as much again */
+#define TC_LIMIT_REDIS_REPLY       (16u << 20) /* one reply, as counted: holds intake's
+						* largest read, 4 streams x 16 entries
+						* at TC_LIMIT_REDIS_ENTRY (8 MiB), and
+						* PLAN's 128 records at TC_LIMIT_RECORD */
 
 /* ---- error codes ------------------------------------------------------ */
 /* Functions that can fail return 0 (or a count) or a negative errno or one
@@ -381,9 +400,11 @@ int tc_key_events(char *out, size_t n, const char *prefix);
 /* ---- the Redis record contract (scripts.c, record.c) ---------------------- */
 /* The Lua scripts that write job records, delivery records and audit
  * trails (each documents its KEYS and ARGV): tocsind's ACCEPT, PLAN, MOVE,
- * FINISH and DEAD; the tool's CANCEL and REQUEUE (dead retry). */
+ * FINISH, DEAD and SWEEP (entries too large to read); the tool's CANCEL
+ * and REQUEUE (dead retry). */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
-	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[];
+	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
+	tc_lua_sweep[];
 
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */

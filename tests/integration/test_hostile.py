@@ -249,3 +249,137 @@ groups:
     got = json.loads(cli_safe(env, *args, "--json"))
     assert got["member"] == name and got["role"] == "\u009b2J\u202erole", got
     assert got["parts"][0]["text"] == f"line one\n\t{HOSTILE}\nline three", got
+
+
+# ---- entries meant to exhaust tocsind's memory ---------------------------------------
+
+MIB = 1024 * 1024
+GROWTH_BOUND = 32 * MIB  # what one poisoned entry may add to tocsind's peak RSS
+
+
+def peak_rss(pid):
+    """VmHWM of process pid, in bytes: the most it ever had resident."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_entry_of_a_million_fields_is_dead_lettered_unread(env):
+    """One stream entry of a million one-byte fields, then a good job: hiredis
+    would build all two million strings before tocsind saw one (200 MiB).
+    The reply bound refuses it at its count, the sweep dead-letters it inside
+    Redis, and the good job behind it is delivered; tocsind's peak RSS grows
+    by less than GROWTH_BOUND."""
+    env.start_redis()
+    env.start_receiver()
+    env.write_config(f"""  oncall:
+    members:
+      - {{name: Ada, webhook: "{env.hook('ada')}"}}
+""")
+    env.start_tocsind()
+    env.xadd_job({"id": "WARM", "template": "outage", "groups": ["oncall"]})
+    env.wait_done("WARM")
+    before = peak_rss(env.tocsind_proc.pid)
+    args = ["XADD", "tocsin:jobs:normal", "*"] + ["a", "b"] * 1000000
+    poison = env.r.execute_command(*args)
+    del args
+    env.xadd_job({"id": "GOOD", "template": "outage", "groups": ["oncall"]})
+    rec = env.wait_done("GOOD", timeout=60)
+    assert rec["delivered"] == "1", rec
+    grown = peak_rss(env.tocsind_proc.pid) - before
+    print(f"# peak RSS grew by {grown / MIB:.1f} MiB (bound {GROWTH_BOUND / MIB:.0f} MiB)")
+    assert grown < GROWTH_BOUND, f"peak RSS grew by {grown / MIB:.1f} MiB"
+    dead = wait_for(lambda: [f for _, f in env.r.xrange("tocsin:dead") if f.get("entry") == poison],
+                    30, "the poisoned entry dead-lettered")
+    assert len(dead) == 1, dead
+    d = dead[0]
+    assert d["kind"] == "job" and d["stream"] == "normal" and d["body"] == "", d
+    assert d["reason"].startswith("entry too large to read: 1000000 fields, "), d
+    assert env.pending() == 0
+    events = [f for _, f in env.r.xrange("tocsin:events") if f.get("entry") == f"normal/{poison}"]
+    assert [e["event"] for e in events] == ["invalid"], events
+    log = env.log()
+    assert f"event=reply-refused why=\"stream entry {poison}: an array of 2000000 " \
+           "elements, more than 1024 (TC_LIMIT_REDIS_ARRAY)\"" in log, log[-3000:]
+    assert f"stream=normal entry={poison} event=too-large fields=1000000" in log, log[-3000:]
+    # It is read no more: a new job goes through at once.
+    env.xadd_job({"id": "AFTER", "template": "outage", "groups": ["oncall"]})
+    env.wait_done("AFTER")
+    assert env.log().count("event=reply-refused") == 1
+    sanitizer_clean(env)
+
+
+def test_oversized_entries_are_dead_lettered_on_either_connection(env):
+    """An entry past TC_LIMIT_REDIS_ENTRY read by intake (500 fields of 300
+    bytes), and one left pending by an instance that died (a 200 KB job
+    field), claimed by tocsind's command connection: each reply is refused,
+    the entry dead-lettered with the start of its `job` field, and the jobs
+    around them go through."""
+    env.start_redis()
+    env.start_receiver()
+    env.write_config(f"""  oncall:
+    members:
+      - {{name: Ada, webhook: "{env.hook('ada')}"}}
+""")
+    with open(env.config) as f:
+        text = f.read()
+    with open(env.config, "w") as f:
+        f.write(text.replace("  shutdown_grace: 5s\n", "  shutdown_grace: 5s\n  claim_idle: 1s\n"))
+    big_job = '{"template": "outage", "groups": ["oncall"], "vars": {"x": "' + "y" * 200000 + '"}}'
+    claimed = env.r.xadd("tocsin:jobs:high", {"job": big_job})
+    # Another instance read it, and died.
+    env.r.xgroup_create("tocsin:jobs:high", "tocsind", "0")
+    env.r.xreadgroup("tocsind", "gone-1", {"tocsin:jobs:high": ">"}, count=1)
+    env.start_tocsind()
+    wide = env.r.xadd("tocsin:jobs:normal", {f"f{i}": "v" * 300 for i in range(500)})
+    env.xadd_job({"id": "BEHIND", "template": "outage", "groups": ["oncall"]})
+    assert env.wait_done("BEHIND")["delivered"] == "1"
+
+    def dead():
+        return {f["entry"]: f for _, f in env.r.xrange("tocsin:dead")}
+    wait_for(lambda: claimed in dead() and wide in dead(), 30, "both dead-lettered")
+    d = dead()
+    assert d[wide]["stream"] == "normal" and d[wide]["body"] == "", d[wide]
+    assert d[wide]["reason"].startswith("entry too large to read: 500 fields, "), d[wide]
+    assert d[claimed]["stream"] == "high" and d[claimed]["body"] == big_job[:65536], \
+        d[claimed]["reason"]
+    assert d[claimed]["reason"].startswith("entry too large to read: 1 fields, "), d[claimed]
+    wait_for(lambda: env.pending() == 0, 20, "nothing pending")
+    log = env.log()
+    assert "conn=intake event=reply-refused" in log and "conn=cmd event=reply-refused" in log, \
+        log[-3000:]
+    assert log.count("event=too-large") == 2, log[-3000:]
+    env.xadd_job({"id": "AFTER", "template": "outage", "groups": ["oncall"]})
+    env.wait_done("AFTER")
+    sanitizer_clean(env)
+
+
+def test_string_past_the_bulk_limit_is_refused_while_it_arrives(env):
+    """With Redis taking strings larger than tocsind's TC_LIMIT_REDIS_BULK
+    (1 MiB), a job field of 8 MiB is refused once tocsind holds more than
+    that of it, never whole; it is dead-lettered with the start of its
+    text, and the next job goes through."""
+    env.start_redis()
+    env.r.config_set("proto-max-bulk-len", str(64 * MIB))
+    env.start_receiver()
+    env.write_config(f"""  oncall:
+    members:
+      - {{name: Ada, webhook: "{env.hook('ada')}"}}
+""")
+    env.start_tocsind()
+    env.xadd_job({"id": "WARM", "template": "outage", "groups": ["oncall"]})
+    env.wait_done("WARM")
+    before = peak_rss(env.tocsind_proc.pid)
+    huge = env.r.xadd("tocsin:jobs:normal", {"job": "z" * (8 * MIB)})
+    env.xadd_job({"id": "NEXT", "template": "outage", "groups": ["oncall"]})
+    env.wait_done("NEXT")
+    grown = peak_rss(env.tocsind_proc.pid) - before
+    assert grown < GROWTH_BOUND, f"peak RSS grew by {grown / MIB:.1f} MiB"
+    dead = wait_for(lambda: [f for _, f in env.r.xrange("tocsin:dead") if f["entry"] == huge],
+                    20, "the dead letter")
+    assert dead[0]["body"] == "z" * 65536, len(dead[0]["body"])
+    assert dead[0]["reason"].startswith("entry too large to read: 1 fields, "), dead[0]
+    assert "still arriving (TC_LIMIT_REDIS_BULK)" in env.log(), env.log()[-2000:]
+    sanitizer_clean(env)
