@@ -550,17 +550,17 @@ int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n)
 			     3, why, n);
 	if (!c)
 		return TC_EREDIS;
-	/* hiredis 0.14 cannot cap a reply: a job's text is read whole before
-	 * its 64 KiB limit is checked. What bounds it is Redis' limit on what
-	 * a producer may write; say so when that is large. (A Redis that
-	 * refuses CONFIG says nothing here.) */
+	/* tocsind reads no string past TC_LIMIT_REDIS_BULK (poison.c), but
+	 * every larger one it meets costs a dropped connection and a sweep,
+	 * and Redis keeps it: say so when producers may write them. (A Redis
+	 * that refuses CONFIG says nothing here.) */
 	r = redisCommand(c, "CONFIG GET proto-max-bulk-len");
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    r->element[1]->type == REDIS_REPLY_STRING &&
 	    tc_parse_uint(r->element[1]->str, r->element[1]->len, BULK_ADVISED, &bulk) ==
 	    TC_ELIMIT)
-		tc_log(TC_LOG_WARN, "redis", "event=large-input-limit proto-max-bulk-len=%s, a producer may write a job that large and tocsind reads it whole before refusing it; set proto-max-bulk-len 1mb",
-		       r->element[1]->str);
+		tc_log(TC_LOG_WARN, "redis", "event=large-input-limit proto-max-bulk-len=%s, a producer may write a field that large: tocsind refuses it past %u bytes and dead-letters its entry, Redis keeps it; set proto-max-bulk-len 1mb",
+		       r->element[1]->str, TC_LIMIT_REDIS_BULK);
 	freeReplyObject(r);
 	for (s = 0; rc == 0 && s < TC_SEV_COUNT; s++) {
 		tc_key_jobs(key, sizeof(key), cfg->prefix, s);
