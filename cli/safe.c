@@ -18,16 +18,6 @@
 
 #include "cli/cli.h"
 
-/* Characters that are shown as \uXXXX: the C1 controls, and the Unicode
- * bidi controls (embeddings and overrides U+202A..U+202E, isolates
- * U+2066..U+2069, and the marks U+200E, U+200F and U+061C). */
-static bool cp_unsafe(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e ||
-	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
-}
-
 /* Whether the one-byte character c is shown as \xNN under flags. */
 static bool byte_unsafe(unsigned char c, unsigned flags)
 {
@@ -35,7 +25,7 @@ static bool byte_unsafe(unsigned char c, unsigned flags)
 		return !(flags & TC_SAFE_NL);
 	if (c == '\t')
 		return !(flags & TC_SAFE_TAB);
-	return c < 0x20 || c == 0x7f;
+	return tc_utf8_unsafe(c);
 }
 
 int tc_cli_safe_add(struct tc_buf *b, const char *s, size_t len, size_t max,
@@ -60,7 +50,7 @@ int tc_cli_safe_add(struct tc_buf *b, const char *s, size_t len, size_t max,
 			e[3] = hex[p[i] & 15];
 			k = 4;
 			n = 1;
-		} else if (cp_unsafe(cp)) {
+		} else if (tc_utf8_unsafe(cp)) {
 			snprintf(e, sizeof(e), "\\u%04x", (unsigned)cp);
 			k = 6;
 		} else {

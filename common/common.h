@@ -231,6 +231,11 @@ int tc_severity_parse(const char *s); /* -1 when unknown */
  * and writes *cp, or 0 when the bytes there are not valid UTF-8 (overlong
  * forms, surrogates, past U+10FFFF, cut short). */
 size_t tc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Whether character cp must not reach a terminal as it is: a C0 control,
+ * DEL, a C1 control (U+0080..U+009F), or a bidi control (embeddings and
+ * overrides U+202A..U+202E, isolates U+2066..U+2069, marks U+200E, U+200F,
+ * U+061C), which would make text show other than it reads. */
+bool tc_utf8_unsafe(uint32_t cp);
 
 /* ---- JSON strings (json.c) --------------------------------------------------- */
 /* Appends s as a JSON string literal (quoted; quotes, backslashes and

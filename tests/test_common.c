@@ -136,6 +136,9 @@ static void test_log_quote(void)
 
 	tc_test_begin("log: untrusted values are escaped and cut");
 	TC_CHECK_STR(tc_log_quote(out, sizeof(out), "a\"b\\c\nd\x1b"), "\"a\\\"b\\\\c\\x0ad\\x1b\"");
+	/* C1 and bidi controls as characters, bytes that are not UTF-8 */
+	TC_CHECK_STR(tc_log_quote(out, sizeof(out), "\xc2\x9b" "2J\xe2\x80\xae" "e\x9b\xff\xc3\xa9"),
+		     "\"\\u009b2J\\u202ee\\x9b\\xff\xc3\xa9\"");
 	longv = malloc(1000);
 	memset(longv, 'x', 999);
 	longv[999] = '\0';

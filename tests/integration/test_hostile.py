@@ -190,7 +190,8 @@ def test_cli_shows_producer_values_escaped(env):
             assert json.loads(got["record"])["member"] == HOSTILE, got
         else:
             assert json.loads(got["body"])["groups"] == [HOSTILE], got
-            assert "\u202eevil" in got["reason"], got
+            # the reason quotes it as tocsind's diagnostics do: escaped
+            assert "\\u202eevil" in got["reason"], got
     got = json.loads(cli_safe(env, "dead", "list", "--json"))
     assert [json.loads(d["body"]) for d in got if d["kind"] == "job"] == [
         {"id": "BADGROUP", "template": "outage", "groups": [HOSTILE]}], got
@@ -204,6 +205,9 @@ def test_cli_shows_producer_values_escaped(env):
     assert out == "job GONE was already cancelled at \\x07\\u0085\n", out
     got = json.loads(cli_safe(env, "cancel", "GONE", "--json"))
     assert got["cancelled_at"] == "\x07\u0085", got
+    # tocsind's log quoted the refused group name: escaped there too.
+    with open(os.path.join(env.dir, "tocsind.log"), "rb") as f:
+        terminal_safe(f.read(), "tocsind's log")
     sanitizer_clean(env)
 
 
