@@ -50,7 +50,8 @@ int tc_cli_safe_add(struct tc_buf *b, const char *s, size_t len, size_t max,
 			e[3] = hex[p[i] & 15];
 			k = 4;
 			n = 1;
-		} else if (tc_utf8_unsafe(cp)) {
+		} else if (n > 1 && tc_utf8_unsafe(cp)) {
+			/* a C1 or bidi control */
 			snprintf(e, sizeof(e), "\\u%04x", (unsigned)cp);
 			k = 6;
 		} else {
