@@ -14,6 +14,9 @@
  * the proxy is asked to CONNECT to an address allow accepted, never to a
  * name it would resolve itself, and a proxy comes only from the request:
  * never from http_proxy and friends, never skipped for no_proxy.
+ * libcurl's connection cache keeps connections alive. A peer's Retry-After
+ * is read here, with range checks, never as libcurl's unchecked number: it
+ * reaches the caller as a wait of 0 to TC_RETRY_AFTER_MAX_MS, or not at all.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "channels/channels.h"
@@ -56,6 +60,7 @@ struct http_xfer {
 	uv_getaddrinfo_t resolve;
 	struct curl_slist connect_to; /* "::ADDR:PORT": every CONNECT to ADDR */
 	char connect_line[TC_HTTP_ADDR_LEN + 2];
+	int64_t retry_after_ms;  /* of the last response so far, or -1 */
 	size_t body_len;
 	char body[TC_LIMIT_RESPONSE_BODY];
 	char error[CURL_ERROR_SIZE];
@@ -186,6 +191,56 @@ static size_t on_write(char *p, size_t size, size_t n, void *userp)
 	return len;
 }
 
+int tc_http_retry_after(const char *v, size_t n, int64_t now_ms, int64_t *ms)
+{
+	uint64_t secs;
+	int64_t at;
+	int r;
+
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' ||
+		     v[n - 1] == '\n'))
+		n--;
+	/* delay-seconds: a huge number is "a long time", cut to the maximum */
+	r = tc_parse_uint(v, n, TC_RETRY_AFTER_MAX_MS / 1000, &secs);
+	if (r == TC_ELIMIT) {
+		*ms = TC_RETRY_AFTER_MAX_MS;
+		return 0;
+	}
+	if (r == 0) {
+		*ms = (int64_t)secs * 1000;
+		return 0;
+	}
+	if (tc_http_date_parse(v, n, &at) < 0)
+		return TC_EINVAL;
+	/* both within years 0..9999: the difference cannot overflow */
+	at -= now_ms;
+	*ms = at < 0 ? 0 : at > TC_RETRY_AFTER_MAX_MS ? TC_RETRY_AFTER_MAX_MS : at;
+	return 0;
+}
+
+/* libcurl's header callback: each header line of each response, whole.
+ * A status line starts a response (an interim 100 Continue, then the
+ * final one): only the final response's Retry-After counts. */
+static size_t on_header(char *p, size_t size, size_t n, void *userp)
+{
+	static const char name[] = "retry-after:";
+	struct http_xfer *x = userp;
+	size_t len = size * n, k = sizeof(name) - 1;
+	int64_t ms;
+
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+		x->retry_after_ms = -1;
+	else if (len > k && strncasecmp(p, name, k) == 0)
+		x->retry_after_ms = tc_http_retry_after(p + k, len - k, tc_time_now_ms(),
+							&ms) == 0 ? ms : -1;
+	return len;
+}
+
+
 /* sa as "a.b.c.d:port" or "[v6]:port" into out (TC_HTTP_ADDR_LEN). */
 static void addr_text(const struct sockaddr *sa, char *out)
 {
@@ -284,17 +339,13 @@ static void xfer_unlink(struct tc_http *h, struct http_xfer *x)
 static void xfer_done(struct tc_http *h, struct http_xfer *x, CURLcode code)
 {
 	struct tc_http_result r;
-	curl_off_t retry_after;
-
 	memset(&r, 0, sizeof(r));
 	r.code = code;
 	r.retry_after_ms = -1;
 	/* A pooled handle that never ran still holds its last transfer's. */
 	if (x->started) {
 		(void)curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
-		if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) ==
-		    CURLE_OK && retry_after > 0)
-			r.retry_after_ms = (int64_t)retry_after * 1000;
+		r.retry_after_ms = r.status ? x->retry_after_ms : -1;
 	}
 	r.refused = code != CURLE_OK && x->n_refused > 0 &&
 		    (x->reuse_refused || x->n_opened == 0);
@@ -378,6 +429,8 @@ static void easy_setup(struct http_xfer *x)
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
 	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
@@ -418,6 +471,7 @@ static struct http_xfer *xfer_get(struct tc_http *h)
 	x->orphan = false;
 	x->host = NULL;
 	x->connect_line[0] = '\0';
+	x->retry_after_ms = -1;
 	x->body_len = 0;
 	x->error[0] = '\0';
 	return x;

@@ -37,23 +37,24 @@ static int cancel_report(const char *id, const char *verdict, const char *detail
 		return TC_EXIT_FAILED;
 	}
 	if (strcmp(verdict, "done") == 0) {
-		fprintf(stderr, "tocsin cancel: job %s is already done%s%s%s: nothing to cancel\n",
-			id, detail[0] ? " (at " : "", detail, detail[0] ? ")" : "");
+		fprintf(stderr, "tocsin cancel: job %s is already done", id);
+		tc_cli_puts(stderr, detail[0] ? " (at %s)" : "%s", detail);
+		fprintf(stderr, ": nothing to cancel\n");
 		return TC_EXIT_FAILED;
 	}
 	if (json) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "job", id,
+		const char *at = strcmp(verdict, "now") == 0 ? now : detail;
+		json_t *o = json_pack("{s:s, s:s, s:o, s:b}", "job", id,
 				      "state", "cancelled",
-				      "cancelled_at", strcmp(verdict, "now") == 0 ? now : detail,
+				      "cancelled_at", tc_cli_json_string(at, strlen(at)),
 				      "already", strcmp(verdict, "cancelled") == 0);
-		char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
-		printf("%s\n", text ? text : "{}");
-		free(text);
+		if (!o || tc_cli_json_print(stdout, o, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+			printf("{}\n");
 		json_decref(o);
 	} else if (strcmp(verdict, "cancelled") == 0) {
-		printf("job %s was already cancelled%s%s\n", id,
-		       detail[0] ? " at " : "", detail);
+		printf("job %s was already cancelled", id);
+		tc_cli_puts(stdout, detail[0] ? " at %s\n" : "%s\n", detail);
 	} else {
 		printf("job %s cancelled; tocsind stops its remaining deliveries "
 		       "(see tocsin status %s)\n", id, id);

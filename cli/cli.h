@@ -5,6 +5,8 @@
 #ifndef TC_CLI_H
 #define TC_CLI_H
 
+#include <stdio.h>
+
 #include <hiredis/hiredis.h>
 
 #include "common/common.h"
@@ -27,6 +29,39 @@ int tc_cli_add_var(json_t *vars, const char *cmd, const char *kv);
  * bytes) naming the field. */
 int tc_cli_job_check(const struct tc_cfg *cfg, const char *cmd, const char *text,
 		     size_t len, enum tc_severity sev, char *why, size_t n);
+
+/* ---- showing what others wrote (safe.c) -------------------------------- */
+/* Every value the tool prints that came from a producer, a roster, a peer
+ * or Redis goes through these. In text, a C0 control (but a newline or tab
+ * the flags allow), DEL and a byte that is not UTF-8 show as \xNN; a C1
+ * control (U+0080..U+009F) and a bidi control (U+202A..U+202E,
+ * U+2066..U+2069, U+200E, U+200F, U+061C) as \uXXXX; the rest as it is. */
+#define TC_CLI_SHOW_MAX (4 * TC_LIMIT_BODY + 8) /* one value, escaped: a
+						  * rendered body at its limit */
+enum { TC_SAFE_NL = 1, TC_SAFE_TAB = 2 }; /* keep these as they are */
+
+/* Appends s (len bytes) to b, escaped as above. Cut after max bytes of s (0:
+ * no cut), or where b would pass its maximum, at a character boundary and
+ * ended with "...". Returns 0, or -ENOMEM. */
+int tc_cli_safe_add(struct tc_buf *b, const char *s, size_t len, size_t max,
+		    unsigned flags);
+/* s (len bytes; NULL is "") escaped into b, emptied first; returns b's text,
+ * which lives until b changes. tc_cli_safes takes a NUL-terminated s. */
+const char *tc_cli_safe(struct tc_buf *b, const char *s, size_t len);
+const char *tc_cli_safes(struct tc_buf *b, const char *s);
+/* Prints fmt (one %s, nothing else to format) to f with s escaped, cut
+ * after max bytes of s (0: no cut). */
+void tc_cli_put(FILE *f, const char *fmt, const char *s, size_t len, size_t max);
+void tc_cli_puts(FILE *f, const char *fmt, const char *s);
+/* A new JSON string of s, exactly (NUL bytes included); only bytes that
+ * are not UTF-8, which JSON cannot hold, become the text \xNN. NULL when
+ * out of memory. */
+json_t *tc_cli_json_string(const char *s, size_t len);
+/* Prints o and a newline to f as JSON (flags as json_dumps takes them),
+ * ASCII only: every other character, DEL and the controls as \uXXXX, so
+ * the strings are exact and nothing reaches a terminal raw. Returns 0, or
+ * -1 when out of memory. */
+int tc_cli_json_print(FILE *f, const json_t *o, size_t flags);
 
 /* A blocking connection to cfg's Redis (5 s timeouts), or NULL with the
  * reason printed. Free with redisFree. */

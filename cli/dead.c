@@ -105,17 +105,26 @@ static bool entry_ok(const redisReply *e)
 	       e->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
-/* Whether s looks like a stream entry id: "ms" or "ms-seq". */
+/* Reads a stream entry id, "ms" or "ms-seq", each a 64-bit number.
+ * Returns 0, or TC_EINVAL / TC_ELIMIT. */
+static int entry_id_parse(const char *s, uint64_t *ms, uint64_t *seq)
+{
+	const char *dash = strchr(s, '-');
+	int r;
+
+	*seq = 0;
+	r = tc_parse_uint(s, dash ? (size_t)(dash - s) : strlen(s), UINT64_MAX, ms);
+	if (r == 0 && dash)
+		r = tc_parse_uints(dash + 1, UINT64_MAX, seq);
+	return r;
+}
+
+/* Whether s is a stream entry id: "ms" or "ms-seq". */
 static bool entry_id_valid(const char *s)
 {
-	size_t n = strspn(s, "0123456789");
+	uint64_t ms, seq;
 
-	if (n == 0 || n > 20)
-		return false;
-	if (s[n] == '\0')
-		return true;
-	return s[n] == '-' && s[n + 1] && strspn(s + n + 1, "0123456789") == strlen(s + n + 1) &&
-	       strlen(s + n + 1) <= 20;
+	return entry_id_parse(s, &ms, &seq) == 0;
 }
 
 /* Reads dead letter id. Returns 0 and the reply in *out (free with
@@ -139,67 +148,6 @@ static int dead_read(redisContext *c, const char *key, const char *id, redisRepl
 	return 0;
 }
 
-/* ---- showing what a producer wrote ----------------------------------------- */
-
-/* Appends s (len bytes) as safe text: control characters and bytes that
- * are not UTF-8 as \xNN, unless ctl (JSON escapes controls itself). Cut
- * after max bytes (0: no cut) at a character boundary, with "...". */
-static void esc_add(struct tc_buf *b, const char *s, size_t len, size_t max, bool ctl)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n;
-	uint32_t cp = 0;
-
-	while (i < len && (!max || i < max)) {
-		n = tc_utf8_decode(p + i, len - i, &cp);
-		if (cp >= 0x80 && cp <= 0x9f)
-			n = 0; /* a C1 control: shown as bytes */
-		if (n == 0 || (!ctl && n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
-			char e[4] = { '\\', 'x', hex[p[i] >> 4], hex[p[i] & 15] };
-
-			(void)tc_buf_add(b, e, 4);
-			i++;
-			continue;
-		}
-		if (max && i + n > max)
-			break;
-		(void)tc_buf_add(b, p + i, n);
-		i += n;
-	}
-	if (i < len)
-		(void)tc_buf_adds(b, "...");
-}
-
-/* Prints s escaped (see esc_add) with format fmt, which has one %s. */
-static void put_esc(const char *fmt, const char *s, size_t len, size_t max)
-{
-	struct tc_buf b;
-
-	tc_buf_init(&b, 4 * len + 8);
-	(void)tc_buf_adds(&b, "");
-	esc_add(&b, s ? s : "", s ? len : 0, max, false);
-	printf(fmt, b.data ? b.data : "");
-	tc_buf_release(&b);
-}
-
-/* A JSON string of s; bytes that are not UTF-8 become the text "\xNN"
- * (jansson takes UTF-8 only). NULL when out of memory. */
-static json_t *jstr(const char *s, size_t len)
-{
-	json_t *j = json_stringn(s, len);
-	struct tc_buf b;
-
-	if (j)
-		return j;
-	tc_buf_init(&b, 4 * len + 8);
-	(void)tc_buf_adds(&b, "");
-	esc_add(&b, s, len, 0, true);
-	j = b.data ? json_stringn(b.data, b.len) : NULL;
-	tc_buf_release(&b);
-	return j;
-}
-
 /* A dead letter as one JSON object: "id" and every field as stored. */
 static json_t *entry_json(const redisReply *e)
 {
@@ -207,23 +155,21 @@ static json_t *entry_json(const redisReply *e)
 	json_t *o = json_object();
 	size_t i;
 
-	json_object_set_new(o, "id", json_string(e->element[0]->str));
+	json_object_set_new(o, "id", tc_cli_json_string(e->element[0]->str, e->element[0]->len));
 	for (i = 0; i + 1 < f->elements; i += 2) {
 		if (f->element[i]->type != REDIS_REPLY_STRING ||
 		    f->element[i + 1]->type != REDIS_REPLY_STRING)
 			continue;
 		json_object_set_new(o, f->element[i]->str,
-				    jstr(f->element[i + 1]->str, f->element[i + 1]->len));
+				    tc_cli_json_string(f->element[i + 1]->str, f->element[i + 1]->len));
 	}
 	return o;
 }
 
 static void print_json(json_t *o, size_t flags)
 {
-	char *text = json_dumps(o, flags);
-
-	printf("%s\n", text ? text : "{}");
-	free(text);
+	if (!o || tc_cli_json_print(stdout, o, flags) < 0)
+		printf("{}\n");
 }
 
 /* ---- list ------------------------------------------------------------------- */
@@ -250,27 +196,24 @@ static void list_row(const redisReply *e)
 	(void)tc_buf_add(&why, reason ? reason : "", len < 4 * DEAD_REASON_CUT ? len :
 			 4 * DEAD_REASON_CUT);
 	printf("%-20s ", e->element[0]->str);
-	put_esc("%-8s ", kind[0] ? kind : "?", kind[0] ? strlen(kind) : 1, 16);
-	put_esc("%-24s ", fstr(f, "at"), strlen(fstr(f, "at")), 40);
-	put_esc("%-24s ", job[0] ? job : "-", job[0] ? strlen(job) : 1, 0);
-	put_esc("%s\n", why.data, why.len, DEAD_REASON_CUT);
+	tc_cli_put(stdout, "%-8s ", kind[0] ? kind : "?", kind[0] ? strlen(kind) : 1, 16);
+	tc_cli_put(stdout, "%-24s ", fstr(f, "at"), strlen(fstr(f, "at")), 40);
+	tc_cli_put(stdout, "%-24s ", job[0] ? job : "-", job[0] ? strlen(job) : 1, 0);
+	tc_cli_put(stdout, "%s\n", why.data, why.len, DEAD_REASON_CUT);
 	tc_buf_release(&why);
 }
 
 /* Reads --count N: 1..DEAD_LIST_MAX. */
 static int parse_count(const char *s, long *out)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > DEAD_LIST_MAX) {
+	if (tc_parse_uints(s, DEAD_LIST_MAX, &v) < 0 || v < 1) {
 		fprintf(stderr, "tocsin dead list: --count '%s': expected 1..%d\n", s,
 			DEAD_LIST_MAX);
 		return -1;
 	}
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 
@@ -378,7 +321,7 @@ static void show_text(const char *name, const char *v, size_t len)
 	json_decref(j);
 	if (!text) {
 		printf("  %-10s ", name);
-		put_esc("%s\n", v, len, 0);
+		tc_cli_put(stdout, "%s\n", v, len, 0);
 		return;
 	}
 	printf("  %-10s (JSON)\n", name);
@@ -386,7 +329,7 @@ static void show_text(const char *name, const char *v, size_t len)
 		nl = strchr(p, '\n');
 		if (!nl)
 			nl = p + strlen(p);
-		put_esc("    %s\n", p, (size_t)(nl - p), 0);
+		tc_cli_put(stdout, "    %s\n", p, (size_t)(nl - p), 0);
 		if (!*nl)
 			break;
 	}
@@ -439,8 +382,8 @@ static int cmd_show(const struct tc_cfg *cfg, redisContext *c, int argc, char **
 			show_text(k->str, v->str, v->len);
 			continue;
 		}
-		put_esc("  %-10s ", k->str, k->len, 64);
-		put_esc("%s\n", v->str, v->len, 0);
+		tc_cli_put(stdout, "  %-10s ", k->str, k->len, 64);
+		tc_cli_put(stdout, "%s\n", v->str, v->len, 0);
 	}
 	freeReplyObject(r);
 	return TC_EXIT_OK;
@@ -583,9 +526,10 @@ static int retry_fresh(const struct tc_cfg *cfg, redisContext *c, const struct r
 			r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
 		code = TC_EXIT_REDIS;
 	} else if (r->type == REDIS_REPLY_STRING) {
-		fprintf(stderr, "tocsin dead retry: %s: job %s was already accepted (state %s): "
-			"tocsind would not send it again; give it another id with --job FILE\n",
-			t->dead, t->job, r->str);
+		fprintf(stderr, "tocsin dead retry: %s: job %s was already accepted ",
+			t->dead, t->job);
+		tc_cli_put(stderr, "(state %s): tocsind would not send it again; give it "
+			   "another id with --job FILE\n", r->str, r->len, 64);
 		code = TC_EXIT_FAILED;
 	}
 	freeReplyObject(r);
@@ -600,7 +544,8 @@ static int retry_send(const struct tc_cfg *cfg, redisContext *c, struct retried 
 	int r;
 
 	if (tc_cli_job_check(cfg, "dead retry", text, len, sev, why, sizeof(why)) < 0) {
-		fprintf(stderr, "tocsin dead retry: %s: the job is invalid: %s\n", t->dead, why);
+		fprintf(stderr, "tocsin dead retry: %s: ", t->dead);
+		tc_cli_puts(stderr, "the job is invalid: %s\n", why);
 		if (strcmp(t->kind, "job") == 0)
 			fprintf(stderr, "tocsin dead retry: fix it (tocsin dead show %s prints it) "
 				"and give it with --job FILE\n", t->dead);
@@ -654,8 +599,9 @@ static int retry_job(const struct tc_cfg *cfg, redisContext *c, struct retried *
 	if (sev < 0)
 		sev = tc_severity_parse(fstr(f, "stream"));
 	if (sev < 0) {
-		fprintf(stderr, "tocsin dead retry: %s: unknown stream '%s' and the job names "
-			"no severity\n", t->dead, fstr(f, "stream"));
+		fprintf(stderr, "tocsin dead retry: %s: ", t->dead);
+		tc_cli_puts(stderr, "unknown stream '%s' and the job names no severity\n",
+			    fstr(f, "stream"));
 		free(owned);
 		return TC_EXIT_FAILED;
 	}
@@ -827,7 +773,8 @@ static int cmd_retry(const struct tc_cfg *cfg, redisContext *c, int argc, char *
 	} else if (strcmp(t.kind, "delivery") == 0) {
 		st = retry_delivery(cfg, c, &t, f, json);
 	} else {
-		fprintf(stderr, "tocsin dead retry: %s: unknown kind '%s'\n", t.dead, t.kind);
+		fprintf(stderr, "tocsin dead retry: %s: ", t.dead);
+		tc_cli_puts(stderr, "unknown kind '%s'\n", t.kind);
 		st = TC_EXIT_FAILED;
 	}
 	freeReplyObject(r);
@@ -840,20 +787,15 @@ static int cmd_retry(const struct tc_cfg *cfg, redisContext *c, int argc, char *
  * up to and including id goes. */
 static int id_after(const char *id, char *out, size_t n)
 {
-	unsigned long long ms, seq = 0;
-	const char *dash = strchr(id, '-');
-	char *end;
+	uint64_t ms, seq;
 
-	errno = 0;
-	ms = strtoull(id, &end, 10);
-	if (dash)
-		seq = strtoull(dash + 1, &end, 10);
-	if (errno || *end)
-		return -1;
-	if (seq == ~0ULL)
-		snprintf(out, n, "%llu-0", ms + 1);
+	if (entry_id_parse(id, &ms, &seq) < 0 || (ms == UINT64_MAX && seq == UINT64_MAX))
+		return -1; /* nothing can come after the largest id */
+	if (seq == UINT64_MAX)
+		snprintf(out, n, "%llu-0", (unsigned long long)ms + 1);
 	else
-		snprintf(out, n, "%llu-%llu", ms, seq + 1);
+		snprintf(out, n, "%llu-%llu", (unsigned long long)ms,
+			 (unsigned long long)seq + 1);
 	return 0;
 }
 

@@ -10,6 +10,11 @@
  * and checks it with the same parser tocsind uses, so a var tocsind would
  * refuse is refused here too. Rosters are read with blocking I/O: this is
  * the command-line tool, not the loop.
+ *
+ * Member names and roles from rosters, and the rendered text itself (its
+ * vars come from the job, that is from whoever wrote it), are printed
+ * escaped (safe.c): the rendered text keeps its newlines and tabs, every
+ * other control shows as \xNN or \uXXXX. --json keeps every string exact.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -242,7 +247,7 @@ static int make_job(struct preview_opts *o, struct tc_job *job)
 	free(text);
 	if (r < 0) {
 		tc_diag_format(&d, line, sizeof(line));
-		fprintf(stderr, "tocsin preview: invalid job: %s\n", line);
+		tc_cli_puts(stderr, "tocsin preview: invalid job: %s\n", line);
 		return TC_EXIT_FAILED;
 	}
 	return 0;
@@ -336,12 +341,11 @@ static int find_audience(struct audience *a)
 	if (r != 0)
 		return TC_EXIT_FAILED;
 	if (!a->chosen) {
+		tc_cli_puts(stderr, "tocsin preview: group '%s' has no member", a->g->name);
 		if (a->want)
-			fprintf(stderr, "tocsin preview: group '%s' has no member '%s'\n",
-				a->g->name, a->want);
+			tc_cli_puts(stderr, " '%s'\n", a->want);
 		else
-			fprintf(stderr, "tocsin preview: group '%s' has no members\n",
-				a->g->name);
+			fputs("s\n", stderr);
 		return TC_EXIT_FAILED;
 	}
 	return 0;
@@ -395,7 +399,8 @@ static void show_parts(const struct tc_cfg *cfg, const struct tc_tpl_store *stor
 			x->file = relative(cfg, tc_tpl_store_part_path(store, job->template,
 								       group, p));
 			snprintf(x->why, sizeof(x->why), "%s", why);
-			fprintf(stderr, "tocsin preview: %s: %s\n", x->file, x->why);
+			fprintf(stderr, "tocsin preview: %s: ", x->file);
+			tc_cli_puts(stderr, "%s\n", x->why);
 			x->note = x->why;
 			x->error = true;
 		} else if (msg->part[p].data) {
@@ -418,13 +423,16 @@ static void show_parts(const struct tc_cfg *cfg, const struct tc_tpl_store *stor
 static void print_text(const struct tc_member *m, const struct tc_job *job,
 		       const char *group, const struct shown *sh, size_t n)
 {
+	struct tc_buf b;
 	size_t i, len;
 
-	printf("template %s, group %s, member %s", job->template, group,
-	       m->name ? m->name : "?");
+	tc_cli_puts(stdout, "template %s, ", job->template);
+	tc_cli_puts(stdout, "group %s, ", group);
+	tc_cli_puts(stdout, "member %s", m->name ? m->name : "?");
 	if (m->role)
-		printf(" (%s)", m->role);
+		tc_cli_puts(stdout, " (%s)", m->role);
 	printf("\n");
+	tc_buf_init(&b, TC_CLI_SHOW_MAX);
 	for (i = 0; i < n; i++) {
 		printf("\n--- %s (%s", tc_part_name(sh[i].part), tc_channel_name(sh[i].ch));
 		if (sh[i].sms && sh[i].text)
@@ -433,22 +441,29 @@ static void print_text(const struct tc_member *m, const struct tc_job *job,
 			       sh[i].info.segments, sh[i].info.segments == 1 ? "" : "s",
 			       sh[i].info.truncated ? ", truncated" : "");
 		if (sh[i].text && !sh[i].file && sh[i].note)
-			printf(": %s", sh[i].note);
-		printf(")%s%s\n", sh[i].file ? " from " : "", sh[i].file ? sh[i].file : "");
+			tc_cli_puts(stdout, ": %s", sh[i].note);
+		tc_cli_puts(stdout, sh[i].file ? ") from %s\n" : ")%s\n",
+			    sh[i].file ? sh[i].file : "");
 		if (!sh[i].text) {
-			printf("(%s)\n", sh[i].note);
+			tc_cli_puts(stdout, "(%s)\n", sh[i].note);
 			continue;
 		}
-		len = strlen(sh[i].text);
-		fwrite(sh[i].text, 1, len, stdout);
-		if (!len || sh[i].text[len - 1] != '\n')
+		/* the operator's template, the job's vars: newlines and tabs
+		 * are the message's, other controls are shown */
+		tc_buf_reset(&b);
+		(void)tc_cli_safe_add(&b, sh[i].text, strlen(sh[i].text), 0,
+				      TC_SAFE_NL | TC_SAFE_TAB);
+		len = b.data ? b.len : 0;
+		fwrite(b.data ? b.data : "", 1, len, stdout);
+		if (!len || b.data[len - 1] != '\n')
 			printf("\n");
 	}
+	tc_buf_release(&b);
 }
 
 static json_t *opt_string(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	return s ? tc_cli_json_string(s, strlen(s)) : json_null();
 }
 
 static int print_json(const struct tc_member *m, const struct tc_job *job,
@@ -456,10 +471,10 @@ static int print_json(const struct tc_member *m, const struct tc_job *job,
 {
 	json_t *o = json_object(), *parts = json_array(), *p, *text;
 	size_t i;
-	char *s;
+	int r;
 
-	json_object_set_new(o, "template", json_string(job->template));
-	json_object_set_new(o, "group", json_string(group));
+	json_object_set_new(o, "template", opt_string(job->template));
+	json_object_set_new(o, "group", opt_string(group));
 	json_object_set_new(o, "member", opt_string(m->name));
 	json_object_set_new(o, "role", opt_string(m->role));
 	for (i = 0; i < n; i++) {
@@ -487,13 +502,9 @@ static int print_json(const struct tc_member *m, const struct tc_job *job,
 		json_array_append_new(parts, p);
 	}
 	json_object_set_new(o, "parts", parts);
-	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	r = tc_cli_json_print(stdout, o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
-	if (!s)
-		return TC_EXIT_FAILED;
-	printf("%s\n", s);
-	free(s);
-	return 0;
+	return r < 0 ? TC_EXIT_FAILED : 0;
 }
 
 /* ---- the command ---------------------------------------------------------- */

@@ -241,7 +241,9 @@ static int wait_job(const struct tc_cfg *cfg, redisContext *c, const char *id,
 			return TC_EXIT_REDIS;
 		}
 		if (v == 1) {
-			fprintf(stderr, "tocsin send: tocsind rejected job %s: %s\n", id, reason);
+			/* the reason quotes the job: escaped */
+			fprintf(stderr, "tocsin send: tocsind rejected job %s: ", id);
+			tc_cli_puts(stderr, "%s\n", reason);
 			return TC_EXIT_FAILED;
 		}
 		if (v == 2) {
@@ -289,7 +291,7 @@ int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv
 	text = json_dumps(o.job, JSON_COMPACT);
 	if (tc_cli_job_check(cfg, "send", text, strlen(text), tc_severity_parse(o.severity),
 			     why, sizeof(why)) < 0) {
-		fprintf(stderr, "tocsin send: invalid job: %s\n", why);
+		tc_cli_puts(stderr, "tocsin send: invalid job: %s\n", why);
 		r = TC_EXIT_FAILED;
 		goto out;
 	}

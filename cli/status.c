@@ -1,6 +1,10 @@
 /*
  * tocsin status and report: what the job record says, for a person at
  * 3 a.m. (short, counted per channel) or for a program (--json).
+ *
+ * Everything shown from the record (the incident, names, groups,
+ * addresses, outcomes) is what a producer, a roster or a peer wrote: it is
+ * printed through safe.c, escaped in text and exact in JSON.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,24 +28,55 @@ struct tally {
 	long long ok, failed, other, pending;
 };
 
-static long long num(const redisReply *rec, const char *name)
+/* A count as stored: a 64-bit integer; anything else (a record written by
+ * hand) counts as 0. */
+static int count_parse(const redisReply *v, long long *out)
 {
-	size_t i;
+	int64_t n;
 
-	for (i = 0; i + 1 < rec->elements; i += 2)
-		if (strcmp(rec->element[i]->str, name) == 0)
-			return strtoll(rec->element[i + 1]->str, NULL, 10);
+	if (v->type != REDIS_REPLY_STRING ||
+	    tc_parse_int(v->str, v->len, INT64_MIN, INT64_MAX, &n) < 0)
+		return TC_EINVAL;
+	*out = n;
 	return 0;
 }
 
-static const char *str(const redisReply *rec, const char *name)
+static long long num(const redisReply *rec, const char *name)
+{
+	long long n = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < rec->elements; i += 2)
+		if (strcmp(rec->element[i]->str, name) == 0)
+			(void)count_parse(rec->element[i + 1], &n);
+	return n;
+}
+
+/* The value of field name of the record, or NULL. */
+static const redisReply *field(const redisReply *rec, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i + 1 < rec->elements; i += 2)
 		if (strcmp(rec->element[i]->str, name) == 0)
-			return rec->element[i + 1]->str;
-	return "";
+			return rec->element[i + 1];
+	return NULL;
+}
+
+/* The field as a C string ("" when absent), to compare: never printed. */
+static const char *str(const redisReply *rec, const char *name)
+{
+	const redisReply *v = field(rec, name);
+
+	return v ? v->str : "";
+}
+
+/* Prints fmt (one %s) with the record's field name, escaped. */
+static void put_field(const char *fmt, const redisReply *rec, const char *name)
+{
+	const redisReply *v = field(rec, name);
+
+	tc_cli_put(stdout, fmt, v ? v->str : "", v ? v->len : 0, 0);
 }
 
 /* Adds the counts of channel prefix pre ("" for the totals). */
@@ -91,12 +126,20 @@ static void show_line(const char *id, const redisReply *rec)
 {
 	static char last[1024];
 	char line[1024], part[160];
+	const redisReply *st = field(rec, "state");
+	struct tc_buf a, b;
 	struct tally t;
 	size_t o;
 	int c;
 
-	o = (size_t)snprintf(line, sizeof(line), "job %s [%s] planned %lld", id,
-			     str(rec, "state"), num(rec, "planned"));
+	tc_buf_init(&a, 4 * TC_LIMIT_JOB_ID + 8);
+	tc_buf_init(&b, 64);
+	o = (size_t)snprintf(line, sizeof(line), "job %s [%s] planned %lld",
+			     tc_cli_safes(&a, id), tc_cli_safe(&b, st ? st->str : "",
+							       st ? st->len : 0),
+			     num(rec, "planned"));
+	tc_buf_release(&a);
+	tc_buf_release(&b);
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		if (!channel_tally(rec, c, &t))
 			continue;
@@ -125,22 +168,28 @@ static struct last_event last_event(redisContext *c, const struct tc_cfg *cfg,
 {
 	struct last_event e = { 0, 0 };
 	char key[TC_KEY_MAX];
+	uint64_t ms, secs, us;
 	redisReply *r;
 
 	if (tc_key_job_events(key, sizeof(key), cfg->prefix, id) < 0)
 		return e;
 	r = redisCommand(c, "XREVRANGE %s + - COUNT 1", key);
+	/* The entry id's milliseconds: "<ms>-<seq>", ms within RFC 3339's
+	 * years (TC_MAX_MS) so that it formats and subtracts safely. */
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
 	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
-	    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
-		e.at_ms = strtoll(r->element[0]->element[0]->str, NULL, 10);
+	    r->element[0]->element[0]->type == REDIS_REPLY_STRING &&
+	    tc_parse_uint(r->element[0]->element[0]->str,
+			  strcspn(r->element[0]->element[0]->str, "-"), TC_MAX_MS, &ms) == 0)
+		e.at_ms = (int64_t)ms;
 	freeReplyObject(r);
 	r = e.at_ms ? redisCommand(c, "TIME") : NULL;
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    r->element[0]->type == REDIS_REPLY_STRING &&
-	    r->element[1]->type == REDIS_REPLY_STRING)
-		e.ago_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
-			   strtoll(r->element[1]->str, NULL, 10) / 1000 - e.at_ms;
+	    r->element[1]->type == REDIS_REPLY_STRING &&
+	    tc_parse_uint(r->element[0]->str, r->element[0]->len, TC_MAX_MS / 1000, &secs) == 0 &&
+	    tc_parse_uint(r->element[1]->str, r->element[1]->len, 999999, &us) == 0)
+		e.ago_ms = (int64_t)(secs * 1000 + us / 1000) - e.at_ms;
 	freeReplyObject(r);
 	return e;
 }
@@ -152,15 +201,15 @@ static void show_summary(const char *id, const redisReply *rec, struct last_even
 	struct tally t;
 	int c;
 
-	printf("job %s\n", id);
-	printf("  state      %s\n", str(rec, "state"));
-	printf("  template   %s\n", str(rec, "template"));
-	printf("  severity   %s\n", str(rec, "severity"));
+	tc_cli_puts(stdout, "job %s\n", id);
+	put_field("  state      %s\n", rec, "state");
+	put_field("  template   %s\n", rec, "template");
+	put_field("  severity   %s\n", rec, "severity");
 	if (str(rec, "incident")[0])
-		printf("  incident   %s\n", str(rec, "incident"));
-	printf("  created    %s\n", str(rec, "created_at"));
+		put_field("  incident   %s\n", rec, "incident");
+	put_field("  created    %s\n", rec, "created_at");
 	if (str(rec, "done_at")[0])
-		printf("  done       %s\n", str(rec, "done_at"));
+		put_field("  done       %s\n", rec, "done_at");
 	else if (last.at_ms) {
 		tc_time_format(last.at_ms, at, sizeof(at));
 		printf("  last event %s (%lld s ago)\n", at, (long long)(last.ago_ms / 1000));
@@ -172,10 +221,11 @@ static void show_summary(const char *id, const redisReply *rec, struct last_even
 	if (num(rec, "roster_errors"))
 		printf("  skipped    %lld roster row%s that no longer validate (see tocsind's log)\n",
 		       num(rec, "roster_errors"), num(rec, "roster_errors") == 1 ? "" : "s");
-	if (num(rec, "paused"))
-		printf("  paused     %lld time%s while Redis was away (last: %s)\n",
-		       num(rec, "paused"), num(rec, "paused") == 1 ? "" : "s",
-		       str(rec, "last_pause"));
+	if (num(rec, "paused")) {
+		printf("  paused     %lld time%s while Redis was away ",
+		       num(rec, "paused"), num(rec, "paused") == 1 ? "" : "s");
+		put_field("(last: %s)\n", rec, "last_pause");
+	}
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		if (!channel_tally(rec, c, &t))
 			continue;
@@ -187,31 +237,33 @@ static void show_summary(const char *id, const redisReply *rec, struct last_even
 static void show_json(const char *id, const redisReply *rec, struct last_event last)
 {
 	json_t *o = json_object(), *counts = json_object();
-	char *text, at[40];
+	char at[40];
 	size_t i;
 
-	json_object_set_new(o, "job", json_string(id));
+	json_object_set_new(o, "job", tc_cli_json_string(id, strlen(id)));
 	for (i = 0; i + 1 < rec->elements; i += 2) {
 		const char *k = rec->element[i]->str, *v = rec->element[i + 1]->str;
-
 		bool top = strcmp(k, "planned") == 0 || strcmp(k, "unreachable") == 0 ||
 			   strcmp(k, "roster_errors") == 0 || strcmp(k, "paused") == 0 ||
 			   strcmp(k, "pass") == 0;
+		json_t *s = tc_cli_json_string(v, rec->element[i + 1]->len);
+		long long n;
 
+		/* a count that is not a number (written by hand) stays a string */
 		if (top || tc_dstate_parse(k) >= 0 || strchr(k, '.'))
 			json_object_set_new(top ? o : counts, k,
-					    json_integer(strtoll(v, NULL, 10)));
+					    count_parse(rec->element[i + 1], &n) == 0 ?
+					    (json_decref(s), json_integer(n)) : s);
 		else
-			json_object_set_new(o, k, json_string(v));
+			json_object_set_new(o, k, s);
 	}
 	json_object_set_new(o, "counts", counts);
 	if (last.at_ms) {
 		tc_time_format(last.at_ms, at, sizeof(at));
 		json_object_set_new(o, "last_event_at", json_string(at));
 	}
-	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	printf("%s\n", text ? text : "{}");
-	free(text);
+	if (tc_cli_json_print(stdout, o, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+		printf("{}\n");
 	json_decref(o);
 }
 
@@ -249,36 +301,49 @@ int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 	return r;
 }
 
-/* A string member of o, or dflt. */
-static const char *sval(json_t *o, const char *key, const char *dflt)
-{
-	const char *v = json_string_value(json_object_get(o, key));
+/* The report's columns of text, escaped: reused row after row. */
+enum { COL_CHANNEL, COL_STATE, COL_GROUP, COL_MEMBER, COL_ADDRESS, COL_OUTCOME,
+       COL_COUNT };
+struct cols {
+	struct tc_buf b[COL_COUNT];
+};
 
-	return v ? v : dflt;
+/* String member key of record d escaped into column c of cols, or dflt. */
+static const char *col(struct cols *cols, int c, json_t *d, const char *key,
+		       const char *dflt)
+{
+	json_t *v = json_object_get(d, key);
+
+	if (!json_is_string(v))
+		return tc_cli_safes(&cols->b[c], dflt);
+	return tc_cli_safe(&cols->b[c], json_string_value(v), json_string_length(v));
 }
 
-/* Prints one delivery of the report. */
-static void report_row(const char *did, const char *text, bool json, bool first)
+/* Prints one delivery of the report: did (dlen bytes) and its record. */
+static void report_row(struct cols *cols, const redisReply *did, const redisReply *text,
+		       bool json, bool first)
 {
-	json_t *d = json_loads(text, 0, NULL);
-	char *out;
+	json_t *d = text->type == REDIS_REPLY_STRING ?
+		    json_loadb(text->str, text->len, JSON_ALLOW_NUL, NULL) : NULL;
 
-	if (!d)
+	if (!json_is_object(d)) {
+		json_decref(d);
 		d = json_pack("{s:s}", "error", "unreadable record");
+	}
 	if (json) {
-		json_object_set_new(d, "delivery", json_string(did));
-		out = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
-		printf("%s%s\n", first ? "" : ",", out ? out : "{}");
-		free(out);
+		json_object_set_new(d, "delivery", tc_cli_json_string(did->str, did->len));
+		printf("%s", first ? "" : ",");
+		if (tc_cli_json_print(stdout, d, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+			printf("{}\n");
 	} else {
 		printf("%-8s %-12s %3lld  %-14s %-20s %-40s %s\n",
-		       sval(d, "channel", "?"),
-		       sval(d, "state", "?"),
+		       col(cols, COL_CHANNEL, d, "channel", "?"),
+		       col(cols, COL_STATE, d, "state", "?"),
 		       json_integer_value(json_object_get(d, "attempts")),
-		       sval(d, "group", ""),
-		       sval(d, "member", ""),
-		       sval(d, "address", ""),
-		       sval(d, "last_outcome", ""));
+		       col(cols, COL_GROUP, d, "group", ""),
+		       col(cols, COL_MEMBER, d, "member", ""),
+		       col(cols, COL_ADDRESS, d, "address", ""),
+		       col(cols, COL_OUTCOME, d, "last_outcome", ""));
 	}
 	json_decref(d);
 }
@@ -288,12 +353,13 @@ static int report(const struct tc_cfg *cfg, redisContext *c, const char *id, boo
 {
 	char key[TC_KEY_MAX], cursor[32] = "0";
 	bool first = true, done;
+	struct cols cols;
 	redisReply *r;
 	size_t i;
-	int st = tc_cli_progress(cfg, c, id, TC_SHOW_NONE, &done);
+	int st = tc_cli_progress(cfg, c, id, TC_SHOW_NONE, &done), code = TC_EXIT_OK;
 
 	if (st == -1) {
-		fprintf(stderr, "tocsin report: no job '%s'\n", id);
+		tc_cli_puts(stderr, "tocsin report: no job '%s'\n", id);
 		return TC_EXIT_FAILED;
 	}
 	if (st == TC_EREDIS)
@@ -305,24 +371,31 @@ static int report(const struct tc_cfg *cfg, redisContext *c, const char *id, boo
 	} else {
 		printf("[\n");
 	}
+	for (i = 0; i < COL_COUNT; i++)
+		tc_buf_init(&cols.b[i], TC_CLI_SHOW_MAX);
 	tc_key_deliveries(key, sizeof(key), cfg->prefix, id);
 	do {
 		r = redisCommand(c, "HSCAN %s %s COUNT 1000", key, cursor);
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
 			freeReplyObject(r);
-			return TC_EXIT_REDIS;
+			code = TC_EXIT_REDIS;
+			break;
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		for (i = 0; i + 1 < r->element[1]->elements; i += 2) {
-			report_row(r->element[1]->element[i]->str,
-				   r->element[1]->element[i + 1]->str, json, first);
+			report_row(&cols, r->element[1]->element[i],
+				   r->element[1]->element[i + 1], json, first);
 			first = false;
 		}
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);
-	if (json)
+	for (i = 0; i < COL_COUNT; i++)
+		tc_buf_release(&cols.b[i]);
+	if (json && code == TC_EXIT_OK)
 		printf("]\n");
-	return TC_EXIT_OK;
+	return code;
 }
 
 int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
@@ -345,6 +418,6 @@ int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 		return report(cfg, c, id, json);
 	r = tc_cli_progress(cfg, c, id, json ? TC_SHOW_JSON : TC_SHOW_SUMMARY, &done);
 	if (r == -1)
-		fprintf(stderr, "tocsin status: no job '%s'\n", id);
+		tc_cli_puts(stderr, "tocsin status: no job '%s'\n", id);
 	return r == TC_EREDIS ? TC_EXIT_REDIS : r != 0 ? TC_EXIT_FAILED : TC_EXIT_OK;
 }

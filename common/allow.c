@@ -317,18 +317,12 @@ bool tc_host_name_ok(const char *s, size_t len)
  * 1..65535. */
 static int port_parse(const char *s, unsigned *port, char *why, size_t n)
 {
-	unsigned long v = 0;
-	size_t i;
+	uint64_t v = 0;
+	int r = tc_parse_uints(s, 65535, &v);
 
-	for (i = 0; s[i]; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return TC_EINVAL;
-		if (v <= 65535)
-			v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (i == 0)
+	if (r == TC_EINVAL)
 		return TC_EINVAL;
-	if (v < 1 || v > 65535) {
+	if (r < 0 || v < 1) {
 		snprintf(why, n, "bad port: expected 1 to 65535");
 		return TC_EINVAL;
 	}
@@ -355,9 +349,10 @@ static int range_parse(const char *s, bool v6_only, struct tc_allow *a,
 		       char *why, size_t n)
 {
 	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s), plen, i;
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s), i;
 	char addr[INET6_ADDRSTRLEN + 1];
-	unsigned prefix = 0, max;
+	uint64_t prefix = 0;
+	unsigned max;
 	struct in_addr legacy;
 
 	if (alen >= sizeof(addr))
@@ -390,17 +385,11 @@ static int range_parse(const char *s, bool v6_only, struct tc_allow *a,
 		unmap(a);
 		return 0;
 	}
-	plen = strlen(slash + 1);
-	for (i = 0; i < plen && plen <= 3; i++) {
-		if (!isdigit((unsigned char)slash[1 + i]))
-			break;
-		prefix = prefix * 10 + (unsigned)(slash[1 + i] - '0');
-	}
-	if (plen == 0 || plen > 3 || i < plen || prefix > max) {
+	if (tc_parse_uints(slash + 1, max, &prefix) < 0) {
 		snprintf(why, n, "bad prefix length");
 		return TC_EINVAL;
 	}
-	a->prefix = prefix;
+	a->prefix = (unsigned)prefix;
 	for (i = a->prefix; i < max; i++) {
 		if (a->addr[i / 8] & (0x80 >> (i % 8))) {
 			snprintf(why, n, "address bits set past the prefix length");

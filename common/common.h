@@ -52,6 +52,25 @@
 #define TC_RETRY_AFTER_MAX_MS      3600000     /* a peer's Retry-After is cut to an hour */
 #define TC_LIMIT_HOSTS             65536       /* destination hosts whose rate and
 						* Retry-After are tracked at once */
+/* What one Redis reply can make tocsind allocate, checked as hiredis reads
+ * it, before each object is made (dispatcher/poison.c). A reply is counted
+ * as TC_REDIS_OBJ_COST per object, plus a string's bytes and 8 bytes per
+ * array element; a reply that crosses a limit drops the connection, and a
+ * stream entry that did is dead-lettered without being read. */
+#define TC_REDIS_OBJ_COST          64          /* one reply object, as counted */
+#define TC_LIMIT_REDIS_ARRAY       1024        /* elements of one array: an entry's
+						* field list is 2 per field; the
+						* largest of tocsind's own is PLAN's
+						* TC_PLAN_BATCH (128) */
+#define TC_LIMIT_REDIS_BULK        (1u << 20)  /* one string, also while it arrives:
+						* Redis' smallest proto-max-bulk-len */
+#define TC_LIMIT_REDIS_ENTRY       (2 * TC_LIMIT_JOB_BYTES) /* one stream entry's
+						* fields, as counted: a job at its
+						* limit, and as much again */
+#define TC_LIMIT_REDIS_REPLY       (16u << 20) /* one reply, as counted: holds intake's
+						* largest read, 4 streams x 16 entries
+						* at TC_LIMIT_REDIS_ENTRY (8 MiB), and
+						* PLAN's 128 records at TC_LIMIT_RECORD */
 
 /* ---- error codes ------------------------------------------------------ */
 /* Functions that can fail return 0 (or a count) or a negative errno or one
@@ -132,6 +151,9 @@ void tc_log(enum tc_log_level level, const char *module, const char *fmt, ...)
 const char *tc_log_quote(char *out, size_t n, const char *v);
 
 /* ---- time --------------------------------------------------------------- */
+/* The last millisecond RFC 3339 can write, 9999-12-31T23:59:59.999Z: the
+ * most a time read from outside may say. */
+#define TC_MAX_MS 253402300799999LL
 /* Wall clock, milliseconds since the Unix epoch. */
 int64_t tc_time_now_ms(void);
 /* Formats ms as RFC 3339 UTC with milliseconds into out (at least 32). */
@@ -142,6 +164,25 @@ int tc_time_parse(const char *s, int64_t *ms);
 /* Parses a duration "250ms", "10s", "5m", "2h", "30d": digits and one unit,
  * a day being 24 hours. Returns 0 and writes *ms, or TC_EINVAL. */
 int tc_duration_parse(const char *s, uint64_t *ms);
+/* Parses an HTTP date (RFC 9110: "Sun, 06 Nov 1994 08:49:37 GMT", and the
+ * obsolete "Sunday, 06-Nov-94 08:49:37 GMT" and "Sun Nov  6 08:49:37
+ * 1994" that recipients must accept), exactly n bytes of s. Returns 0 and
+ * writes *ms (since the epoch), or TC_EINVAL. */
+int tc_http_date_parse(const char *s, size_t n, int64_t *ms);
+
+/* ---- numbers from outside (parse.c) ------------------------------------------ */
+/* Every integer that comes from outside (HTTP headers, Redis replies,
+ * configuration, entry ids) is read with these: decimal digits only (no
+ * sign, no spaces, no "0x"; leading zeros are fine), exactly n bytes of s.
+ * Returns 0 and writes *out; TC_EINVAL when s is empty or holds anything
+ * but digits; TC_ELIMIT when the digits say more than max (however many
+ * there are: 2^64 and beyond included). *out is written only on success. */
+int tc_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* The same for a NUL-terminated s. */
+int tc_parse_uints(const char *s, uint64_t max, uint64_t *out);
+/* A decimal integer with an optional leading '-', in min..max: the same
+ * returns, TC_ELIMIT for a value outside min..max. */
+int tc_parse_int(const char *s, size_t n, int64_t min, int64_t max, int64_t *out);
 
 /* ---- token buckets (bucket.c) ------------------------------------------- */
 /* At most burst + per_second * t units in any window of length t. A rate
@@ -190,6 +231,11 @@ int tc_severity_parse(const char *s); /* -1 when unknown */
  * and writes *cp, or 0 when the bytes there are not valid UTF-8 (overlong
  * forms, surrogates, past U+10FFFF, cut short). */
 size_t tc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Whether character cp must not reach a terminal as it is: a C0 control,
+ * DEL, a C1 control (U+0080..U+009F), or a bidi control (embeddings and
+ * overrides U+202A..U+202E, isolates U+2066..U+2069, marks U+200E, U+200F,
+ * U+061C), which would make text show other than it reads. */
+bool tc_utf8_unsafe(uint32_t cp);
 
 /* ---- JSON strings (json.c) --------------------------------------------------- */
 /* Appends s as a JSON string literal (quoted; quotes, backslashes and
@@ -363,10 +409,11 @@ int tc_key_events(char *out, size_t n, const char *prefix);
 /* ---- the Redis record contract (scripts.c, record.c) ---------------------- */
 /* The Lua scripts that write job records, delivery records and audit
  * trails (each documents its KEYS and ARGV): tocsind's ACCEPT, PLAN, MOVE,
- * FINISH and DEAD; the tool's CANCEL and REQUEUE (dead retry). */
+ * FINISH, DEAD and SWEEP (entries too large to read); the tool's CANCEL
+ * and REQUEUE (dead retry). */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
-	tc_lua_wake[], tc_lua_settle[];
+	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[];
 
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */

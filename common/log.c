@@ -38,30 +38,39 @@ void tc_log(enum tc_log_level level, const char *module, const char *fmt, ...)
 
 const char *tc_log_quote(char *out, size_t n, const char *v)
 {
-	size_t o = 0, i, shown = 0;
+	const unsigned char *p;
+	size_t o = 0, i, len, k;
 	static const char hex[] = "0123456789abcdef";
+	uint32_t cp;
 
 	if (!v)
 		v = "";
+	p = (const unsigned char *)v;
+	len = strlen(v);
 	out[o++] = '"';
-	for (i = 0; v[i] && shown < TC_LIMIT_LOG_VALUE; i++, shown++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if (o + 8 >= n)
+	/* whole characters, at most TC_LIMIT_LOG_VALUE bytes of v */
+	for (i = 0; i < len; i += k) {
+		k = tc_utf8_decode(p + i, len - i, &cp);
+		if (i + (k ? k : 1) > TC_LIMIT_LOG_VALUE || o + 8 >= n)
 			break;
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
+		if (k == 0 || (k == 1 && tc_utf8_unsafe(cp))) {
+			/* a control, or a byte that is not UTF-8 */
 			out[o++] = '\\';
 			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
+			out[o++] = hex[p[i] >> 4];
+			out[o++] = hex[p[i] & 15];
+			k = 1;
+		} else if (tc_utf8_unsafe(cp)) {
+			o += (size_t)snprintf(out + o, n - o, "\\u%04x", (unsigned)cp);
+		} else if (cp == '"' || cp == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)cp;
 		} else {
-			out[o++] = (char)c;
+			memcpy(out + o, p + i, k);
+			o += k;
 		}
 	}
-	if (v[i] && o + 4 < n) {
+	if (i < len && o + 4 < n) {
 		memcpy(out + o, "...", 3);
 		o += 3;
 	}

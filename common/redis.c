@@ -18,17 +18,9 @@
 /* Digits only, at most max; false when empty or larger. */
 static bool number(const char *s, size_t len, unsigned max, unsigned *out)
 {
-	unsigned long v = 0;
-	size_t i;
+	uint64_t v;
 
-	if (len == 0 || len > 10)
-		return false;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v > max)
+	if (tc_parse_uint(s, len, max, &v) < 0)
 		return false;
 	*out = (unsigned)v;
 	return true;

@@ -267,3 +267,44 @@ const char tc_lua_settle[] =
 	"redis.call('XADD', KEYS[3], '*', 'delivery', ARGV[2], 'channel', d.channel,\n"
 	"  'state', ARGV[3], 'outcome', ARGV[4], 'at', ARGV[1])\n"
 	"return {'moved', from}\n";
+
+/* KEYS: <prefix>:dead, <prefix>:events, then job streams. ARGV: group,
+ * consumer, now, the most elements of an entry's field list, the most an
+ * entry may cost, what one object costs (TC_LIMIT_REDIS_ARRAY,
+ * TC_LIMIT_REDIS_ENTRY, TC_REDIS_OBJ_COST: counted as tocsind counts a
+ * reply), the bytes of a `job` field kept (TC_LIMIT_JOB_BYTES), how many
+ * pending entries of each stream to look at, then the stream names of the
+ * keys (severities). Measures each entry pending for consumer inside Redis
+ * and dead-letters, as DEAD does and with the same event, those too large
+ * for tocsind to read: their text never leaves Redis but for the start of
+ * a `job` field. Returns {stream, entry id, fields, bytes} for each. */
+const char tc_lua_sweep[] =
+	"local max_n, max_cost = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+	"local obj, cut, look = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+	"local out = {}\n"
+	"for k = 3, #KEYS do\n"
+	"  local stream = ARGV[6 + k]\n"
+	"  local pending = redis.call('XPENDING', KEYS[k], ARGV[1], '-', '+', look, ARGV[2])\n"
+	"  for _, p in ipairs(pending) do\n"
+	"    local e = redis.call('XRANGE', KEYS[k], p[1], p[1])\n"
+	"    local f = e[1] and e[1][2] or {}\n"
+	"    local n, cost, body = #f, obj + 8 * #f, ''\n"
+	"    for i = 1, n do cost = cost + obj + #f[i] end\n"
+	"    if n > max_n or cost > max_cost then\n"
+	"      for i = 1, n - 1, 2 do\n"
+	"        if f[i] == 'job' then body = string.sub(f[i + 1], 1, cut) break end\n"
+	"      end\n"
+	"      local reason = string.format('entry too large to read: %d fields, %d bytes '\n"
+	"        .. 'as tocsind counts them (at most %d fields and %d bytes)',\n"
+	"        math.floor(n / 2), cost, math.floor(max_n / 2), max_cost)\n"
+	"      redis.call('XADD', KEYS[1], '*', 'kind', 'job', 'stream', stream,\n"
+	"        'entry', p[1], 'job', '', 'reason', reason, 'body', body, 'at', ARGV[3])\n"
+	"      redis.call('XACK', KEYS[k], ARGV[1], p[1])\n"
+	"      redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', 'job', '',\n"
+	"        'entry', stream .. '/' .. p[1], 'event', 'invalid', 'reason', reason,\n"
+	"        'at', ARGV[3])\n"
+	"      out[#out + 1] = {stream, p[1], math.floor(n / 2), cost}\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"return out\n";

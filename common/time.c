@@ -1,6 +1,8 @@
 /*
- * Time: the wall clock in milliseconds, RFC 3339 in and out, durations
- * such as "250ms", "5m" and "30d". Thread-safe (no gmtime/localtime).
+ * Time: the wall clock in milliseconds, RFC 3339 in and out, HTTP dates
+ * in, durations such as "250ms", "5m" and "30d". Thread-safe (no
+ * gmtime/localtime). Every number read is checked against its range
+ * before it is used.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -143,5 +145,116 @@ int tc_duration_parse(const char *s, uint64_t *ms)
 	if (v > UINT64_MAX / unit)
 		return TC_EINVAL;
 	*ms = v * unit;
+	return 0;
+}
+
+/* ---- HTTP dates (RFC 9110, section 5.6.7) --------------------------------- */
+
+/* A cursor over the n bytes of an HTTP date. */
+struct hd {
+	const char *p, *end;
+};
+
+static bool hd_lit(struct hd *c, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
+		return false;
+	c->p += n;
+	return true;
+}
+
+/* Exactly n digits, into *v (at most 4: no overflow). */
+static bool hd_num(struct hd *c, size_t n, unsigned *v)
+{
+	uint64_t x;
+
+	if ((size_t)(c->end - c->p) < n || tc_parse_uint(c->p, n, 9999, &x) < 0)
+		return false;
+	c->p += n;
+	*v = (unsigned)x;
+	return true;
+}
+
+/* One of the names in list (each exactly as written), its index into *i. */
+static bool hd_name(struct hd *c, const char *const *list, unsigned count, unsigned *i)
+{
+	for (*i = 0; *i < count; (*i)++)
+		if (hd_lit(c, list[*i]))
+			return true;
+	return false;
+}
+
+static const char *const hd_months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+static const char *const hd_days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+static const char *const hd_long_days[] = { "Monday", "Tuesday", "Wednesday", "Thursday",
+					    "Friday", "Saturday", "Sunday" };
+
+/* "HH:MM:SS" into seconds of the day. */
+static bool hd_clock(struct hd *c, unsigned *secs)
+{
+	unsigned h, m, s;
+
+	if (!hd_num(c, 2, &h) || !hd_lit(c, ":") || !hd_num(c, 2, &m) ||
+	    !hd_lit(c, ":") || !hd_num(c, 2, &s) || h > 23 || m > 59 || s > 60)
+		return false;
+	*secs = h * 3600 + m * 60 + s;
+	return true;
+}
+
+/* IMF-fixdate after the day name: ", 06 Nov 1994 08:49:37 GMT". */
+static bool hd_imf(struct hd *c, unsigned *y, unsigned *mo, unsigned *d, unsigned *secs)
+{
+	return hd_lit(c, ", ") && hd_num(c, 2, d) && hd_lit(c, " ") &&
+	       hd_name(c, hd_months, 12, mo) && hd_lit(c, " ") && hd_num(c, 4, y) &&
+	       hd_lit(c, " ") && hd_clock(c, secs) && hd_lit(c, " GMT");
+}
+
+/* RFC 850 after the day name: ", 06-Nov-94 08:49:37 GMT"; a two-digit
+ * year from 70 is 19xx, below 70 20xx. */
+static bool hd_850(struct hd *c, unsigned *y, unsigned *mo, unsigned *d, unsigned *secs)
+{
+	if (!hd_lit(c, ", ") || !hd_num(c, 2, d) || !hd_lit(c, "-") ||
+	    !hd_name(c, hd_months, 12, mo) || !hd_lit(c, "-") || !hd_num(c, 2, y) ||
+	    !hd_lit(c, " ") || !hd_clock(c, secs) || !hd_lit(c, " GMT"))
+		return false;
+	*y += *y >= 70 ? 1900 : 2000;
+	return true;
+}
+
+/* asctime after the day name: " Nov  6 08:49:37 1994". */
+static bool hd_asctime(struct hd *c, unsigned *y, unsigned *mo, unsigned *d, unsigned *secs)
+{
+	if (!hd_lit(c, " ") || !hd_name(c, hd_months, 12, mo) || !hd_lit(c, " "))
+		return false;
+	/* the day: two digits, or a space and one digit */
+	if (hd_lit(c, " ") ? !hd_num(c, 1, d) : !hd_num(c, 2, d))
+		return false;
+	return hd_lit(c, " ") && hd_clock(c, secs) && hd_lit(c, " ") && hd_num(c, 4, y);
+}
+
+int tc_http_date_parse(const char *s, size_t n, int64_t *ms)
+{
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	struct hd c = { s, s + n };
+	unsigned y, mo, d, secs, day;
+	bool ok;
+
+	if (!s)
+		return TC_EINVAL;
+	if (hd_name(&c, hd_long_days, 7, &day))
+		ok = hd_850(&c, &y, &mo, &d, &secs);
+	else if (!hd_name(&c, hd_days, 7, &day))
+		ok = false;
+	else if (c.p < c.end && *c.p == ',')
+		ok = hd_imf(&c, &y, &mo, &d, &secs);
+	else
+		ok = hd_asctime(&c, &y, &mo, &d, &secs);
+	if (!ok || c.p != c.end || d < 1 || d > mdays[mo] ||
+	    (mo == 1 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+		return TC_EINVAL;
+	*ms = (days_from_civil(y, mo + 1, d) * 86400 + secs) * 1000;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * UTF-8: the one decoder everything that checks or measures text uses
- * (JSON escaping and checking, SMS encoding, the CLI's safe printing).
+ * (JSON escaping and checking, SMS encoding, the CLI's safe printing), and
+ * which characters must never reach a terminal as they are.
  * Strict, as RFC 3629 says: no overlong forms, no surrogates, nothing past
  * U+10FFFF.
  */
@@ -43,4 +44,11 @@ size_t tc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 		return 0;
 	*cp = v;
 	return len;
+}
+
+bool tc_utf8_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c ||
+	       cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
 }

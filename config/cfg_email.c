@@ -39,7 +39,12 @@ static void load_server(struct tc_load *ld, struct tc_ymap *m,
 		tc_yaml_bad_value(ld, m, "server", "not host or host:port '%s'",
 				  tc_yaml_shows(q, sizeof(q), server));
 	} else {
-		e->port = port ? (unsigned)strtoul(port, NULL, 10) : 587;
+		uint64_t p = 587;
+
+		/* 1..65535: tc_val_host_port_ok said so */
+		if (port)
+			(void)tc_parse_uints(port, 65535, &p);
+		e->port = (unsigned)p;
 		if (server[0] == '[')
 			e->host = strndup(server + 1, strcspn(server + 1, "]"));
 		else

@@ -281,22 +281,24 @@ static void check_allowed(struct tc_load *ld, struct tc_ymap *m, const char *url
 	struct sockaddr_in s4;
 	struct sockaddr *sa = NULL;
 	CURLU *u = curl_url();
+	uint64_t pn;
 
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    tc_parse_uints(port, 65535, &pn) < 0)
 		goto out;
 	memset(&s4, 0, sizeof(s4));
 	memset(&s6, 0, sizeof(s6));
 	if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		s4.sin_port = htons((uint16_t)strtoul(port, NULL, 10));
+		s4.sin_port = htons((uint16_t)pn);
 		sa = (struct sockaddr *)&s4;
 	} else if (host[0] == '[') {
 		host[strlen(host) - 1] = '\0';
 		if (inet_pton(AF_INET6, host + 1, &s6.sin6_addr) == 1) {
 			s6.sin6_family = AF_INET6;
-			s6.sin6_port = htons((uint16_t)strtoul(port, NULL, 10));
+			s6.sin6_port = htons((uint16_t)pn);
 			sa = (struct sockaddr *)&s6;
 		}
 	}

@@ -22,17 +22,7 @@
 
 bool tc_yaml_parse_u64(const char *s, uint64_t *v)
 {
-	uint64_t x = 0;
-
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s) || x > (UINT64_MAX - 9) / 10)
-			return false;
-		x = x * 10 + (uint64_t)(*s - '0');
-	}
-	*v = x;
-	return true;
+	return tc_parse_uints(s, UINT64_MAX, v) == 0;
 }
 
 /* An integer in min..max into *out (left alone unless TC_V_OK). */

@@ -71,6 +71,35 @@ void tc_rconn_free(struct tc_rconn *rc);
  * with why filled. */
 int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n);
 
+/* ---- the Redis reply bound and entries too large to read (poison.c) ------ */
+/* What the reply being read has cost so far, as TC_LIMIT_REDIS_* count it. */
+struct tc_poison {
+	size_t reply_cost;
+	const void *fields;         /* the field list of the stream entry being
+				     * read (a redisReply), or NULL */
+	size_t entry_cost;          /* ... and what it has cost */
+	char entry[48];             /* ... and its id */
+	char why[256];              /* why the last reply was refused, or "" */
+};
+/* Makes reader r build replies within TC_LIMIT_REDIS_ARRAY, _BULK, _ENTRY
+ * and _REPLY, counted in p (borrowed for r's life, emptied now). A reply
+ * that would cross one is refused before the object is made: r fails ("out
+ * of memory"), hiredis drops the connection, p->why says which limit. */
+void tc_poison_attach(redisReader *r, struct tc_poison *p);
+/* Checks the string r is still reading: more than TC_LIMIT_REDIS_BULK of
+ * it already is refused. Call after each read. Returns 0, or TC_ELIMIT
+ * with p->why filled: then drop the connection. */
+int tc_poison_pending(const redisReader *r, struct tc_poison *p);
+/* Sends SWEEP on ac (tc_lua_sweep): every entry pending for consumer in
+ * prefix's job streams that crosses the limits is dead-lettered inside
+ * Redis, unread. cb gets the reply (see tc_poison_swept). Returns 0, or
+ * TC_EREDIS (then cb is never called). */
+int tc_poison_sweep(redisAsyncContext *ac, const char *prefix, const char *consumer,
+		    redisCallbackFn *cb, void *priv);
+/* Logs what SWEEP's reply r says, for connection conn. Returns how many
+ * entries it dead-lettered, or TC_EREDIS when it failed. */
+int tc_poison_swept(const char *conn, const redisReply *r);
+
 /* ---- a delivery in memory ----------------------------------------------- */
 struct tc_run;
 

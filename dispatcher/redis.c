@@ -11,7 +11,11 @@
  *
  * We drive hiredis with our own small libuv adapter: the one hiredis 0.14
  * ships ignores poll errors, so a server that died while we were writing
- * was never noticed.
+ * was never noticed. Replies are built within the limits of poison.c: a
+ * reply that would cross one drops the connection, and before the
+ * connection counts as usable again the stream entries pending for this
+ * consumer that cross them are dead-lettered (SWEEP), so the same entry is
+ * not read again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +43,8 @@ static void ev_closed(uv_handle_t *h)
 	free(container_of((uv_poll_t *)h, struct rc_events, poll));
 }
 
+static void rc_read(struct tc_rconn *rc);
+
 static void ev_poll(uv_poll_t *h, int status, int events)
 {
 	struct rc_events *e = container_of(h, struct rc_events, poll);
@@ -50,7 +56,7 @@ static void ev_poll(uv_poll_t *h, int status, int events)
 	if (e->ac && (events & UV_WRITABLE))
 		redisAsyncHandleWrite(e->ac);
 	if (e->ac && (events & UV_READABLE))
-		redisAsyncHandleRead(e->ac);
+		rc_read(e->ac->data);
 	/* What the replies' callbacks asked of this connection (the ACCEPT
 	 * of a job just read) leaves now, out of those callbacks. */
 	if (e->ac)
@@ -123,12 +129,16 @@ struct tc_rconn {
 	uint64_t backoff_ms;
 	uv_timer_t watchdog;
 	uint64_t stall_ms;          /* longest wait for a reply */
+	struct tc_poison bound;     /* the reply being read, within the limits */
+	bool sweep;                 /* a reply was refused: SWEEP before use */
+	char *prefix, *consumer;    /* for SWEEP: copies of the configuration's */
 	unsigned outstanding;       /* commands without a reply yet */
 	bool unwritten;             /* commands queued since the last flush */
 	uint64_t last_reply;        /* uv_now of the last reply */
 };
 
 static void schedule_reconnect(struct tc_rconn *rc);
+static void conn_lost(struct tc_rconn *rc, const char *why);
 
 /* Usable now: tell the owner. */
 static void ready(struct tc_rconn *rc)
@@ -137,6 +147,66 @@ static void ready(struct tc_rconn *rc)
 	tc_log(TC_LOG_INFO, "redis", "conn=%s event=connected", rc->name);
 	if (rc->up)
 		rc->up(rc, rc->data);
+}
+
+/* SWEEP's answer: the entries too large to read are dead-lettered (or
+ * the sweep failed, said so, and runs again after the next refusal). */
+static void swept(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct tc_rconn *rc = priv;
+
+	if (!reply)
+		return; /* lost: on_disconnect says so; the next connect sweeps */
+	rc->outstanding--;
+	rc->last_reply = uv_now(rc->loop);
+	if (tc_poison_swept(rc->name, reply) >= 0)
+		rc->sweep = false;
+	if (!(ac->c.flags & REDIS_DISCONNECTING))
+		ready(rc);
+}
+
+/* Logged in. Usable now, or once SWEEP dead-lettered what a refused reply
+ * left pending: read again at once, it would be refused again. */
+static void usable(struct tc_rconn *rc)
+{
+	if (!rc->sweep) {
+		ready(rc);
+		return;
+	}
+	if (tc_poison_sweep(rc->ac, rc->prefix, rc->consumer, swept, rc) < 0) {
+		tc_log(TC_LOG_ERROR, "redis", "conn=%s event=sweep-failed err=\"out of memory\", using the connection as it is",
+		       rc->name);
+		ready(rc);
+		return;
+	}
+	tc_log(TC_LOG_INFO, "redis", "conn=%s event=sweeping, dead-lettering pending entries too large to read",
+	       rc->name);
+	rc->outstanding++;
+	rc->last_reply = uv_now(rc->loop);
+}
+
+/* Refuses the reply being read (p->why says why): drops the connection
+ * now, and makes SWEEP run before it is used again. Never from inside a
+ * hiredis callback. */
+static void refuse_reply(struct tc_rconn *rc)
+{
+	char q[TC_LIMIT_LOG_VALUE + 16];
+
+	tc_log(TC_LOG_ERROR, "redis", "conn=%s event=reply-refused why=%s, dropping the connection",
+	       rc->name, tc_log_quote(q, sizeof(q), rc->bound.why));
+	rc->sweep = true;
+	rc->ac->onDisconnect = NULL;
+	redisAsyncFree(rc->ac); /* pending callbacks get NULL */
+	conn_lost(rc, "reply refused");
+}
+
+/* Reads what arrived, and refuses a string that is growing past its
+ * limit before hiredis holds all of it. */
+static void rc_read(struct tc_rconn *rc)
+{
+	redisAsyncHandleRead(rc->ac);
+	if (rc->ac && tc_poison_pending(rc->ac->c.reader, &rc->bound) < 0)
+		refuse_reply(rc);
 }
 
 /* The answer to AUTH or SELECT (what). A refusal drops the connection,
@@ -161,7 +231,7 @@ static void login_done(redisAsyncContext *ac, void *reply, void *what)
 		return;
 	}
 	if (--rc->login_left == 0)
-		ready(rc);
+		usable(rc);
 }
 
 static void on_connect(const redisAsyncContext *cac, int status)
@@ -198,7 +268,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	}
 	if (!rc->login_left) {
 		rc->in_connect = true;
-		ready(rc);
+		usable(rc);
 		rc->in_connect = false;
 		return;
 	}
@@ -232,7 +302,19 @@ static void conn_lost(struct tc_rconn *rc, const char *why)
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-	conn_lost(ac->data, status == REDIS_OK ? "closed" : ac->errstr);
+	struct tc_rconn *rc = ac->data;
+	char q[TC_LIMIT_LOG_VALUE + 16];
+
+	if (rc->bound.why[0]) {
+		/* One of the reply functions refused, and hiredis dropped the
+		 * connection (calling it out of memory). */
+		tc_log(TC_LOG_ERROR, "redis", "conn=%s event=reply-refused why=%s, dropping the connection",
+		       rc->name, tc_log_quote(q, sizeof(q), rc->bound.why));
+		rc->sweep = true;
+		conn_lost(rc, "reply refused");
+		return;
+	}
+	conn_lost(rc, status == REDIS_OK ? "closed" : ac->errstr);
 }
 
 static void reconnect(uv_timer_t *t)
@@ -256,6 +338,7 @@ static void reconnect(uv_timer_t *t)
 		return;
 	}
 	rc->ac->data = rc;
+	tc_poison_attach(rc->ac->c.reader, &rc->bound);
 	if (ev_attach(rc->ac, rc->loop) < 0) {
 		redisAsyncFree(rc->ac);
 		rc->ac = NULL;
@@ -299,6 +382,8 @@ static void rconn_release(struct tc_rconn *rc)
 	free(rc->url);
 	free(rc->username);
 	free(rc->password);
+	free(rc->prefix);
+	free(rc->consumer);
 	free(rc);
 }
 
@@ -313,8 +398,10 @@ struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const struct tc_cfg *cfg,
 	rc->url = strdup(cfg->redis_url);
 	rc->username = cfg->redis_username ? strdup(cfg->redis_username) : NULL;
 	rc->password = cfg->redis_password ? strdup(cfg->redis_password) : NULL;
+	rc->prefix = strdup(cfg->prefix);
+	rc->consumer = strdup(cfg->consumer);
 	if (!rc->url || (cfg->redis_username && !rc->username) ||
-	    (cfg->redis_password && !rc->password)) {
+	    (cfg->redis_password && !rc->password) || !rc->prefix || !rc->consumer) {
 		rconn_release(rc);
 		return NULL;
 	}
@@ -388,7 +475,7 @@ void tc_rconn_peek(struct tc_rconn *rc)
 {
 	/* A read finding nothing is EAGAIN, which hiredis takes as "later". */
 	if (rc->connected && rc->ac && rc->outstanding)
-		redisAsyncHandleRead(rc->ac);
+		rc_read(rc);
 }
 
 void tc_rconn_flush(struct tc_rconn *rc)
@@ -456,22 +543,24 @@ int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n)
 	char key[TC_KEY_MAX];
 	redisContext *c;
 	redisReply *r;
+	uint64_t bulk;
 	int s, rc = 0;
 
 	c = tc_redis_connect(cfg->redis_url, cfg->redis_username, cfg->redis_password,
 			     3, why, n);
 	if (!c)
 		return TC_EREDIS;
-	/* hiredis 0.14 cannot cap a reply: a job's text is read whole before
-	 * its 64 KiB limit is checked. What bounds it is Redis' limit on what
-	 * a producer may write; say so when that is large. (A Redis that
-	 * refuses CONFIG says nothing here.) */
+	/* tocsind reads no string past TC_LIMIT_REDIS_BULK (poison.c), but
+	 * every larger one it meets costs a dropped connection and a sweep,
+	 * and Redis keeps it: say so when producers may write them. (A Redis
+	 * that refuses CONFIG says nothing here.) */
 	r = redisCommand(c, "CONFIG GET proto-max-bulk-len");
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    r->element[1]->type == REDIS_REPLY_STRING &&
-	    strtoull(r->element[1]->str, NULL, 10) > BULK_ADVISED)
-		tc_log(TC_LOG_WARN, "redis", "event=large-input-limit proto-max-bulk-len=%s, a producer may write a job that large and tocsind reads it whole before refusing it; set proto-max-bulk-len 1mb",
-		       r->element[1]->str);
+	    tc_parse_uint(r->element[1]->str, r->element[1]->len, BULK_ADVISED, &bulk) ==
+	    TC_ELIMIT)
+		tc_log(TC_LOG_WARN, "redis", "event=large-input-limit proto-max-bulk-len=%s, a producer may write a field that large: tocsind refuses it past %u bytes and dead-letters its entry, Redis keeps it; set proto-max-bulk-len 1mb",
+		       r->element[1]->str, TC_LIMIT_REDIS_BULK);
 	freeReplyObject(r);
 	for (s = 0; rc == 0 && s < TC_SEV_COUNT; s++) {
 		tc_key_jobs(key, sizeof(key), cfg->prefix, s);

@@ -127,9 +127,59 @@ static void test_interface(void)
 	TC_CHECK_INT(uv_loop_close(&loop), 0);
 }
 
+/* tc_http_retry_after on s, now at 1795600800000 (2026-11-25T10:00:00Z). */
+static int ra(const char *s, int64_t *ms)
+{
+	*ms = 4242;
+	return tc_http_retry_after(s, strlen(s), 1795600800000LL, ms);
+}
+
+static void test_retry_after(void)
+{
+	int64_t ms;
+
+	tc_test_begin("http: Retry-After in seconds, cut at an hour");
+	TC_CHECK_INT(ra("120", &ms), 0);
+	TC_CHECK_INT(ms, 120000);
+	TC_CHECK_INT(ra(" 0\r\n", &ms), 0);
+	TC_CHECK_INT(ms, 0);
+	TC_CHECK_INT(ra("\t3600 ", &ms), 0);
+	TC_CHECK_INT(ms, TC_RETRY_AFTER_MAX_MS);
+	TC_CHECK_INT(ra("3601", &ms), 0);
+	TC_CHECK_INT(ms, TC_RETRY_AFTER_MAX_MS);
+	TC_CHECK_INT(ra("9223372036854775807", &ms), 0);
+	TC_CHECK_INT(ms, TC_RETRY_AFTER_MAX_MS);
+	TC_CHECK_INT(ra("18446744073709551616", &ms), 0);
+	TC_CHECK_INT(ms, TC_RETRY_AFTER_MAX_MS);
+	TC_CHECK_INT(ra("99999999999999999999999", &ms), 0);
+	TC_CHECK_INT(ms, TC_RETRY_AFTER_MAX_MS);
+
+	tc_test_begin("http: Retry-After as an HTTP date");
+	TC_CHECK_INT(ra("Wed, 25 Nov 2026 10:02:00 GMT", &ms), 0);
+	TC_CHECK_INT(ms, 120000);
+	TC_CHECK_INT(ra("Wed, 25 Nov 2026 09:00:00 GMT", &ms), 0);
+	TC_CHECK_INT(ms, 0);
+	TC_CHECK_INT(ra("Fri, 31 Dec 9999 23:59:59 GMT", &ms), 0);
+	TC_CHECK_INT(ms, TC_RETRY_AFTER_MAX_MS);
+	TC_CHECK_INT(ra("Thu, 01 Jan 1970 00:00:00 GMT", &ms), 0);
+	TC_CHECK_INT(ms, 0);
+
+	tc_test_begin("http: a Retry-After that is neither is ignored");
+	TC_CHECK_INT(ra("-1", &ms), TC_EINVAL);
+	TC_CHECK_INT(ra("+5", &ms), TC_EINVAL);
+	TC_CHECK_INT(ra("1.5", &ms), TC_EINVAL);
+	TC_CHECK_INT(ra("", &ms), TC_EINVAL);
+	TC_CHECK_INT(ra("   ", &ms), TC_EINVAL);
+	TC_CHECK_INT(ra("-9223372036854775808", &ms), TC_EINVAL);
+	TC_CHECK_INT(ra("Sun, 99 Foo 2026 99:99:99 GMT", &ms), TC_EINVAL);
+	TC_CHECK_INT(ra("soon", &ms), TC_EINVAL);
+	TC_CHECK_INT(ms, 4242);
+}
+
 int main(void)
 {
 	test_sign();
+	test_retry_after();
 	test_json_quote();
 	test_interface();
 	return tc_test_done();

@@ -136,6 +136,9 @@ static void test_log_quote(void)
 
 	tc_test_begin("log: untrusted values are escaped and cut");
 	TC_CHECK_STR(tc_log_quote(out, sizeof(out), "a\"b\\c\nd\x1b"), "\"a\\\"b\\\\c\\x0ad\\x1b\"");
+	/* C1 and bidi controls as characters, bytes that are not UTF-8 */
+	TC_CHECK_STR(tc_log_quote(out, sizeof(out), "\xc2\x9b" "2J\xe2\x80\xae" "e\x9b\xff\xc3\xa9"),
+		     "\"\\u009b2J\\u202ee\\x9b\\xff\xc3\xa9\"");
 	longv = malloc(1000);
 	memset(longv, 'x', 999);
 	longv[999] = '\0';
@@ -458,6 +461,130 @@ static void test_redis_url(void)
 	TC_CHECK_INT(tc_redis_url_parse(url, &w), TC_EINVAL);
 }
 
+/* tc_parse_uint on s (NUL-terminated) with max: the return, and *out. */
+static int puint(const char *s, uint64_t max, uint64_t *out)
+{
+	*out = 4242; /* written only on success */
+	return tc_parse_uint(s, strlen(s), max, out);
+}
+
+static void test_parse_uint(void)
+{
+	uint64_t v;
+	int64_t i;
+
+	tc_test_begin("parse: unsigned integers at their edges");
+	TC_CHECK_INT(puint("0", 10, &v), 0);
+	TC_CHECK_INT(v, 0);
+	TC_CHECK_INT(puint("10", 10, &v), 0);
+	TC_CHECK_INT(v, 10);
+	TC_CHECK_INT(puint("11", 10, &v), TC_ELIMIT);
+	TC_CHECK_INT(v, 4242);
+	TC_CHECK_INT(puint("0007", 7, &v), 0);
+	TC_CHECK_INT(v, 7);
+	TC_CHECK_INT(puint("5", 0, &v), TC_ELIMIT);
+	TC_CHECK_INT(puint("0", 0, &v), 0);
+	TC_CHECK_INT(puint("18446744073709551615", UINT64_MAX, &v), 0);
+	TC_CHECK(v == UINT64_MAX);
+	TC_CHECK_INT(puint("18446744073709551614", UINT64_MAX - 1, &v), 0);
+	TC_CHECK(v == UINT64_MAX - 1);
+	TC_CHECK_INT(puint("18446744073709551615", UINT64_MAX - 1, &v), TC_ELIMIT);
+	/* 2^64, and far beyond: too large, not wrapped around */
+	TC_CHECK_INT(puint("18446744073709551616", UINT64_MAX, &v), TC_ELIMIT);
+	TC_CHECK_INT(puint("99999999999999999999999", UINT64_MAX, &v), TC_ELIMIT);
+	TC_CHECK_INT(puint("9223372036854775807", INT64_MAX, &v), 0);
+	TC_CHECK_INT(v, INT64_MAX);
+	TC_CHECK_INT(puint("9223372036854775808", INT64_MAX, &v), TC_ELIMIT);
+	TC_CHECK_INT(puint("9223372036854775807", 3600, &v), TC_ELIMIT);
+	TC_CHECK_INT(v, 4242);
+
+	tc_test_begin("parse: anything but digits is refused");
+	TC_CHECK_INT(puint("", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("+1", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("-1", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("-0", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint(" 1", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("1 ", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("\t1", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("1a", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("0x10", 100, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("1.5", 10, &v), TC_EINVAL);
+	TC_CHECK_INT(puint("1e3", 10000, &v), TC_EINVAL);
+	/* garbage after a huge number is garbage, not "too large" */
+	TC_CHECK_INT(puint("99999999999999999999999x", UINT64_MAX, &v), TC_EINVAL);
+	TC_CHECK_INT(v, 4242);
+	/* exactly n bytes: what follows does not count, a NUL inside does */
+	TC_CHECK_INT(tc_parse_uint("123abc", 3, 1000, &v), 0);
+	TC_CHECK_INT(v, 123);
+	TC_CHECK_INT(tc_parse_uint("1\0" "2", 3, 1000, &v), TC_EINVAL);
+	TC_CHECK_INT(tc_parse_uint(NULL, 0, 10, &v), TC_EINVAL);
+	TC_CHECK_INT(tc_parse_uints("42", 42, &v), 0);
+	TC_CHECK_INT(v, 42);
+
+	tc_test_begin("parse: signed integers at their edges");
+	TC_CHECK_INT(tc_parse_int("-9223372036854775808", 20, INT64_MIN, INT64_MAX, &i), 0);
+	TC_CHECK(i == INT64_MIN);
+	TC_CHECK_INT(tc_parse_int("-9223372036854775809", 20, INT64_MIN, INT64_MAX, &i),
+		     TC_ELIMIT);
+	TC_CHECK_INT(tc_parse_int("9223372036854775807", 19, INT64_MIN, INT64_MAX, &i), 0);
+	TC_CHECK(i == INT64_MAX);
+	TC_CHECK_INT(tc_parse_int("9223372036854775808", 19, INT64_MIN, INT64_MAX, &i),
+		     TC_ELIMIT);
+	TC_CHECK_INT(tc_parse_int("-5", 2, -5, 5, &i), 0);
+	TC_CHECK_INT(i, -5);
+	TC_CHECK_INT(tc_parse_int("-6", 2, -5, 5, &i), TC_ELIMIT);
+	TC_CHECK_INT(tc_parse_int("6", 1, -5, 5, &i), TC_ELIMIT);
+	TC_CHECK_INT(tc_parse_int("-1", 2, 0, 5, &i), TC_ELIMIT);
+	TC_CHECK_INT(tc_parse_int("1", 1, 2, 5, &i), TC_ELIMIT);
+	TC_CHECK_INT(tc_parse_int("3", 1, -9, -2, &i), TC_ELIMIT);
+	TC_CHECK_INT(tc_parse_int("-0", 2, 0, 5, &i), 0);
+	TC_CHECK_INT(i, 0);
+	TC_CHECK_INT(tc_parse_int("-", 1, -5, 5, &i), TC_EINVAL);
+	TC_CHECK_INT(tc_parse_int("--1", 3, -5, 5, &i), TC_EINVAL);
+	TC_CHECK_INT(tc_parse_int("+1", 2, -5, 5, &i), TC_EINVAL);
+	TC_CHECK_INT(tc_parse_int(" -1", 3, -5, 5, &i), TC_EINVAL);
+	TC_CHECK_INT(tc_parse_int("", 0, -5, 5, &i), TC_EINVAL);
+}
+
+static void test_http_date(void)
+{
+	int64_t ms;
+
+	tc_test_begin("time: HTTP dates in the three forms RFC 9110 accepts");
+	/* 784111777 s: Sun, 06 Nov 1994 08:49:37 GMT */
+	TC_CHECK_INT(tc_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, &ms), 0);
+	TC_CHECK_INT(ms, 784111777000LL);
+	TC_CHECK_INT(tc_http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", 30, &ms), 0);
+	TC_CHECK_INT(ms, 784111777000LL);
+	TC_CHECK_INT(tc_http_date_parse("Sun Nov  6 08:49:37 1994", 24, &ms), 0);
+	TC_CHECK_INT(ms, 784111777000LL);
+	TC_CHECK_INT(tc_http_date_parse("Wed, 25 Nov 2026 10:00:00 GMT", 29, &ms), 0);
+	TC_CHECK_INT(ms, 1795600800000LL);
+	TC_CHECK_INT(tc_http_date_parse("Wed, 25-Nov-26 10:00:00 GMT", 27, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Wednesday, 25-Nov-26 10:00:00 GMT", 33, &ms), 0);
+	TC_CHECK_INT(ms, 1795600800000LL);
+	TC_CHECK_INT(tc_http_date_parse("Thu, 29 Feb 2024 00:00:00 GMT", 29, &ms), 0);
+	TC_CHECK_INT(tc_http_date_parse("Fri, 31 Dec 9999 23:59:59 GMT", 29, &ms), 0);
+	TC_CHECK_INT(ms, 253402300799000LL);
+
+	tc_test_begin("time: what is not an HTTP date");
+	ms = 4242;
+	TC_CHECK_INT(tc_http_date_parse("", 0, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("120", 3, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 99 Foo 2026 99:99:99 GMT", 29, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 32 Jan 2026 00:00:00 GMT", 29, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 29 Feb 2026 00:00:00 GMT", 29, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 06 Nov 1994 24:00:00 GMT", 29, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 06 Nov 1994 08:49:37 UTC", 29, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT ", 30, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 6 Nov 1994 08:49:37 GMT", 28, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", 28, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 06 Nov +994 08:49:37 GMT", 29, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun, 06 Nov 99999 08:49:37 GMT", 30, &ms), TC_EINVAL);
+	TC_CHECK_INT(tc_http_date_parse("Sun Nov 6 08:49:37 1994", 23, &ms), TC_EINVAL);
+	TC_CHECK_INT(ms, 4242);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[1024];
@@ -469,6 +596,8 @@ int main(int argc, char **argv)
 	}
 	test_buf();
 	test_time();
+	test_http_date();
+	test_parse_uint();
 	test_addr();
 	test_delivery_id();
 	test_log_quote();

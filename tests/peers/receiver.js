@@ -13,7 +13,9 @@
 // and verified with the Standard Webhooks reference library on the raw body.
 // Answers: 401 when verification fails, 413 past --max-body, otherwise CODE
 // (default 204), or the code written in --status-file when that file exists
-// ("CODE", or "CODE SECONDS" to add a Retry-After header)
+// ("CODE", or "CODE SECONDS" to add a Retry-After header, or
+// "CODE Retry-After: VALUE" to send VALUE as it is, whatever it says: a
+// peer's garbage, for the tests of what tocsind does with it)
 // (read again for every request, so a test can change behaviour live).
 // Every answer has an empty body.
 //
@@ -38,8 +40,14 @@ function die(code, message) {
   process.exit(code);
 }
 
-// "CODE" or "CODE SECONDS": the second form also sends Retry-After.
+// "CODE" or "CODE SECONDS": the second form also sends Retry-After; so does
+// "CODE Retry-After: VALUE", with VALUE (printable ASCII, at most 200
+// characters) sent as written.
 function parseStatus(text, what) {
+  const raw = /^\s*([1-5][0-9][0-9]) Retry-After: ?([\x20-\x7e]{0,200})\n?$/i.exec(text);
+  if (raw) {
+    return { code: Number(raw[1]), retryAfter: raw[2] };
+  }
   const m = /^\s*([1-5][0-9][0-9])(?:\s+([0-9]{1,6}))?\s*$/.exec(text);
   if (!m) {
     return { error: `${what}: not an HTTP status code '${String(text).slice(0, 40)}'` };
