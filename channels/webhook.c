@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -133,12 +132,14 @@ static int allow_url(const struct wh_ranges *r, const char *url, char **name,
 	struct sockaddr_in6 s6;
 	struct sockaddr_in s4;
 	struct sockaddr *sa = NULL;
+	uint64_t port_no = 0;
 	int rc = -1;
 
 	*name = NULL;
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    tc_parse_uints(port, 65535, &port_no) < 0) {
 		snprintf(why, n, "not a URL");
 		goto out;
 	}
@@ -152,11 +153,11 @@ static int allow_url(const struct wh_ranges *r, const char *url, char **name,
 	memset(&s6, 0, sizeof(s6));
 	if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		s4.sin_port = htons((uint16_t)strtoul(port, NULL, 10));
+		s4.sin_port = htons((uint16_t)port_no);
 		sa = (struct sockaddr *)&s4;
 	} else if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1) {
 		s6.sin6_family = AF_INET6;
-		s6.sin6_port = htons((uint16_t)strtoul(port, NULL, 10));
+		s6.sin6_port = htons((uint16_t)port_no);
 		sa = (struct sockaddr *)&s6;
 	}
 	if (sa && !tc_allow_match(r->a, r->n, NULL, sa)) {

@@ -248,6 +248,10 @@ int tc_json_quote(struct tc_buf *b, const char *s);
  * character boundary. */
 int tc_json_quote_cut(struct tc_buf *b, const char *s, size_t max);
 
+/* The integer member key of object o, brought into min..max; min when it
+ * is absent or not an integer (for records read back: never trusted). */
+int64_t tc_json_int(const json_t *o, const char *key, int64_t min, int64_t max);
+
 /* ---- addresses ---------------------------------------------------------- */
 /* Each returns 0, or TC_EINVAL with a message in why (n bytes) such as
  * "not an email address 'ada@'". */

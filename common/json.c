@@ -79,3 +79,14 @@ int tc_json_quote(struct tc_buf *b, const char *s)
 {
 	return tc_json_quote_cut(b, s, (size_t)-1);
 }
+
+int64_t tc_json_int(const json_t *o, const char *key, int64_t min, int64_t max)
+{
+	json_t *v = json_object_get(o, key);
+	json_int_t i;
+
+	if (!json_is_integer(v))
+		return min;
+	i = json_integer_value(v);
+	return i < min ? min : i > max ? max : (int64_t)i;
+}

@@ -177,8 +177,8 @@ static struct tc_dlv *from_record(const struct unpark *u, const char *text, size
 		goto out;
 	}
 	v->state = TC_DS_RETRYING;
-	v->attempts = (unsigned)json_integer_value(json_object_get(o, "attempts"));
-	v->plan_write = (uint64_t)json_integer_value(json_object_get(o, "plan"));
+	v->attempts = (unsigned)tc_json_int(o, "attempts", 0, UINT32_MAX);
+	v->plan_write = (uint64_t)tc_json_int(o, "plan", 0, INT64_MAX);
 	if (STR("reasons"))
 		(void)tc_buf_adds(&v->reasons, STR("reasons"));
 #undef STR

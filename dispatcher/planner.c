@@ -88,8 +88,8 @@ void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
 			old = json_loadb(e->str, e->len, 0, NULL);
 			st = json_object_get(old, "state");
 			s = json_is_string(st) ? tc_dstate_parse(json_string_value(st)) : -1;
-			v->attempts = (unsigned)json_integer_value(json_object_get(old, "attempts"));
-			v->due_ms = json_integer_value(json_object_get(old, "next_attempt_ms"));
+			v->attempts = (unsigned)tc_json_int(old, "attempts", 0, UINT32_MAX);
+			v->due_ms = tc_json_int(old, "next_attempt_ms", 0, INT64_MAX / 2);
 			json_decref(old);
 			if (s < 0 || tc_dstate_final(s)) {
 				r->finals++;
