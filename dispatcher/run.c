@@ -295,7 +295,7 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
 	    rep->elements > 4 || rep->element[0]->type != REDIS_REPLY_STRING ||
 	    rep->element[2]->type != REDIS_REPLY_INTEGER ||
-	    rep->element[2]->integer < 1 || rep->element[2]->integer > UINT32_MAX ||
+	    rep->element[2]->integer < 0 || rep->element[2]->integer > UINT32_MAX ||
 	    (rep->elements == 4 && (rep->element[3]->type != REDIS_REPLY_ARRAY ||
 				    rep->element[3]->elements != r->n_plan))) {
 		tc_run_break(r, !rep ? "no reply" : rep->type == REDIS_REPLY_ERROR ? rep->str :
