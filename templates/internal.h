@@ -63,4 +63,56 @@ struct tc_tpl {
 	size_t n_parts, parts_cap;
 };
 
+/* ---- mustache's compilation, shared by mustache_scan.c and mustache.c -- */
+/* A token: text (sigil 0, never past a newline) or a tag. */
+struct tok {
+	uint32_t start, end;     /* the whole token in the text */
+	uint32_t name, name_len; /* a tag's trimmed content */
+	uint32_t line;           /* where it starts */
+	uint32_t match;          /* opening <-> closing tag */
+	char sigil;              /* 'v' for {{name}}, else { & # ^ / ! = > < $ */
+	uint8_t flags;
+};
+
+#define TF_DROP     1u /* text on a standalone line: not output */
+#define TF_ALONE    2u /* tag: stands alone (its line's whitespace goes) */
+#define TF_OVERRIDE 4u /* a block directly inside a parent, or its closer */
+#define TF_HOLD     8u /* block: opening and closing alone on one line */
+
+struct delims {
+	char open[TC_TPL_MAX_DELIM + 1];
+	char close[TC_TPL_MAX_DELIM + 2]; /* room for a leading '}' or '=' */
+	size_t olen, clen;
+};
+
+/* One compilation: the template and its partials, one text at a time. */
+struct comp {
+	struct tc_tpl *t;
+	struct tc_diag *d;
+	tc_tpl_partial_fn fn;
+	void *fn_data;
+	/* the text being compiled */
+	uint32_t unit;
+	const char *src;
+	size_t len;
+	const char *source;
+	unsigned last_line;
+	struct tok *toks;
+	size_t n_toks, toks_cap;
+};
+
+/* Grows *p (cap elements of size) to hold need. Returns 0 or -ENOMEM. */
+int tc_tpl_grow(void **p, size_t *cap, size_t need, size_t size);
+/* Fills the diagnostic for an error at line of the current text; returns r. */
+int tc_tpl_cerr(struct comp *c, int r, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Splits c's text into tokens. Returns 0 or an error (tc_tpl_cerr said). */
+int tc_tpl_tokenize(struct comp *c);
+/* Matches each closing tag with its opening one. Same returns. */
+int tc_tpl_match_tags(struct comp *c);
+/* Marks the tags that stand alone on their line, and what they take. */
+void tc_tpl_mark_standalone(struct comp *c);
+/* Whether token k ends its line. */
+bool tc_tpl_ends_line(const struct comp *c, const struct tok *k);
+
 #endif
