@@ -38,7 +38,7 @@ static void woken(redisAsyncContext *ac, void *reply, void *priv)
 	struct tc_disp *d = priv;
 	redisReply *r = reply;
 	char q[TC_LIMIT_LOG_VALUE + 16];
-	int64_t next = tc_time_now_ms() + TC_WAKE_POLL_MS;
+	int64_t next = tc_time_now_ms() + TC_WAKE_POLL_MS, at;
 
 	(void)ac;
 	d->waking = false;
@@ -50,8 +50,10 @@ static void woken(redisAsyncContext *ac, void *reply, void *priv)
 		/* A full batch: more may be due at once. */
 		if (r->element[0]->integer >= TC_WAKE_BATCH)
 			next = 0;
-		else if (r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len)
-			next = strtoll(r->element[1]->str, NULL, 10);
+		else if (r->element[1]->type == REDIS_REPLY_STRING &&
+			 tc_parse_int(r->element[1]->str, r->element[1]->len, 0,
+				      INT64_MAX / 2, &at) == 0)
+			next = at;
 	} else if (r && r->type == REDIS_REPLY_ERROR) {
 		tc_log(TC_LOG_WARN, "wake", "event=wake-failed err=%s, trying again in %d ms",
 		       tc_log_quote(q, sizeof(q), r->str), TC_WAKE_POLL_MS);
