@@ -65,6 +65,7 @@ static int cancel_report(const char *id, const char *verdict, const char *detail
 int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv)
 {
 	char k_job[TC_KEY_MAX], k_ev[TC_KEY_MAX], k_events[TC_KEY_MAX], now[40];
+	char k_sched[TC_KEY_MAX];
 	const char *id = NULL;
 	bool json = false, bad = false;
 	redisReply *rep;
@@ -86,11 +87,12 @@ int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **ar
 	}
 	if (tc_key_job(k_job, sizeof(k_job), cfg->prefix, id) < 0 ||
 	    tc_key_job_events(k_ev, sizeof(k_ev), cfg->prefix, id) < 0 ||
-	    tc_key_events(k_events, sizeof(k_events), cfg->prefix) < 0)
+	    tc_key_events(k_events, sizeof(k_events), cfg->prefix) < 0 ||
+	    tc_key_scheduled(k_sched, sizeof(k_sched), cfg->prefix) < 0)
 		return TC_EXIT_USAGE; /* cannot happen: prefix <= 64, id <= 128 */
 	tc_time_format(tc_time_now_ms(), now, sizeof(now));
-	rep = redisCommand(c, "EVAL %s 3 %s %s %s %s %s", tc_lua_cancel, k_job, k_ev,
-			   k_events, now, id);
+	rep = redisCommand(c, "EVAL %s 4 %s %s %s %s %s %s", tc_lua_cancel, k_job, k_ev,
+			   k_events, k_sched, now, id);
 	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING ||
 	    rep->element[1]->type != REDIS_REPLY_STRING) {

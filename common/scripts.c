@@ -204,10 +204,13 @@ const char tc_lua_dead[] =
 	"  'at', ARGV[7])\n"
 	"return 1\n";
 
-/* KEYS: job record, job events, <prefix>:events. ARGV: now, job id.
+/* KEYS: job record, job events, <prefix>:events, <prefix>:scheduled.
+ * ARGV: now, job id.
  * Returns {verdict, detail}: {"none", ""} without a record, {"done",
  * done_at} or {"cancelled", cancelled_at} when there was nothing to do,
- * {"now", previous state} when this call cancelled it. */
+ * {"now", previous state} when this call cancelled it. A job asleep
+ * until its send_at (no tocsind holds it) leaves <prefix>:scheduled and is
+ * finished here: its record gets done_at. */
 const char tc_lua_cancel[] =
 	"if redis.call('EXISTS', KEYS[1]) == 0 then return {'none', ''} end\n"
 	"local st = redis.call('HGET', KEYS[1], 'state') or ''\n"
@@ -222,6 +225,9 @@ const char tc_lua_cancel[] =
 	"  'at', ARGV[1])\n"
 	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[2],\n"
 	"  'event', 'cancelled', 'at', ARGV[1])\n"
+	"if redis.call('ZREM', KEYS[4], ARGV[2]) == 1 then\n"
+	"  redis.call('HSET', KEYS[1], 'done_at', ARGV[1])\n"
+	"end\n"
 	"return {'now', st}\n";
 
 /* KEYS: <prefix>:dead, the jobs stream. ARGV: dead entry id, job text.
