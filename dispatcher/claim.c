@@ -17,7 +17,7 @@
 
 #include "dispatcher/dispatcher.h"
 
-#define CLAIM_COUNT "16"
+#define CLAIM_COUNT "16" /* at most 16: see RESCAN_COUNT in intake.c (poison.c) */
 
 static void touched(redisAsyncContext *ac, void *reply, void *priv)
 {

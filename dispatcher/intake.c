@@ -16,7 +16,8 @@
 
 #include "dispatcher/dispatcher.h"
 
-#define RESCAN_COUNT    "16"
+#define RESCAN_COUNT    "16" /* at most 16: 64 entries at TC_LIMIT_REDIS_ENTRY must
+			       * fit TC_LIMIT_REDIS_REPLY (poison.c) */
 
 static void dead_done(redisAsyncContext *ac, void *reply, void *priv)
 {
