@@ -115,4 +115,27 @@ void tc_tpl_mark_standalone(struct comp *c);
 /* Whether token k ends its line. */
 bool tc_tpl_ends_line(const struct comp *c, const struct tok *k);
 
+/* ---- the store's form: store.c loads it, store_lookup.c searches it ---- */
+struct tpl_part {
+	struct tc_tpl *tpl; /* NULL: no such file */
+	char *path;         /* the file it came from */
+};
+
+struct tpl_group {
+	char *name;
+	struct tpl_part part[TC_PART_COUNT];
+};
+
+struct tpl_entry {
+	char *name;
+	struct tpl_part part[TC_PART_COUNT];
+	struct tpl_group *groups; /* sorted by name */
+	size_t n_groups, cap_groups;
+};
+
+struct tc_tpl_store {
+	struct tpl_entry *tpls; /* sorted by name */
+	size_t n;
+};
+
 #endif

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "templates/internal.h"
 #include "templates/templates.h"
 
 #define PARTIALS_DIR   "partials"
@@ -37,28 +38,6 @@ static const char *const part_names[TC_PART_COUNT] = {
 	[TC_PART_EMAIL_HTML] = "email.html",
 	[TC_PART_SMS_TXT] = "sms.txt",
 	[TC_PART_WEBHOOK_JSON] = "webhook.json",
-};
-
-struct tpl_part {
-	struct tc_tpl *tpl; /* NULL: no such file */
-	char *path;         /* the file it came from */
-};
-
-struct tpl_group {
-	char *name;
-	struct tpl_part part[TC_PART_COUNT];
-};
-
-struct tpl_entry {
-	char *name;
-	struct tpl_part part[TC_PART_COUNT];
-	struct tpl_group *groups; /* sorted by name */
-	size_t n_groups, cap_groups;
-};
-
-struct tc_tpl_store {
-	struct tpl_entry *tpls; /* sorted by name */
-	size_t n;
 };
 
 /* A partial's file, read before any part compiles. */
@@ -738,65 +717,3 @@ int tc_tpl_store_load(const char *dir, struct tc_tpl_store **out,
 	*out = s;
 	return 0;
 }
-
-/* ---- lookups ------------------------------------------------------------------- */
-
-static int find_entry_key(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct tpl_entry *)elem)->name);
-}
-
-static int find_group_key(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct tpl_group *)elem)->name);
-}
-
-static const struct tpl_entry *find_entry(const struct tc_tpl_store *s,
-					  const char *name)
-{
-	if (!s || !name || !s->n)
-		return NULL;
-	return bsearch(name, s->tpls, s->n, sizeof(*s->tpls), find_entry_key);
-}
-
-bool tc_tpl_store_has(const struct tc_tpl_store *s, const char *name)
-{
-	return find_entry(s, name) != NULL;
-}
-
-/* The part a group gets: its override, else the template's. */
-static const struct tpl_part *find_part(const struct tc_tpl_store *s,
-					const char *tpl, const char *group,
-					enum tc_part p)
-{
-	const struct tpl_entry *t = find_entry(s, tpl);
-	const struct tpl_group *g = NULL;
-
-	if (!t || (unsigned)p >= TC_PART_COUNT)
-		return NULL;
-	if (group && group[0] && t->n_groups)
-		g = bsearch(group, t->groups, t->n_groups, sizeof(*t->groups),
-			    find_group_key);
-	if (g && g->part[p].tpl)
-		return &g->part[p];
-	return t->part[p].tpl ? &t->part[p] : NULL;
-}
-
-const struct tc_tpl *tc_tpl_store_part(const struct tc_tpl_store *s,
-				       const char *tpl, const char *group,
-				       enum tc_part p)
-{
-	const struct tpl_part *part = find_part(s, tpl, group, p);
-
-	return part ? part->tpl : NULL;
-}
-
-const char *tc_tpl_store_part_path(const struct tc_tpl_store *s,
-				   const char *tpl, const char *group,
-				   enum tc_part p)
-{
-	const struct tpl_part *part = find_part(s, tpl, group, p);
-
-	return part ? part->path : NULL;
-}
-
