@@ -139,56 +139,25 @@ static void load_policy(struct tc_load *ld, struct fy_node *v, unsigned line,
 			       "channels, groups or both");
 }
 
+static void read_policy(struct tc_load *ld, void *item, char *name,
+			struct fy_node *v, unsigned line, const char *path)
+{
+	struct tc_escalation *e = item;
+
+	e->name = name;
+	ld->cfg->n_escalations++;
+	load_policy(ld, v, line, path, e);
+}
+
 /* escalations: {NAME: policy, ...}. */
 static void load_policies(struct tc_load *ld, struct tc_ymap *top)
 {
-	struct tc_cfg *cfg = ld->cfg;
-	struct tc_yfield *f = tc_yaml_field(top, "escalations");
-	char path[TC_PATH], q[TC_SHOW_BYTES];
-	struct fy_node_pair *p;
-	void *it = NULL;
-	int n;
+	void *policies = NULL;
 
-	if (!f->present)
-		return;
-	if (!tc_yaml_is_kind(ld, f->val, FYNT_MAPPING, f->line, "escalations",
-			     "a mapping"))
-		return;
-	n = fy_node_mapping_item_count(f->val);
-	if (n > TC_LIMIT_ESCALATIONS) {
-		tc_yaml_report(ld, f->line, "escalations", "more than %d policies "
-			       "(TC_LIMIT_ESCALATIONS)", TC_LIMIT_ESCALATIONS);
-		return;
-	}
-	cfg->escalations = calloc(n > 0 ? (size_t)n : 1, sizeof(*cfg->escalations));
-	if (!cfg->escalations) {
-		ld->oom = true;
-		return;
-	}
-	while ((p = fy_node_mapping_iterate(f->val, &it))) {
-		struct fy_node *k = fy_node_pair_key(p);
-		struct tc_escalation *e = &cfg->escalations[cfg->n_escalations];
-		unsigned kl = tc_yaml_line(k, f->line);
-		size_t len;
-		const char *s = tc_yaml_key(k, &len);
-
-		if (!s || !tc_val_name_ok(s, len)) {
-			tc_yaml_report(ld, kl, "escalations", "not a policy name '%s': "
-				       "1 to %d of A-Z a-z 0-9 _ - ., not starting "
-				       "with . or -",
-				       s ? tc_yaml_show(q, sizeof(q), s, len) : "",
-				       TC_NAME_CHARS);
-			continue;
-		}
-		e->name = strndup(s, len);
-		if (!e->name) {
-			ld->oom = true;
-			return;
-		}
-		cfg->n_escalations++;
-		tc_yaml_path_fmt(path, sizeof(path), "escalations.%s", e->name);
-		load_policy(ld, fy_node_pair_value(p), kl, path, e);
-	}
+	tc_val_named_map(ld, top, "escalations", "policy", "policies",
+			 TC_LIMIT_ESCALATIONS, "TC_LIMIT_ESCALATIONS",
+			 sizeof(struct tc_escalation), &policies, read_policy);
+	ld->cfg->escalations = policies;
 }
 
 /* dispatcher.escalation: {critical: NAME, ...}, each NAME a policy. */

@@ -330,52 +330,22 @@ static void load_group(struct tc_load *ld, struct fy_node *v, unsigned line,
 		tc_yaml_report(ld, line, path, "no members and no roster");
 }
 
+static void read_group(struct tc_load *ld, void *item, char *name,
+		       struct fy_node *v, unsigned line, const char *path)
+{
+	struct tc_group *g = item;
+
+	g->name = name;
+	ld->cfg->n_groups++;
+	load_group(ld, v, line, path, g);
+}
+
 void tc_cfg_read_groups(struct tc_load *ld, struct tc_ymap *top)
 {
-	struct tc_cfg *cfg = ld->cfg;
-	struct tc_yfield *f = tc_yaml_field(top, "groups");
-	char path[TC_PATH], q[TC_SHOW_BYTES];
-	struct fy_node_pair *p;
-	void *it = NULL;
-	int n;
+	void *groups = NULL;
 
-	if (!f->present)
-		return;
-	if (!tc_yaml_is_kind(ld, f->val, FYNT_MAPPING, f->line, "groups", "a mapping"))
-		return;
-	n = fy_node_mapping_item_count(f->val);
-	if (n > TC_LIMIT_GROUPS) {
-		tc_yaml_report(ld, f->line, "groups", "more than %d groups "
-			       "(TC_LIMIT_GROUPS)", TC_LIMIT_GROUPS);
-		return;
-	}
-	cfg->groups = calloc(n > 0 ? (size_t)n : 1, sizeof(*cfg->groups));
-	if (!cfg->groups) {
-		ld->oom = true;
-		return;
-	}
-	while ((p = fy_node_mapping_iterate(f->val, &it))) {
-		struct fy_node *k = fy_node_pair_key(p);
-		struct tc_group *g = &cfg->groups[cfg->n_groups];
-		unsigned kl = tc_yaml_line(k, f->line);
-		size_t len;
-		const char *s = tc_yaml_key(k, &len);
-
-		if (!s || !tc_val_name_ok(s, len)) {
-			tc_yaml_report(ld, kl, "groups", "not a group name '%s': 1 to "
-				       "%d of A-Z a-z 0-9 _ - ., not starting with . "
-				       "or -", s ? tc_yaml_show(q, sizeof(q), s, len) : "",
-				       TC_NAME_CHARS);
-			continue;
-		}
-		g->name = strndup(s, len);
-		if (!g->name) {
-			ld->oom = true;
-			return;
-		}
-		cfg->n_groups++;
-		tc_yaml_path_fmt(path, sizeof(path), "groups.%s", g->name);
-		load_group(ld, fy_node_pair_value(p), kl, path, g);
-	}
+	tc_val_named_map(ld, top, "groups", "group", "groups", TC_LIMIT_GROUPS,
+			 "TC_LIMIT_GROUPS", sizeof(struct tc_group), &groups, read_group);
+	ld->cfg->groups = groups;
 }
 

@@ -183,6 +183,18 @@ bool tc_val_json_pointer_ok(const char *s);
 /* A group, provider or policy name: 1..TC_NAME_CHARS of A-Z a-z 0-9 _ - .,
  * not starting with '.' or '-'. */
 bool tc_val_name_ok(const char *s, size_t len);
+/* Fills one item of a mapping of named items: name is new and taken (the
+ * item keeps it), v its value, line its key's, path "<key>.<name>". */
+typedef void (*tc_val_named_fn)(struct tc_load *ld, void *item, char *name,
+				struct fy_node *v, unsigned line, const char *path);
+/* Reads top's `key` as a mapping of at most limit named items (groups,
+ * escalation policies): *items becomes a zeroed array of size-byte items,
+ * each name is checked (noun/nouns and limit_name word the errors), and fn
+ * fills the item of each good one, in order. Returns how many it filled. */
+size_t tc_val_named_map(struct tc_load *ld, struct tc_ymap *top, const char *key,
+			const char *noun, const char *nouns, int limit,
+			const char *limit_name, size_t size, void **items,
+			tc_val_named_fn fn);
 /* A name, an IPv4 address or a bracketed IPv6 address. */
 bool tc_val_host_ok(const char *s, size_t len);
 /* "host:port", or "host" alone when port_optional; *port: where the port

@@ -510,3 +510,54 @@ char *tc_val_existing_path(struct tc_load *ld, struct tc_ymap *m, const char *na
 	return real;
 }
 
+
+size_t tc_val_named_map(struct tc_load *ld, struct tc_ymap *top, const char *key,
+			const char *noun, const char *nouns, int limit,
+			const char *limit_name, size_t size, void **items,
+			tc_val_named_fn fn)
+{
+	struct tc_yfield *f = tc_yaml_field(top, key);
+	char path[TC_PATH], q[TC_SHOW_BYTES];
+	struct fy_node_pair *p;
+	void *it = NULL;
+	size_t count = 0;
+	int n;
+
+	if (!f->present ||
+	    !tc_yaml_is_kind(ld, f->val, FYNT_MAPPING, f->line, key, "a mapping"))
+		return 0;
+	n = fy_node_mapping_item_count(f->val);
+	if (n > limit) {
+		tc_yaml_report(ld, f->line, key, "more than %d %s (%s)", limit, nouns,
+			       limit_name);
+		return 0;
+	}
+	*items = calloc(n > 0 ? (size_t)n : 1, size);
+	if (!*items) {
+		ld->oom = true;
+		return 0;
+	}
+	while ((p = fy_node_mapping_iterate(f->val, &it))) {
+		struct fy_node *k = fy_node_pair_key(p);
+		unsigned kl = tc_yaml_line(k, f->line);
+		size_t len;
+		const char *s = tc_yaml_key(k, &len);
+		char *name;
+
+		if (!s || !tc_val_name_ok(s, len)) {
+			tc_yaml_report(ld, kl, key, "not a %s name '%s': 1 to %d of "
+				       "A-Z a-z 0-9 _ - ., not starting with . or -", noun,
+				       s ? tc_yaml_show(q, sizeof(q), s, len) : "",
+				       TC_NAME_CHARS);
+			continue;
+		}
+		name = strndup(s, len);
+		if (!name) {
+			ld->oom = true;
+			break;
+		}
+		tc_yaml_path_fmt(path, sizeof(path), "%s.%s", key, name);
+		fn(ld, (char *)*items + count++ * size, name, fy_node_pair_value(p), kl, path);
+	}
+	return count;
+}
