@@ -205,8 +205,8 @@ typedef bool (*tc_http_allow_fn)(void *data, const struct sockaddr *sa);
  * with its NUL. */
 #define TC_HTTP_ADDR_LEN 56
 
-/* One POST. Everything is borrowed until the callback runs, but url and
- * proxy, which are copied. */
+/* One POST. Everything is borrowed until the callback runs, but url,
+ * proxy and ca_file, which are copied. */
 struct tc_http_req {
 	const char *url;
 	struct curl_slist *headers;
@@ -223,6 +223,10 @@ struct tc_http_req {
 				       asked to CONNECT to the address that
 				       passed; the proxy's own address is not
 				       judged */
+	const char *ca_file;        /* PEM CAs to trust instead of the
+				       system's, or NULL: the system's. Peers
+				       are verified either way (name, dates,
+				       chain) */
 };
 
 struct tc_http_result {

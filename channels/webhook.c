@@ -468,6 +468,7 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	req.allow = allow_sockaddr;
 	req.allow_data = s;
 	req.proxy = cfg->proxy;
+	req.ca_file = cfg->ca_file;
 	r = tc_http_post(w->http, &req, on_http_done, s);
 	if (r < 0) {
 		ranges_unref(s->ranges);

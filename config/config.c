@@ -200,6 +200,7 @@ void tc_cfg_free(struct tc_cfg *cfg)
 		free(cfg->webhook.allow[i].host);
 	free(cfg->webhook.allow);
 	free(cfg->webhook.proxy);
+	free(cfg->webhook.ca_file);
 	free(cfg->email.host);
 	free(cfg->email.ca_file);
 	free(cfg->email.username);

@@ -38,6 +38,8 @@ struct tc_webhook_cfg {
 	struct tc_rate_cfg rate;   /* per destination host; 0/0: no limit */
 	char *proxy;               /* "http://host:port", or NULL: no proxy
 				      (never one from the environment) */
+	char *ca_file;             /* PEM CAs trusted instead of the system's,
+				      or NULL: the system's */
 	struct tc_retry_cfg retry;
 };
 

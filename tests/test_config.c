@@ -265,6 +265,7 @@ static void check_minimal(const struct tc_cfg *c)
 	TC_CHECK(c->webhook.rate.per_second == 0);
 	TC_CHECK_INT(c->webhook.rate.burst, 0);
 	TC_CHECK(c->webhook.proxy == NULL);
+	TC_CHECK(c->webhook.ca_file == NULL);
 	TC_CHECK(!c->email.enabled);
 	TC_CHECK_INT(c->email.sessions, 4);
 	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_REQUIRED);
@@ -434,6 +435,7 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK(c->webhook.rate.per_second == 50);
 	TC_CHECK_INT(c->webhook.rate.burst, 60);
 	TC_CHECK_STR(c->webhook.proxy, "http://[::1]:3128");
+	end_with(c->webhook.ca_file, "/tests/config/valid/webhook-ca.pem");
 	TC_CHECK_INT(c->webhook.n_allow, 6);
 	if (c->webhook.n_allow == 6) {
 		check_allow(&c->webhook.allow[0], NULL, AF_INET, "127.0.0.0", 8);

@@ -1,0 +1,113 @@
+"""TLS peers of webhooks (and of the SMS gateways, which share the HTTP
+client): verification is always on. A self-signed, an expired and a
+wrong-name certificate are refused, and so is one from an authority
+nobody configured; `channels.webhook.ca_file` makes tocsind trust the
+authorities in it, instead of the system's, and nothing more: an expired
+or wrong-name certificate from a trusted authority stays refused. Every
+refused peer's handler gets 0 requests, and the record names the TLS
+reason. Certificates are made by the test with openssl (certs.py)."""
+
+from certs import CA, bundle, self_signed, server_context
+from listeners import Listener
+from test_ssrf import configure, own, run_job
+
+
+def peers(env, certs):
+    """An HTTPS listener on 127.0.0.1 per (kind, (cert, key)), and the
+    (member name, URL) of each, by the name the certificates carry."""
+    lis = {kind: own(env, Listener(tls=server_context(*ck))) for kind, ck in certs.items()}
+    return lis, [(kind, f"https://localhost:{lis[kind].port}/{kind}") for kind in certs]
+
+
+def with_ca_file(env, path):
+    """Adds channels.webhook.ca_file: path to the written configuration."""
+    with open(env.config) as f:
+        text = f.read()
+    with open(env.config, "w") as f:
+        f.write(text.replace("    allow:", f"    ca_file: {path}\n    allow:", 1))
+
+
+def assert_refused(lis, d, reason):
+    """d failed on TLS with reason in its outcome, after every attempt, and
+    the peer was reached (a handshake) but its handler got nothing."""
+    assert d["state"] == "failed" and d["attempts"] == 3, d
+    assert reason in d["last_outcome"], (reason, d)
+    assert lis.requests == [], lis.requests
+    assert lis.count() >= 1, "the TLS peer was not even tried"
+
+
+def assert_delivered(lis, d, kind):
+    assert d["state"] == "delivered" and d["last_outcome"] == "http 204", d
+    assert [r[1] for r in lis.requests] == [f"/{kind}"], lis.requests
+    assert lis.sni and set(lis.sni) == {"localhost"}, lis.sni
+
+
+def make(env):
+    """A trusted authority's good, expired and wrong-name certificates, a
+    self-signed one, and a good one from an authority never trusted."""
+    ca, other = CA(env.dir, "trusted"), CA(env.dir, "other")
+    certs = {"good": ca.issue("good"),
+             "expired": ca.issue("expired", start=-10, end=-9),
+             "wronghost": ca.issue("wronghost", name="wrong.example"),
+             "selfsigned": self_signed(env.dir, "selfsigned"),
+             "stranger": other.issue("stranger")}
+    return ca, certs
+
+
+def test_without_a_ca_file_no_test_certificate_is_trusted(env):
+    env.start_redis()
+    _, certs = make(env)
+    lis, urls = peers(env, certs)
+    configure(env, urls, allow=("127.0.0.1/32",))
+    env.start_tocsind()
+    by = run_job(env, "TLS-SYSTEM")
+    assert_refused(lis["selfsigned"], by["selfsigned"],
+                   "SSL certificate problem: self-signed certificate")
+    for kind in ("good", "expired", "wronghost", "stranger"):
+        # The chain fails first: the system does not know the authority.
+        assert_refused(lis[kind], by[kind],
+                       "SSL certificate problem: unable to get local issuer certificate")
+
+
+def test_a_ca_file_trusts_its_authorities_and_nothing_else(env):
+    env.start_redis()
+    ca, certs = make(env)
+    lis, urls = peers(env, certs)
+    configure(env, urls, allow=("127.0.0.1/32",))
+    with_ca_file(env, bundle(f"{env.dir}/cas.pem", ca.cert, certs["selfsigned"][0]))
+    env.start_tocsind()
+    by = run_job(env, "TLS-CAFILE")
+    assert_delivered(lis["good"], by["good"], "good")
+    assert_delivered(lis["selfsigned"], by["selfsigned"], "selfsigned")
+    # Trusting the authority does not make its expired or misnamed
+    # certificates good.
+    assert_refused(lis["expired"], by["expired"],
+                   "SSL certificate problem: certificate has expired")
+    assert_refused(lis["wronghost"], by["wronghost"],
+                   "no alternative certificate subject name matches target host name")
+    # The file replaces the system's CAs; it does not add "anything".
+    assert_refused(lis["stranger"], by["stranger"],
+                   "SSL certificate problem: unable to get local issuer certificate")
+
+
+def test_a_reload_changes_which_authorities_are_trusted(env):
+    """SIGHUP with a ca_file that no longer trusts the authority: the next
+    job's connection to the same peer is refused (libcurl does not reuse a
+    connection made under other CAs)."""
+    import signal
+    from harness import wait_for
+    env.start_redis()
+    ca, certs = make(env)
+    lis, urls = peers(env, {"good": certs["good"]})
+    configure(env, urls, allow=("127.0.0.1/32",))
+    with_ca_file(env, bundle(f"{env.dir}/cas.pem", ca.cert))
+    p = env.start_tocsind()
+    assert_delivered(lis["good"], run_job(env, "BEFORE")["good"], "good")
+    configure(env, urls, allow=("127.0.0.1/32",))
+    with_ca_file(env, bundle(f"{env.dir}/other.pem", f"{env.dir}/other/ca.crt"))
+    before = env.log().count("event=reloaded")
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: env.log().count("event=reloaded") > before, 20, "the reload")
+    d = run_job(env, "AFTER")["good"]
+    assert d["state"] == "failed" and "unable to get local issuer" in d["last_outcome"], d
+    assert len(lis["good"].requests) == 1, lis["good"].requests
