@@ -146,11 +146,12 @@ class Env:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- redis ----------------------------------------------------------------
-    def start_redis(self, appendonly=False, password=None):
+    def start_redis(self, appendonly=False, password=None, socket_perm="700"):
         """password: the default user's (requirepass); the configuration
-        written afterwards logs in with it."""
+        written afterwards logs in with it. socket_perm: the unix socket's
+        mode (another user's tocsind needs "777")."""
         argv = ["redis-server", "--port", "0", "--unixsocket", self.redis_sock,
-                "--unixsocketperm", "700", "--dir", self.dir, "--save", "",
+                "--unixsocketperm", socket_perm, "--dir", self.dir, "--save", "",
                 "--proto-max-bulk-len", "1mb",
                 "--appendonly", "yes" if appendonly else "no"]
         if appendonly:
@@ -244,11 +245,12 @@ groups:
         e.pop("TOCSIN_CONFIG", None)
         return e
 
-    def start_tocsind(self):
+    def start_tocsind(self, wrap=()):
+        """wrap: a command tocsind runs under (setpriv ...)."""
         # The log is appended to by every start: wait for this one's line.
         before = self.log().count("event=resumed-pending")
-        p = self.spawn([os.path.join(self.build, "dispatcher", "tocsind"), "-c", self.config],
-                       "tocsind.log", env=self.env())
+        p = self.spawn([*wrap, os.path.join(self.build, "dispatcher", "tocsind"),
+                        "-c", self.config], "tocsind.log", env=self.env())
         self.tocsind_proc = p
         wait_for(lambda: self.log().count("event=resumed-pending") > before or
                  p.poll() is not None, 10, "tocsind to start reading")
