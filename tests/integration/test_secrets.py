@@ -196,7 +196,8 @@ class Scenario:
     def start_tocsind(self):
         env = self.env
         before = env.log().count("event=resumed-pending")
-        p = env.spawn([os.path.join(env.build, "dispatcher", "tocsind"), "-c", env.config],
+        # -v: the debug lines are searched too.
+        p = env.spawn([os.path.join(env.build, "dispatcher", "tocsind"), "-v", "-c", env.config],
                       "tocsind.log", env=self.environ())
         env.tocsind_proc = p
         wait_for(lambda: env.log().count("event=resumed-pending") > before or
