@@ -17,6 +17,8 @@
  * libcurl's connection cache keeps connections alive. A peer's Retry-After
  * is read here, with range checks, never as libcurl's unchecked number: it
  * reaches the caller as a wait of 0 to TC_RETRY_AFTER_MAX_MS, or not at all.
+ * TLS peers are always verified (chain, dates, name; nothing turns it
+ * off): against the request's ca_file when it has one, else the system's.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -111,3 +111,23 @@ def test_a_reload_changes_which_authorities_are_trusted(env):
     d = run_job(env, "AFTER")["good"]
     assert d["state"] == "failed" and "unable to get local issuer" in d["last_outcome"], d
     assert len(lis["good"].requests) == 1, lis["good"].requests
+
+
+def test_no_source_turns_verification_off(env):
+    """Every setting of libcurl's verification options in the sources turns
+    it on (VERIFYPEER 1, VERIFYHOST 2), for peers and proxies alike: a
+    change that turns it off, anywhere, fails here before it ships."""
+    import os
+    import re
+    from harness import ROOT
+    setting = re.compile(r"CURLOPT_(PROXY_)?SSL_VERIFY(PEER|HOST)\s*,\s*([^)]*)\)")
+    found = []
+    for folder in ("channels", "common", "config", "dispatcher", "cli", "templates"):
+        for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+            if name.endswith((".c", ".h")):
+                with open(os.path.join(ROOT, folder, name)) as f:
+                    for m in setting.finditer(f.read()):
+                        found.append((name, m.group(2), m.group(3).strip()))
+    assert ("http.c", "PEER", "1L") in found and ("http.c", "HOST", "2L") in found, found
+    bad = [x for x in found if (x[1], x[2]) not in (("PEER", "1L"), ("HOST", "2L"))]
+    assert not bad, bad
