@@ -109,8 +109,8 @@ channels:
   webhook:
     secret: {webhook_secret}
     allow: [127.0.0.0/8]{proxy}
-    connect_timeout: 2s
-    timeout: 5s
+    connect_timeout: 10s
+    timeout: 30s
     retry: {{attempts: 3, base: 50ms, max: 200ms}}
   email:
     server: 127.0.0.1:1

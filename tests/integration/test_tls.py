@@ -9,7 +9,8 @@ reason. Certificates are made by the test with openssl (certs.py)."""
 
 from certs import CA, bundle, self_signed, server_context
 from listeners import Listener
-from test_ssrf import configure, own, run_job
+from harness import check_counts
+from test_ssrf import configure, own
 
 
 def peers(env, certs):
@@ -17,6 +18,30 @@ def peers(env, certs):
     (member name, URL) of each, by the name the certificates carry."""
     lis = {kind: own(env, Listener(tls=server_context(*ck))) for kind, ck in certs.items()}
     return lis, [(kind, f"https://localhost:{lis[kind].port}/{kind}") for kind in certs]
+
+
+def run_job(env, job_id):
+    """Sends job_id to group g; its deliveries by member name, once done
+    (however long the handshakes of a loaded machine take)."""
+    env.xadd_job({"id": job_id, "template": "outage", "groups": ["g"]})
+    check_counts(env.wait_done(job_id, timeout=150))
+    return {d["member"]: d for d in env.deliveries(job_id).values()}
+
+
+def configure_tls(env, urls, ca_file=None):
+    """A group of urls, allowed on 127.0.0.1, with ca_file if given. The
+    timeouts are long: on a loaded machine a handshake with the test's
+    Python peers can take seconds, and a timeout must not stand in for the
+    certificate's verdict."""
+    configure(env, urls, allow=("127.0.0.1/32",))
+    with open(env.config) as f:
+        text = f.read()
+    text = text.replace("connect_timeout: 2s", "connect_timeout: 60s", 1)
+    text = text.replace("timeout: 5s", "timeout: 120s", 1)
+    with open(env.config, "w") as f:
+        f.write(text)
+    if ca_file:
+        with_ca_file(env, ca_file)
 
 
 def with_ca_file(env, path):
@@ -58,7 +83,7 @@ def test_without_a_ca_file_no_test_certificate_is_trusted(env):
     env.start_redis()
     _, certs = make(env)
     lis, urls = peers(env, certs)
-    configure(env, urls, allow=("127.0.0.1/32",))
+    configure_tls(env, urls)
     env.start_tocsind()
     by = run_job(env, "TLS-SYSTEM")
     assert_refused(lis["selfsigned"], by["selfsigned"],
@@ -73,8 +98,7 @@ def test_a_ca_file_trusts_its_authorities_and_nothing_else(env):
     env.start_redis()
     ca, certs = make(env)
     lis, urls = peers(env, certs)
-    configure(env, urls, allow=("127.0.0.1/32",))
-    with_ca_file(env, bundle(f"{env.dir}/cas.pem", ca.cert, certs["selfsigned"][0]))
+    configure_tls(env, urls, bundle(f"{env.dir}/cas.pem", ca.cert, certs["selfsigned"][0]))
     env.start_tocsind()
     by = run_job(env, "TLS-CAFILE")
     assert_delivered(lis["good"], by["good"], "good")
@@ -99,12 +123,10 @@ def test_a_reload_changes_which_authorities_are_trusted(env):
     env.start_redis()
     ca, certs = make(env)
     lis, urls = peers(env, {"good": certs["good"]})
-    configure(env, urls, allow=("127.0.0.1/32",))
-    with_ca_file(env, bundle(f"{env.dir}/cas.pem", ca.cert))
+    configure_tls(env, urls, bundle(f"{env.dir}/cas.pem", ca.cert))
     p = env.start_tocsind()
     assert_delivered(lis["good"], run_job(env, "BEFORE")["good"], "good")
-    configure(env, urls, allow=("127.0.0.1/32",))
-    with_ca_file(env, bundle(f"{env.dir}/other.pem", f"{env.dir}/other/ca.crt"))
+    configure_tls(env, urls, bundle(f"{env.dir}/other.pem", f"{env.dir}/other/ca.crt"))
     before = env.log().count("event=reloaded")
     p.send_signal(signal.SIGHUP)
     wait_for(lambda: env.log().count("event=reloaded") > before, 20, "the reload")
