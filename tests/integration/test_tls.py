@@ -7,9 +7,14 @@ or wrong-name certificate from a trusted authority stays refused. Every
 refused peer's handler gets 0 requests, and the record names the TLS
 reason. Certificates are made by the test with openssl (certs.py)."""
 
+import os
+import re
+import shutil
+import signal
+
 from certs import CA, bundle, self_signed, server_context
+from harness import ROOT, check_counts, wait_for
 from listeners import Listener
-from harness import check_counts
 from test_ssrf import configure, own
 
 
@@ -118,8 +123,6 @@ def test_a_reload_changes_which_authorities_are_trusted(env):
     """SIGHUP with a ca_file that no longer trusts the authority: the next
     job's connection to the same peer is refused (libcurl does not reuse a
     connection made under other CAs)."""
-    import signal
-    from harness import wait_for
     env.start_redis()
     ca, certs = make(env)
     lis, urls = peers(env, {"good": certs["good"]})
@@ -139,9 +142,6 @@ def test_no_source_turns_verification_off(env):
     """Every setting of libcurl's verification options in the sources turns
     it on (VERIFYPEER 1, VERIFYHOST 2), for peers and proxies alike: a
     change that turns it off, anywhere, fails here before it ships."""
-    import os
-    import re
-    from harness import ROOT
     setting = re.compile(r"CURLOPT_(PROXY_)?SSL_VERIFY(PEER|HOST)\s*,\s*([^)]*)\)")
     found = []
     for folder in ("channels", "common", "config", "dispatcher", "cli", "templates"):
@@ -153,3 +153,25 @@ def test_no_source_turns_verification_off(env):
     assert ("http.c", "PEER", "1L") in found and ("http.c", "HOST", "2L") in found, found
     bad = [x for x in found if (x[1], x[2]) not in (("PEER", "1L"), ("HOST", "2L"))]
     assert not bad, bad
+
+
+def test_a_changed_ca_file_counts_from_the_next_connection(env):
+    """The file is read for every new connection, not cached: replaced
+    with another authority, a new connection (another peer) is refused,
+    without a reload."""
+    env.start_redis()
+    ca, certs = make(env)
+    two = {"first": ca.issue("first"), "second": ca.issue("second")}
+    lis, urls = peers(env, two)
+    path = bundle(f"{env.dir}/cas.pem", ca.cert)
+    configure_tls(env, urls[:1], path)
+    env.start_tocsind()
+    assert_delivered(lis["first"], run_job(env, "FIRST")["first"], "first")
+    shutil.copyfile(f"{env.dir}/other/ca.crt", path + ".new")
+    os.replace(path + ".new", path)
+    env.xadd_job({"id": "SECOND", "template": "outage",
+                  "recipients": [{"name": "second", "webhook": urls[1][1]}]})
+    check_counts(env.wait_done("SECOND", timeout=150))
+    d = list(env.deliveries("SECOND").values())[0]
+    assert d["state"] == "failed" and "unable to get local issuer" in d["last_outcome"], d
+    assert lis["second"].requests == [], lis["second"].requests
