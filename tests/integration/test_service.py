@@ -1,4 +1,4 @@
-"""Least privilege (README, "Running as a service"): dist/tocsind.service
+"""Least privilege (README, "Running as a service"): examples/tocsind.service
 keeps systemd's exposure score at the level it reached (systemd-analyze
 security, offline), verifies, and tocsind does all its work, reloads and
 stops as an unprivileged user with no capability and no way to gain one,
@@ -11,7 +11,7 @@ import subprocess
 
 from harness import ROOT, check_counts, wait_for
 
-UNIT = os.path.join(ROOT, "dist", "tocsind.service")
+UNIT = os.path.join(ROOT, "examples", "tocsind.service")
 # The overall exposure systemd-analyze gives the unit (0 to 10, lower is
 # better; "OK" up to 3.9). What is left is what a network client needs:
 # the network, IPv4/IPv6 and unix sockets, no IP allow list (webhooks may
