@@ -404,6 +404,11 @@ int tc_key_jobs(char *out, size_t n, const char *prefix, enum tc_severity s);
 int tc_key_job(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_deliveries(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_id);
+/* <prefix>:tombstone:{<id>}: what is left of a job once its keys expired
+ * (dispatcher.retention after it finished): state, done_at, expired_at and
+ * planned, kept as long again, so that `tocsin status` can say so and the
+ * job id is not accepted again meanwhile. */
+int tc_key_tombstone(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_retry(char *out, size_t n, const char *prefix);
 int tc_key_scheduled(char *out, size_t n, const char *prefix);
 int tc_key_dead(char *out, size_t n, const char *prefix);
@@ -418,6 +423,14 @@ int tc_key_events(char *out, size_t n, const char *prefix);
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
 	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[];
+
+/* FINISH's and CANCEL's last three arguments, for a job finished at now_ms
+ * whose keys are kept retention_ms: the keys' time to live, the
+ * tombstone's (twice that) and when the keys expire (RFC 3339). */
+struct tc_retain {
+	char ttl[24], tomb_ttl[24], expired_at[40];
+};
+void tc_retain_args(struct tc_retain *out, uint64_t retention_ms, int64_t now_ms);
 
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */
