@@ -52,6 +52,24 @@
 #define TC_RETRY_AFTER_MAX_MS      3600000     /* a peer's Retry-After is cut to an hour */
 #define TC_LIMIT_HOSTS             65536       /* destination hosts whose rate and
 						* Retry-After are tracked at once */
+/* tocsind's HTTP listener (listener/): what one client may send and hold.
+ * One request per connection; a request past a limit is answered with
+ * the status named and the connection closed. */
+#define TC_LIMIT_HTTP_CONNECTIONS  256         /* open connections; a new one past
+						* it closes the longest-idle one
+						* still sending its request */
+#define TC_LIMIT_HTTP_TARGET       2048        /* request target (path and query)
+						* bytes: 414 past it */
+#define TC_LIMIT_HTTP_HEADERS      64          /* header fields: 431 past it */
+#define TC_LIMIT_HTTP_HEADER_BYTES (16u << 10) /* header names and values, summed:
+						* 431 past it */
+#define TC_LIMIT_HTTP_BODY         (64u << 10) /* request body bytes: 413 past it */
+#define TC_LIMIT_HTTP_REQUEST_MS   10000       /* the whole request must arrive
+						* within this of connecting: else
+						* 408 and closed */
+#define TC_LIMIT_HTTP_WRITE_MS     10000       /* the client must take the answer
+						* within this: else closed */
+#define TC_LIMIT_HTTP_RESPONSE     (4u << 20)  /* one response body (a scrape) */
 /* What one Redis reply can make tocsind allocate, checked as hiredis reads
  * it, before each object is made (dispatcher/poison.c). A reply is counted
  * as TC_REDIS_OBJ_COST per object, plus a string's bytes and 8 bytes per
@@ -107,6 +125,56 @@ int tc_buf_printf(struct tc_buf *b, const char *fmt, ...)
 /* Returns the data and forgets it: the caller frees it with free(). Returns
  * an allocated empty string for an empty buffer, NULL if out of memory. */
 char *tc_buf_take(struct tc_buf *b);
+
+/* ---- metrics (metrics.c): a Prometheus text registry ------------------- */
+/* A registry holds collectors; a scrape calls each, in the order added,
+ * to write its families with the tc_mout_* functions. Collectors write
+ * what they already hold in memory: a scrape never waits on Redis or the
+ * network. Label values must come from bounded sets (channel, state,
+ * severity and provider names, limit names), never from jobs or
+ * addresses; they are escaped anyway. Channels add their own collector
+ * (per-provider circuit state, tokens) with tc_metrics_add. */
+struct tc_metrics;
+struct tc_mout {
+	struct tc_buf *b;
+	int err;                  /* the first append that failed, or 0 */
+};
+typedef void (*tc_metrics_fn)(struct tc_mout *o, void *data);
+
+/* A new empty registry; NULL when out of memory. Free with tc_metrics_free. */
+struct tc_metrics *tc_metrics_new(void);
+void tc_metrics_free(struct tc_metrics *m);
+/* Adds collector fn with data (borrowed until removed or the registry is
+ * freed). Returns 0 or -ENOMEM. */
+int tc_metrics_add(struct tc_metrics *m, tc_metrics_fn fn, void *data);
+/* Removes the collector added with fn and data, if any. */
+void tc_metrics_remove(struct tc_metrics *m, tc_metrics_fn fn, void *data);
+/* Writes every collector's families to b. Returns 0, or TC_ELIMIT /
+ * -ENOMEM when b could not hold them (b then holds a cut exposition). */
+int tc_metrics_write(const struct tc_metrics *m, struct tc_buf *b);
+
+/* Starts a family: "# HELP name help" and "# TYPE name type" (counter,
+ * gauge or histogram). */
+void tc_mout_family(struct tc_mout *o, const char *name, const char *type,
+		    const char *help);
+/* One sample: name{labels} value. labels is NULL (none) or a NULL-ended
+ * list of name, value, name, value ...; values are escaped. */
+void tc_mout_sample(struct tc_mout *o, const char *name, const char *const *labels,
+		    double value);
+
+/* A latency histogram with fixed buckets (TC_HIST_BOUNDS, seconds). */
+#define TC_HIST_BUCKETS 12
+struct tc_hist {
+	uint64_t bucket[TC_HIST_BUCKETS]; /* observations <= each bound */
+	uint64_t count;
+	double sum;
+};
+extern const double tc_hist_bounds[TC_HIST_BUCKETS];
+void tc_hist_observe(struct tc_hist *h, double seconds);
+/* Writes h's name_bucket (cumulative, with le="+Inf"), name_sum and
+ * name_count samples with labels (as tc_mout_sample takes them). */
+void tc_mout_hist(struct tc_mout *o, const char *name, const char *const *labels,
+		  const struct tc_hist *h);
 
 /* ---- diagnostics ------------------------------------------------------- */
 /* One error that points at where it is: fixed storage, no allocation. */

@@ -128,6 +128,7 @@ static void close_all(struct tc_disp *d)
 	tc_run_break_all(d);
 	tc_http_free(d->http);
 	d->http = NULL;
+	tc_serve_stop(d);
 	tc_rconn_free(d->intake);
 	tc_rconn_free(d->cmd);
 	d->intake = d->cmd = NULL;
@@ -285,7 +286,7 @@ static int start(struct tc_disp *d)
 	d->intake = tc_rconn_new(d->loop, d->cfg, "intake",
 				 TC_INTAKE_BLOCK_MS + TC_REDIS_STALL_MS, intake_up,
 				 conn_down, d);
-	if (!d->cmd || !d->intake)
+	if (!d->cmd || !d->intake || tc_serve_start(d) < 0)
 		return 1;
 	tc_log(TC_LOG_INFO, "tocsind", "event=started consumer=%s prefix=%s in_flight=%u",
 	       d->cfg->consumer, d->cfg->prefix, d->cfg->in_flight);
@@ -339,6 +340,7 @@ int main(int argc, char **argv)
 		uv_walk(d.loop, walk_close, NULL);
 		uv_run(d.loop, UV_RUN_DEFAULT);
 	}
+	tc_metrics_free(d.metrics);
 	free(d.retry_heap);
 	free(d.parked);
 	for (opt = 0; opt < TC_CH_COUNT; opt++)

@@ -157,6 +157,9 @@ static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
 	} else if (rep->type == REDIS_REPLY_ERROR) {
 		tc_run_break(r, rep->str);
 	} else {
+		d->stats.jobs[rep->type == REDIS_REPLY_STRING &&
+			      strcmp(rep->str, "cancelled") == 0 ?
+			      TC_JOB_CANCELLED : TC_JOB_DONE]++;
 		tc_log(TC_LOG_INFO, "run", "job=%s event=%s planned=%llu final=%llu",
 		       r->job.id, rep->type == REDIS_REPLY_STRING ? rep->str : "done",
 		       (unsigned long long)r->planned, (unsigned long long)r->finals);
@@ -267,6 +270,7 @@ static void ack_duplicate(struct tc_run *r)
 	tc_key_jobs(k_stream, sizeof(k_stream), r->disp->cfg->prefix, r->job.severity);
 	tc_key_events(k_events, sizeof(k_events), r->disp->cfg->prefix);
 	snprintf(ref, sizeof(ref), "%s", r->entry_ref);
+	r->disp->stats.jobs[TC_JOB_DUPLICATE]++;
 	xadd[0] = "XADD";
 	xadd[1] = k_events;
 	xadd[2] = "MAXLEN";

@@ -328,6 +328,8 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 	size_t size;
 	int base, i;
 
+	r->disp->stats.moves[v->ch][to]++;
+
 	if (!r->move_argv) {
 		r->move_argv = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
 		r->move_lens = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
