@@ -263,3 +263,18 @@ def test_idle_connections_cannot_lock_out_healthz(env):
         for c in idle:
             c.close()
     healthy(env)
+
+
+def test_listen_address_in_use_stops_start(env):
+    """A second tocsind on the same listen address says why and exits 1."""
+    start(env)
+    first = env.http_port
+    env.write_config(members(env, ["ada"], "oncall"), listen=f"127.0.0.1:{first}")
+    p = env.spawn([f"{env.build}/dispatcher/tocsind", "-c", env.config], "second.log",
+                  env=env.env())
+    assert p.wait(30) == 1
+    with open(f"{env.dir}/second.log") as f:
+        log = f.read()
+    assert f"event=listen-failed listen=127.0.0.1:{first} err=\"address already in use\"" \
+        in log, log
+    healthy(env)
