@@ -280,13 +280,17 @@ static int start(struct tc_disp *d)
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_hup, SIGHUP);
+	/* Before the Redis connections: a listen address in use stops the
+	 * start with nothing to undo but handles. */
+	if (tc_serve_start(d) < 0)
+		return 1;
 	d->cmd = tc_rconn_new(d->loop, d->cfg, "cmd", TC_REDIS_STALL_MS,
 			      cmd_up, conn_down, d);
 	/* intake waits in XREADGROUP BLOCK on purpose: allow for it. */
 	d->intake = tc_rconn_new(d->loop, d->cfg, "intake",
 				 TC_INTAKE_BLOCK_MS + TC_REDIS_STALL_MS, intake_up,
 				 conn_down, d);
-	if (!d->cmd || !d->intake || tc_serve_start(d) < 0)
+	if (!d->cmd || !d->intake)
 		return 1;
 	tc_log(TC_LOG_INFO, "tocsind", "event=started consumer=%s prefix=%s in_flight=%u",
 	       d->cfg->consumer, d->cfg->prefix, d->cfg->in_flight);
