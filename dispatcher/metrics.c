@@ -8,9 +8,11 @@
  */
 #include "dispatcher/dispatcher.h"
 
+/* Index for index with enum tc_run_phase. */
 static const char *const phase_names[] = {
 	"accepting", "expanding", "draining", "finishing", "broken",
 };
+#define PHASES (sizeof(phase_names) / sizeof(phase_names[0]))
 
 static const char *const job_end_names[TC_JOB_END_COUNT] = {
 	"done", "cancelled", "invalid", "duplicate",
@@ -33,7 +35,7 @@ static void per_channel(struct tc_mout *o, const char *name, const char *type,
 static void jobs(struct tc_mout *o, const struct tc_disp *d)
 {
 	const char *l[3] = { NULL, NULL, NULL };
-	double n[5] = { 0 };
+	double n[PHASES] = { 0 };
 	const struct tc_run *r;
 	unsigned i;
 
@@ -42,7 +44,7 @@ static void jobs(struct tc_mout *o, const struct tc_disp *d)
 	tc_mout_family(o, "tocsin_jobs_running", "gauge",
 		       "Jobs this tocsind works on, by phase.");
 	l[0] = "phase";
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < PHASES; i++) {
 		l[1] = phase_names[i];
 		tc_mout_sample(o, "tocsin_jobs_running", l, n[i]);
 	}
@@ -181,7 +183,7 @@ static void listener(struct tc_mout *o, const struct tc_disp *d)
 	tc_mout_sample(o, "tocsin_http_requests_total", NULL, (double)st->answered);
 	tc_mout_family(o, "tocsin_http_refused_total", "counter",
 		       "HTTP requests refused, by reason.");
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < TC_LISTEN_REFUSALS; i++) {
 		l[1] = tc_listen_refusal_names[i];
 		tc_mout_sample(o, "tocsin_http_refused_total", l, (double)st->refused[i]);
 	}

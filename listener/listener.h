@@ -101,20 +101,23 @@ int tc_route_match(const struct tc_route *table, size_t n, const char *method,
 
 struct tc_listener;
 
+#define TC_LISTEN_REFUSALS 8
+
 /* What the listener counts, for /metrics. */
 struct tc_listen_stats {
 	uint64_t accepted;       /* connections */
 	unsigned open;           /* connections open now */
-	uint64_t evicted;        /* closed for a newer one (the cap) */
+	uint64_t evicted;        /* closed for a newer one (the cap), or turned
+				  * away (all being answered, out of memory) */
 	uint64_t timed_out;      /* TC_LIMIT_HTTP_REQUEST_MS or _WRITE_MS */
-	uint64_t refused[8];     /* requests refused, by status: see
+	uint64_t refused[TC_LISTEN_REFUSALS]; /* requests refused, by kind: see
 				  * tc_listen_refusal_names */
 	uint64_t answered;       /* requests a route answered */
 };
 /* The refusal kinds, index for index with tc_listen_stats.refused:
  * "bad_request", "target", "headers", "header_bytes", "body", "timeout",
  * "version", "not_found". */
-extern const char *const tc_listen_refusal_names[8];
+extern const char *const tc_listen_refusal_names[TC_LISTEN_REFUSALS];
 
 /* Starts listening on addr ("host:port", port 0 for any free one) on
  * loop, with the n routes of table (borrowed for the listener's life).

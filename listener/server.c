@@ -24,13 +24,11 @@
 
 enum conn_state { C_READING, C_HANDLING, C_WRITING, C_LINGERING, C_CLOSING };
 
+/* A connection and its one exchange (one request per connection): the
+ * struct a route's handler holds as struct tc_exch. */
 struct tc_exch {
-	int unused_; /* a handle on the connection: see conn.x */
-};
-
-struct conn {
 	struct tc_listener *l;
-	struct conn *prev, *next;   /* in l's list, oldest first */
+	struct tc_exch *prev, *next;   /* in l's list, oldest first */
 	enum conn_state state;
 	bool awaiting;              /* a route has not replied yet */
 	bool head;                  /* a HEAD request: no body in the answer */
@@ -41,7 +39,6 @@ struct conn {
 	uv_shutdown_t sd;
 	struct tc_req req;
 	struct tc_buf out;
-	struct tc_exch x;
 	char seg[TC_ROUTE_ARGS * (TC_ROUTE_SEGMENT + 1)];
 	const char *args[TC_ROUTE_ARGS];
 };
@@ -51,14 +48,17 @@ struct tc_listener {
 	uv_tcp_t tcp;
 	const struct tc_route *table;
 	size_t n_routes;
-	struct conn *head, *tail;   /* connections not yet freed */
+	struct tc_exch *head, *tail;   /* connections not yet freed */
 	bool stopping, tcp_open;
+	bool spare_busy;            /* spare is turning a connection away */
+	bool spare_took;            /* ... and took one: look for another after */
+	uv_tcp_t spare;             /* accepts and closes one when out of memory */
 	int port;
 	struct tc_listen_stats st;
 	char rbuf[READ_CHUNK];
 };
 
-const char *const tc_listen_refusal_names[8] = {
+const char *const tc_listen_refusal_names[TC_LISTEN_REFUSALS] = {
 	"bad_request", "target", "headers", "header_bytes", "body", "timeout",
 	"version", "not_found",
 };
@@ -99,11 +99,11 @@ static unsigned refusal_index(int status, const char *limit)
 
 static void listener_maybe_free(struct tc_listener *l)
 {
-	if (l->stopping && !l->tcp_open && !l->head)
+	if (l->stopping && !l->tcp_open && !l->head && !l->spare_busy)
 		free(l);
 }
 
-static void conn_unlink(struct conn *c)
+static void conn_unlink(struct tc_exch *c)
 {
 	struct tc_listener *l = c->l;
 
@@ -118,7 +118,7 @@ static void conn_unlink(struct conn *c)
 }
 
 /* Frees c once its handles are closed and its route replied. */
-static void conn_maybe_free(struct conn *c)
+static void conn_maybe_free(struct tc_exch *c)
 {
 	struct tc_listener *l = c->l;
 
@@ -133,13 +133,13 @@ static void conn_maybe_free(struct conn *c)
 
 static void handle_closed(uv_handle_t *h)
 {
-	struct conn *c = h->data;
+	struct tc_exch *c = h->data;
 
 	c->handles--;
 	conn_maybe_free(c);
 }
 
-static void conn_close(struct conn *c)
+static void conn_close(struct tc_exch *c)
 {
 	if (c->state == C_CLOSING)
 		return;
@@ -151,7 +151,7 @@ static void conn_close(struct conn *c)
 
 static void on_linger_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
-	struct conn *c = h->data;
+	struct tc_exch *c = h->data;
 
 	(void)size;
 	*buf = uv_buf_init(c->l->rbuf, sizeof(c->l->rbuf));
@@ -169,7 +169,7 @@ static void on_linger_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_shutdown(uv_shutdown_t *sd, int status)
 {
-	struct conn *c = sd->data;
+	struct tc_exch *c = sd->data;
 
 	if (c->state != C_LINGERING)
 		return;
@@ -180,7 +180,7 @@ static void on_shutdown(uv_shutdown_t *sd, int status)
 
 static void on_written(uv_write_t *wr, int status)
 {
-	struct conn *c = wr->data;
+	struct tc_exch *c = wr->data;
 
 	if (c->state != C_WRITING)
 		return;
@@ -192,7 +192,7 @@ static void on_written(uv_write_t *wr, int status)
 static void on_timeout(uv_timer_t *t);
 
 /* Writes the answer and moves c to WRITING, on a fresh timer. */
-static void conn_answer(struct conn *c, int status, const char *ctype,
+static void conn_answer(struct tc_exch *c, int status, const char *ctype,
 			const char *body, size_t len)
 {
 	uv_buf_t b;
@@ -217,7 +217,7 @@ static void conn_answer(struct conn *c, int status, const char *ctype,
 }
 
 /* Answers a refused request with its status and a short reason. */
-static void conn_refuse(struct conn *c, int status, const char *why, const char *limit)
+static void conn_refuse(struct tc_exch *c, int status, const char *why, const char *limit)
 {
 	char body[200];
 	int n;
@@ -230,7 +230,7 @@ static void conn_refuse(struct conn *c, int status, const char *why, const char 
 
 static void on_timeout(uv_timer_t *t)
 {
-	struct conn *c = t->data;
+	struct tc_exch *c = t->data;
 
 	/* A client that keeps the connection open after reading its
 	 * answer (lingering) did nothing wrong: not counted. */
@@ -252,7 +252,7 @@ static void on_timeout(uv_timer_t *t)
 }
 
 /* A whole request: finds its route and hands it over. */
-static void conn_dispatch(struct conn *c)
+static void conn_dispatch(struct tc_exch *c)
 {
 	const struct tc_route *rt;
 	const char *method = tc_req_method(&c->req);
@@ -275,12 +275,12 @@ static void conn_dispatch(struct conn *c)
 	c->state = C_HANDLING;
 	c->awaiting = true;
 	c->l->st.answered++;
-	rt->fn(&c->x, c->args, n_args, rt->data);
+	rt->fn(c, c->args, n_args, rt->data);
 }
 
 static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
-	struct conn *c = h->data;
+	struct tc_exch *c = h->data;
 
 	(void)size;
 	*buf = uv_buf_init(c->l->rbuf, sizeof(c->l->rbuf));
@@ -288,7 +288,7 @@ static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct conn *c = s->data;
+	struct tc_exch *c = s->data;
 	int r;
 
 	if (nread < 0) {
@@ -308,9 +308,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* At the cap: closes the oldest connection but fresh one still sending
  * its request. Returns false when every other is past that (answered). */
-static bool evict_one(struct tc_listener *l, const struct conn *fresh)
+static bool evict_one(struct tc_listener *l, const struct tc_exch *fresh)
 {
-	struct conn *c;
+	struct tc_exch *c;
 
 	for (c = l->head; c; c = c->next)
 		if (c != fresh && c->state == C_READING) {
@@ -321,16 +321,47 @@ static bool evict_one(struct tc_listener *l, const struct conn *fresh)
 	return false;
 }
 
+static void turn_away(struct tc_listener *l);
+
+/* The spare handle closed: if it took a connection, look for another
+ * one left waiting while it was busy (libuv accepts nothing more until
+ * that one is taken). */
+static void spare_closed(uv_handle_t *h)
+{
+	struct tc_listener *l = container_of((uv_tcp_t *)h, struct tc_listener, spare);
+
+	l->spare_busy = false;
+	if (l->stopping)
+		listener_maybe_free(l);
+	else if (l->spare_took)
+		turn_away(l);
+}
+
+/* Out of memory for a connection: accepts it on the spare handle and
+ * closes it, so that the listening socket does not stall. */
+static void turn_away(struct tc_listener *l)
+{
+	if (l->spare_busy || l->stopping || uv_tcp_init(l->loop, &l->spare) < 0)
+		return;
+	l->spare_busy = true;
+	l->spare_took = uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&l->spare) == 0;
+	if (l->spare_took)
+		l->st.evicted++;
+	uv_close((uv_handle_t *)&l->spare, spare_closed);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct tc_listener *l = container_of((uv_tcp_t *)server, struct tc_listener, tcp);
-	struct conn *c;
+	struct tc_exch *c;
 
 	if (status < 0 || l->stopping)
 		return;
 	c = calloc(1, sizeof(*c));
-	if (!c)
-		return; /* the connection waits in the backlog */
+	if (!c) {
+		turn_away(l);
+		return;
+	}
 	c->l = l;
 	tc_req_init(&c->req);
 	tc_buf_init(&c->out, TC_LIMIT_HTTP_RESPONSE + 1024);
@@ -454,7 +485,7 @@ const struct tc_listen_stats *tc_listen_stats(const struct tc_listener *l)
 
 void tc_listen_stop(struct tc_listener *l)
 {
-	struct conn *c, *next;
+	struct tc_exch *c, *next;
 
 	l->stopping = true;
 	uv_close((uv_handle_t *)&l->tcp, listener_closed);
@@ -466,14 +497,12 @@ void tc_listen_stop(struct tc_listener *l)
 
 const struct tc_req *tc_exch_req(const struct tc_exch *x)
 {
-	return &container_of(x, struct conn, x)->req;
+	return &x->req;
 }
 
-void tc_exch_reply(struct tc_exch *x, int status, const char *content_type,
+void tc_exch_reply(struct tc_exch *c, int status, const char *content_type,
 		   const char *body, size_t len)
 {
-	struct conn *c = container_of(x, struct conn, x);
-
 	c->awaiting = false;
 	if (c->state == C_HANDLING)
 		conn_answer(c, status, content_type, body, len);
