@@ -66,7 +66,7 @@ static void deliveries(struct tc_mout *o, const struct tc_disp *d)
 
 	tc_mout_family(o, "tocsin_deliveries_total", "counter",
 		       "Delivery moves this tocsind recorded, by channel and the "
-		       "state moved to.");
+		       "state moved to (queued: newly planned).");
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		l[1] = tc_channel_name(c);
 		for (s = 0; s < TC_DS_COUNT; s++) {

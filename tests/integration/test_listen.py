@@ -112,6 +112,7 @@ def test_metrics_count_what_was_sent(env):
              "M2 to finish and the invalid job to be dead-lettered")
     s = scrape(env)
     web = {"channel": "webhook"}
+    assert value(s, "tocsin_deliveries_total", state="queued", **web) == 4
     assert value(s, "tocsin_deliveries_total", state="delivered", **web) == 3
     assert value(s, "tocsin_deliveries_total", state="failed", **web) == 1
     assert value(s, "tocsin_deliveries_total", state="retrying", **web) == 2
