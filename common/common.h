@@ -56,8 +56,9 @@
  * One request per connection; a request past a limit is answered with
  * the status named and the connection closed. */
 #define TC_LIMIT_HTTP_CONNECTIONS  256         /* open connections; a new one past
-						* it closes the longest-idle one
-						* still sending its request */
+						* it closes an older one (the oldest
+						* still sending its request or done,
+						* else the oldest) */
 #define TC_LIMIT_HTTP_TARGET       2048        /* request target (path and query)
 						* bytes: 414 past it */
 #define TC_LIMIT_HTTP_HEADERS      64          /* header fields: 431 past it */

@@ -108,7 +108,7 @@ struct tc_listen_stats {
 	uint64_t accepted;       /* connections */
 	unsigned open;           /* connections open now */
 	uint64_t evicted;        /* closed for a newer one (the cap), or turned
-				  * away (all being answered, out of memory) */
+				  * away (out of memory) */
 	uint64_t timed_out;      /* TC_LIMIT_HTTP_REQUEST_MS or _WRITE_MS */
 	uint64_t refused[TC_LISTEN_REFUSALS]; /* requests refused, by kind: see
 				  * tc_listen_refusal_names */

@@ -8,9 +8,9 @@
  * Each connection has one timer: the request must arrive whole within
  * TC_LIMIT_HTTP_REQUEST_MS of connecting (a slow-loris is answered 408),
  * and the answer must be taken within TC_LIMIT_HTTP_WRITE_MS. Past
- * TC_LIMIT_HTTP_CONNECTIONS open, a new connection closes the oldest one
- * still sending its request, so idle connections cannot lock out a
- * health check. Nothing a client sent is ever echoed or logged.
+ * TC_LIMIT_HTTP_CONNECTIONS open, a new connection closes an older one
+ * (evict_one), so connections held open cannot lock out a health check.
+ * Nothing a client sent is ever echoed or logged.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -306,19 +306,28 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_refuse(c, c->req.status, c->req.why, c->req.limit);
 }
 
-/* At the cap: closes the oldest connection but fresh one still sending
- * its request. Returns false when every other is past that (answered). */
-static bool evict_one(struct tc_listener *l, const struct tc_exch *fresh)
+/* At the cap: closes the oldest connection but fresh that is still
+ * sending its request or already answered (lingering), else the oldest
+ * of any: a new connection always gets in, so clients that hold
+ * connections open, in any state, cannot lock out a health check. */
+static void evict_one(struct tc_listener *l, const struct tc_exch *fresh)
 {
-	struct tc_exch *c;
+	struct tc_exch *c, *oldest = NULL;
 
-	for (c = l->head; c; c = c->next)
-		if (c != fresh && c->state == C_READING) {
-			l->st.evicted++;
-			conn_close(c);
-			return true;
+	for (c = l->head; c; c = c->next) {
+		if (c == fresh || c->state == C_CLOSING)
+			continue;
+		if (c->state == C_READING || c->state == C_LINGERING) {
+			oldest = c;
+			break;
 		}
-	return false;
+		if (!oldest)
+			oldest = c;
+	}
+	if (oldest) {
+		l->st.evicted++;
+		conn_close(oldest);
+	}
 }
 
 static void turn_away(struct tc_listener *l);
@@ -384,11 +393,8 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	l->st.accepted++;
-	if (l->st.open > TC_LIMIT_HTTP_CONNECTIONS && !evict_one(l, c)) {
-		l->st.evicted++;
-		conn_close(c);
-		return;
-	}
+	if (l->st.open > TC_LIMIT_HTTP_CONNECTIONS)
+		evict_one(l, c);
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0 ||
 	    uv_timer_start(&c->timer, on_timeout, TC_LIMIT_HTTP_REQUEST_MS, 0) < 0)
 		conn_close(c);

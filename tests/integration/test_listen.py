@@ -240,13 +240,18 @@ def test_slow_loris_is_timed_out(env):
 
 
 def test_idle_connections_cannot_lock_out_healthz(env):
-    """300 idle connections, past TC_LIMIT_HTTP_CONNECTIONS (256): the
-    oldest are closed for newer ones, and /healthz still answers."""
+    """300 connections held open, past TC_LIMIT_HTTP_CONNECTIONS (256):
+    150 that send nothing, then 150 that sent a request and neither read
+    the answer nor close. Older ones are closed for newer ones, and
+    /healthz still answers."""
     start(env)
     idle = []
     try:
-        for _ in range(300):
-            idle.append(socket.create_connection(("127.0.0.1", env.http_port), timeout=30))
+        for i in range(300):
+            c = socket.create_connection(("127.0.0.1", env.http_port), timeout=30)
+            if i >= 150:
+                c.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+            idle.append(c)
         for _ in range(5):
             healthy(env)
         s = scrape(env)
