@@ -195,10 +195,17 @@ struct tc_run {
 /* ---- what tocsind counts since it started, for /metrics (metrics.c) ------- */
 enum tc_job_end { TC_JOB_DONE, TC_JOB_CANCELLED, TC_JOB_INVALID, TC_JOB_DUPLICATE,
 		  TC_JOB_END_COUNT };
+/* Counts that live in Redis, read with one O(1) command each per
+ * heartbeat: jobs asleep until send_at (ZCARD <prefix>:scheduled),
+ * retries due or waiting, of every instance (ZCARD <prefix>:retry), dead
+ * letters (XLEN <prefix>:dead). */
+enum tc_redis_count { TC_RC_ASLEEP, TC_RC_RETRY, TC_RC_DEAD, TC_RC_COUNT };
 struct tc_stats {
 	uint64_t jobs[TC_JOB_END_COUNT];             /* jobs ended here, by how */
 	uint64_t moves[TC_CH_COUNT][TC_DS_COUNT];    /* deliveries moved to each state */
 	struct tc_hist latency[TC_CH_COUNT];         /* an attempt, start to outcome */
+	long long redis[TC_RC_COUNT];                /* -1 until read */
+	uint64_t redis_at_ns;                        /* uv_hrtime of the last reading */
 	uint64_t beat_ns;                            /* uv_hrtime of the last heartbeat */
 	uint64_t lag_ns;                             /* ... and how late it came */
 };
@@ -293,6 +300,9 @@ void tc_serve_stop(struct tc_disp *d);
 /* Adds tocsind's collectors (jobs, deliveries, queues, Redis, the
  * listener) to d->metrics. Returns 0 or -ENOMEM. */
 int tc_disp_metrics_add(struct tc_disp *d);
+/* Asks Redis for the tc_redis_count figures (answers land in d->stats);
+ * nothing while the command connection is down. */
+void tc_disp_metrics_refresh(struct tc_disp *d);
 
 /* claim.c: heartbeat of our entries, XAUTOCLAIM of others' idle ones */
 int tc_claim_start(struct tc_disp *d);

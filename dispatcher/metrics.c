@@ -157,6 +157,70 @@ static void process(struct tc_mout *o, const struct tc_disp *d)
 	tc_mout_sample(o, "tocsin_loop_lag_seconds", NULL, (double)d->stats.lag_ns / 1e9);
 }
 
+static void redis_counted(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct tc_disp *d = priv;
+	redisReply *rep = reply;
+	unsigned i;
+
+	(void)ac;
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != TC_RC_COUNT)
+		return;
+	for (i = 0; i < TC_RC_COUNT; i++)
+		if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+			return;
+	for (i = 0; i < TC_RC_COUNT; i++)
+		d->stats.redis[i] = rep->element[i]->integer;
+	d->stats.redis_at_ns = uv_hrtime();
+}
+
+/* One script call for the three counts, so they are read together. */
+static const char lua_counts[] =
+	"return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),\n"
+	"  redis.call('XLEN', KEYS[3])}\n";
+
+void tc_disp_metrics_refresh(struct tc_disp *d)
+{
+	char k_sched[TC_KEY_MAX];
+	const char *argv[6];
+
+	if (!d->cmd || !tc_rconn_ctx(d->cmd))
+		return;
+	tc_key_scheduled(k_sched, sizeof(k_sched), d->cfg->prefix);
+	argv[0] = "EVAL";
+	argv[1] = lua_counts;
+	argv[2] = "3";
+	argv[3] = k_sched;
+	argv[4] = d->key_retry;
+	argv[5] = d->key_dead;
+	(void)tc_rconn_cmd(d->cmd, redis_counted, d, 6, argv, NULL);
+}
+
+/* The counts read from Redis, as of the last heartbeat that could. */
+static void redis_counts(struct tc_mout *o, const struct tc_disp *d)
+{
+	static const char *const name[TC_RC_COUNT] = {
+		"tocsin_redis_jobs_asleep", "tocsin_redis_retries", "tocsin_redis_dead_letters",
+	};
+	static const char *const help[TC_RC_COUNT] = {
+		"Jobs asleep in Redis until their send_at (all instances).",
+		"Deliveries in <prefix>:retry (all instances).",
+		"Entries in <prefix>:dead.",
+	};
+	unsigned i;
+
+	if (d->stats.redis[0] < 0)
+		return; /* not read yet */
+	for (i = 0; i < TC_RC_COUNT; i++) {
+		tc_mout_family(o, name[i], "gauge", help[i]);
+		tc_mout_sample(o, name[i], NULL, (double)d->stats.redis[i]);
+	}
+	tc_mout_family(o, "tocsin_redis_counts_age_seconds", "gauge",
+		       "How old the tocsin_redis_* counts above are.");
+	tc_mout_sample(o, "tocsin_redis_counts_age_seconds", NULL,
+		       (double)(uv_hrtime() - d->stats.redis_at_ns) / 1e9);
+}
+
 static void listener(struct tc_mout *o, const struct tc_disp *d)
 {
 	const struct tc_listen_stats *st;
@@ -198,10 +262,15 @@ static void collect(struct tc_mout *o, void *data)
 	waiting(o, d);
 	latency(o, d);
 	process(o, d);
+	redis_counts(o, d);
 	listener(o, d);
 }
 
 int tc_disp_metrics_add(struct tc_disp *d)
 {
+	unsigned i;
+
+	for (i = 0; i < TC_RC_COUNT; i++)
+		d->stats.redis[i] = -1;
 	return tc_metrics_add(d->metrics, collect, d);
 }

@@ -67,6 +67,7 @@ static void beat(uv_timer_t *t)
 
 	d->stats.lag_ns = now > want ? now - want : 0;
 	d->stats.beat_ns = now;
+	tc_disp_metrics_refresh(d);
 }
 
 int tc_serve_start(struct tc_disp *d)

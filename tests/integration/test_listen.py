@@ -138,6 +138,10 @@ def test_metrics_count_what_was_sent(env):
     # Two scrapes and this one were handed to the /metrics route.
     assert value(s, "tocsin_http_requests_total") == 2
     assert len(env.received()) == 3 + 3
+    # Read from Redis at the heartbeat: the invalid job and the failed
+    # delivery are dead letters.
+    wait_for(lambda: scrape(env).get(("tocsin_redis_dead_letters", ())) == 2, 30,
+             "the dead-letter count")
 
 
 def test_metrics_while_retrying(env):
@@ -153,6 +157,9 @@ def test_metrics_while_retrying(env):
     assert value(s, "tocsin_retries_waiting", channel="webhook") == 1
     assert value(s, "tocsin_retries_due", channel="webhook") == 0
     assert value(s, "tocsin_jobs_running", phase="draining") == 1
+    wait_for(lambda: scrape(env).get(("tocsin_redis_retries", ())) == 1, 30,
+             "the retry set's count")
+    assert value(scrape(env), "tocsin_redis_jobs_asleep") == 0
 
 
 # ---- hostile clients ----------------------------------------------------------------
