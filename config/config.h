@@ -175,7 +175,8 @@ struct tc_cfg {
 	uint64_t shutdown_grace_ms;
 	uint64_t retention_ms;     /* a finished job's keys expire this long
 				      after done: 1s..400d, default 30d */
-	char *listen;              /* "host:port", NULL when absent */
+	char *listen;              /* "host:port", NULL when absent (tocsind
+				    * then listens on 127.0.0.1:8725) */
 	char *public_url;          /* NULL when absent */
 	char *ack_secret;          /* NULL when absent */
 	char *templates;           /* absolute folder */

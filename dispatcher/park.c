@@ -259,3 +259,13 @@ void tc_park_stop(struct tc_disp *d)
 	uv_timer_stop(&d->park_timer);
 	uv_close((uv_handle_t *)&d->park_timer, NULL);
 }
+
+void tc_park_count(const struct tc_disp *d, int64_t now, double *waiting, double *due)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_parked; i++) {
+		waiting[d->parked[i].ch]++;
+		due[d->parked[i].ch] += d->parked[i].due_ms <= now;
+	}
+}

@@ -98,6 +98,7 @@ void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
 			}
 		} else {
 			r->planned++;
+			r->disp->stats.moves[v->ch][TC_DS_QUEUED]++;
 		}
 		v->state = s;
 		/* A retry that was waiting when tocsind stopped keeps its time:

@@ -276,6 +276,7 @@ static void on_outcome(void *data, const struct tc_outcome *o)
 	char q[TC_LIMIT_LOG_VALUE + 16];
 
 	d->sending[ch]--;
+	tc_hist_observe(&d->stats.latency[ch], (double)(uv_hrtime() - v->sent_ns) / 1e9);
 	tc_msg_release(&v->msg);
 	tc_msg_init(&v->msg);
 	switch (o->kind) {
@@ -367,6 +368,7 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 	v->attempts++;
 	snprintf(attempt, sizeof(attempt), "attempt %u", v->attempts);
 	tc_track_move(v, TC_DS_SENDING, attempt, "", "");
+	v->sent_ns = uv_hrtime();
 	if (tc_chan_send(d->chan[v->ch], &cd, &v->msg, on_outcome, v) < 0) {
 		tc_track_move(v, TC_DS_FAILED, "could not start the request: out of memory",
 			 "", "");

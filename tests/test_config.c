@@ -665,6 +665,12 @@ static void check_sms(const struct tc_cfg *c)
 	TC_CHECK_INT(p[6].success.status[0], 202);
 }
 
+/* listen's port 0: any free port (tocsind logs the one it got). */
+static void check_listen_any_port(const struct tc_cfg *c)
+{
+	TC_CHECK_STR(c->listen, "127.0.0.1:0");
+}
+
 static const struct {
 	const char *file;
 	enum tc_cfg_mode mode;
@@ -678,6 +684,7 @@ static const struct {
 	{ "allow.yaml", TC_CFG_DAEMON, check_allow_forms },
 	{ "email.yaml", TC_CFG_DAEMON, check_email },
 	{ "sms.yaml", TC_CFG_DAEMON, check_sms },
+	{ "listen-any-port.yaml", TC_CFG_DAEMON, check_listen_any_port },
 };
 
 static void valid_cases(void)

@@ -103,6 +103,7 @@ CONFIG = """redis:
 dispatcher:
   consumer: it-1
   shutdown_grace: 5s
+listen: 127.0.0.1:0
 ack_secret: {ack_secret}
 templates: templates/
 channels:
