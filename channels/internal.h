@@ -44,6 +44,28 @@ int tc_chan_render(const struct tc_tpl_store *store, const struct tc_chan_dlv *v
 		   enum tc_part p, const json_t *data, struct tc_msg *msg,
 		   char *why, size_t n);
 
+/* ---- allow lists (ranges.c) ------------------------------------------------ */
+/* An allow list copied out of the configuration, shared by reference by
+ * the sends that started under it (a reload frees the configuration). */
+struct tc_ranges {
+	unsigned refs;
+	size_t n;
+	struct tc_allow a[];
+};
+
+/* A copy of allow[n_allow], names included, with one reference; NULL when
+ * out of memory. */
+struct tc_ranges *tc_ranges_new(const struct tc_allow *allow, size_t n_allow);
+/* Drops a reference; accepts NULL. */
+void tc_ranges_unref(struct tc_ranges *r);
+/* Judges url before anything is resolved: a URL naming an address (with
+ * its port) outside r is refused now (-1, why says it is not in list, the
+ * key's name); a host name is judged with each address it resolves to.
+ * Returns 0 and the host name as a new string in *name (NULL for an
+ * address), or -ENOMEM. */
+int tc_ranges_check_url(const struct tc_ranges *r, const char *url,
+			const char *list, char **name, char *why, size_t n);
+
 /* ---- per destination host: rate and "not before" (hosts.c) ------------- */
 struct tc_hosts;
 

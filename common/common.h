@@ -422,6 +422,7 @@ extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */
 #define TC_LIMIT_PROVIDER_ID 128       /* a provider's message id in a record */
+#define TC_LIMIT_TRIED     4096        /* a record's `tried` list, in bytes */
 #define TC_LIMIT_RECORD    (96u << 10) /* one delivery record's JSON: holds
 					* every field at its limit, escaped */
 
@@ -442,6 +443,12 @@ struct tc_record {
 	const char *reasons;        /* every failed attempt's outcome, while
 				     * retrying: a parked delivery leaves memory
 				     * and comes back from its record */
+	const char *tried;          /* each attempt's {"provider","outcome"},
+				     * as JSON array items, at most
+				     * TC_LIMIT_TRIED bytes; written when not
+				     * empty */
+	unsigned segments;          /* an SMS text's segments; written when > 0 */
+	const char *encoding;       /* ... and its encoding, with segments */
 };
 
 /* Appends rec to b as one JSON object, valid whatever the strings hold:

@@ -256,7 +256,7 @@ static void load_providers(struct tc_load *ld, struct tc_ymap *m,
 
 static const char *const sms_keys[] = {
 	"max_segments", "overflow", "default_region", "max_per_job", "allow",
-	"breaker", "providers", "retry", NULL
+	"breaker", "providers", "retry", "connect_timeout", "timeout", NULL
 };
 static const char *const breaker_keys[] = { "failures", "cooldown", NULL };
 static const char *const overflow_names[] = { "truncate", "reject", NULL };
@@ -354,6 +354,10 @@ void tc_cfg_read_sms(struct tc_load *ld, struct tc_ymap *ch)
 			      &s->n_allow) == TC_V_NONE)
 		default_allow(ld, s);
 	load_breaker(ld, &m, &s->breaker);
+	(void)tc_yaml_get_duration(ld, &m, "connect_timeout", 1, TC_DURATION_MAX,
+				   &s->connect_timeout_ms);
+	(void)tc_yaml_get_duration(ld, &m, "timeout", 1, TC_DURATION_MAX,
+				   &s->timeout_ms);
 	/* A bad max_segments was reported: providers are not judged by it. */
 	load_providers(ld, &m, segments == TC_V_BAD ? 1 : s->max_segments, s);
 	tc_yaml_get_retry(ld, &m, &s->retry);

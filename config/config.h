@@ -132,6 +132,8 @@ struct tc_sms_cfg {
 				      default: public */
 	size_t n_allow;
 	struct tc_breaker_cfg breaker;
+	uint64_t connect_timeout_ms; /* of each provider request, default 3s */
+	uint64_t timeout_ms;       /* ... in all, default 10s */
 	struct tc_sms_provider *providers; /* in failover order */
 	size_t n_providers;
 	struct tc_retry_cfg retry;

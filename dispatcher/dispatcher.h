@@ -122,6 +122,11 @@ struct tc_dlv {
 				     * its units are reserved for then */
 	uint64_t plan_write;        /* the PLAN call that planned it */
 	struct tc_buf reasons;      /* every attempt's outcome, for the dead letter */
+	struct tc_buf tried;        /* every attempt's provider and outcome, as the
+				     * record's JSON array's items (TC_LIMIT_TRIED) */
+	struct tc_chan_route route; /* the channel's, between its calls */
+	unsigned segments;          /* of the last attempt's text (SMS), or 0 */
+	const char *encoding;       /* ... and its encoding (static), or NULL */
 };
 
 /* ---- a job being worked on (run.c) ---------------------------------------- */
