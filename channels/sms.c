@@ -315,17 +315,29 @@ static bool allow_sockaddr(void *data, const struct sockaddr *sa)
 static void transport_outcome(const struct sms_send *x, const struct tc_http_result *r,
 			      struct tc_outcome *o)
 {
+	/* A gateway outside the allow list (only generic ones are judged)
+	 * is this provider's fault, not the message's: another provider may
+	 * carry it. */
 	o->kind = TC_OUT_TRANSIENT;
 	if (r->refused) {
-		/* Only a generic gateway is judged: its address is outside
-		 * the allow list whatever is tried again. */
-		o->kind = TC_OUT_PERMANENT;
 		snprintf(o->detail, sizeof(o->detail), "gateway address %s is not in "
 			 "channels.sms.allow", r->refused_addr);
 	} else {
 		snprintf(o->detail, sizeof(o->detail), "%s", r->error);
 	}
 	(void)x;
+}
+
+/* Says in o's detail that the answer was read only in part. */
+static void cut_note(struct tc_outcome *o)
+{
+	char note[64];
+	size_t len = strlen(o->detail);
+
+	snprintf(note, sizeof(note), " (answer cut at %u bytes)", TC_LIMIT_RESPONSE_BODY);
+	if (len + strlen(note) >= sizeof(o->detail))
+		len = sizeof(o->detail) - strlen(note) - 1;
+	memcpy(o->detail + len, note, strlen(note) + 1);
 }
 
 static void on_http_done(void *data, const struct tc_http_result *r)
@@ -344,6 +356,8 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 	} else {
 		o.retry_after_ms = r->retry_after_ms;
 		x->ops->classify(&x->reader, r->status, r->body, r->body_len, &o);
+		if (o.kind != TC_OUT_SENT && r->body_len >= TC_LIMIT_RESPONSE_BODY)
+			cut_note(&o);
 	}
 	snprintf(o.provider, sizeof(o.provider), "%.63s", x->name);
 	o.segments = x->segments;

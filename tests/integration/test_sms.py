@@ -1,0 +1,159 @@
+"""The SMS channel end to end against the gateway simulator on loopback
+(tests/peers/smsgw.js, a generic `kind: http` gateway): what a provider is
+sent, what the delivery record says, failover to the next provider, the
+circuit breaker, and bad answers bounded and recorded."""
+
+import json
+
+from harness import check_counts, delivery_id, wait_for
+from smspeers import Gateway, add_sms, gateway_provider, members, phones, sms_template
+
+
+def setup(env, gws, n=3, **kw):
+    """n members on sms, providers gws (Gateway, in failover order)."""
+    env.start_redis()
+    nums = phones(n)
+    env.write_config(f"  crew:\n    members:\n{members(nums)}", in_flight=kw.pop("in_flight", 1000))
+    add_sms(env, "".join(gateway_provider(g.name, g) for g in gws), **kw)
+    sms_template(env)
+    env.start_tocsind()
+    return nums
+
+
+def send(env, job_id, **vars):
+    env.xadd_job({"id": job_id, "template": "outage", "groups": ["crew"],
+                  "vars": {"service": "payments", **vars}})
+    return env.wait_done(job_id, timeout=60)
+
+
+def by_phone(env, job_id):
+    return {d["address"]: d for d in env.deliveries(job_id).values()}
+
+
+def test_gateway_gets_json_body_and_record_keeps_segments_and_provider(env):
+    gw = Gateway(env, "gw")
+    nums = setup(env, [gw])
+    rec = send(env, "SMS-1")
+    check_counts(rec)
+    assert rec["sent"] == "3" and rec.get("sms.sent") == "3", rec
+    got = gw.requests()
+    assert len(got) == 3
+    bodies = sorted((json.loads(g["body"]) for g in got), key=lambda b: b["to"])
+    assert bodies == [{"to": p, "text": f"Outage of payments for M{i}"}
+                      for i, p in enumerate(nums)], bodies
+    assert all(g["headers"]["content-type"] == "application/json" for g in got)
+    ids = {g["id"] for g in got}
+    for p, d in by_phone(env, "SMS-1").items():
+        assert d["state"] == "sent" and d["channel"] == "sms", d
+        assert d["provider"] == "gw" and d["provider_message_id"] in ids, d
+        assert d["segments"] == 1 and d["encoding"] == "gsm7", d
+        assert d["tried"] == [{"provider": "gw", "outcome": "accepted (http 200)"}], d
+
+
+def test_unicode_and_long_text_count_segments(env):
+    gw = Gateway(env, "gw")
+    setup(env, [gw], n=1)
+    # 117 UTF-16 units: two segments of 67.
+    rec = send(env, "SMS-U", service="Zürich ✓ " + "é" * 91)
+    assert rec["sent"] == "1", rec
+    (d,) = env.deliveries("SMS-U").values()
+    assert d["encoding"] == "ucs2" and d["segments"] == 2, d
+
+
+def test_failover_sends_at_once_to_the_next_provider(env):
+    a, b = Gateway(env, "a", "500"), Gateway(env, "b")
+    nums = setup(env, [a, b])
+    rec = send(env, "SMS-F")
+    check_counts(rec)
+    assert rec["sent"] == "3", rec
+    assert sorted(json.loads(g["body"])["to"] for g in a.requests()) == nums
+    assert sorted(json.loads(g["body"])["to"] for g in b.requests()) == nums
+    for d in by_phone(env, "SMS-F").values():
+        assert d["provider"] == "b" and d["attempts"] == 2, d
+        assert d["tried"] == [{"provider": "a", "outcome": "http 500"},
+                              {"provider": "b", "outcome": "accepted (http 200)"}], d
+    # At once: the second attempt is not backed off (retry base is 50ms,
+    # so this only shows in the audit trail's order, not in time).
+    ev = env.r.xrange("tocsin:job:{SMS-F}:events")
+    assert not any(e.get("state") == "retrying" and "held" in e.get("outcome", "")
+                   for _, e in ev)
+
+
+def test_bad_answers_are_bounded_recorded_and_failed_over(env):
+    """A body-level failure, a malformed body, a hang past the timeout, a
+    429 with Retry-After: each is transient, recorded with its reason, and
+    the next provider carries the message. A huge answer is read bounded."""
+    gws = [Gateway(env, "fail", "fail"), Gateway(env, "bad", "malformed"),
+           Gateway(env, "slow", "hang"), Gateway(env, "busy", "429 30"),
+           Gateway(env, "huge", "huge"), Gateway(env, "ok")]
+    setup(env, gws, n=1, retry="{attempts: 6, base: 50ms, max: 200ms}")
+    rec = send(env, "SMS-B")
+    assert rec["sent"] == "1", rec
+    (d,) = env.deliveries("SMS-B").values()
+    assert d["provider"] == "ok" and d["provider_message_id"] == "gw-1", d
+    tried = d["tried"]
+    assert [t["provider"] for t in tried] == ["fail", "bad", "slow", "busy", "huge", "ok"], \
+        tried
+    out = [t["outcome"] for t in tried]
+    assert out[0].startswith("http 200, but the answer has another value at \"/ok\""), out
+    assert out[1].startswith("http 200, but the answer is not JSON: \"{\\\"ok\\\": tru"), out
+    assert "timed out" in out[2].lower() or "timeout" in out[2].lower(), out
+    assert out[3] == "http 429", out
+    assert out[4].startswith("http 200, but the answer is not JSON") and \
+        out[4].endswith("(answer cut at 16384 bytes)"), out
+    assert env.tocsind_proc.poll() is None
+
+
+def test_every_provider_failing_backs_off_then_dead_letters(env):
+    a, b = Gateway(env, "a", "500"), Gateway(env, "b", "500")
+    setup(env, [a, b], n=1, retry="{attempts: 4, base: 50ms, max: 200ms}")
+    rec = send(env, "SMS-D")
+    assert rec["failed"] == "1", rec
+    (d,) = env.deliveries("SMS-D").values()
+    # Four requests in all: a, b, then (after a backoff) a, b again.
+    assert d["attempts"] == 4 and len(a.requests()) == 2 and len(b.requests()) == 2, d
+    assert [t["provider"] for t in d["tried"]] == ["a", "b", "a", "b"], d
+    dead = env.r.xrange("tocsin:dead")
+    assert len(dead) == 1 and "http 500" in json.dumps(dead[0][1]), dead
+
+
+def test_breaker_opens_skips_then_probes_and_closes(env):
+    """failures: 2. One message at a time (in_flight 1): a fails twice and
+    opens; the rest go straight to b. After the cooldown one probe goes to
+    a, which answers again: closed, it carries the next job."""
+    a, b = Gateway(env, "a", "500"), Gateway(env, "b")
+    setup(env, [a, b], n=6, in_flight=1, breaker="{failures: 2, cooldown: 2s}")
+    rec = send(env, "SMS-K1")
+    assert rec["sent"] == "6", rec
+    assert len(a.requests()) == 2, a.requests()
+    assert len(b.requests()) == 6
+    opened = wait_for(lambda: a.requests()[-1]["at"], 5, "a's last request")
+    a.set_mode("ok")
+    # Wait out the cooldown (the product's own clock), then a new job.
+    wait_for(lambda: __import__("time").time() * 1000 > opened + 2500, 10, "the cooldown")
+    rec = send(env, "SMS-K2")
+    assert rec["sent"] == "6", rec
+    ds = by_phone(env, "SMS-K2").values()
+    assert all(d["provider"] == "a" and d["attempts"] == 1 for d in ds), list(ds)
+    assert len(a.requests()) == 8
+
+
+def test_gateway_outside_allow_is_refused_and_failed_over(env):
+    env.start_redis()
+    a, b = Gateway(env, "a"), Gateway(env, "b")
+    env.write_config(f"  crew:\n    members:\n{members(phones(1))}")
+    add_sms(env, gateway_provider("a", a).replace("127.0.0.1", "localhost") +
+            gateway_provider("b", b))
+    text = open(env.config).read().replace("allow: [127.0.0.0/8]", "allow: [public]")
+    text = text.replace(f"url: {b.url}", f"url: {b.url}".replace("127.0.0.1", "localhost"))
+    open(env.config, "w").write(text)
+    sms_template(env)
+    env.start_tocsind()
+    rec = send(env, "SMS-A")
+    assert rec["failed"] == "1", rec
+    (d,) = env.deliveries("SMS-A").values()
+    assert "not in channels.sms.allow" in d["last_outcome"], d
+    assert [t["provider"] for t in d["tried"]] == ["a", "b", "a", "b"], d
+    assert all("not in channels.sms.allow" in t["outcome"] for t in d["tried"]), d
+    assert a.requests() == [] and b.requests() == []
+    assert delivery_id("SMS-A", "sms", phones(1)[0]) in env.deliveries("SMS-A")
