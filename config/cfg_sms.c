@@ -99,12 +99,13 @@ static bool kind_has(int kind, const char *name)
  * 1..11 letters, digits and spaces with at least one letter. */
 static bool sender_ok(char *s)
 {
-	char e164[17], why[64];
+	char e164[TC_E164_MAX + 1], why[300];
+	enum tc_phone_kind kind;
 	size_t i, len = strlen(s);
 	bool letter = false;
 
 	if (s[0] == '+') {
-		if (tc_addr_phone_normalize(s, e164, why, sizeof(why)) < 0)
+		if (tc_addr_phone_normalize(s, NULL, e164, &kind, why, sizeof(why)) < 0)
 			return false;
 		memcpy(s, e164, strlen(e164) + 1);
 		return true;

@@ -229,9 +229,11 @@ struct tc_roster;
 typedef int (*tc_roster_cb)(void *data, const struct tc_member *m,
 			    unsigned line, const struct tc_diag *d);
 
-/* A new parser; source names the file in diagnostics. NULL if out of
- * memory. */
-struct tc_roster *tc_roster_new(const char *source, tc_roster_cb cb, void *data);
+/* A new parser; source names the file in diagnostics; region is the
+ * default region of phone numbers (channels.sms.default_region, "" for
+ * none). NULL if out of memory. */
+struct tc_roster *tc_roster_new(const char *source, const char *region,
+				tc_roster_cb cb, void *data);
 /* Parses n more bytes. Returns 0, the callback's non-zero value, or
  * TC_EINVAL / TC_ELIMIT for a fault that stops the file (bad header, record
  * over TC_LIMIT_ROSTER_ROW_BYTES, too many rows) with *d filled. */

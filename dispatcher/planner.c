@@ -172,7 +172,8 @@ static bool expand_roster(struct tc_run *r, const struct tc_group *g)
 	bool bad;
 
 	if (!r->rr) {
-		r->rr = tc_rr_new(r->disp->loop, g->roster, roster_ready, r);
+		r->rr = tc_rr_new(r->disp->loop, g->roster, r->disp->cfg->sms.default_region,
+			      roster_ready, r);
 		if (!r->rr) {
 			tc_run_break(r, "out of memory");
 			return false;

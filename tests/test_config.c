@@ -513,7 +513,7 @@ static void check_full(const struct tc_cfg *c)
 		TC_CHECK_STR(g->members[0].name, "Ada Lovelace");
 		TC_CHECK_STR(g->members[0].role, "CTO");
 		TC_CHECK_STR(g->members[0].email, "ada@example.org");
-		TC_CHECK_STR(g->members[0].phone, "+442079460000");
+		TC_CHECK_STR(g->members[0].phone, "+447911123456");
 		TC_CHECK(g->members[0].webhook == NULL);
 		TC_CHECK_INT(g->members[0].channels,
 			     TC_CH_BIT(TC_CH_EMAIL) | TC_CH_BIT(TC_CH_SMS));

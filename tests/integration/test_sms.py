@@ -157,3 +157,35 @@ def test_gateway_outside_allow_is_refused_and_failed_over(env):
     assert all("not in channels.sms.allow" in t["outcome"] for t in d["tried"]), d
     assert a.requests() == [] and b.requests() == []
     assert delivery_id("SMS-A", "sms", phones(1)[0]) in env.deliveries("SMS-A")
+
+
+def test_national_numbers_are_normalised_from_config_roster_and_job(env):
+    """default_region US: an inline member, a roster row and a job's
+    recipient written nationally reach the gateway in E.164; a recipient
+    whose number is not possible dead-letters the job, naming it."""
+    gw = Gateway(env, "gw")
+    env.start_redis()
+    roster = f"{env.dir}/phones.csv"
+    with open(roster, "w") as f:
+        f.write('name,phone,channels\nRow,"(415) 555-0150",sms\n')
+    env.write_config(f"""  crew:
+    members:
+      - {{name: Inline, phone: "415.555.0140", channels: [sms]}}
+  rows:
+    roster: {roster}
+""")
+    add_sms(env, gateway_provider("gw", gw))
+    sms_template(env)
+    env.start_tocsind()
+    env.xadd_job({"id": "NAT", "template": "outage", "groups": ["crew", "rows"],
+                  "recipients": [{"name": "Adhoc", "phone": "415 555 0160"}],
+                  "vars": {"service": "payments"}})
+    rec = env.wait_done("NAT", timeout=60)
+    assert rec["sent"] == "3", rec
+    assert sorted(json.loads(g["body"])["to"] for g in gw.requests()) == \
+        ["+14155550140", "+14155550150", "+14155550160"]
+    env.xadd_job({"id": "NAT-BAD", "template": "outage",
+                  "recipients": [{"name": "Short", "phone": "555 01"}]})
+    dead = wait_for(lambda: env.r.xrange("tocsin:dead"), 30, "the dead letter")
+    text = json.dumps(dead[-1][1])
+    assert "recipients[0].phone" in text and "not a possible phone number" in text, text
