@@ -200,6 +200,10 @@ int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store
 			snprintf(d->source, sizeof(d->source), "job");
 			return TC_EINVAL;
 		}
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if ((job->channels & ready & TC_CH_BIT(c)) && ops_of(c)->job_check &&
+		    ops_of(c)->job_check(cfg, store, job, d) < 0)
+			return TC_EINVAL;
 	return 0;
 }
 

@@ -30,6 +30,11 @@ struct tc_chan_ops {
 	 * for a channel whose peers send none (webhooks answer at once). */
 	int (*receipt)(void *state, const struct tc_receipt_in *in,
 		       struct tc_receipt *out, char *why, size_t n);
+	/* What this channel asks of a job before it is accepted (a budget),
+	 * beyond tc_chan_job_check's own checks; NULL: nothing. Returns 0,
+	 * or TC_EINVAL with d. */
+	int (*job_check)(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+			 const struct tc_job *job, struct tc_diag *d);
 	void (*close)(void *state);
 };
 

@@ -528,4 +528,5 @@ const struct tc_chan_ops tc_sms_ops = {
 	.next_at = sms_next_at,
 	.send = sms_send,
 	.close = sms_close,
+	.job_check = tc_sms_job_budget,
 };

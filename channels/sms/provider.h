@@ -74,6 +74,10 @@ void tc_sms_vonage_classify(const struct tc_sms_provider *p, long status,
 void tc_sms_http_classify(const struct tc_sms_provider *p, long status,
 			  const char *body, size_t len, struct tc_outcome *o);
 
+/* The job check of channels.sms.max_per_job (budget.c; see tc_chan_ops). */
+int tc_sms_job_budget(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		      const struct tc_job *job, struct tc_diag *d);
+
 /* ---- shared by the providers (common.c) -------------------------------------- */
 /* Appends len bytes of s percent-encoded (all but A-Z a-z 0-9 - . _ ~). */
 int tc_sms_form_escape(struct tc_buf *b, const char *s, size_t len);

@@ -189,3 +189,26 @@ def test_national_numbers_are_normalised_from_config_roster_and_job(env):
     dead = wait_for(lambda: env.r.xrange("tocsin:dead"), 30, "the dead letter")
     text = json.dumps(dead[-1][1])
     assert "recipients[0].phone" in text and "not a possible phone number" in text, text
+
+
+def test_max_per_job_refuses_before_anything_is_sent(env):
+    """6 members, two segments each (a 200-character text): 12 segments
+    over max_per_job 10 is refused, with the count; nothing is sent. The
+    same job for 5 members (10 segments) goes."""
+    gw = Gateway(env, "gw")
+    setup(env, [gw], n=6, extra="    max_per_job: 10\n")
+    sms_template(env, "{{service}} {{member.name}}")
+    env.xadd_job({"id": "BUDGET", "template": "outage", "groups": ["crew"],
+                  "vars": {"service": "x" * 200}})
+    dead = wait_for(lambda: env.r.xrange("tocsin:dead"), 30, "the dead letter")
+    text = json.dumps(dead[-1][1])
+    assert "would send 12 SMS segments, more than channels.sms.max_per_job 10" in text, text
+    assert env.job("BUDGET").get("state") is None
+    env.xadd_job({"id": "BUDGET-OK", "template": "outage",
+                  "recipients": [{"name": f"R{i}", "phone": p}
+                                 for i, p in enumerate(phones(5))],
+                  "vars": {"service": "x" * 200}})
+    rec = env.wait_done("BUDGET-OK", timeout=60)
+    assert rec["sent"] == "5", rec
+    assert len(gw.requests()) == 5
+    assert all(d["segments"] == 2 for d in env.deliveries("BUDGET-OK").values())
