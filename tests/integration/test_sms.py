@@ -72,6 +72,9 @@ def test_failover_sends_at_once_to_the_next_provider(env):
         assert d["provider"] == "b" and d["attempts"] == 2, d
         assert d["tried"] == [{"provider": "a", "outcome": "http 500"},
                               {"provider": "b", "outcome": "accepted (http 200)"}], d
+    out = env.cli("report", "SMS-F").stdout
+    assert out.count("tried a: http 500") == 3 and out.count("via b, message id gw-") == 3, out
+    assert out.count("1 segment, gsm7") == 3, out
     # At once: the second attempt is not backed off (retry base is 50ms,
     # so this only shows in the audit trail's order, not in time).
     ev = env.r.xrange("tocsin:job:{SMS-F}:events")
