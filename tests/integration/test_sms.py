@@ -5,7 +5,7 @@ circuit breaker, and bad answers bounded and recorded."""
 
 import json
 
-from harness import check_counts, delivery_id, wait_for
+from harness import check_counts, delivery_id, now_ms, wait_for
 from smspeers import Gateway, add_sms, gateway_provider, members, phones, sms_template
 
 
@@ -215,3 +215,58 @@ def test_max_per_job_refuses_before_anything_is_sent(env):
     assert rec["sent"] == "5", rec
     assert len(gw.requests()) == 5
     assert all(d["segments"] == 2 for d in env.deliveries("BUDGET-OK").values())
+
+
+def segments_of(text):
+    """GSM-7 segments of an ASCII text (what the test sends)."""
+    return 1 if len(text) <= 160 else -(-len(text) // 153)
+
+
+def test_rate_counts_segments_per_provider(env):
+    """A provider at {per_second: 20, burst: 3}, texts of 1 to 3 segments:
+    the texts a job of 40 members needs (79 segments) cannot all arrive
+    before (79 - 3) / 20 s after the job was submitted, in no window of t
+    seconds do more than burst + 20 t segments arrive (and one message's
+    excess: a send made late can meet the next one's slot), and over the
+    run the rate is within 10% of 20 a second."""
+    gw = Gateway(env, "gw")
+    env.start_redis()
+    nums = phones(40)
+    # M0..M39 with names of 1 to 3 segments' worth of text.
+    names = [("n" * (10 + 150 * (i % 3))) for i in range(40)]
+    mem = "".join(f'      - {{name: "{names[i]}{i}", phone: "{p}", channels: [sms]}}\n'
+                  for i, p in enumerate(nums))
+    env.write_config(f"  crew:\n    members:\n{mem}")
+    add_sms(env, gateway_provider("gw", gw, rate="{per_second: 20, burst: 3}"))
+    sms_template(env, "{{member.name}}")
+    env.start_tocsind()
+    t0 = now_ms()
+    env.xadd_job({"id": "RATE", "template": "outage", "groups": ["crew"]})
+    rec = env.wait_done("RATE", timeout=120)
+    assert rec["sent"] == "40", rec
+    got = sorted((g["at"], segments_of(json.loads(g["body"])["text"])) for g in gw.requests())
+    total = sum(s for _, s in got)
+    assert total == sum(segments_of(n + str(i)) for i, n in enumerate(names)) == 79, total
+    assert got[-1][0] >= t0 + (total - 3) * 1000 // 20, (got[-1][0] - t0)
+    for i in range(len(got)):
+        for j in range(i, len(got)):
+            t = (got[j][0] - got[i][0]) / 1000
+            n = sum(s for _, s in got[i:j + 1])
+            assert n <= 3 + 20 * t + 3, (i, j, n, t)
+    span = (got[-1][0] - got[0][0]) / 1000
+    rate = (total - got[0][1] - 3) / span
+    assert 18 <= rate <= 22, rate
+    assert all(d["segments"] == segments_of(d["member"]) for d in env.deliveries("RATE").values())
+
+
+def test_retry_after_holds_one_provider_while_the_next_carries_on(env):
+    """a answers 429 with Retry-After: 60 to the first message: a is held
+    back (not opened: failures is 5), so the rest of the job (one at a
+    time) goes straight to b without asking a again."""
+    a, b = Gateway(env, "a", "429 60"), Gateway(env, "b")
+    setup(env, [a, b], n=5, in_flight=1)
+    rec = send(env, "SMS-H")
+    assert rec["sent"] == "5", rec
+    assert len(a.requests()) == 1 and len(b.requests()) == 5, (a.requests(), b.requests())
+    ds = list(by_phone(env, "SMS-H").values())
+    assert sum(d["attempts"] == 2 for d in ds) == 1 and all(d["provider"] == "b" for d in ds)
