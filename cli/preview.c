@@ -285,7 +285,7 @@ static int roster_row(void *data, const struct tc_member *m, unsigned line,
  * reason printed. */
 static int read_roster(struct audience *a)
 {
-	struct tc_roster *r = tc_roster_new(a->g->roster, a->cfg->sms.default_region, roster_row, a);
+	struct tc_roster *r = tc_roster_new(a->g->roster, tc_cfg_phone_region(a->cfg), roster_row, a);
 	char *buf = malloc(ROSTER_CHUNK), line[1200];
 	struct tc_diag d;
 	ssize_t n;
@@ -596,7 +596,7 @@ int tc_cli_preview(const struct tc_cfg *cfg, int argc, char **argv)
 	o.vars = json_object();
 	r = parse_opts(&o, argc, argv);
 	if (r == 0)
-		r = make_job(&o, cfg->sms.default_region, &job);
+		r = make_job(&o, tc_cfg_phone_region(cfg), &job);
 	have_job = r == 0;
 	a.cfg = cfg;
 	a.g = r == 0 ? tc_cfg_group(cfg, o.group) : NULL;

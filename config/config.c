@@ -272,6 +272,11 @@ const struct tc_group *tc_cfg_group(const struct tc_cfg *cfg, const char *name)
 	return NULL;
 }
 
+const char *tc_cfg_phone_region(const struct tc_cfg *cfg)
+{
+	return cfg->sms.default_region;
+}
+
 const struct tc_escalation *tc_cfg_escalation(const struct tc_cfg *cfg,
 					      const char *name)
 {

@@ -210,6 +210,9 @@ int tc_cfg_load(const char *path, enum tc_cfg_mode mode, struct tc_cfg **out,
 void tc_cfg_free(struct tc_cfg *cfg);
 /* The group named name, or NULL. */
 const struct tc_group *tc_cfg_group(const struct tc_cfg *cfg, const char *name);
+/* The region phone numbers written nationally are read in
+ * (channels.sms.default_region), "" for none. */
+const char *tc_cfg_phone_region(const struct tc_cfg *cfg);
 /* The escalation policy named name, or NULL. */
 const struct tc_escalation *tc_cfg_escalation(const struct tc_cfg *cfg,
 					      const char *name);

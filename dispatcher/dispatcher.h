@@ -125,7 +125,8 @@ struct tc_dlv {
 	struct tc_buf tried;        /* every attempt's provider and outcome, as the
 				     * record's JSON array's items (TC_LIMIT_TRIED) */
 	struct tc_chan_route route; /* the channel's, between its calls */
-	unsigned segments;          /* of the last attempt's text (SMS), or 0 */
+	unsigned segments;          /* of the last attempt's text (a text's
+				     * parts), or 0 */
 	const char *encoding;       /* ... and its encoding (static), or NULL */
 };
 
