@@ -41,6 +41,7 @@ struct sms_prov {
 	int64_t open_until;         /* breaker: 0 closed; else open until then,
 				     * half-open after */
 	bool probing;               /* half-open: its one probe is under way */
+	struct tc_tpl *body;        /* http: the body template, compiled */
 };
 
 struct tc_sms {
@@ -200,6 +201,7 @@ static void take_providers(struct tc_sms *s, const struct tc_sms_cfg *cfg,
 			   int64_t now)
 {
 	struct sms_prov old[TC_LIMIT_PROVIDERS];
+	char why[256], q[TC_LIMIT_LOG_VALUE + 16];
 	size_t n_old = s->n, i, k;
 
 	memcpy(old, s->prov, sizeof(old));
@@ -215,13 +217,21 @@ static void take_providers(struct tc_sms *s, const struct tc_sms_cfg *cfg,
 				break;
 		if (k < n_old) {
 			*p = old[k];
+			p->body = NULL;
 			tc_bucket_set(&p->bucket, pc->rate.per_second, pc->rate.burst, now);
 		} else {
 			tc_bucket_init(&p->bucket, pc->rate.per_second, pc->rate.burst, now);
 		}
 		p->cfg = pc;
 		p->ops = kind_ops(pc->kind);
+		if (pc->kind == TC_SMS_HTTP &&
+		    tc_sms_http_body(pc, &p->body, why, sizeof(why)) < 0)
+			/* Each send says so, and the next provider carries it. */
+			tc_log(TC_LOG_ERROR, "sms", "provider=%s event=bad-body err=%s",
+			       pc->name, tc_log_quote(q, sizeof(q), why));
 	}
+	for (k = 0; k < n_old; k++)
+		tc_tpl_free(old[k].body);
 }
 
 /* ---- the channel ------------------------------------------------------------- */
@@ -238,8 +248,12 @@ static void sms_close(void *state)
 {
 	struct tc_sms *s = state;
 
+	size_t i;
+
 	if (!s)
 		return;
+	for (i = 0; i < s->n; i++)
+		tc_tpl_free(s->prov[i].body);
 	tc_ranges_unref(s->ranges);
 	free(s);
 }
@@ -409,7 +423,7 @@ static int build(struct tc_sms *s, struct sms_send *x, const struct sms_prov *p,
 	struct tc_buf cb;
 	struct tc_sms_out m = {
 		.to = v->address, .text = text->data ? text->data : "",
-		.text_len = text->len, .ucs2 = !msg->sms.gsm7,
+		.text_len = text->len, .ucs2 = !msg->sms.gsm7, .body = p->body,
 	};
 	int r;
 

@@ -53,26 +53,41 @@ static json_t *body_data(const struct tc_sms_provider *p, const struct tc_sms_ou
 	return data;
 }
 
+int tc_sms_http_body(const struct tc_sms_provider *p, struct tc_tpl **out,
+		     char *why, size_t n)
+{
+	char source[TC_LIMIT_PROVIDER + 32];
+	struct tc_diag d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(source, sizeof(source), "provider %.64s body", p->name);
+	r = tc_tpl_compile(source, p->body, strlen(p->body), NULL, NULL, out, &d);
+	if (r < 0)
+		tc_diag_format(&d, why, n);
+	return r;
+}
+
 static int http_build(const struct tc_sms_provider *p, const struct tc_sms_out *m,
 		      struct tc_sms_req *q, char *why, size_t n)
 {
 	struct tc_diag d;
-	struct tc_tpl *t = NULL;
 	json_t *data = NULL;
 	char bearer[8 + 1024];
 	size_t i;
 	int r;
 
 	memset(&d, 0, sizeof(d));
-	r = tc_tpl_compile(p->name, p->body, strlen(p->body), NULL, NULL, &t, &d);
-	if (r == 0) {
-		data = body_data(p, m);
-		r = data ? tc_tpl_render(t, data, p->content_type == TC_SMS_CONTENT_JSON ?
-					 TC_TPL_ESC_JSON : TC_TPL_ESC_NONE, &q->body, &d)
-			 : -ENOMEM;
+	if (!m->body) {
+		snprintf(why, n, "the body template of provider %.64s does not compile",
+			 p->name);
+		return TC_EINVAL;
 	}
+	data = body_data(p, m);
+	r = data ? tc_tpl_render(m->body, data, p->content_type == TC_SMS_CONTENT_JSON ?
+				 TC_TPL_ESC_JSON : TC_TPL_ESC_NONE, &q->body, &d)
+		 : -ENOMEM;
 	json_decref(data);
-	tc_tpl_free(t);
 	if (r < 0) {
 		if (r != -ENOMEM)
 			tc_diag_format(&d, why, n);

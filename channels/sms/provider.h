@@ -30,6 +30,9 @@ struct tc_sms_out {
 	size_t text_len;
 	bool ucs2;                  /* the text needs UCS-2 */
 	const char *callback;       /* the status callback URL, or NULL */
+	const struct tc_tpl *body;  /* http: the body template, compiled once
+				     * (tc_sms_http_body); NULL: it did not
+				     * compile */
 };
 
 /* A request built for one message; everything owned (tc_sms_req_release). */
@@ -61,6 +64,11 @@ struct tc_sms_kind_ops {
 	int (*receipt)(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
 		       struct tc_receipt *out, char *why, size_t n);
 };
+
+/* Compiles a generic gateway's body template into *out. Returns 0, or a
+ * negative code with why (the template's line and error). */
+int tc_sms_http_body(const struct tc_sms_provider *p, struct tc_tpl **out,
+		     char *why, size_t n);
 
 extern const struct tc_sms_kind_ops tc_sms_twilio_ops, tc_sms_vonage_ops,
 	tc_sms_http_ops;
