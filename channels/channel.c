@@ -76,12 +76,19 @@ unsigned tc_chan_configured(const struct tc_cfg *cfg)
 
 void tc_chan_http_caps(const struct tc_cfg *cfg, unsigned *total, unsigned *per_host)
 {
-	*total = 16;
+	*total = 0;
 	*per_host = 16;
 	if (cfg->webhook.enabled) {
 		*total = cfg->webhook.concurrency;
 		*per_host = cfg->webhook.per_host;
 	}
+	if (cfg->sms.enabled) {
+		*total += TC_SMS_CONNECTIONS * (unsigned)cfg->sms.n_providers;
+		if (*per_host < TC_SMS_CONNECTIONS)
+			*per_host = TC_SMS_CONNECTIONS;
+	}
+	if (!*total)
+		*total = 16;
 }
 
 unsigned tc_chan_parts(enum tc_channel c)

@@ -38,6 +38,11 @@ struct tc_chan_ops {
 	void (*close)(void *state);
 };
 
+/* Requests under way to one SMS provider at once: the SMS channel's
+ * concurrency is this per provider. More would only wait inside libcurl
+ * for a connection, where each waiting transfer costs every other one. */
+#define TC_SMS_CONNECTIONS 16
+
 /* open, set_cfg, next_at, send and close are NULL for a channel that
  * composes but cannot send yet (limits then says enabled false). */
 extern const struct tc_chan_ops tc_email_ops, tc_sms_ops, tc_webhook_ops;

@@ -238,8 +238,10 @@ static void take_providers(struct tc_sms *s, const struct tc_sms_cfg *cfg,
 
 static struct tc_chan_limits sms_limits(const struct tc_cfg *cfg)
 {
+	unsigned conc = TC_SMS_CONNECTIONS * (unsigned)cfg->sms.n_providers;
 	struct tc_chan_limits l = { cfg->sms.enabled && cfg->sms.n_providers > 0,
-				    cfg->in_flight, cfg->sms.retry };
+				    conc < cfg->in_flight ? conc : cfg->in_flight,
+				    cfg->sms.retry };
 
 	return l;
 }
