@@ -328,8 +328,7 @@ static bool allow_sockaddr(void *data, const struct sockaddr *sa)
 }
 
 /* The outcome of a request that got no answer a provider gave. */
-static void transport_outcome(const struct sms_send *x, const struct tc_http_result *r,
-			      struct tc_outcome *o)
+static void transport_outcome(const struct tc_http_result *r, struct tc_outcome *o)
 {
 	/* A gateway outside the allow list (only generic ones are judged)
 	 * is this provider's fault, not the message's: another provider may
@@ -341,7 +340,6 @@ static void transport_outcome(const struct sms_send *x, const struct tc_http_res
 	} else {
 		snprintf(o->detail, sizeof(o->detail), "%s", r->error);
 	}
-	(void)x;
 }
 
 /* Says in o's detail that the answer was read only in part. */
@@ -368,7 +366,7 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 	o.retry_after_ms = -1;
 	o.status = r->status;
 	if (r->code != CURLE_OK) {
-		transport_outcome(x, r, &o);
+		transport_outcome(r, &o);
 	} else {
 		o.retry_after_ms = r->retry_after_ms;
 		x->ops->classify(&x->reader, r->status, r->body, r->body_len, &o);
