@@ -214,6 +214,17 @@ int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store
 	return 0;
 }
 
+int tc_chan_cfg_check(const struct tc_cfg *cfg, struct tc_diags *ds)
+{
+	int c, r = 0;
+
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if ((tc_chan_configured(cfg) & TC_CH_BIT(c)) && ops_of(c)->cfg_check &&
+		    ops_of(c)->cfg_check(cfg, ds) < 0)
+			r = TC_EINVAL;
+	return r;
+}
+
 struct tc_chan *tc_chan_new(enum tc_channel c, const struct tc_chan_env *env,
 			    const struct tc_cfg *cfg)
 {

@@ -166,6 +166,13 @@ int tc_chan_template_check(const struct tc_tpl_store *store, const char *tpl,
 int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
 		      const struct tc_job *job, struct tc_diag *d);
 
+/* What the channels check of cfg beyond the configuration's own rules,
+ * with their code (an SMS gateway's body template compiles). Adds each
+ * error to ds (the configuration file, the key's path). Returns 0 or
+ * TC_EINVAL. Called where the configuration and templates are loaded:
+ * tocsind's start and reload, `tocsin check-config`. */
+int tc_chan_cfg_check(const struct tc_cfg *cfg, struct tc_diags *ds);
+
 /* A live channel c sending under cfg (borrowed: it must outlive the
  * channel, or be replaced with tc_chan_set_cfg first). NULL when out of
  * memory or c is not enabled under cfg. */

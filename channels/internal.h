@@ -35,6 +35,9 @@ struct tc_chan_ops {
 	 * or TC_EINVAL with d. */
 	int (*job_check)(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
 			 const struct tc_job *job, struct tc_diag *d);
+	/* What it checks of a configuration with its own code (see
+	 * tc_chan_cfg_check); NULL: nothing. */
+	int (*cfg_check)(const struct tc_cfg *cfg, struct tc_diags *ds);
 	void (*close)(void *state);
 };
 

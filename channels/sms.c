@@ -531,6 +531,30 @@ static int sms_send(void *state, const struct tc_chan_dlv *v, const struct tc_ms
 	return r;
 }
 
+/* Each generic gateway's body template compiles. */
+static int sms_cfg_check(const struct tc_cfg *cfg, struct tc_diags *ds)
+{
+	char why[256], path[64];
+	struct tc_tpl *t;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < cfg->sms.n_providers; i++) {
+		const struct tc_sms_provider *p = &cfg->sms.providers[i];
+
+		if (p->kind != TC_SMS_HTTP || !p->body)
+			continue;
+		t = NULL;
+		if (tc_sms_http_body(p, &t, why, sizeof(why)) < 0) {
+			snprintf(path, sizeof(path), "channels.sms.providers[%zu].body", i);
+			tc_diags_add(ds, cfg->path, 0, path, "not a template: %s", why);
+			r = TC_EINVAL;
+		}
+		tc_tpl_free(t);
+	}
+	return r;
+}
+
 const struct tc_chan_ops tc_sms_ops = {
 	.ch = TC_CH_SMS,
 	.parts = 1u << TC_PART_SMS_TXT,
@@ -543,4 +567,5 @@ const struct tc_chan_ops tc_sms_ops = {
 	.send = sms_send,
 	.close = sms_close,
 	.job_check = tc_sms_job_budget,
+	.cfg_check = sms_cfg_check,
 };

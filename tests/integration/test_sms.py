@@ -270,3 +270,22 @@ def test_retry_after_holds_one_provider_while_the_next_carries_on(env):
     assert len(a.requests()) == 1 and len(b.requests()) == 5, (a.requests(), b.requests())
     ds = list(by_phone(env, "SMS-H").values())
     assert sum(d["attempts"] == 2 for d in ds) == 1 and all(d["provider"] == "b" for d in ds)
+
+
+def test_a_gateway_body_that_is_no_template_is_a_configuration_error(env):
+    """tocsin check-config and tocsind refuse it at load, naming the key,
+    rather than failing every send."""
+    gw = Gateway(env, "gw")
+    env.start_redis()
+    env.write_config(f"  crew:\n    members:\n{members(phones(1))}")
+    add_sms(env, gateway_provider("gw", gw).replace('"{{{{text}}}}"', '"{{{{#text}}}}"')
+            .replace('"{{text}}"', '"{{#text}}"'))
+    sms_template(env)
+    r = env.cli("check-config", env.config, config=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "channels.sms.providers[0].body: not a template: provider gw body:1: " \
+        in r.stderr, r.stderr
+    p = env.spawn([env.build + "/dispatcher/tocsind", "-c", env.config], "tocsind.log",
+                  env=env.env())
+    assert p.wait(30) != 0
+    assert "channels.sms.providers[0].body: not a template" in env.log()
