@@ -212,6 +212,61 @@ static void test_requests(void)
 	tc_sms_req_release(&q);
 }
 
+static void test_gateway_request(void)
+{
+	struct tc_sms_header h = { "X-Api-Key", "k3y", true };
+	struct tc_sms_provider p = { 0 };
+	struct tc_sms_out m = { .to = "+447911123456", .text = "a \"b\" & c\n" };
+	struct tc_sms_req q;
+	struct tc_tpl *t = NULL;
+	struct curl_slist *l;
+	char why[200], hdrs[512] = "";
+
+	m.text_len = strlen(m.text);
+	p.name = "gw";
+	p.kind = TC_SMS_HTTP;
+	p.url = "https://gw.example/send";
+	p.method = TC_SMS_PUT;
+	p.headers = &h;
+	p.n_headers = 1;
+	p.auth_token = "tok";
+
+	tc_test_begin("http: a JSON body escapes {{text}} as a JSON string");
+	p.body = "{\"to\": \"{{to}}\", \"text\": \"{{text}}\"}";
+	TC_CHECK_INT(tc_sms_http_body(&p, &t, why, sizeof(why)), 0);
+	m.body = t;
+	tc_sms_req_init(&q);
+	TC_CHECK_INT(tc_sms_http_ops.build(&p, &m, &q, why, sizeof(why)), 0);
+	TC_CHECK_STR(q.body.data, "{\"to\": \"+447911123456\", \"text\": \"a \\\"b\\\" \\u0026 c\\n\"}");
+	TC_CHECK_STR(q.method, "PUT");
+	TC_CHECK_STR(q.url, "https://gw.example/send");
+	for (l = q.headers; l; l = l->next)
+		snprintf(hdrs + strlen(hdrs), sizeof(hdrs) - strlen(hdrs), "%s|", l->data);
+	TC_CHECK_STR(hdrs, "X-Api-Key: k3y|Content-Type: application/json|"
+		     "Authorization: Bearer tok|Expect:|");
+	tc_sms_req_release(&q);
+	tc_tpl_free(t);
+
+	tc_test_begin("http: a form body takes the values form-encoded");
+	p.content_type = TC_SMS_CONTENT_FORM;
+	p.body = "to={{to}}&msg={{text}}";
+	t = NULL;
+	TC_CHECK_INT(tc_sms_http_body(&p, &t, why, sizeof(why)), 0);
+	m.body = t;
+	tc_sms_req_init(&q);
+	TC_CHECK_INT(tc_sms_http_ops.build(&p, &m, &q, why, sizeof(why)), 0);
+	TC_CHECK_STR(q.body.data, "to=%2B447911123456&msg=a%20%22b%22%20%26%20c%0A");
+	tc_sms_req_release(&q);
+	tc_tpl_free(t);
+
+	tc_test_begin("http: a body that is no template says where");
+	p.body = "{{#to}}";
+	t = NULL;
+	TC_CHECK(tc_sms_http_body(&p, &t, why, sizeof(why)) < 0);
+	TC_CHECK(strncmp(why, "provider gw body:1: ", 20) == 0);
+	TC_CHECK(t == NULL);
+}
+
 static void test_callback(void)
 {
 	struct tc_buf b;
@@ -243,6 +298,7 @@ int main(void)
 	test_gateway();
 	test_pointer();
 	test_requests();
+	test_gateway_request();
 	test_callback();
 	return tc_test_done();
 }
