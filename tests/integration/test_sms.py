@@ -4,6 +4,7 @@ sent, what the delivery record says, failover to the next provider, the
 circuit breaker, and bad answers bounded and recorded."""
 
 import json
+import signal
 
 from harness import check_counts, delivery_id, now_ms, wait_for
 from smspeers import Gateway, add_sms, gateway_provider, members, phones, sms_template
@@ -289,3 +290,25 @@ def test_a_gateway_body_that_is_no_template_is_a_configuration_error(env):
                   env=env.env())
     assert p.wait(30) != 0
     assert "channels.sms.providers[0].body: not a template" in env.log()
+
+
+def test_reload_keeps_a_providers_state_and_takes_new_providers(env):
+    """failures: 1. a fails once and opens (cooldown 1h); a reload that
+    adds provider c after b keeps a open (same name and kind), so the next
+    job skips a; with b now failing, c carries it."""
+    a, b, c = Gateway(env, "a", "500"), Gateway(env, "b"), Gateway(env, "c")
+    setup(env, [a, b], n=1, breaker="{failures: 1, cooldown: 1h}")
+    rec = send(env, "SMS-R1")
+    assert rec["sent"] == "1" and len(a.requests()) == 1, rec
+    text = open(env.config).read().replace(
+        gateway_provider("b", b), gateway_provider("b", b) + gateway_provider("c", c))
+    open(env.config, "w").write(text)
+    b.set_mode("500")
+    reloads = env.log().count("event=reloaded")
+    env.tocsind_proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: env.log().count("event=reloaded") > reloads, 30, "the reload")
+    rec = send(env, "SMS-R2")
+    assert rec["sent"] == "1", rec
+    (d,) = env.deliveries("SMS-R2").values()
+    assert [t["provider"] for t in d["tried"]] == ["b", "c"], d
+    assert len(a.requests()) == 1
