@@ -634,6 +634,9 @@ int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+	/* Both set per request (NULL clears): pooled handles keep options. */
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+	curl_easy_setopt(e, CURLOPT_USERPWD, req->userpwd);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);

@@ -320,6 +320,37 @@ static const char *col(struct cols *cols, int c, json_t *d, const char *key,
 	return tc_cli_safe(&cols->b[c], json_string_value(v), json_string_length(v));
 }
 
+/* Under a delivery's row: each other provider tried before (failover)
+ * with why it did not take the message, then the provider that carried
+ * it, its message id and segments. Attempts at the same provider are the
+ * row's TRY count: not listed again. */
+static void report_route(struct cols *cols, json_t *d)
+{
+	json_t *tried = json_object_get(d, "tried"), *t;
+	json_t *segs = json_object_get(d, "segments");
+	const char *last = json_string_value(json_object_get(d, "provider"));
+	const char *p;
+	size_t i, n = json_array_size(tried);
+
+	for (i = 0; i + 1 < n; i++) {
+		t = json_array_get(tried, i);
+		p = json_string_value(json_object_get(t, "provider"));
+		if (!p || (last && strcmp(p, last) == 0))
+			continue;
+		printf("%14s tried %s: %s\n", "", col(cols, COL_GROUP, t, "provider", "?"),
+		       col(cols, COL_OUTCOME, t, "outcome", ""));
+	}
+	if (json_is_string(json_object_get(d, "provider_message_id")) &&
+	    json_string_length(json_object_get(d, "provider_message_id")))
+		printf("%14s via %s, message id %s\n", "",
+		       col(cols, COL_GROUP, d, "provider", "?"),
+		       col(cols, COL_OUTCOME, d, "provider_message_id", ""));
+	if (json_is_integer(segs))
+		printf("%14s %lld segment%s, %s\n", "", json_integer_value(segs),
+		       json_integer_value(segs) == 1 ? "" : "s",
+		       col(cols, COL_OUTCOME, d, "encoding", "?"));
+}
+
 /* Prints one delivery of the report: did (dlen bytes) and its record. */
 static void report_row(struct cols *cols, const redisReply *did, const redisReply *text,
 		       bool json, bool first)
@@ -345,6 +376,7 @@ static void report_row(struct cols *cols, const redisReply *did, const redisRepl
 		       col(cols, COL_MEMBER, d, "member", ""),
 		       col(cols, COL_ADDRESS, d, "address", ""),
 		       col(cols, COL_OUTCOME, d, "last_outcome", ""));
+		report_route(cols, d);
 	}
 	json_decref(d);
 }

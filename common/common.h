@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "common/phone.h"
+
 /* The struct that embeds member at ptr (libuv handles, list links). */
 #ifndef container_of
 #define container_of(ptr, type, member) \
@@ -325,10 +327,19 @@ int64_t tc_json_int(const json_t *o, const char *key, int64_t min, int64_t max);
 /* Each returns 0, or TC_EINVAL with a message in why (n bytes) such as
  * "not an email address 'ada@'". */
 int tc_addr_email_check(const char *s, char *why, size_t n);
-/* Normalizes a phone number to E.164 ("+44 20 7946 0000" ->
- * "+442079460000"; spaces, dots, dashes and parentheses are dropped).
- * out has at least 17 bytes. */
-int tc_addr_phone_normalize(const char *s, char *out, char *why, size_t n);
+#define TC_E164_MAX        16   /* "+" and at most 15 digits */
+#define TC_PHONE_MAX_INPUT 64   /* bytes of a phone number as written (a
+				 * longer one is refused before parsing) */
+
+/* Normalizes a phone number to E.164 with libphonenumber (common/phone.cc):
+ * "+44 7911 123456" -> "+447911123456", or a national spelling
+ * "(415) 555-0100" in region (ISO 3166, "US"; NULL or "": none, then the
+ * number needs its +country). Accepted when libphonenumber finds it
+ * possible for its country. Returns 0 with out (at least TC_E164_MAX + 1
+ * bytes) and *kind; TC_EINVAL with why such as "not a possible phone
+ * number \"12\": too short"; -ENOMEM. */
+int tc_addr_phone_normalize(const char *s, const char *region, char *out,
+			    enum tc_phone_kind *kind, char *why, size_t n);
 /* An absolute http:// or https:// URL with a host. */
 int tc_addr_url_check(const char *s, char *why, size_t n);
 
@@ -391,16 +402,21 @@ struct tc_member {
 	char *phone;
 	char *webhook;
 	unsigned channels; /* TC_CH_BIT mask; 0: the group's (or the job's) */
+	bool landline;     /* phone is a fixed line (libphonenumber): no SMS
+			    * goes to it (tc_member_address) */
 };
 
-/* Validates one member from any source and normalizes its phone. Adds one
- * diagnostic per problem (with path prefix `path`, e.g.
- * "groups.oncall.members[2]") to ds; returns 0 or TC_EINVAL. Checks: name
- * present, every address valid, each listed channel has its address, and at
- * least one address. */
-int tc_member_check(struct tc_member *m, const char *source, unsigned line,
-		    const char *path, struct tc_diags *ds);
-/* The address m has for channel c, or NULL. */
+/* Validates one member from any source and normalizes its phone to
+ * E.164 (a national spelling in region, channels.sms.default_region; NULL
+ * or "": none). Adds one diagnostic per problem (with path prefix `path`,
+ * e.g. "groups.oncall.members[2]") to ds; returns 0 or TC_EINVAL. Checks:
+ * name present, every address valid, each listed channel has its address,
+ * at least one address, and no fixed-line phone for a member that may get
+ * SMS (sms among its channels, or no channels of its own). */
+int tc_member_check(struct tc_member *m, const char *region, const char *source,
+		    unsigned line, const char *path, struct tc_diags *ds);
+/* The address m has for channel c, or NULL (a fixed-line phone is none
+ * for sms). */
 const char *tc_member_address(const struct tc_member *m, enum tc_channel c);
 /* Deep copy; NULL when out of memory. */
 struct tc_member *tc_member_dup(const struct tc_member *m);
@@ -433,10 +449,13 @@ struct tc_job {
  * whether its groups and template exist: that needs the configuration).
  * json/len is the stream entry's `job` field, stream the severity of the
  * stream it came from, entry the stream entry id (the job id is
- * "<severity>-<entry>" when the job has none). Returns 0 and fills *job (release with tc_job_release), or
+ * "<severity>-<entry>" when the job has none), region the default region
+ * of its recipients' phone numbers (channels.sms.default_region, "" or NULL:
+ * none). Returns 0 and fills *job (release with tc_job_release), or
  * TC_EINVAL / TC_ELIMIT with d naming the field. */
 int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
-		 const char *entry, struct tc_job *job, struct tc_diag *d);
+		 const char *entry, const char *region, struct tc_job *job,
+		 struct tc_diag *d);
 void tc_job_release(struct tc_job *job);
 /* The id of a job written without one: "<severity>-<entry id>" (entry
  * ids are unique per stream only). Writes it into out (n bytes) and
@@ -504,6 +523,7 @@ void tc_retain_args(struct tc_retain *out, uint64_t retention_ms, int64_t now_ms
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */
 #define TC_LIMIT_PROVIDER_ID 128       /* a provider's message id in a record */
+#define TC_LIMIT_TRIED     4096        /* a record's `tried` list, in bytes */
 #define TC_LIMIT_RECORD    (96u << 10) /* one delivery record's JSON: holds
 					* every field at its limit, escaped */
 
@@ -524,6 +544,12 @@ struct tc_record {
 	const char *reasons;        /* every failed attempt's outcome, while
 				     * retrying: a parked delivery leaves memory
 				     * and comes back from its record */
+	const char *tried;          /* each attempt's {"provider","outcome"},
+				     * as JSON array items, at most
+				     * TC_LIMIT_TRIED bytes; written when not
+				     * empty */
+	unsigned segments;          /* an SMS text's segments; written when > 0 */
+	const char *encoding;       /* ... and its encoding, with segments */
 };
 
 /* Appends rec to b as one JSON object, valid whatever the strings hold:

@@ -127,6 +127,12 @@ struct tc_dlv {
 	uint64_t plan_write;        /* the PLAN call that planned it */
 	struct tc_buf reasons;      /* every attempt's outcome, for the dead letter */
 	uint64_t sent_ns;           /* uv_hrtime when the attempt under way began */
+	struct tc_buf tried;        /* every attempt's provider and outcome, as the
+				     * record's JSON array's items (TC_LIMIT_TRIED) */
+	struct tc_chan_route route; /* the channel's, between its calls */
+	unsigned segments;          /* of the last attempt's text (a text's
+				     * parts), or 0 */
+	const char *encoding;       /* ... and its encoding (static), or NULL */
 };
 
 /* ---- a job being worked on (run.c) ---------------------------------------- */
@@ -450,10 +456,11 @@ void tc_wake_stop(struct tc_disp *d);
 
 /* roster_reader.c: a roster file read with uv_fs, parsed as it comes */
 typedef void (*tc_rr_fn)(void *data);
-/* Starts reading path; ready is called whenever members are queued or the
- * file ended. NULL when out of memory. */
+/* Starts reading path (phone numbers in national spelling are in region,
+ * "" for none); ready is called whenever members are queued or the file
+ * ended. NULL when out of memory. */
 struct tc_roster_reader *tc_rr_new(uv_loop_t *loop, const char *path,
-				   tc_rr_fn ready, void *data);
+				   const char *region, tc_rr_fn ready, void *data);
 /* The next member (borrowed until the next call), or NULL when none is
  * queued now; *bad is set, and *why filled, for a row that did not
  * validate (then the member is NULL and the row is reported). */

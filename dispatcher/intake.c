@@ -105,7 +105,8 @@ void tc_intake_entry(struct tc_disp *d, enum tc_severity s, const redisReply *e)
 			    "invalid");
 		return;
 	}
-	if (tc_job_parse(body->str, body->len, s, id->str, &job, &diag) == 0) {
+	if (tc_job_parse(body->str, body->len, s, id->str, tc_cfg_phone_region(d->cfg),
+			 &job, &diag) == 0) {
 		if (tc_chan_job_check(d->cfg, d->templates, &job, &diag) == 0) {
 			tc_run_start(d, &job, body->str, body->len);
 			return;

@@ -223,6 +223,8 @@ static int load(const char *path, struct tc_disp *d)
 	r = tc_cfg_load(path, TC_CFG_DAEMON, &d->cfg, ds);
 	if (r == 0)
 		r = tc_tpl_store_load(d->cfg->templates, &d->templates, ds);
+	if (r == 0)
+		r = tc_chan_cfg_check(d->cfg, ds);
 	if (r < 0) {
 		tc_diags_print(ds, stderr);
 		tc_log(TC_LOG_ERROR, "tocsind", "event=config-invalid file=%s errors=%zu",

@@ -32,6 +32,8 @@ static void reload_work(uv_work_t *w)
 	rl->r = tc_cfg_load(rl->d->cfg_path, TC_CFG_DAEMON, &rl->cfg, &rl->ds);
 	if (rl->r == 0)
 		rl->r = tc_tpl_store_load(rl->cfg->templates, &rl->store, &rl->ds);
+	if (rl->r == 0)
+		rl->r = tc_chan_cfg_check(rl->cfg, &rl->ds);
 }
 
 static bool differ(const char *a, const char *b)

@@ -62,6 +62,7 @@ static const char *const env[][2] = {
 	{ "TOCSIN_REDIS_URL", "redis://127.0.0.1:6379/0" },
 	{ "TOCSIN_WEBHOOK_SECRET", WEBHOOK_SECRET },
 	{ "TOCSIN_RECEIVER_PORT", "8799" },
+	{ "TOCSIN_SMS_GATEWAY_PORT", "8798" },
 };
 
 /* Text that comes from secrets: no diagnostic may contain any of it. */
@@ -515,7 +516,7 @@ static void check_full(const struct tc_cfg *c)
 		TC_CHECK_STR(g->members[0].name, "Ada Lovelace");
 		TC_CHECK_STR(g->members[0].role, "CTO");
 		TC_CHECK_STR(g->members[0].email, "ada@example.org");
-		TC_CHECK_STR(g->members[0].phone, "+442079460000");
+		TC_CHECK_STR(g->members[0].phone, "+447911123456");
 		TC_CHECK(g->members[0].webhook == NULL);
 		TC_CHECK_INT(g->members[0].channels,
 			     TC_CH_BIT(TC_CH_EMAIL) | TC_CH_BIT(TC_CH_SMS));
@@ -1118,7 +1119,13 @@ static void example_case(const char *example)
 	TC_CHECK(c->webhook.enabled);
 	TC_CHECK_INT(c->webhook.key_len, 24);
 	TC_CHECK(!c->email.enabled);
-	TC_CHECK(!c->sms.enabled);
+	TC_CHECK(c->sms.enabled && c->sms.n_providers == 1);
+	TC_CHECK_STR(c->sms.default_region, "GB");
+	/* a national spelling, normalised in the default region */
+	g = tc_cfg_group(c, "executives");
+	TC_CHECK(g && g->n_members > 0 && g->members[0].phone);
+	if (g && g->n_members > 0 && g->members[0].phone)
+		TC_CHECK_STR(g->members[0].phone, "+447911123456");
 	TC_CHECK(tc_cfg_group(c, "oncall") != NULL);
 	TC_CHECK(tc_cfg_group(c, "executives") != NULL);
 	TC_CHECK(tc_cfg_group(c, "status-page") != NULL);
@@ -1134,6 +1141,7 @@ static void example_case(const char *example)
 	tc_test_begin("config: examples/tocsin.yaml for the CLI needs only the Redis URL");
 	unsetenv("TOCSIN_WEBHOOK_SECRET");
 	unsetenv("TOCSIN_RECEIVER_PORT");
+	unsetenv("TOCSIN_SMS_GATEWAY_PORT");
 	c = expect_loaded(example, TC_CFG_CLIENT);
 	TC_CHECK(c && c->webhook.key_len == 0);
 	tc_cfg_free(c);
