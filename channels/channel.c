@@ -167,11 +167,46 @@ int tc_chan_template_check(const struct tc_tpl_store *store, const char *tpl,
 	return 0;
 }
 
+/* The channels m may get a message on (its own, else dflt), as the
+ * planner decides: those it has an address for. */
+static unsigned member_channels(const struct tc_member *m, unsigned dflt)
+{
+	unsigned mask = m->channels ? m->channels : dflt, out = 0;
+	int c;
+
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if ((mask & TC_CH_BIT(c)) && tc_member_address(m, c))
+			out |= TC_CH_BIT(c);
+	return out;
+}
+
+/* The channels job's deliveries can use: those of its inline members and
+ * recipients exactly, and for a roster, whose rows are read only once the
+ * job runs, its group's channels (a row naming another channel whose part
+ * the template lacks fails that delivery, with the reason). */
+static unsigned job_channels(const struct tc_cfg *cfg, const struct tc_job *job)
+{
+	const struct tc_group *g;
+	unsigned mask = 0;
+	size_t i, k;
+
+	for (i = 0; i < job->n_groups; i++) {
+		g = tc_cfg_group(cfg, job->groups[i]);
+		if (g->roster)
+			mask |= g->channels;
+		for (k = 0; k < g->n_members; k++)
+			mask |= member_channels(&g->members[k], g->channels);
+	}
+	for (i = 0; i < job->n_recipients; i++)
+		mask |= member_channels(&job->recipients[i], TC_CH_ALL);
+	return mask & job->channels;
+}
+
 int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
 		      const struct tc_job *job, struct tc_diag *d)
 {
 	char q[TC_LIMIT_LOG_VALUE + 16], p[64];
-	unsigned ready = tc_chan_available(cfg);
+	unsigned ready = tc_chan_available(cfg), used;
 	size_t i;
 	int c;
 
@@ -199,16 +234,17 @@ int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store
 			    tc_log_quote(q, sizeof(q), job->template));
 		return TC_EINVAL;
 	}
-	/* What the job's channels need of the template, before anything is
-	 * sent. */
+	/* What the channels the job's deliveries use need of the template,
+	 * before anything is sent. */
+	used = job_channels(cfg, job) & ready;
 	for (c = 0; c < TC_CH_COUNT; c++)
-		if ((job->channels & ready & TC_CH_BIT(c)) &&
+		if ((used & TC_CH_BIT(c)) &&
 		    tc_chan_template_check(store, job->template, c, d) < 0) {
 			snprintf(d->source, sizeof(d->source), "job");
 			return TC_EINVAL;
 		}
 	for (c = 0; c < TC_CH_COUNT; c++)
-		if ((job->channels & ready & TC_CH_BIT(c)) && ops_of(c)->job_check &&
+		if ((used & TC_CH_BIT(c)) && ops_of(c)->job_check &&
 		    ops_of(c)->job_check(cfg, store, job, d) < 0)
 			return TC_EINVAL;
 	return 0;

@@ -158,8 +158,10 @@ int tc_chan_compose(enum tc_channel c, const struct tc_cfg *cfg,
 int tc_chan_template_check(const struct tc_tpl_store *store, const char *tpl,
 			   enum tc_channel c, struct tc_diag *d);
 /* Whether job may be accepted under cfg: its groups exist, its channels
- * can send, its template exists with every part its channels need, and
- * each channel's own check passes (SMS: channels.sms.max_per_job).
+ * can send, its template exists with every part needed by the channels
+ * its deliveries use (its inline members' and recipients' exactly; a
+ * roster's, its group's channels), and each of those channels' own checks
+ * passes (SMS: channels.sms.max_per_job).
  * store NULL skips the template (a CLI whose templates do not load here).
  * Returns 0, or TC_EINVAL with d naming the field. The one check that
  * intake, `tocsin send` and `tocsin dead retry` make. */
