@@ -107,6 +107,10 @@ int tc_poison_swept(const char *conn, const redisReply *r);
 /* ---- a delivery in memory ----------------------------------------------- */
 struct tc_run;
 
+/* An acknowledgement link: public_url (a URL the configuration checked,
+ * at most TC_LIMIT_ADDRESS), "/ack/" and a token. */
+#define TC_ACK_URL_MAX (TC_LIMIT_ADDRESS + 6 + TC_TOKEN_MAX + 1)
+
 struct tc_dlv {
 	struct tc_run *run;
 	struct tc_dlv *next;        /* in a ready queue */
@@ -415,6 +419,10 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
  * TC_EREDIS (then cb is never called). */
 int tc_track_settle(struct tc_disp *d, const struct tc_settle *s,
 		    redisCallbackFn *cb, void *data);
+/* GET and POST /ack/<token> (ack.c): the acknowledgement page, and
+ * recording the member's acknowledgement (and answer) from its form. */
+void tc_ack_get(struct tc_exch *x, const char *const *args, unsigned n, void *data);
+void tc_ack_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);
 /* Sets r's job record state (a woken job: "sending"). */
 void tc_track_job_state(struct tc_run *r, const char *state);
 
