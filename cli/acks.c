@@ -134,10 +134,11 @@ static const struct who *find(const struct tc_cli_who *all, const char *key)
 
 bool tc_cli_who_listed(const struct tc_cli_who *all, const char *key, int only)
 {
-	const struct who *w = find(all, key);
+	const struct who *w;
 
 	if (only == TC_WHO_ALL)
 		return true;
+	w = find(all, key);
 	if (!w)
 		return false;
 	return only == TC_WHO_UNREACHED ? !w->reached : !w->confirmed;
