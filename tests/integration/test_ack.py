@@ -4,6 +4,9 @@ HTTP client: the {{ack_url}} a webhook receives, the page a GET shows
 answer once per member, tampered tokens refused, and what `tocsin status`
 and `tocsin report` make of it."""
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import urllib.parse
@@ -92,7 +95,8 @@ def test_ack_get_records_nothing_post_records_once(env):
     check_counts(rec)
     ada = env.deliveries("J-ack")[delivery_id("J-ack", "webhook", env.hook("ada"))]
     assert ada["state"] == "acknowledged" and ada["acknowledged_at"], ada
-    assert "response" not in ada and len(ada["member_key"]) == 32, ada
+    assert "response" not in ada, ada
+    assert ada["member_key"] == member_key("Ada <b>&", address=env.hook("ada")), ada
     # The job's keys expire (it is done): the acks expire with them.
     assert env.r.pttl("tocsin:job:{J-ack}:acks") > 0
 
@@ -188,3 +192,72 @@ def test_expired_job_says_so(env):
     assert status == 410 and "expired" in page, (status, page)
     status, page = request(env, paths["Ada"])
     assert status == 410, page
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def token(job_id, dlv):
+    """DESIGN.md's token, computed here independently of tocsind."""
+    payload = job_id.encode() + b"\0" + dlv.encode()
+    return b64url(payload) + "." + b64url(hmac.new(SECRET.encode(), payload,
+                                                   hashlib.sha256).digest())
+
+
+def member_key(name, email="", phone="", address=""):
+    text = b"\0".join([b"tocsin-member", name.encode(), email.encode(), phone.encode(),
+                       b"" if email or phone else address.encode()])
+    return hashlib.sha256(text).hexdigest()[:32]
+
+
+def test_share_leaves_webhook_members_out_and_held_deliveries_wait(env):
+    """Records of an email, an SMS and a webhook delivery, written as the
+    tracker writes them (no email or SMS channel needed), acknowledged
+    with tokens made by this test."""
+    start(env, [("Ada", "ada")])
+    jid = "J-hand"
+    ka = member_key("Ann", email="ann@example.org", phone="+15550100")
+    kb = member_key("Ben", phone="+15550101")
+    kw = member_key("Status page", address="https://hooks.example.org/x")
+    dl = {"a" * 32: ("email", "ann@example.org", "Ann", ka, "sent"),
+          "b" * 32: ("sms", "+15550101", "Ben", kb, "queued"),
+          "c" * 32: ("webhook", "https://hooks.example.org/x", "Status page", kw,
+                     "delivered")}
+    env.r.hset(f"tocsin:job:{{{jid}}}", mapping={
+        "state": "sending", "template": "outage", "severity": "normal", "incident": "",
+        "created_at": "2026-11-30T10:00:00.000Z", "planned": 3,
+        "job": json.dumps({"template": "outage", "groups": ["oncall"],
+                           "responses": ["yes", "no"]}),
+        "sent": 1, "queued": 1, "delivered": 1, "email.sent": 1, "sms.queued": 1,
+        "webhook.delivered": 1})
+    for did, (ch, addr, name, key, st) in dl.items():
+        env.r.hset(f"tocsin:job:{{{jid}}}:deliveries", did, json.dumps({
+            "channel": ch, "address": addr, "group": "oncall", "member": name,
+            "member_key": key, "state": st, "attempts": 1}))
+
+    # Ann answers by email; Ben's SMS is still queued (tocsind holds it).
+    status, page = request(env, "/ack/" + token(jid, "a" * 32), "POST", {"response": "no"})
+    assert status == 200 and "no was recorded" in page, page
+    status, page = request(env, "/ack/" + token(jid, "b" * 32), "POST", {"response": "yes"})
+    assert status == 409, (status, page)
+    status, page = request(env, "/ack/" + token(jid, "c" * 32), "POST", {"response": "yes"})
+    assert status == 200, page
+    rec = env.job(jid)
+    assert rec["acknowledged"] == "2" and rec["sent"] == "0" and rec["queued"] == "1", rec
+    assert rec["response:1"] == "1" and rec["response:2"] == "1", rec
+    check_counts(rec)
+    # The job runs (no TTL yet): the acks key has none either.
+    assert env.r.pttl(f"tocsin:job:{{{jid}}}:acks") == -1
+
+    r = env.cli("status", jid, "--json")
+    acks = json.loads(r.stdout)["acknowledgements"]
+    assert (acks["members"], acks["confirmed"], acks["share"]) == (2, 1, 0.5), acks
+    r = env.cli("status", jid)
+    assert "confirmed  1 of 2 members (50%" in r.stdout, r.stdout
+    r = env.cli("report", jid, "--unconfirmed", "--json")
+    assert [d["member"] for d in json.loads(r.stdout)] == ["Ben"], r.stdout
+    r = env.cli("report", jid, "--unreached", "--json")
+    assert [d["member"] for d in json.loads(r.stdout)] == ["Ben"], r.stdout
+    r = env.cli("report", jid)
+    assert "[acknowledged after " in r.stdout and ": no]" in r.stdout, r.stdout
