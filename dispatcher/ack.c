@@ -172,6 +172,7 @@ static void answered(redisAsyncContext *ac, void *reply, void *priv)
 
 	(void)ac;
 	if (!reply_ok(rep, 2)) {
+		q->d->stats.acks[TC_ACK_FAILED] += q->post;
 		tc_log(TC_LOG_WARN, "ack", "job=%s delivery=%s event=ack-failed err=%s", q->job,
 		       q->dlv, rep && rep->type == REDIS_REPLY_ERROR ?
 		       tc_log_quote(qr, sizeof(qr), rep->str) : "\"redis unreachable\"");
@@ -179,8 +180,10 @@ static void answered(redisAsyncContext *ac, void *reply, void *priv)
 			   "Your answer could not be read or recorded now. Please try again in a minute.");
 		goto out;
 	}
-	if (reply_lookup(q, rep))
+	if (reply_lookup(q, rep)) {
+		q->d->stats.acks[TC_ACK_GONE] += q->post;
 		goto out;
+	}
 	v = rep->element[0]->str;
 	if (!q->post) {
 		if (reply_ok(rep, 6))
@@ -188,6 +191,7 @@ static void answered(redisAsyncContext *ac, void *reply, void *priv)
 		else
 			reply_page(q->x, 503, "Try again", "Please try again in a minute.");
 	} else if (strcmp(v, "moved") == 0) {
+		q->d->stats.acks[TC_ACK_RECORDED]++;
 		tc_log(TC_LOG_INFO, "ack", "job=%s delivery=%s event=acknowledged response=%s",
 		       q->job, q->dlv, tc_log_quote(qr, sizeof(qr), q->response));
 		snprintf(msg, sizeof(msg), "Thank you: your answer%s%s was recorded.",
@@ -196,6 +200,7 @@ static void answered(redisAsyncContext *ac, void *reply, void *priv)
 	} else if (strcmp(v, "already") == 0) {
 		struct tc_buf b;
 
+		q->d->stats.acks[TC_ACK_ALREADY]++;
 		tc_buf_init(&b, PAGE_MAX);
 		page_head(&b, "Already recorded");
 		add_already(&b, rep->element[1]->str);
@@ -203,8 +208,10 @@ static void answered(redisAsyncContext *ac, void *reply, void *priv)
 		tc_exch_reply(q->x, 200, HTML, b.data ? b.data : "", b.len);
 		tc_buf_release(&b);
 	} else if (strcmp(v, "response") == 0) {
+		q->d->stats.acks[TC_ACK_INVALID]++;
 		reply_page(q->x, 400, "Not an option", "That answer is not one of this message's options.");
 	} else {
+		q->d->stats.acks[TC_ACK_HELD]++;
 		snprintf(msg, sizeof(msg), "This message is %.20s: your answer cannot be recorded "
 			 "now. If it is still being sent, try again in a minute.",
 			 rep->element[1]->str);
@@ -243,6 +250,7 @@ static void ack_route(struct tc_exch *x, const char *const *args, unsigned n,
 			    q->dlv) < 0) {
 		tc_log(TC_LOG_WARN, "ack", "event=token-refused method=%s token=%s",
 		       post ? "POST" : "GET", tc_log_quote(qt, sizeof(qt), args[0]));
+		d->stats.acks[TC_ACK_REFUSED] += post;
 		reply_page(x, 403, "Not valid", "This link is not valid.");
 		free(q);
 		return;
@@ -251,6 +259,7 @@ static void ack_route(struct tc_exch *x, const char *const *args, unsigned n,
 		len = tc_form_get(req->body.data ? req->body.data : "", req->body.len,
 				  "response", q->response, sizeof(q->response) - 1);
 		if (len < 0 && len != -ENOENT) {
+			d->stats.acks[TC_ACK_INVALID]++;
 			reply_page(x, 400, "Not an option",
 				   "That answer is not one of this message's options.");
 			free(q);
@@ -295,4 +304,24 @@ void tc_ack_get(struct tc_exch *x, const char *const *args, unsigned n, void *da
 void tc_ack_post(struct tc_exch *x, const char *const *args, unsigned n, void *data)
 {
 	ack_route(x, args, n, data, true);
+}
+
+void tc_ack_metrics(struct tc_mout *o, void *data)
+{
+	static const char *const names[TC_ACK_OUTCOMES] = {
+		"recorded", "already", "refused", "invalid", "held", "gone", "failed",
+	};
+	const struct tc_disp *d = data;
+	const char *l[3] = { "outcome", NULL, NULL };
+	int i;
+
+	tc_mout_family(o, "tocsin_acks_total", "counter",
+		       "Acknowledgement POSTs this tocsind answered since it started: "
+		       "recorded, already recorded, refused (token), invalid (answer), "
+		       "held (delivery not final), gone (no such job or expired), "
+		       "failed (Redis).");
+	for (i = 0; i < TC_ACK_OUTCOMES; i++) {
+		l[1] = names[i];
+		tc_mout_sample(o, "tocsin_acks_total", l, (double)d->stats.acks[i]);
+	}
 }

@@ -80,7 +80,8 @@ int tc_serve_start(struct tc_disp *d)
 	int e;
 
 	d->metrics = tc_metrics_new();
-	if (!d->metrics || tc_disp_metrics_add(d) < 0)
+	if (!d->metrics || tc_disp_metrics_add(d) < 0 ||
+	    tc_metrics_add(d->metrics, tc_ack_metrics, d) < 0)
 		return -ENOMEM;
 	d->stats.beat_ns = uv_hrtime();
 	if (uv_timer_init(d->loop, &d->beat) < 0 ||

@@ -11,6 +11,8 @@ import http.client
 import json
 import urllib.parse
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from harness import check_counts, delivery_id, wait_for
 
 SECRET = "ack-secret-for-the-integration-tests"
@@ -118,6 +120,13 @@ def test_ack_get_records_nothing_post_records_once(env):
     assert env.job("J-ack")["acknowledged"] == "1"
     wait_for(lambda: "event=token-refused" in env.log(), 10, "the refusal logged")
     assert "<script>" not in env.log()
+
+    # /metrics counts the POSTs by outcome.
+    status, text = request(env, "/metrics")
+    acks = {s.labels["outcome"]: s.value
+            for fam in text_string_to_metric_families(text)
+            for s in fam.samples if s.name == "tocsin_acks_total"}
+    assert (acks["recorded"], acks["already"], acks["refused"]) == (1, 1, 5), acks
 
     # tocsin status and report.
     r = env.cli("status", "J-ack")
