@@ -350,7 +350,8 @@ const char tc_lua_sweep[] =
  * tombstone, ...; ARGV[1]: delivery id): the delivery's record and its
  * member's acknowledgement, or the answer that there is nothing to look
  * at ({"expired", expired_at} when only the tombstone is left, {"none",
- * ""} when there is no such job or delivery). */
+ * ""} when there is no such job or delivery). A record written before
+ * records had member_key counts as its own member. */
 #define LUA_ACK_LOOKUP \
 	"if redis.call('EXISTS', KEYS[1]) == 0 then\n" \
 	"  if redis.call('EXISTS', KEYS[4]) == 1 then\n" \
@@ -361,7 +362,8 @@ const char tc_lua_sweep[] =
 	"local raw = redis.call('HGET', KEYS[2], ARGV[1])\n" \
 	"if not raw then return {'none', ''} end\n" \
 	"local d = cjson.decode(raw)\n" \
-	"local prev = redis.call('HGET', KEYS[3], d.member_key or '') or ''\n"
+	"local mk = d.member_key or ('delivery:' .. ARGV[1])\n" \
+	"local prev = redis.call('HGET', KEYS[3], mk) or ''\n"
 
 /* KEYS: job record, deliveries, acks, tombstone. ARGV: delivery id.
  * What the acknowledgement page shows, changing nothing (a link scanner's
@@ -411,7 +413,7 @@ const char tc_lua_ack[] = LUA_ACK_LOOKUP
 	"redis.call('HINCRBY', KEYS[1], d.channel .. '.' .. from, -1)\n"
 	"redis.call('HINCRBY', KEYS[1], d.channel .. '.acknowledged', 1)\n"
 	"if n > 0 then redis.call('HINCRBY', KEYS[1], 'response:' .. n, 1) end\n"
-	"redis.call('HSET', KEYS[3], d.member_key, cjson.encode({delivery = ARGV[1],\n"
+	"redis.call('HSET', KEYS[3], mk, cjson.encode({delivery = ARGV[1],\n"
 	"  channel = d.channel, response = ARGV[3], at = ARGV[2]}))\n"
 	"local ttl = redis.call('PTTL', KEYS[1])\n"
 	"if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end\n"

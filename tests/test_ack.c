@@ -1,7 +1,7 @@
 /*
  * Acknowledgements' pure parts: the signed token (made, verified, and
- * refused when tampered with, cut, padded or too long) and the form body
- * reader.
+ * refused when tampered with, cut, padded or too long), the form body
+ * reader and member keys.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -141,10 +141,30 @@ static void form(void)
 	TC_CHECK_INT(tc_form_get(b, strlen(b), "response", out, 5), 5);
 }
 
+/* Vectors computed with Python's hashlib (tests/integration/test_ack.py
+ * computes them the same way). */
+static void member_keys(void)
+{
+	char k[TC_MEMBER_KEY_LEN + 1];
+
+	tc_test_begin("member key: one person's email and SMS deliveries share it");
+	tc_member_key("Ada Lovelace", "ada@example.org", "+447911123456", "ada@example.org", k);
+	TC_CHECK_STR(k, "e05a58246b28e58b48c552dd2e9ae06c");
+	tc_member_key("Ada Lovelace", "ada@example.org", "+447911123456", "+447911123456", k);
+	TC_CHECK_STR(k, "e05a58246b28e58b48c552dd2e9ae06c");
+
+	tc_test_begin("member key: webhook-only members are told apart by their URL");
+	tc_member_key("Status page", NULL, "", "https://hooks.example.org/tocsin", k);
+	TC_CHECK_STR(k, "81250b7dcdcf0a89a58e790838e3688c");
+	tc_member_key("Status page", "", NULL, "https://hooks.example.org/other", k);
+	TC_CHECK_STR(k, "9341f018519fa219f5dcb2efdf9b7ac4");
+}
+
 int main(void)
 {
 	token_round_trip();
 	token_refused();
 	form();
+	member_keys();
 	return tc_test_done();
 }
