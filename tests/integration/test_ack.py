@@ -148,13 +148,16 @@ def test_ack_get_records_nothing_post_records_once(env):
 
 def test_poll_answers_are_counted(env):
     start(env, [("Ada", "ada"), ("Bob", "bob"), ("Cy", "cy")])
-    send(env, "J-poll", "--response", "I am safe", "--response", "I need help")
+    send(env, "J-poll", "--response", "I am safe", "--response", "I need help",
+         "--response", "<b>\"&'")
     paths = links(env, "J-poll", 3)
 
     status, page = request(env, paths["Ada"])
     assert status == 200
     assert 'name="response" value="I am safe"' in page, page
     assert 'value="I need help">I need help</button>' in page, page
+    assert ('value="&lt;b&gt;&quot;&amp;&#39;">&lt;b&gt;&quot;&amp;&#39;</button>'
+            in page), page
 
     status, page = request(env, paths["Ada"], "POST", {"response": "I need help"})
     assert status == 200 and "I need help was recorded" in page, page
@@ -181,7 +184,8 @@ def test_poll_answers_are_counted(env):
     r = env.cli("status", "J-poll", "--json")
     acks = json.loads(r.stdout)["acknowledgements"]
     assert acks["responses"] == [{"label": "I am safe", "count": 1},
-                                 {"label": "I need help", "count": 1}], acks
+                                 {"label": "I need help", "count": 1},
+                                 {"label": "<b>\"&'", "count": 0}], acks
     r = env.cli("report", "J-poll", "--json")
     rows = {d["member"]: d for d in json.loads(r.stdout)}
     assert rows["Ada"]["response"] == "I need help"
