@@ -43,11 +43,16 @@ static void esc(struct tc_buf *b, const char *s)
 	}
 }
 
+/* The page loads and runs nothing (its Content-Security-Policy), never
+ * passes the link's token on as a Referer, and is not indexed. */
 static void page_head(struct tc_buf *b, const char *title)
 {
 	tc_buf_adds(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 		    "<meta name=\"viewport\" content=\"width=device-width\">"
-		    "<meta name=\"robots\" content=\"noindex\"><title>");
+		    "<meta name=\"robots\" content=\"noindex\">"
+		    "<meta name=\"referrer\" content=\"no-referrer\">"
+		    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+		    "style-src 'unsafe-inline'; form-action 'self'\"><title>");
 	esc(b, title);
 	tc_buf_adds(b, "</title></head>\n<body>\n<h1>");
 	esc(b, title);

@@ -84,6 +84,7 @@ def test_ack_get_records_nothing_post_records_once(env):
     assert "Ada &lt;b&gt;&amp;" in page and "<b>" not in page, page
     assert "INC-&lt;7&gt;" in page, page
     assert '<form method="post">' in page and ">Acknowledge</button>" in page, page
+    assert "default-src 'none'" in page and "no-referrer" in page, page
     status, _ = request(env, paths["Ada <b>&"], "HEAD")
     assert env.job("J-ack") == before
     assert not env.r.exists("tocsin:job:{J-ack}:acks")
