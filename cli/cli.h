@@ -88,6 +88,36 @@ int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 /* tocsin cancel JOB [--json]; argv[0] is "cancel". With cfg NULL, prints
  * --help. Marks the job record cancelled in one script; tocsind stops the
  * rest. */
+/* A count (or text) of a job record read with HGETALL: 0 (or "") when
+ * absent or not a number (status.c). */
+long long tc_cli_record_num(const redisReply *rec, const char *name);
+const char *tc_cli_record_str(const redisReply *rec, const char *name);
+
+/* ---- acknowledgements (acks.c) ---- */
+/* The members of a job folded per member_key from its delivery records. */
+struct who;
+struct tc_cli_who {
+	struct who *w;
+	size_t n;
+};
+enum { TC_WHO_ALL, TC_WHO_UNREACHED, TC_WHO_UNCONFIRMED };
+/* Reads them (HSCAN); NULL when Redis failed or out of memory. */
+struct tc_cli_who *tc_cli_who_read(const struct tc_cfg *cfg, redisContext *c,
+				   const char *id);
+void tc_cli_who_free(struct tc_cli_who *all);
+/* Whether a delivery of member key is listed under only (TC_WHO_*):
+ * TC_WHO_UNREACHED, when none of the member's deliveries was sent,
+ * delivered or acknowledged; TC_WHO_UNCONFIRMED, when none was
+ * acknowledged. */
+bool tc_cli_who_listed(const struct tc_cli_who *all, const char *key, int only);
+/* {acknowledged, members, confirmed, share, responses: [{label, count}]}
+ * of job id (rec: its record): members and share leave out members
+ * reached only by webhook. NULL when Redis failed. */
+json_t *tc_cli_acks(const struct tc_cfg *cfg, redisContext *c, const char *id,
+		    const redisReply *rec);
+/* Prints it for people (status). */
+void tc_cli_acks_show(const json_t *o);
+
 int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv);
 
 /* tocsin dead list|show|retry|purge ...; argv[0] is "dead". With cfg NULL,

@@ -622,7 +622,9 @@ int tc_cli_preview(const struct tc_cfg *cfg, int argc, char **argv)
 	if (r == 0) {
 		data = tc_tpl_data_new(job.vars, job.id, job.incident,
 				       tc_severity_name(job.severity));
-		if (!data || tc_tpl_data_set_member(data, o.group, a.chosen) < 0)
+		if (!data || tc_tpl_data_set_member(data, o.group, a.chosen) < 0 ||
+		    (job.responses &&
+		     json_object_set_nocheck(data, "responses", job.responses) < 0))
 			r = TC_EXIT_FAILED;
 	}
 	/* the channels asked for, else those the members use */

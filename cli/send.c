@@ -18,7 +18,7 @@ static const char send_help[] =
 	"usage: tocsin [-c FILE] send --template T (--group G ... | --to ADDRESS ...)\n"
 	"                     [--channel C ...] [--severity S] [--incident I]\n"
 	"                     [--var k=v ...] [--id ID] [--send-at T] [--expires-at T]\n"
-	"                     [--wait] [--json]\n"
+	"                     [--response LABEL ...] [--escalation NAME] [--wait] [--json]\n"
 	"\n"
 	"Writes one job to <prefix>:jobs:<severity> and prints its id.\n"
 	"  --template T     the message template (a folder under templates/)\n"
@@ -32,13 +32,16 @@ static const char send_help[] =
 	"  --id ID          idempotency key: a job id already accepted is not sent again\n"
 	"  --send-at T      RFC 3339 time to send at\n"
 	"  --expires-at T   RFC 3339 time after which nothing more is sent\n"
+	"  --response LABEL an answer stakeholders may give on the acknowledgement\n"
+	"                   page (repeatable, 1 to 8 labels of 1 to 64 bytes)\n"
+	"  --escalation NAME  an escalation policy under `escalations`\n"
 	"  --wait           show progress until every delivery is final; exit 1 if\n"
 	"                   any failed\n"
 	"  --json           machine-readable output\n";
 
 struct send_opts {
 	json_t *job;
-	json_t *groups, *recipients, *channels, *vars;
+	json_t *groups, *recipients, *channels, *vars, *responses;
 	const char *severity;
 	bool wait, json;
 };
@@ -76,6 +79,8 @@ static int parse_opts(struct send_opts *o, int argc, char **argv)
 		{ "id", required_argument, NULL, 'I' },
 		{ "send-at", required_argument, NULL, 'a' },
 		{ "expires-at", required_argument, NULL, 'e' },
+		{ "response", required_argument, NULL, 'r' },
+		{ "escalation", required_argument, NULL, 'E' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
@@ -117,6 +122,12 @@ static int parse_opts(struct send_opts *o, int argc, char **argv)
 		case 'e':
 			json_object_set_new(o->job, "expires_at", json_string(optarg));
 			break;
+		case 'r':
+			json_array_append_new(o->responses, json_string(optarg));
+			break;
+		case 'E':
+			json_object_set_new(o->job, "escalation", json_string(optarg));
+			break;
 		case 'w':
 			o->wait = true;
 			break;
@@ -149,6 +160,8 @@ static int parse_opts(struct send_opts *o, int argc, char **argv)
 		json_object_set(o->job, "channels", o->channels);
 	if (json_object_size(o->vars))
 		json_object_set(o->job, "vars", o->vars);
+	if (json_array_size(o->responses))
+		json_object_set(o->job, "responses", o->responses);
 	return 0;
 }
 
@@ -282,6 +295,7 @@ int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv
 	}
 	o.job = json_object();
 	o.groups = json_array();
+	o.responses = json_array();
 	o.recipients = json_array();
 	o.channels = json_array();
 	o.vars = json_object();
@@ -327,5 +341,6 @@ out:
 	json_decref(o.recipients);
 	json_decref(o.channels);
 	json_decref(o.vars);
+	json_decref(o.responses);
 	return r;
 }

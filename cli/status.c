@@ -15,14 +15,21 @@
 
 static const char status_help[] =
 	"usage: tocsin [-c FILE] status JOB [--json]\n"
-	"Prints the job's state and its deliveries counted per channel and state.\n"
+	"Prints the job's state and its deliveries counted per channel and state,\n"
+	"and, once anyone acknowledged or when the job asks for answers, the share\n"
+	"of members who confirmed (members reached only by webhook left out) and\n"
+	"each answer's count.\n"
 	"Exit 0, or 1 if the job does not exist, has expired (its records are\n"
 	"removed dispatcher.retention after it finished) or has failed deliveries.\n";
 
 static const char report_help[] =
-	"usage: tocsin [-c FILE] report JOB [--json]\n"
+	"usage: tocsin [-c FILE] report JOB [--json] [--unreached | --unconfirmed]\n"
 	"Lists every delivery of the job: channel, address, group, member, state,\n"
-	"attempts and last outcome. Exit 0, or 1 if the job does not exist.\n";
+	"attempts, last outcome and, once the member acknowledged, how long after\n"
+	"the job was created and with which answer. --unreached lists only the\n"
+	"members none of whose deliveries was sent, delivered or acknowledged;\n"
+	"--unconfirmed only those who did not acknowledge.\n"
+	"Exit 0, or 1 if the job does not exist.\n";
 
 /* Counts of one channel (or all), folded for people. */
 struct tally {
@@ -53,6 +60,11 @@ static long long num(const redisReply *rec, const char *name)
 	return n;
 }
 
+long long tc_cli_record_num(const redisReply *rec, const char *name)
+{
+	return num(rec, name);
+}
+
 /* The value of field name of the record, or NULL. */
 static const redisReply *field(const redisReply *rec, const char *name)
 {
@@ -70,6 +82,11 @@ static const char *str(const redisReply *rec, const char *name)
 	const redisReply *v = field(rec, name);
 
 	return v ? v->str : "";
+}
+
+const char *tc_cli_record_str(const redisReply *rec, const char *name)
+{
+	return str(rec, name);
 }
 
 /* Prints fmt (one %s) with the record's field name, escaped. */
@@ -195,7 +212,8 @@ static struct last_event last_event(redisContext *c, const struct tc_cfg *cfg,
 	return e;
 }
 
-static void show_summary(const char *id, const redisReply *rec, struct last_event last)
+static void show_summary(const char *id, const redisReply *rec, struct last_event last,
+			 json_t *acks)
 {
 	char at[40];
 
@@ -233,9 +251,11 @@ static void show_summary(const char *id, const redisReply *rec, struct last_even
 		printf("  %-10s %lld delivered, %lld failed, %lld expired or cancelled, %lld pending\n",
 		       tc_channel_name(c), t.ok, t.failed, t.other, t.pending);
 	}
+	tc_cli_acks_show(acks);
 }
 
-static void show_json(const char *id, const redisReply *rec, struct last_event last)
+static void show_json(const char *id, const redisReply *rec, struct last_event last,
+		      json_t *acks)
 {
 	json_t *o = json_object(), *counts = json_object();
 	char at[40];
@@ -251,7 +271,8 @@ static void show_json(const char *id, const redisReply *rec, struct last_event l
 		long long n;
 
 		/* a count that is not a number (written by hand) stays a string */
-		if (top || tc_dstate_parse(k) >= 0 || strchr(k, '.'))
+		if (top || tc_dstate_parse(k) >= 0 || strchr(k, '.') ||
+		    strncmp(k, "response:", 9) == 0)
 			json_object_set_new(top ? o : counts, k,
 					    count_parse(rec->element[i + 1], &n) == 0 ?
 					    (json_decref(s), json_integer(n)) : s);
@@ -259,6 +280,8 @@ static void show_json(const char *id, const redisReply *rec, struct last_event l
 			json_object_set_new(o, k, s);
 	}
 	json_object_set_new(o, "counts", counts);
+	if (acks)
+		json_object_set(o, "acknowledgements", acks);
 	if (last.at_ms) {
 		tc_time_format(last.at_ms, at, sizeof(at));
 		json_object_set_new(o, "last_event_at", json_string(at));
@@ -272,6 +295,7 @@ int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 		    enum tc_show show, bool *done)
 {
 	const struct last_event none = { 0, 0 };
+	json_t *acks = NULL;
 	char key[TC_KEY_MAX];
 	redisReply *rec;
 	struct tally t;
@@ -292,19 +316,25 @@ int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 		strcmp(str(rec, "state"), "cancelled") == 0;
 	tally(rec, "", &t);
 	r = t.failed > 0;
+	/* Who confirmed needs every delivery read: only for a job that has
+	 * acknowledgements or asks for answers. */
+	if ((show == TC_SHOW_SUMMARY || show == TC_SHOW_JSON) &&
+	    (num(rec, "acknowledged") > 0 || strstr(str(rec, "job"), "\"responses\"")))
+		acks = tc_cli_acks(cfg, c, id, rec);
 	if (show == TC_SHOW_LINE)
 		show_line(id, rec);
 	else if (show == TC_SHOW_SUMMARY)
-		show_summary(id, rec, *done ? none : last_event(c, cfg, id));
+		show_summary(id, rec, *done ? none : last_event(c, cfg, id), acks);
 	else if (show == TC_SHOW_JSON)
-		show_json(id, rec, *done ? none : last_event(c, cfg, id));
+		show_json(id, rec, *done ? none : last_event(c, cfg, id), acks);
+	json_decref(acks);
 	freeReplyObject(rec);
 	return r;
 }
 
 /* The report's columns of text, escaped: reused row after row. */
 enum { COL_CHANNEL, COL_STATE, COL_GROUP, COL_MEMBER, COL_ADDRESS, COL_OUTCOME,
-       COL_COUNT };
+       COL_ANSWER, COL_COUNT };
 struct cols {
 	struct tc_buf b[COL_COUNT];
 };
@@ -351,51 +381,106 @@ static void report_route(struct cols *cols, json_t *d)
 		       col(cols, COL_OUTCOME, d, "encoding", "?"));
 }
 
-/* Prints one delivery of the report: did (dlen bytes) and its record. */
+/* How long after the job was created (created_ms) record d was
+ * acknowledged, in seconds; -1 when it was not. */
+static long long ack_after(json_t *d, int64_t created_ms)
+{
+	const char *at = json_string_value(json_object_get(d, "acknowledged_at"));
+	int64_t ms;
+
+	if (!at || !created_ms || tc_time_parse(at, &ms) < 0)
+		return -1;
+	return ms > created_ms ? (long long)((ms - created_ms) / 1000) : 0;
+}
+
+/* Prints one delivery of the report: did (dlen bytes) and its record,
+ * when its member is listed under only (TC_WHO_*). */
 static void report_row(struct cols *cols, const redisReply *did, const redisReply *text,
-		       bool json, bool first)
+		       bool json, bool *first, int64_t created_ms,
+		       const struct tc_cli_who *who, int only)
 {
 	json_t *d = text->type == REDIS_REPLY_STRING ?
 		    json_loadb(text->str, text->len, JSON_ALLOW_NUL, NULL) : NULL;
+	long long after;
 
 	if (!json_is_object(d)) {
 		json_decref(d);
 		d = json_pack("{s:s}", "error", "unreadable record");
 	}
+	if (!tc_cli_who_listed(who, json_string_value(json_object_get(d, "member_key")),
+			       only)) {
+		json_decref(d);
+		return;
+	}
+	after = ack_after(d, created_ms);
 	if (json) {
 		json_object_set_new(d, "delivery", tc_cli_json_string(did->str, did->len));
-		printf("%s", first ? "" : ",");
+		if (after >= 0)
+			json_object_set_new(d, "acknowledged_after_s", json_integer(after));
+		printf("%s", *first ? "" : ",");
 		if (tc_cli_json_print(stdout, d, JSON_COMPACT | JSON_SORT_KEYS) < 0)
 			printf("{}\n");
 	} else {
-		printf("%-8s %-12s %3lld  %-14s %-20s %-40s %s\n",
+		char ack[48] = "";
+
+		if (after >= 0)
+			snprintf(ack, sizeof(ack), "after %llds%s", after,
+				 json_string_length(json_object_get(d, "response")) ? ": " : "");
+		printf("%-8s %-12s %3lld  %-14s %-20s %-40s %s%s%s%s%s\n",
 		       col(cols, COL_CHANNEL, d, "channel", "?"),
 		       col(cols, COL_STATE, d, "state", "?"),
 		       json_integer_value(json_object_get(d, "attempts")),
 		       col(cols, COL_GROUP, d, "group", ""),
 		       col(cols, COL_MEMBER, d, "member", ""),
 		       col(cols, COL_ADDRESS, d, "address", ""),
-		       col(cols, COL_OUTCOME, d, "last_outcome", ""));
+		       col(cols, COL_OUTCOME, d, "last_outcome", ""),
+		       ack[0] ? " [acknowledged " : "", ack,
+		       ack[0] ? col(cols, COL_ANSWER, d, "response", "") : "",
+		       ack[0] ? "]" : "");
 		report_route(cols, d);
 	}
+	*first = false;
 	json_decref(d);
 }
 
-/* Lists every delivery, HSCAN page by page (a broadcast can be large). */
-static int report(const struct tc_cfg *cfg, redisContext *c, const char *id, bool json)
+/* When job id was created, in ms since the epoch; 0 when unknown. */
+static int64_t created_ms(redisContext *c, const struct tc_cfg *cfg, const char *id)
+{
+	char key[TC_KEY_MAX];
+	redisReply *r;
+	int64_t ms = 0;
+
+	if (tc_key_job(key, sizeof(key), cfg->prefix, id) < 0)
+		return 0;
+	r = redisCommand(c, "HGET %s created_at", key);
+	if (r && r->type == REDIS_REPLY_STRING && tc_time_parse(r->str, &ms) < 0)
+		ms = 0;
+	freeReplyObject(r);
+	return ms;
+}
+
+/* Lists every delivery (only: TC_WHO_*), HSCAN page by page (a broadcast
+ * can be large). */
+static int report(const struct tc_cfg *cfg, redisContext *c, const char *id, bool json,
+		  int only)
 {
 	char key[TC_KEY_MAX], cursor[32] = "0";
 	bool first = true, done;
+	struct tc_cli_who *who = NULL;
 	struct cols cols;
 	redisReply *r;
 	size_t i;
 	int st = tc_cli_progress(cfg, c, id, TC_SHOW_NONE, &done), code = TC_EXIT_OK;
+	int64_t created;
 
 	if (st == -1) {
 		tc_cli_puts(stderr, "tocsin report: no job '%s'\n", id);
 		return TC_EXIT_FAILED;
 	}
 	if (st == TC_EREDIS)
+		return TC_EXIT_REDIS;
+	created = created_ms(c, cfg, id);
+	if (only != TC_WHO_ALL && !(who = tc_cli_who_read(cfg, c, id)))
 		return TC_EXIT_REDIS;
 	if (!json) {
 		(void)tc_cli_progress(cfg, c, id, TC_SHOW_SUMMARY, &done);
@@ -417,15 +502,15 @@ static int report(const struct tc_cfg *cfg, redisContext *c, const char *id, boo
 			break;
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (i = 0; i + 1 < r->element[1]->elements; i += 2) {
+		for (i = 0; i + 1 < r->element[1]->elements; i += 2)
 			report_row(&cols, r->element[1]->element[i],
-				   r->element[1]->element[i + 1], json, first);
-			first = false;
-		}
+				   r->element[1]->element[i + 1], json, &first, created,
+				   who, only);
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);
 	for (i = 0; i < COL_COUNT; i++)
 		tc_buf_release(&cols.b[i]);
+	tc_cli_who_free(who);
 	if (json && code == TC_EXIT_OK)
 		printf("]\n");
 	return code;
@@ -478,19 +563,30 @@ int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 {
 	const char *id = NULL;
 	bool json = false, done, bad = false;
-	int r, t;
+	int r, t, i, k, only = TC_WHO_ALL;
 
 	if (!cfg) {
 		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stdout);
 		return TC_EXIT_OK;
 	}
-	bad = tc_cli_one_arg(argc, argv, 1, &id, &json) < 0;
+	/* report's --unreached and --unconfirmed, taken out before the rest */
+	for (i = k = 1; i < argc; i++) {
+		if (strcmp(cmd, "report") == 0 && (strcmp(argv[i], "--unreached") == 0 ||
+						   strcmp(argv[i], "--unconfirmed") == 0)) {
+			bad |= only != TC_WHO_ALL;
+			only = argv[i][4] == 'r' ? TC_WHO_UNREACHED : TC_WHO_UNCONFIRMED;
+		} else {
+			argv[k++] = argv[i];
+		}
+	}
+	argc = k;
+	bad |= tc_cli_one_arg(argc, argv, 1, &id, &json) < 0;
 	if (!id || bad) {
 		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stderr);
 		return TC_EXIT_USAGE;
 	}
 	if (strcmp(cmd, "report") == 0)
-		return report(cfg, c, id, json);
+		return report(cfg, c, id, json, only);
 	r = tc_cli_progress(cfg, c, id, json ? TC_SHOW_JSON : TC_SHOW_SUMMARY, &done);
 	/* An expired job exits 1 like a missing one: its counts are gone. */
 	if (r == -1) {

@@ -441,6 +441,8 @@ struct tc_job {
 	unsigned channels;          /* TC_CH_BIT mask; TC_CH_ALL when absent */
 	char *incident;             /* NULL when absent */
 	json_t *vars;               /* owned reference; an empty object when absent */
+	json_t *responses;          /* owned: an array of 1 to TC_LIMIT_JOB_RESPONSES
+				     * distinct labels; NULL when absent */
 	int64_t send_at_ms;         /* 0 when absent */
 	int64_t expires_at_ms;      /* 0 when absent */
 };
@@ -474,6 +476,36 @@ bool tc_job_id_valid(const char *s);
 void tc_delivery_id(const char *job_id, enum tc_channel c, const char *address,
 		    char *out);
 
+/* ---- acknowledgement and receipt tokens (token.c) ------------------------ */
+/* The longest token: base64url of the longest job id, NUL and a delivery
+ * id (215 characters), ".", base64url of a SHA-256 HMAC (43). A longer
+ * one is refused unread. */
+#define TC_TOKEN_MAX 259
+/* Writes the token of (job_id, delivery_id) signed with secret into out
+ * (n >= TC_TOKEN_MAX + 1 bytes). Returns its length, TC_EINVAL for an
+ * invalid job id or delivery id, TC_ELIMIT when out is too small, or
+ * -ENOMEM. */
+int tc_token_make(const char *secret, const char *job_id, const char *delivery_id,
+		  char *out, size_t n);
+/* Verifies the len bytes of token against secret (the HMAC compared in
+ * constant time) before anything else is read from it. Returns 0 with
+ * job_id (TC_LIMIT_JOB_ID + 1 bytes) and delivery_id (TC_DELIVERY_ID_LEN
+ * + 1) filled, or TC_EINVAL: too long, not two base64url parts, a wrong
+ * signature, or not naming a valid job id and delivery id. */
+int tc_token_verify(const char *secret, const char *token, size_t len,
+		    char *job_id, char *delivery_id);
+
+/* Who a delivery is for, across channels: 32 lowercase hex characters of
+ * SHA-256("tocsin-member" NUL name NUL email NUL phone NUL x), x being the
+ * delivery's address for a member with neither email nor phone (a webhook
+ * member) and empty otherwise. A member acknowledges once per job
+ * whatever the channel: the acknowledgement is kept under this key. The
+ * group is not part of it: a person listed in two groups is one member.
+ * out has TC_MEMBER_KEY_LEN + 1 bytes. */
+#define TC_MEMBER_KEY_LEN 32
+void tc_member_key(const char *name, const char *email, const char *phone,
+		   const char *address, char *out);
+
 /* Delivery states, as written in Redis. */
 enum tc_dstate {
 	TC_DS_QUEUED, TC_DS_SENDING, TC_DS_SENT, TC_DS_RETRYING, TC_DS_DELIVERED,
@@ -492,6 +524,11 @@ int tc_key_jobs(char *out, size_t n, const char *prefix, enum tc_severity s);
 int tc_key_job(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_deliveries(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_id);
+/* <prefix>:job:{<id>}:acks: one field per member who acknowledged (by
+ * member_key), the value JSON {delivery, channel, response, at}: a member
+ * acknowledges once per job whatever the channel. Expires with the job's
+ * other keys. */
+int tc_key_acks(char *out, size_t n, const char *prefix, const char *job_id);
 /* <prefix>:tombstone:{<id>}: what is left of a job once its keys expired
  * (dispatcher.retention after it finished): state, done_at, expired_at and
  * planned, kept as long again, so that `tocsin status` can say so and the
@@ -510,7 +547,8 @@ int tc_key_events(char *out, size_t n, const char *prefix);
  * and REQUEUE (dead retry). */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
-	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[];
+	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[], tc_lua_ack[],
+	tc_lua_ack_view[];
 
 /* FINISH's and CANCEL's last three arguments, for a job finished at now_ms
  * whose keys are kept retention_ms: the keys' time to live, the
@@ -557,7 +595,9 @@ struct tc_record {
  * boundary to its limit (address, email and phone TC_LIMIT_ADDRESS; group,
  * member and role TC_LIMIT_TEXT; reasons TC_LIMIT_REASONS; outcome TC_LIMIT_OUTCOME, provider TC_LIMIT_PROVIDER, its
  * message id TC_LIMIT_PROVIDER_ID), so a record never passes
- * TC_LIMIT_RECORD. Returns 0, or -ENOMEM / TC_ELIMIT with b as it was. */
+ * TC_LIMIT_RECORD. The record also gets member_key (tc_member_key of the
+ * member, email, phone and address). Returns 0, or -ENOMEM / TC_ELIMIT
+ * with b as it was. */
 int tc_record_json(struct tc_buf *b, const struct tc_record *rec);
 
 /* A delivery moved on by its id alone, outside any running job (a

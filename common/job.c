@@ -269,42 +269,51 @@ static int parse_severity(json_t *v, struct tc_job *job, struct tc_diag *d)
 	return 0;
 }
 
-/* responses (1 to 8 labels of 1 to 64 bytes) and escalation (a policy
- * name) are part of the job contract, but tocsind does not act on them
- * yet: a job carrying either is refused, after its shape was checked, so
- * that nobody believes a poll or an escalation is running. */
-static int parse_not_yet(const char *k, json_t *v, struct tc_diag *d)
+/* responses: 1 to 8 distinct labels of 1 to 64 bytes, kept for the
+ * acknowledgement page and its form. */
+static int parse_responses(json_t *v, struct tc_job *job, struct tc_diag *d)
 {
 	char p[32];
-	size_t i;
+	size_t i, j;
 	json_t *e;
 
-	if (strcmp(k, "escalation") == 0) {
-		if (!json_is_string(v)) {
-			tc_diag_set(d, "job", 0, k, "not a string");
-			return TC_EINVAL;
-		}
-	} else if (!json_is_array(v) || json_array_size(v) < 1 ||
-		   json_array_size(v) > TC_LIMIT_JOB_RESPONSES) {
-		tc_diag_set(d, "job", 0, k, "not a list of 1 to %d labels",
+	if (!json_is_array(v) || json_array_size(v) < 1 ||
+	    json_array_size(v) > TC_LIMIT_JOB_RESPONSES) {
+		tc_diag_set(d, "job", 0, "responses", "not a list of 1 to %d labels",
 			    TC_LIMIT_JOB_RESPONSES);
 		return TC_EINVAL;
-	} else {
-		json_array_foreach(v, i, e) {
-			size_t n = json_is_string(e) ? json_string_length(e) : 0;
+	}
+	json_array_foreach(v, i, e) {
+		size_t n = json_is_string(e) ? json_string_length(e) : 0;
 
-			if (n >= 1 && n <= TC_LIMIT_RESPONSE_LABEL)
-				continue;
-			snprintf(p, sizeof(p), "responses[%zu]", i);
+		snprintf(p, sizeof(p), "responses[%zu]", i);
+		if (n < 1 || n > TC_LIMIT_RESPONSE_LABEL ||
+		    strlen(json_string_value(e)) != n) {
 			tc_diag_set(d, "job", 0, p, "not a label of 1 to %d bytes",
 				    TC_LIMIT_RESPONSE_LABEL);
 			return TC_EINVAL;
 		}
+		for (j = 0; j < i; j++)
+			if (json_equal(json_array_get(v, j), e)) {
+				tc_diag_set(d, "job", 0, p, "the same label as responses[%zu]", j);
+				return TC_EINVAL;
+			}
 	}
-	tc_diag_set(d, "job", 0, k,
-		    "not supported yet: this tocsind does not implement %s",
-		    strcmp(k, "escalation") == 0 ? "escalation policies" :
-						   "response options (polls)");
+	job->responses = json_incref(v);
+	return 0;
+}
+
+/* escalation (a policy name) is part of the job contract, but tocsind
+ * does not act on it yet: a job carrying it is refused, after its shape
+ * was checked, so that nobody believes an escalation is running. */
+static int parse_escalation(json_t *v, struct tc_diag *d)
+{
+	if (!json_is_string(v)) {
+		tc_diag_set(d, "job", 0, "escalation", "not a string");
+		return TC_EINVAL;
+	}
+	tc_diag_set(d, "job", 0, "escalation",
+		    "not supported yet: this tocsind does not implement escalation policies");
 	return TC_EINVAL;
 }
 
@@ -335,8 +344,10 @@ static int parse_field(const char *k, json_t *v, const char *region,
 		return parse_time(v, "send_at", &job->send_at_ms, d);
 	if (strcmp(k, "expires_at") == 0)
 		return parse_time(v, "expires_at", &job->expires_at_ms, d);
-	if (strcmp(k, "responses") == 0 || strcmp(k, "escalation") == 0)
-		return parse_not_yet(k, v, d);
+	if (strcmp(k, "responses") == 0)
+		return parse_responses(v, job, d);
+	if (strcmp(k, "escalation") == 0)
+		return parse_escalation(v, d);
 	tc_diag_set(d, "job", 0, NULL, "unknown field %s",
 		    tc_log_quote(q, sizeof(q), k));
 	return TC_EINVAL;
@@ -431,6 +442,8 @@ void tc_job_release(struct tc_job *job)
 	free(job->recipients);
 	free(job->incident);
 	json_decref(job->vars);
+	json_decref(job->responses);
+	job->responses = NULL;
 	job->template = NULL;
 	job->groups = NULL;
 	job->recipients = NULL;

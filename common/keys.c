@@ -28,6 +28,11 @@ int tc_key_deliveries(char *out, size_t n, const char *prefix, const char *job_i
 	return key(out, n, snprintf(out, n, "%s:job:{%s}:deliveries", prefix, job_id));
 }
 
+int tc_key_acks(char *out, size_t n, const char *prefix, const char *job_id)
+{
+	return key(out, n, snprintf(out, n, "%s:job:{%s}:acks", prefix, job_id));
+}
+
 int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_id)
 {
 	return key(out, n, snprintf(out, n, "%s:job:{%s}:events", prefix, job_id));

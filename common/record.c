@@ -31,6 +31,7 @@ static int add_str(struct tc_buf *b, const char *key, const char *v, size_t max)
 
 int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 {
+	char key[TC_MEMBER_KEY_LEN + 1];
 	size_t start = b->len;
 	int r = 0;
 
@@ -40,6 +41,10 @@ int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 	r |= add_str(b, ",\"address\":", rec->address, TC_LIMIT_ADDRESS);
 	r |= add_str(b, ",\"group\":", rec->group, TC_LIMIT_TEXT);
 	r |= add_str(b, ",\"member\":", rec->member, TC_LIMIT_TEXT);
+	tc_member_key(rec->member, rec->email, rec->phone, rec->address, key);
+	r |= tc_buf_adds(b, ",\"member_key\":\"");
+	r |= tc_buf_adds(b, key);
+	r |= tc_buf_addc(b, '"');
 	if (rec->role && rec->role[0])
 		r |= add_str(b, ",\"role\":", rec->role, TC_LIMIT_TEXT);
 	if (rec->email && rec->email[0])

@@ -188,6 +188,7 @@ const char tc_lua_move[] =
 	"  redis.call('PEXPIRE', job, ttl)\n" \
 	"  redis.call('PEXPIRE', dlv, ttl)\n" \
 	"  redis.call('PEXPIRE', ev, ttl)\n" \
+	"  redis.call('PEXPIRE', job .. ':acks', ttl)\n" \
 	"  redis.call('HSET', tomb, 'state', st, 'done_at', done_at,\n" \
 	"    'expired_at', expired_at,\n" \
 	"    'planned', redis.call('HGET', job, 'planned') or '0')\n" \
@@ -344,3 +345,78 @@ const char tc_lua_sweep[] =
 	"  end\n"
 	"end\n"
 	"return out\n";
+
+/* The start of ACK and ACK_VIEW (KEYS: job record, deliveries, acks,
+ * tombstone, ...; ARGV[1]: delivery id): the delivery's record and its
+ * member's acknowledgement, or the answer that there is nothing to look
+ * at ({"expired", expired_at} when only the tombstone is left, {"none",
+ * ""} when there is no such job or delivery). A record written before
+ * records had member_key counts as its own member. */
+#define LUA_ACK_LOOKUP \
+	"if redis.call('EXISTS', KEYS[1]) == 0 then\n" \
+	"  if redis.call('EXISTS', KEYS[4]) == 1 then\n" \
+	"    return {'expired', redis.call('HGET', KEYS[4], 'expired_at') or ''}\n" \
+	"  end\n" \
+	"  return {'none', ''}\n" \
+	"end\n" \
+	"local raw = redis.call('HGET', KEYS[2], ARGV[1])\n" \
+	"if not raw then return {'none', ''} end\n" \
+	"local d = cjson.decode(raw)\n" \
+	"local mk = d.member_key or ('delivery:' .. ARGV[1])\n" \
+	"local prev = redis.call('HGET', KEYS[3], mk) or ''\n"
+
+/* KEYS: job record, deliveries, acks, tombstone. ARGV: delivery id.
+ * What the acknowledgement page shows, changing nothing (a link scanner's
+ * GET): {"ok", the job's text, incident, member name, channel, the
+ * member's acknowledgement or ""}. */
+const char tc_lua_ack_view[] = LUA_ACK_LOOKUP
+	"return {'ok', redis.call('HGET', KEYS[1], 'job') or '',\n"
+	"  redis.call('HGET', KEYS[1], 'incident') or '', d.member or '',\n"
+	"  d.channel or '', prev}\n";
+
+/* KEYS: job record, deliveries, acks, tombstone, job events. ARGV:
+ * delivery id, now, response ("" for none). Records a member's
+ * acknowledgement, once per job whatever the channel: the delivery moves
+ * to `acknowledged` (with acknowledged_at and response) from `sent`,
+ * `delivered` or `undelivered` (states tocsind no longer holds, so it
+ * never races a running job's MOVE), its counts move with it, the
+ * answer's count `response:<n>` (n its place in the job's responses, from
+ * 1) goes up, and the member's acknowledgement is kept in acks (expiring
+ * with the job's keys, when they already do). Returns {"moved", old
+ * state}, {"already", the acknowledgement kept}, {"response", ""} when the
+ * response is not one of the job's (or given without any), {"state",
+ * current state} when the delivery cannot be acknowledged now, or what
+ * the lookup returns. */
+const char tc_lua_ack[] = LUA_ACK_LOOKUP
+	"if prev ~= '' then return {'already', prev} end\n"
+	"local job = cjson.decode(redis.call('HGET', KEYS[1], 'job') or '{}')\n"
+	"local n = 0\n"
+	"if type(job.responses) == 'table' then\n"
+	"  for i, label in ipairs(job.responses) do\n"
+	"    if label == ARGV[3] then n = i end\n"
+	"  end\n"
+	"  if n == 0 then return {'response', ''} end\n"
+	"elseif ARGV[3] ~= '' then\n"
+	"  return {'response', ''}\n"
+	"end\n"
+	"local from = d.state\n"
+	"if from ~= 'sent' and from ~= 'delivered' and from ~= 'undelivered' then\n"
+	"  return {'state', from}\n"
+	"end\n"
+	"d.state = 'acknowledged'\n"
+	"d.acknowledged_at = ARGV[2]\n"
+	"d.updated_at = ARGV[2]\n"
+	"if n > 0 then d.response = ARGV[3] end\n"
+	"redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(d))\n"
+	"redis.call('HINCRBY', KEYS[1], from, -1)\n"
+	"redis.call('HINCRBY', KEYS[1], 'acknowledged', 1)\n"
+	"redis.call('HINCRBY', KEYS[1], d.channel .. '.' .. from, -1)\n"
+	"redis.call('HINCRBY', KEYS[1], d.channel .. '.acknowledged', 1)\n"
+	"if n > 0 then redis.call('HINCRBY', KEYS[1], 'response:' .. n, 1) end\n"
+	"redis.call('HSET', KEYS[3], mk, cjson.encode({delivery = ARGV[1],\n"
+	"  channel = d.channel, response = ARGV[3], at = ARGV[2]}))\n"
+	"local ttl = redis.call('PTTL', KEYS[1])\n"
+	"if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end\n"
+	"redis.call('XADD', KEYS[5], '*', 'delivery', ARGV[1], 'channel', d.channel,\n"
+	"  'state', 'acknowledged', 'response', ARGV[3], 'at', ARGV[2])\n"
+	"return {'moved', from}\n";

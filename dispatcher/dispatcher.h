@@ -107,6 +107,10 @@ int tc_poison_swept(const char *conn, const redisReply *r);
 /* ---- a delivery in memory ----------------------------------------------- */
 struct tc_run;
 
+/* An acknowledgement link: public_url (a URL the configuration checked,
+ * at most TC_LIMIT_ADDRESS), "/ack/" and a token. */
+#define TC_ACK_URL_MAX (TC_LIMIT_ADDRESS + 6 + TC_TOKEN_MAX + 1)
+
 struct tc_dlv {
 	struct tc_run *run;
 	struct tc_dlv *next;        /* in a ready queue */
@@ -206,8 +210,13 @@ enum tc_job_end { TC_JOB_DONE, TC_JOB_CANCELLED, TC_JOB_INVALID, TC_JOB_DUPLICAT
  * retries due or waiting, of every instance (ZCARD <prefix>:retry), dead
  * letters (XLEN <prefix>:dead). */
 enum tc_redis_count { TC_RC_ASLEEP, TC_RC_RETRY, TC_RC_DEAD, TC_RC_COUNT };
+/* What became of acknowledgement POSTs (ack.c), for /metrics. */
+enum { TC_ACK_RECORDED, TC_ACK_ALREADY, TC_ACK_REFUSED, TC_ACK_INVALID, TC_ACK_HELD,
+       TC_ACK_GONE, TC_ACK_FAILED, TC_ACK_OUTCOMES };
+
 struct tc_stats {
 	uint64_t jobs[TC_JOB_END_COUNT];             /* jobs ended here, by how */
+	uint64_t acks[TC_ACK_OUTCOMES];              /* acknowledgement POSTs, by how */
 	uint64_t moves[TC_CH_COUNT][TC_DS_COUNT];    /* deliveries moved to each state */
 	struct tc_hist latency[TC_CH_COUNT];         /* an attempt, start to outcome */
 	long long redis[TC_RC_COUNT];                /* -1 until read */
@@ -421,6 +430,12 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
  * TC_EREDIS (then cb is never called). */
 int tc_track_settle(struct tc_disp *d, const struct tc_settle *s,
 		    redisCallbackFn *cb, void *data);
+/* GET and POST /ack/<token> (ack.c): the acknowledgement page, and
+ * recording the member's acknowledgement (and answer) from its form. */
+void tc_ack_get(struct tc_exch *x, const char *const *args, unsigned n, void *data);
+void tc_ack_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);
+/* The /metrics collector of acknowledgements (data: the tc_disp). */
+void tc_ack_metrics(struct tc_mout *o, void *data);
 /* Sets r's job record state (a woken job: "sending"). */
 void tc_track_job_state(struct tc_run *r, const char *state);
 

@@ -427,6 +427,11 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 	r->vars_json = json_dumps(r->job.vars, JSON_COMPACT);
 	r->data = tc_tpl_data_new(r->job.vars, r->job.id, r->job.incident,
 				  tc_severity_name(r->job.severity));
+	if (r->data && r->job.responses &&
+	    json_object_set_nocheck(r->data, "responses", r->job.responses) < 0) {
+		json_decref(r->data);
+		r->data = NULL;
+	}
 	r->phase = TC_RUN_ACCEPTING;
 	run_link(d, r);
 	if (!r->vars_json || !r->data) {

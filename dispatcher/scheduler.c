@@ -283,15 +283,37 @@ static void chan_view(struct tc_dlv *v, struct tc_member *m,
 	cd->route = &v->route;
 }
 
+/* v's acknowledgement link, <public_url>/ack/<token>, into out (n >=
+ * TC_ACK_URL_MAX); "" when public_url or ack_secret is not configured:
+ * then nobody could open it. */
+static void ack_url(const struct tc_disp *d, const struct tc_dlv *v, char *out,
+		    size_t n)
+{
+	const char *base = d->cfg->public_url;
+	char tok[TC_TOKEN_MAX + 1];
+	size_t bl;
+
+	out[0] = '\0';
+	if (!base || !d->cfg->ack_secret ||
+	    tc_token_make(d->cfg->ack_secret, v->run->job.id, v->id, tok, sizeof(tok)) < 0)
+		return;
+	for (bl = strlen(base); bl > 0 && base[bl - 1] == '/'; bl--)
+		;
+	snprintf(out, n, "%.*s/ack/%s", (int)bl, base, tok);
+}
+
 /* Composes v's message on its channel. A failure is the delivery's
  * permanent failure (why). */
 static int compose(struct tc_disp *d, struct tc_dlv *v, char *why, size_t n)
 {
+	char url[TC_ACK_URL_MAX];
 	struct tc_chan_dlv cd;
 	struct tc_member m;
 
 	chan_view(v, &m, &cd);
-	if (tc_tpl_data_set_member(v->run->data, v->group, &m) < 0) {
+	ack_url(d, v, url, sizeof(url));
+	if (tc_tpl_data_set_member(v->run->data, v->group, &m) < 0 ||
+	    tc_tpl_data_set_ack_url(v->run->data, url) < 0) {
 		snprintf(why, n, "composing the message failed: out of memory");
 		return -ENOMEM;
 	}

@@ -2,8 +2,8 @@
  * tocsind's HTTP routes: /healthz and /metrics, on the listener that
  * serves `listen` (127.0.0.1:8725 by default) on the daemon's loop. Both
  * answer from memory at once: a health check or a scrape never waits on
- * Redis. Receipts (/receipts/<provider>/<token>) and acknowledgements
- * (/ack/<token>) are to be rows of the same table.
+ * Redis. Acknowledgements (/ack/<token>, ack.c) are rows of the same
+ * table; receipts (/receipts/<provider>/<token>) are to be.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -58,6 +58,8 @@ static void metrics(struct tc_exch *x, const char *const *args, unsigned n, void
 static struct tc_route routes[] = {
 	{ "GET", "/healthz", "healthz", healthz, NULL },
 	{ "GET", "/metrics", "metrics", metrics, NULL },
+	{ "GET", "/ack/*", "ack", tc_ack_get, NULL },
+	{ "POST", "/ack/*", "ack", tc_ack_post, NULL },
 };
 
 static void beat(uv_timer_t *t)
@@ -78,7 +80,8 @@ int tc_serve_start(struct tc_disp *d)
 	int e;
 
 	d->metrics = tc_metrics_new();
-	if (!d->metrics || tc_disp_metrics_add(d) < 0)
+	if (!d->metrics || tc_disp_metrics_add(d) < 0 ||
+	    tc_metrics_add(d->metrics, tc_ack_metrics, d) < 0)
 		return -ENOMEM;
 	d->stats.beat_ns = uv_hrtime();
 	if (uv_timer_init(d->loop, &d->beat) < 0 ||

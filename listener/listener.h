@@ -69,6 +69,19 @@ const char *tc_req_method(const struct tc_req *r);
  * absent. *len gets its length. Borrowed from r. */
 const char *tc_req_header(const struct tc_req *r, const char *name, size_t *len);
 
+/* ---- form bodies (form.c) -------------------------------------------------- */
+
+#define TC_FORM_NAME_MAX 64      /* bytes of a field name compared; a longer
+				  * name matches nothing */
+/* The value of the first field called name (at most TC_FORM_NAME_MAX
+ * bytes) in the len bytes of an application/x-www-form-urlencoded body,
+ * decoded ('+' a space, %XX a byte) into out (max bytes and a NUL).
+ * Returns its length, -ENOENT when there is no such field, TC_EINVAL for
+ * a bad %-escape or a NUL byte in it, TC_ELIMIT when it is longer than
+ * max. Reads nothing past len and allocates nothing. */
+long tc_form_get(const char *body, size_t len, const char *name, char *out,
+		 size_t max);
+
 /* ---- routes (route.c) ------------------------------------------------------- */
 
 #define TC_ROUTE_ARGS 4          /* "*" segments in one pattern */

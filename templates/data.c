@@ -17,7 +17,8 @@
 
 /* The names the render data defines; a var cannot take them. */
 static const char *const reserved[] = {
-	"job", "incident", "severity", "group", "member", "ack_url",
+	"job", "incident", "severity", "group", "member", "ack_url", "responses",
+	"escalation",
 };
 
 /* Sets key to a new string (or leaves it out for NULL). Returns 0 or
@@ -92,6 +93,15 @@ int tc_tpl_data_set_member(json_t *data, const char *group,
 	r |= set_string(mo, "email", m->email);
 	r |= set_string(mo, "phone", m->phone);
 	return r ? -ENOMEM : 0;
+}
+
+int tc_tpl_data_set_ack_url(json_t *data, const char *url)
+{
+	json_t *u = json_object_get(data, "ack_url");
+
+	if (json_is_string(u))
+		return json_string_set_nocheck(u, url) < 0 ? -ENOMEM : 0;
+	return set_string(data, "ack_url", url);
 }
 
 /* ---- rendering a part ------------------------------------------------------ */

@@ -197,6 +197,10 @@ json_t *tc_tpl_data_new(json_t *vars, const char *job_id, const char *incident,
 int tc_tpl_data_set_member(json_t *data, const char *group,
 			   const struct tc_member *m);
 
+/* Sets "ack_url" (url, "" for none) on data, reusing the previous
+ * string. Returns 0 or -ENOMEM. */
+int tc_tpl_data_set_ack_url(json_t *data, const char *url);
+
 /* Renders part p (compiled t, e.g. from tc_tpl_store_part) over data and
  * appends it to out, with the part's escaping (tc_tpl_escape_for), then
  * applies the part's rules:

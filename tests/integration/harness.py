@@ -106,6 +106,7 @@ class Env:
         self.redis_user = None      # redis.username in the configuration
         self.redis_password = None  # redis.password, from TOCSIN_REDIS_PASSWORD
         self.tocsind_proc = None
+        self.extra_env = {}         # more environment for tocsind and the tool
         self.http_port = None       # the listener's, once tocsind started
         self.receiver_port = None
         self.recv_log = os.path.join(self.dir, "received.jsonl")
@@ -251,6 +252,7 @@ groups:
         if self.redis_password:
             e["TOCSIN_REDIS_PASSWORD"] = self.redis_password
         e.pop("TOCSIN_CONFIG", None)
+        e.update(self.extra_env)
         return e
 
     def start_tocsind(self, wrap=()):

@@ -49,8 +49,8 @@ INVALID = [
      "channel 'sms' is not configured"),
     ("too large", {"template": "outage", "groups": ["oncall"], "vars": {"x": "y" * 70000}},
      "more than the limit of 65536"),
-    ("responses", {"template": "outage", "groups": ["oncall"], "responses": ["safe", "help"]},
-     "responses: not supported yet"),
+    ("responses", {"template": "outage", "groups": ["oncall"], "responses": ["safe", "safe"]},
+     "responses[1]: the same label as responses[0]"),
     ("escalation", {"template": "outage", "groups": ["oncall"], "escalation": "page"},
      "escalation: not supported yet"),
 ]
