@@ -44,6 +44,21 @@ int tc_chan_render(const struct tc_tpl_store *store, const struct tc_chan_dlv *v
 		   enum tc_part p, const json_t *data, struct tc_msg *msg,
 		   char *why, size_t n);
 
+/* ---- webhook destinations (webhook.c) ----------------------------------- */
+/* Judges the URL before anything is resolved: a URL naming an address
+ * (with its port) outside the n_allow entries of a is refused now (-1, why
+ * says so); a name is judged with each address it resolves to. Returns 0
+ * and the host name as a new string in *name (NULL for an address), or
+ * -ENOMEM. */
+int tc_webhook_url_allowed(const struct tc_allow *a, size_t n_allow, const char *url,
+			   char **name, char *why, size_t n);
+/* The destination of an http(s) URL as rates and holds key it: its host
+ * and port as written (after "://", without user info, up to the path),
+ * so two services on one host are two destinations. The allow list parses
+ * the URL properly; this only needs a stable key. Sets *len; returns the
+ * start. */
+const char *tc_webhook_url_host(const char *url, size_t *len);
+
 /* ---- per destination host: rate and "not before" (hosts.c) ------------- */
 struct tc_hosts;
 

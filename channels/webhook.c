@@ -120,12 +120,8 @@ static struct wh_ranges *ranges_new(const struct tc_webhook_cfg *cfg)
 	return r;
 }
 
-/* Judges the URL before anything is resolved: a URL naming an address
- * (with its port) outside the list is refused now (-1, why says so); a
- * name is judged with each address it resolves to. Returns 0 and the
- * host name as a new string in *name (NULL for an address). */
-static int allow_url(const struct wh_ranges *r, const char *url, char **name,
-		     char *why, size_t n)
+int tc_webhook_url_allowed(const struct tc_allow *a, size_t n_allow, const char *url,
+			   char **name, char *why, size_t n)
 {
 	CURLU *u = curl_url();
 	char *host = NULL, *port = NULL;
@@ -160,7 +156,7 @@ static int allow_url(const struct wh_ranges *r, const char *url, char **name,
 		s6.sin6_port = htons((uint16_t)port_no);
 		sa = (struct sockaddr *)&s6;
 	}
-	if (sa && !tc_allow_match(r->a, r->n, NULL, sa)) {
+	if (sa && !tc_allow_match(a, n_allow, NULL, sa)) {
 		snprintf(why, n, "destination %.200s is not in channels.webhook.allow",
 			 host);
 		goto out;
@@ -355,12 +351,7 @@ static int wh_set_cfg(void *state, const struct tc_cfg *cfg)
 	return 0;
 }
 
-/* The destination of an http(s) URL as rates and holds key it: its host
- * and port as written (after "://", without user info, up to the path),
- * so two services on one host are two destinations. The allow list parses
- * the URL properly; this only needs a stable key. Sets *len; returns the
- * start. */
-static const char *url_host(const char *url, size_t *len)
+const char *tc_webhook_url_host(const char *url, size_t *len)
 {
 	const char *p = strstr(url, "://"), *end, *at;
 
@@ -378,7 +369,7 @@ static int64_t wh_next_at(void *state, const struct tc_chan_dlv *v,
 {
 	struct tc_webhook *w = state;
 	size_t len;
-	const char *host = url_host(v->address, &len);
+	const char *host = tc_webhook_url_host(v->address, &len);
 
 	return tc_hosts_reserve(w->hosts, host, len, msg->units, now);
 }
@@ -424,7 +415,7 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	int r;
 
 	memset(&o, 0, sizeof(o));
-	r = allow_url(w->ranges, v->address, &host, o.detail, sizeof(o.detail));
+	r = tc_webhook_url_allowed(w->ranges->a, w->ranges->n, v->address, &host, o.detail, sizeof(o.detail));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -443,7 +434,7 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	s->host = host;
 	s->cb = cb;
 	s->data = data;
-	rate_host = url_host(v->address, &hlen);
+	rate_host = tc_webhook_url_host(v->address, &hlen);
 	snprintf(s->rate_host, sizeof(s->rate_host), "%.*s", (int)hlen, rate_host);
 	tc_webhook_sign(cfg->key, cfg->key_len, v->id, now, body->data, body->len, sig,
 			sizeof(sig));
