@@ -11,8 +11,17 @@
 
 #include "common/common.h"
 
+/* The value as a message shows it: escaped, at most SHOW_MAX bytes of it. */
+#define SHOW_MAX 200
+#define SHOW_BYTES (4 * SHOW_MAX + 8)
+static const char *show(char *q, const char *s)
+{
+	return tc_diag_show(q, SHOW_BYTES, s, strlen(s), SHOW_MAX);
+}
+
 int tc_addr_email_check(const char *s, char *why, size_t n)
 {
+	char q[SHOW_BYTES];
 	const char *at = strrchr(s, '@');
 	const char *p;
 	size_t len = strlen(s);
@@ -37,12 +46,13 @@ int tc_addr_email_check(const char *s, char *why, size_t n)
 			goto bad;
 	return 0;
 bad:
-	snprintf(why, n, "not an email address '%.200s'", s);
+	snprintf(why, n, "not an email address '%s'", show(q, s));
 	return TC_EINVAL;
 }
 
 int tc_addr_phone_normalize(const char *s, char *out, char *why, size_t n)
 {
+	char q[SHOW_BYTES];
 	char tmp[17];
 	size_t o = 0;
 	const char *p;
@@ -64,12 +74,13 @@ int tc_addr_phone_normalize(const char *s, char *out, char *why, size_t n)
 	memcpy(out, tmp, o + 1);
 	return 0;
 bad:
-	snprintf(why, n, "not an E.164 number '%.200s'", s);
+	snprintf(why, n, "not an E.164 number '%s'", show(q, s));
 	return TC_EINVAL;
 }
 
 int tc_addr_url_check(const char *s, char *why, size_t n)
 {
+	char q[SHOW_BYTES];
 	CURLU *u;
 	char *scheme = NULL, *host = NULL;
 	int r = TC_EINVAL;
@@ -86,20 +97,20 @@ int tc_addr_url_check(const char *s, char *why, size_t n)
 	if (curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		snprintf(why, n, "not a URL '%.200s'", s);
+		snprintf(why, n, "not a URL '%s'", show(q, s));
 		goto out;
 	}
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-		snprintf(why, n, "not an http or https URL '%.200s'", s);
+		snprintf(why, n, "not an http or https URL '%s'", show(q, s));
 		goto out;
 	}
 	/* curl accepts "http:host" and friends; we want the whole form. */
 	if (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0) {
-		snprintf(why, n, "not an absolute URL '%.200s'", s);
+		snprintf(why, n, "not an absolute URL '%s'", show(q, s));
 		goto out;
 	}
 	if (strchr(s, ' ') || strchr(s, '\n') || strchr(s, '\r')) {
-		snprintf(why, n, "URL contains white space '%.200s'", s);
+		snprintf(why, n, "URL contains white space '%s'", show(q, s));
 		goto out;
 	}
 	r = 0;

@@ -93,16 +93,7 @@ static void clear_fields(struct tc_roster *r)
 /* Writes v as it may appear inside '...' in a message. */
 static const char *show(char *out, size_t n, const char *v)
 {
-	size_t i, o = 0;
-
-	for (i = 0; v[i] && i < 80 && o + 5 < n; i++)
-		out[o++] = ((unsigned char)v[i] < 0x20 || v[i] == '\'') ? '?' : v[i];
-	if (v[i] && o + 4 < n) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-	return out;
+	return tc_diag_show(out, n, v, strlen(v), 80);
 }
 
 /* ---- libcsv callbacks ---------------------------------------------------- */

@@ -58,31 +58,9 @@ void tc_yaml_report_at(struct tc_load *ld, const char *src, unsigned line,
 	va_end(ap);
 }
 
-/* Writes v as it may appear inside '...' in a message: control characters
- * and quotes as \xNN, cut at TC_SHOW_CHARS with "...". Returns out. */
 const char *tc_yaml_show(char *out, size_t n, const char *v, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	for (i = 0; i < len && i < TC_SHOW_CHARS && o + 8 < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	if (i < len && o + 4 < n) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-	return out;
+	return tc_diag_show(out, n, v, len, TC_SHOW_CHARS);
 }
 
 const char *tc_yaml_shows(char *out, size_t n, const char *v)
