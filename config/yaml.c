@@ -559,6 +559,27 @@ static void report_yaml_errors(struct tc_load *ld, struct fy_diag *diag)
 		tc_yaml_report(ld, 0, NULL, "not valid YAML");
 }
 
+/* Whether buf/len is UTF-8 throughout; reports the first byte that is
+ * not, with its line. */
+static bool utf8_ok(struct tc_load *ld, const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t off = 0, k;
+	unsigned line = 1;
+	uint32_t cp;
+
+	while (off < len) {
+		k = tc_utf8_decode(s + off, len - off, &cp);
+		if (k == 0) {
+			tc_yaml_report(ld, line, NULL, "not UTF-8: byte 0x%02x", s[off]);
+			return false;
+		}
+		line += cp == '\n';
+		off += k;
+	}
+	return true;
+}
+
 /* The document in buf/len, and the parser that owns it (destroy the
  * document with fy_parse_document_destroy before the parser). NULL,
  * reported, when it is not exactly one valid YAML document. */
@@ -571,6 +592,12 @@ struct fy_document *tc_yaml_parse(struct tc_load *ld, const char *buf, size_t le
 	struct fy_parser *fyp = NULL;
 	struct fy_diag *diag;
 
+	/* YAML is Unicode, and libfyaml 0.7 loops for ever on some bytes
+	 * that are not UTF-8 (fuzzing found "%\xff"): they never reach it. */
+	*fypp = NULL;
+	*diagp = NULL;
+	if (!utf8_ok(ld, buf, len))
+		return NULL;
 	fy_diag_cfg_default(&dc);
 	dc.fp = NULL;
 	dc.output_fn = fy_quiet;
