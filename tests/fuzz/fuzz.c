@@ -44,7 +44,7 @@ const char *fz_next(struct fz_in *in, size_t *len)
 	return start;
 }
 
-static char dir[64];
+static char dir[PATH_MAX / 2];
 
 static int remove_one(const char *path, const struct stat *st, int flag,
 		      struct FTW *ftw)
@@ -69,8 +69,9 @@ const char *fz_dir(void)
 
 	if (dir[0])
 		return dir;
-	snprintf(dir, sizeof(dir), "%.40s/tocsin-fuzz-%ld",
-		 tmp && tmp[0] ? tmp : "/tmp", (long)getpid());
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/tocsin-fuzz-%ld",
+			     tmp && tmp[0] ? tmp : "/tmp", (long)getpid()) >= sizeof(dir))
+		fz_assert(false, "TMPDIR is a reasonable path");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		perror(dir);
 		abort();
