@@ -79,6 +79,14 @@ void tc_ranges_unref(struct tc_ranges *r);
 int tc_ranges_check_url(const struct tc_ranges *r, const char *url,
 			const char *list, char **name, char *why, size_t n);
 
+/* ---- webhook destinations (webhook.c) ----------------------------------- */
+/* The destination of an http(s) URL as rates and holds key it: its host
+ * and port as written (after "://", without user info, up to the path),
+ * so two services on one host are two destinations. The allow list parses
+ * the URL properly; this only needs a stable key. Sets *len; returns the
+ * start. */
+const char *tc_webhook_url_host(const char *url, size_t *len);
+
 /* ---- per destination host: rate and "not before" (hosts.c) ------------- */
 struct tc_hosts;
 

@@ -250,12 +250,7 @@ static int wh_set_cfg(void *state, const struct tc_cfg *cfg)
 	return 0;
 }
 
-/* The destination of an http(s) URL as rates and holds key it: its host
- * and port as written (after "://", without user info, up to the path),
- * so two services on one host are two destinations. The allow list parses
- * the URL properly; this only needs a stable key. Sets *len; returns the
- * start. */
-static const char *url_host(const char *url, size_t *len)
+const char *tc_webhook_url_host(const char *url, size_t *len)
 {
 	const char *p = strstr(url, "://"), *end, *at;
 
@@ -273,7 +268,7 @@ static int64_t wh_next_at(void *state, const struct tc_chan_dlv *v,
 {
 	struct tc_webhook *w = state;
 	size_t len;
-	const char *host = url_host(v->address, &len);
+	const char *host = tc_webhook_url_host(v->address, &len);
 
 	return tc_hosts_reserve(w->hosts, host, len, msg->units, now);
 }
@@ -339,7 +334,7 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	s->host = host;
 	s->cb = cb;
 	s->data = data;
-	rate_host = url_host(v->address, &hlen);
+	rate_host = tc_webhook_url_host(v->address, &hlen);
 	snprintf(s->rate_host, sizeof(s->rate_host), "%.*s", (int)hlen, rate_host);
 	tc_webhook_sign(cfg->key, cfg->key_len, v->id, now, body->data, body->len, sig,
 			sizeof(sig));

@@ -12,8 +12,17 @@
 
 #include "common/common.h"
 
+/* The value as a message shows it: escaped, at most SHOW_MAX bytes of it. */
+#define SHOW_MAX 200
+#define SHOW_BYTES (4 * SHOW_MAX + 8)
+static const char *show(char *q, const char *s)
+{
+	return tc_diag_show(q, SHOW_BYTES, s, strlen(s), SHOW_MAX);
+}
+
 int tc_addr_email_check(const char *s, char *why, size_t n)
 {
+	char q[SHOW_BYTES];
 	const char *at = strrchr(s, '@');
 	const char *p;
 	size_t len = strlen(s);
@@ -38,7 +47,7 @@ int tc_addr_email_check(const char *s, char *why, size_t n)
 			goto bad;
 	return 0;
 bad:
-	snprintf(why, n, "not an email address '%.200s'", s);
+	snprintf(why, n, "not an email address '%s'", show(q, s));
 	return TC_EINVAL;
 }
 
@@ -64,13 +73,12 @@ static const char *phone_why(enum tc_phone_err e)
 int tc_addr_phone_normalize(const char *s, const char *region, char *out,
 			    enum tc_phone_kind *kind, char *why, size_t n)
 {
-	char shown[TC_LIMIT_LOG_VALUE + 16];
+	char q[SHOW_BYTES];
 	enum tc_phone_err e;
 
 	*kind = TC_PHONE_OTHER;
-	tc_log_quote(shown, sizeof(shown), s);
 	if (strlen(s) > TC_PHONE_MAX_INPUT) {
-		snprintf(why, n, "phone number %.80s longer than %d bytes", shown,
+		snprintf(why, n, "phone number \"%s\" longer than %d bytes", show(q, s),
 			 TC_PHONE_MAX_INPUT);
 		return TC_EINVAL;
 	}
@@ -80,7 +88,7 @@ int tc_addr_phone_normalize(const char *s, const char *region, char *out,
 		return -ENOMEM;
 	}
 	if (e != TC_PHONE_OK) {
-		snprintf(why, n, "not a possible phone number %.100s: %s", shown,
+		snprintf(why, n, "not a possible phone number \"%s\": %s", show(q, s),
 			 phone_why(e));
 		return TC_EINVAL;
 	}
@@ -89,6 +97,7 @@ int tc_addr_phone_normalize(const char *s, const char *region, char *out,
 
 int tc_addr_url_check(const char *s, char *why, size_t n)
 {
+	char q[SHOW_BYTES];
 	CURLU *u;
 	char *scheme = NULL, *host = NULL;
 	int r = TC_EINVAL;
@@ -105,20 +114,20 @@ int tc_addr_url_check(const char *s, char *why, size_t n)
 	if (curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		snprintf(why, n, "not a URL '%.200s'", s);
+		snprintf(why, n, "not a URL '%s'", show(q, s));
 		goto out;
 	}
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-		snprintf(why, n, "not an http or https URL '%.200s'", s);
+		snprintf(why, n, "not an http or https URL '%s'", show(q, s));
 		goto out;
 	}
 	/* curl accepts "http:host" and friends; we want the whole form. */
 	if (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0) {
-		snprintf(why, n, "not an absolute URL '%.200s'", s);
+		snprintf(why, n, "not an absolute URL '%s'", show(q, s));
 		goto out;
 	}
 	if (strchr(s, ' ') || strchr(s, '\n') || strchr(s, '\r')) {
-		snprintf(why, n, "URL contains white space '%.200s'", s);
+		snprintf(why, n, "URL contains white space '%s'", show(q, s));
 		goto out;
 	}
 	r = 0;

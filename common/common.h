@@ -195,6 +195,17 @@ void tc_diag_set(struct tc_diag *d, const char *source, unsigned line,
 /* Formats d as "source:line: path: msg" (the parts present) into out. */
 void tc_diag_format(const struct tc_diag *d, char *out, size_t n);
 
+/* Writes len bytes of v into out (n bytes) as a diagnostic shows a value
+ * inside '...': each byte of a character a terminal acts on
+ * (tc_utf8_unsafe), of a quote, a backslash, or of what is not UTF-8 as
+ * \xNN; cut after max bytes of v, between characters, with "...".
+ * Returns out. */
+const char *tc_diag_show(char *out, size_t n, const char *v, size_t len,
+			 size_t max);
+/* The same for text that quotes values itself (a library's error message):
+ * quotes and backslashes stay as they are; cut only to fit n. */
+const char *tc_diag_clean(char *out, size_t n, const char *v);
+
 /* Many diagnostics, for loaders that report every error. */
 struct tc_diags {
 	struct tc_diag item[TC_LIMIT_DIAGS];

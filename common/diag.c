@@ -22,6 +22,54 @@ static void copy_cut(char *dst, size_t n, const char *src)
 	dst[len] = '\0';
 }
 
+/* tc_diag_show, escaping quotes and backslashes or not. */
+static const char *show(char *out, size_t n, const char *v, size_t len,
+			size_t max, bool quotes)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)v;
+	size_t i, k, j, o = 0;
+	uint32_t cp;
+	bool esc;
+
+	for (i = 0; i < len; i += k) {
+		k = tc_utf8_decode(p + i, len - i, &cp);
+		esc = k == 0 || tc_utf8_unsafe(cp) ||
+		      (quotes && (cp == '\'' || cp == '\\'));
+		k = k ? k : 1;
+		/* room for it, then "..." and the NUL */
+		if (i + k > max || o + (esc ? 4 * k : k) + 4 > n)
+			break;
+		for (j = 0; j < k; j++) {
+			if (!esc) {
+				out[o++] = (char)p[i + j];
+				continue;
+			}
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[p[i + j] >> 4];
+			out[o++] = hex[p[i + j] & 15];
+		}
+	}
+	if (i < len && o + 4 <= n) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+const char *tc_diag_show(char *out, size_t n, const char *v, size_t len,
+			 size_t max)
+{
+	return show(out, n, v, len, max, true);
+}
+
+const char *tc_diag_clean(char *out, size_t n, const char *v)
+{
+	return show(out, n, v, strlen(v), (size_t)-1, false);
+}
+
 static void diag_vset(struct tc_diag *d, const char *source, unsigned line,
 		      const char *path, const char *fmt, va_list ap)
 {

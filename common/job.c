@@ -357,6 +357,7 @@ int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
 		 const char *entry, const char *region, struct tc_job *job,
 		 struct tc_diag *d)
 {
+	char text[4 * JSON_ERROR_TEXT_LENGTH + 8];
 	json_error_t err;
 	json_t *root;
 	const char *k;
@@ -375,7 +376,8 @@ int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
 	if (!root) {
 		tc_diag_set(d, "job", (unsigned)(err.line > 0 ? err.line : 0), NULL,
-			    "not valid JSON: %s (column %d)", err.text, err.column);
+			    "not valid JSON: %s (column %d)",
+			    tc_diag_clean(text, sizeof(text), err.text), err.column);
 		return TC_EINVAL;
 	}
 	if (!json_is_object(root)) {

@@ -238,6 +238,8 @@ void tc_cfg_free(struct tc_cfg *cfg)
 		free(p->message_id);
 	}
 	free(cfg->sms.providers);
+	for (i = 0; i < cfg->sms.n_allow; i++)
+		free(cfg->sms.allow[i].host);
 	free(cfg->sms.allow);
 	for (i = 0; i < cfg->n_groups; i++) {
 		struct tc_group *g = &cfg->groups[i];

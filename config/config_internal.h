@@ -79,9 +79,9 @@ void tc_yaml_report(struct tc_load *ld, unsigned line, const char *path,
 void tc_yaml_report_at(struct tc_load *ld, const char *src, unsigned line,
 		       const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
-/* Writes v (len bytes) as it may appear inside '...' in a message: control
- * characters and quotes as \xNN, cut at TC_SHOW_CHARS with "...". out has
- * TC_SHOW_BYTES. Returns out. */
+/* Writes v (len bytes) as it may appear inside '...' in a message
+ * (tc_diag_show), cut at TC_SHOW_CHARS. out has TC_SHOW_BYTES. Returns
+ * out. */
 const char *tc_yaml_show(char *out, size_t n, const char *v, size_t len);
 const char *tc_yaml_shows(char *out, size_t n, const char *v);
 /* Key paths, cut to fit a tc_diag's path. */

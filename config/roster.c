@@ -10,8 +10,9 @@
  *   a record are kept;
  * - a record's line is the physical line it starts on, counted here (a
  *   quoted field may hold newlines), however the input is cut into chunks:
- *   libcsv is fed one line at a time so its callbacks run while the line
- *   being parsed is known;
+ *   libcsv is fed one line at a time, and a line cut after each CR too
+ *   (a lone CR ends a record as well), so its callbacks run while the line
+ *   being parsed is known and a record starts at the start of a piece;
  * - once the callback asked to stop, or the file proved broken, the
  *   callback is never called again and every later call returns the same.
  *
@@ -53,7 +54,6 @@ struct tc_roster {
 	unsigned line;             /* the physical line being fed */
 	unsigned rec_line;         /* where the current record started */
 	bool in_record;
-	bool ended;                /* a record ended in the piece being fed */
 	size_t rec_bytes;          /* of the current record, fed so far */
 	unsigned long rows;        /* data records */
 	unsigned bom;              /* bytes of a BOM matched, or BOM_DONE */
@@ -94,16 +94,7 @@ static void clear_fields(struct tc_roster *r)
 /* Writes v as it may appear inside '...' in a message. */
 static const char *show(char *out, size_t n, const char *v)
 {
-	size_t i, o = 0;
-
-	for (i = 0; v[i] && i < 80 && o + 5 < n; i++)
-		out[o++] = ((unsigned char)v[i] < 0x20 || v[i] == '\'') ? '?' : v[i];
-	if (v[i] && o + 4 < n) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-	return out;
+	return tc_diag_show(out, n, v, strlen(v), 80);
 }
 
 /* ---- libcsv callbacks ---------------------------------------------------- */
@@ -321,7 +312,6 @@ static void on_record(int c, void *data)
 
 	(void)c;
 	r->in_record = false;
-	r->ended = true;
 	if (!r->stop) {
 		/* One empty field: a line of only "" (no roster has one column). */
 		if (r->n_fields == 1 && r->flen[0] == 0)
@@ -336,6 +326,18 @@ static void on_record(int c, void *data)
 
 /* ---- feeding ---------------------------------------------------------- */
 
+/* The length of buf's first piece: up to and including its first CR or LF,
+ * else all n bytes. */
+static size_t piece_len(const char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (buf[i] == '\n' || buf[i] == '\r')
+			return i + 1;
+	return n;
+}
+
 static int stopped(struct tc_roster *r, struct tc_diag *d)
 {
 	if (d)
@@ -343,11 +345,12 @@ static int stopped(struct tc_roster *r, struct tc_diag *d)
 	return r->stop;
 }
 
-/* Passes one piece (at most one line, ending at its LF if it has one) to
- * libcsv. */
-static void feed_piece(struct tc_roster *r, const char *p, size_t n, bool lf)
+/* Passes one piece to libcsv: at most one line, ending at its first CR or
+ * LF if it has one (which ends the record, unless it is inside quotes). */
+static void feed_piece(struct tc_roster *r, const char *p, size_t n)
 {
-	size_t start = 0, content;
+	bool eol = p[n - 1] == '\n' || p[n - 1] == '\r';
+	size_t start = 0;
 
 	if (!r->in_record) {
 		/* libcsv skips lines of only white space without a word. */
@@ -359,22 +362,14 @@ static void feed_piece(struct tc_roster *r, const char *p, size_t n, bool lf)
 			r->rec_bytes = 0;
 		}
 	}
-	if (r->in_record) {
-		/* The record's bytes, not counting the line end that may
-		 * close it. */
-		content = n - start;
-		if (lf)
-			content--;
-		if (content > 0 && p[start + content - 1] == '\r')
-			content--;
-		if (r->rec_bytes + content > TC_LIMIT_ROSTER_ROW_BYTES) {
-			set_stop(r, TC_ELIMIT, r->rec_line, "record longer than %u bytes "
-				 "(TC_LIMIT_ROSTER_ROW_BYTES)",
-				 (unsigned)TC_LIMIT_ROSTER_ROW_BYTES);
-			return;
-		}
+	/* The record's bytes, not counting the line end that may close it. */
+	if (r->in_record &&
+	    r->rec_bytes + (n - start - eol) > TC_LIMIT_ROSTER_ROW_BYTES) {
+		set_stop(r, TC_ELIMIT, r->rec_line, "record longer than %u bytes "
+			 "(TC_LIMIT_ROSTER_ROW_BYTES)",
+			 (unsigned)TC_LIMIT_ROSTER_ROW_BYTES);
+		return;
 	}
-	r->ended = false;
 	if (csv_parse(&r->csv, p, n, on_field, on_record, r) != n) {
 		if (csv_error(&r->csv) == CSV_ENOMEM)
 			set_stop(r, -ENOMEM, r->line, "out of memory");
@@ -383,23 +378,18 @@ static void feed_piece(struct tc_roster *r, const char *p, size_t n, bool lf)
 				 "an unquoted field, or text after a closing quote");
 		return;
 	}
-	if (!r->in_record)
-		r->rec_bytes = 0;
-	else if (r->ended)
-		r->rec_bytes = n; /* a record began after a lone CR: roughly */
-	else
-		r->rec_bytes += n - start;
-	if (lf)
+	/* A line end inside quotes is the record's. */
+	r->rec_bytes = r->in_record ? r->rec_bytes + n - start : 0;
+	if (p[n - 1] == '\n')
 		r->line++;
 }
 
 static void feed_bytes(struct tc_roster *r, const char *buf, size_t n)
 {
 	while (n > 0 && !r->stop) {
-		const char *nl = memchr(buf, '\n', n);
-		size_t piece = nl ? (size_t)(nl - buf) + 1 : n;
+		size_t piece = piece_len(buf, n);
 
-		feed_piece(r, buf, piece, nl != NULL);
+		feed_piece(r, buf, piece);
 		buf += piece;
 		n -= piece;
 	}

@@ -154,14 +154,16 @@ static void one_line(struct tc_buf *out, size_t start)
 /* Checks that out's bytes from start are one JSON text. */
 static int check_json(const struct tc_buf *out, size_t start, struct tc_diag *d)
 {
+	/* data is NULL while nothing was rendered */
+	const char *text = out->data ? out->data + start : "";
 	json_error_t err;
 	json_t *v;
 
 	/* The fast scanner says yes for every body that is fine; jansson
 	 * (slow: it builds the tree) is asked only to say what is wrong. */
-	if (tc_json_valid(out->data + start, out->len - start))
+	if (tc_json_valid(text, out->len - start))
 		return 0;
-	v = json_loadb(out->data + start, out->len - start,
+	v = json_loadb(text, out->len - start,
 		       JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
 	if (v) {
 		json_decref(v);

@@ -378,12 +378,13 @@ static int enter(struct rstate *rs)
 static json_t *lookup(const struct tc_tpl *t, const struct tpl_op *op,
 		      const struct ctx *c)
 {
-	const uint32_t *part = t->parts + op->str;
+	const uint32_t *part;
 	json_t *v = NULL;
 	uint16_t k;
 
 	if (op->n_parts == 0)
 		return c ? (json_t *)c->v : NULL;
+	part = t->parts + op->str; /* parts is NULL in a template without names */
 	for (; c && !v; c = c->up)
 		if (json_is_object(c->v))
 			v = json_object_get(c->v, t->pool + part[0]);

@@ -143,9 +143,10 @@ static int fix_utf8(struct tc_buf *text)
 	int r = 0;
 
 	while (off < text->len) {
-		off += utf8_decode(s + off, text->len - off, &cp);
+		k = utf8_decode(s + off, text->len - off, &cp);
 		if (cp == BAD_CP)
 			break;
+		off += k;
 	}
 	if (off >= text->len)
 		return 0; /* valid throughout (or empty) */
