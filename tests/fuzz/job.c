@@ -136,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&d, 0, sizeof(d));
 	if (tc_job_parse((const char *)data, size, (enum tc_severity)(size % TC_SEV_COUNT),
-			 "1764496800000-0", &job, &d) < 0) {
+			 "1764496800000-0", cfg->sms.default_region, &job, &d) < 0) {
 		tc_diag_format(&d, reason, sizeof(reason));
 		fz_shown(reason, "why a job was refused");
 		return 0;
