@@ -48,6 +48,29 @@ static void queue_id(const char *text, size_t n, char *out, size_t size)
 	out[o] = '\0';
 }
 
+/* A server that does not announce ENHANCEDSTATUSCODES may still start its
+ * text with one ("5.1.1 <bob@...>: ..."): moves it from text (n bytes,
+ * updated) into enh as " 5.1.1". */
+static void enh_from_text(char *text, size_t *n, char *enh, size_t size)
+{
+	size_t i = 0, part, start;
+
+	if (*n < 6 || (text[0] != '2' && text[0] != '4' && text[0] != '5') ||
+	    text[1] != '.')
+		return;
+	for (i = 2, part = 0; part < 2; part++) {
+		start = i;
+		while (i < *n && i - start < 3 && text[i] >= '0' && text[i] <= '9')
+			i++;
+		if (i == start || i >= *n || text[i] != (part == 0 ? '.' : ' '))
+			return;
+		i++;
+	}
+	snprintf(enh, size, " %.*s", (int)(i - 1), text);
+	memmove(text, text + i, *n - i + 1);
+	*n -= i;
+}
+
 static const char *stage_name(enum tc_smtp_stage stage)
 {
 	switch (stage) {
@@ -73,6 +96,9 @@ bool tc_smtp_classify(const struct tc_smtp_reply *r, enum tc_smtp_stage stage,
 	if (r->text) {
 		n = strnlen(r->text, TC_LIMIT_SMTP_REPLY);
 		memcpy(text, r->text, n);
+		while (n > 0 && (text[n - 1] == '\r' || text[n - 1] == '\n' ||
+				 text[n - 1] == ' '))
+			n--;
 	}
 	text[n] = '\0';
 	o->status = r->code;
@@ -92,13 +118,17 @@ bool tc_smtp_classify(const struct tc_smtp_reply *r, enum tc_smtp_stage stage,
 	if (r->enh_class > 0)
 		snprintf(enh, sizeof(enh), " %d.%d.%d", r->enh_class % 10,
 			 r->enh_subject % 1000, r->enh_detail % 1000);
-	snprintf(o->detail, sizeof(o->detail), "smtp %d%s (%s): %s", r->code % 1000, enh,
-		 stage_name(stage), tc_log_quote(q, sizeof(q), text));
+	else
+		enh_from_text(text, &n, enh, sizeof(enh));
+	(void)tc_log_quote(q, sizeof(q), text);
 	if (r->code >= 200 && r->code < 300) {
+		snprintf(o->detail, sizeof(o->detail), "smtp %d%s: %s", r->code, enh, q);
 		o->kind = TC_OUT_SENT;
 		queue_id(text, n, o->provider_id, sizeof(o->provider_id));
 		return false;
 	}
+	snprintf(o->detail, sizeof(o->detail), "smtp %d%s (%s): %s", r->code % 1000, enh,
+		 stage_name(stage), q);
 	if (r->code >= 500 && r->code < 600) {
 		o->kind = TC_OUT_PERMANENT;
 		return false;

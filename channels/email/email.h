@@ -84,6 +84,7 @@ struct tc_email_item {
 	char sender[TC_LIMIT_ADDRESS + TC_DELIVERY_ID_LEN + 1];
 	tc_chan_cb cb;
 	void *data;
+	bool given;                 /* libesmtp has the wire (worker only) */
 	bool data_done;             /* libesmtp read the whole message: the
 				     * final dot went (or goes) out */
 	bool throttled;             /* the answer asked to slow down */

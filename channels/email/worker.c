@@ -84,17 +84,19 @@ void tc_email_conf_unref(struct tc_email_conf *c)
 /* ---- one session ------------------------------------------------------------ */
 
 /* libesmtp asks for the message: NULL len rewinds, then the whole wire in
- * one piece, then NULL for its end (the final dot follows). */
+ * one piece, then NULL for its end (the final dot follows). libesmtp
+ * frees *ctx itself, so the state is kept in the item and *ctx stays NULL. */
 static const char *message_cb(void **ctx, int *len, void *arg)
 {
 	struct tc_email_item *it = arg;
 
+	(void)ctx;
 	if (!len) {
-		*ctx = NULL;
+		it->given = false;
 		return NULL;
 	}
-	if (*ctx == NULL) {
-		*ctx = it;
+	if (!it->given) {
+		it->given = true;
 		*len = (int)it->wire_len;
 		return it->wire;
 	}
