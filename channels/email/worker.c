@@ -16,6 +16,7 @@
  * in no outcome.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +56,23 @@ struct tc_email_pool {
 	struct worker w[MAX_WORKERS];
 };
 
-/* What one session saw beside the replies: the reason it ended early. */
-struct session_note {
+/* One session: its batch, which of it was already handed back, and what
+ * it saw beside the replies (the reason it ended early). */
+struct session {
+	struct tc_email_pool *pool;
+	struct tc_email_conf *conf;
+	struct tc_email_item *item[TC_EMAIL_BATCH];
+	struct tc_email_item *slot[TC_EMAIL_BATCH]; /* message_cb's view */
+	bool reported[TC_EMAIL_BATCH];
+	unsigned n;
 	char why[160];
+	const char *err;            /* set when the session ended in error */
 };
+
+static void outcome_of(struct tc_email_item *it, smtp_message_t m,
+		       const struct session *ss);
+static void hand_back(struct tc_email_pool *p, struct tc_email_item *first,
+		      struct tc_email_item **last_next);
 
 static pthread_once_t auth_once = PTHREAD_ONCE_INIT;
 
@@ -84,13 +98,20 @@ void tc_email_conf_unref(struct tc_email_conf *c)
 /* ---- one session ------------------------------------------------------------ */
 
 /* libesmtp asks for the message: NULL len rewinds, then the whole wire in
- * one piece, then NULL for its end (the final dot follows). libesmtp
- * frees *ctx itself, so the state is kept in the item and *ctx stays NULL. */
+ * one piece, then NULL for its end (the final dot follows). arg is the
+ * item's slot in its session, emptied once the item went back to the loop.
+ * libesmtp frees *ctx itself, so the state is kept in the item and *ctx
+ * stays NULL. */
 static const char *message_cb(void **ctx, int *len, void *arg)
 {
-	struct tc_email_item *it = arg;
+	struct tc_email_item *it = *(struct tc_email_item **)arg;
 
 	(void)ctx;
+	if (!it) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
 	if (!len) {
 		it->given = false;
 		return NULL;
@@ -105,30 +126,51 @@ static const char *message_cb(void **ctx, int *len, void *arg)
 	return NULL;
 }
 
+/* A message whose final answer came: its outcome goes back to the loop
+ * now, while the session carries on with the next ones, so the loop
+ * refills the queue without waiting for the whole batch. */
+static void message_sent(struct session *ss, smtp_message_t m)
+{
+	uintptr_t i = (uintptr_t)smtp_message_get_application_data(m);
+	struct tc_email_item *it;
+
+	if (i == 0 || i > ss->n || ss->reported[i - 1])
+		return;
+	it = ss->item[i - 1];
+	outcome_of(it, m, ss);
+	ss->reported[i - 1] = true;
+	ss->slot[i - 1] = NULL;
+	it->next = NULL;
+	hand_back(ss->pool, it, &it->next);
+}
+
 static void event_cb(smtp_session_t s, int event, void *arg, ...)
 {
-	struct session_note *note = arg;
+	struct session *ss = arg;
 	va_list ap;
 
 	(void)s;
 	va_start(ap, arg);
 	switch (event) {
+	case SMTP_EV_MESSAGESENT:
+		message_sent(ss, va_arg(ap, smtp_message_t));
+		break;
 	case SMTP_EV_INVALID_PEER_CERTIFICATE: {
 		long result = va_arg(ap, long);
 
-		snprintf(note->why, sizeof(note->why), "server certificate not trusted: %s",
+		snprintf(ss->why, sizeof(ss->why), "server certificate not trusted: %s",
 			 X509_verify_cert_error_string(result));
 		break;
 	}
 	case SMTP_EV_NO_PEER_CERTIFICATE:
-		snprintf(note->why, sizeof(note->why), "server sent no certificate");
+		snprintf(ss->why, sizeof(ss->why), "server sent no certificate");
 		break;
 	case SMTP_EV_WRONG_PEER_CERTIFICATE:
-		snprintf(note->why, sizeof(note->why), "server certificate does not "
+		snprintf(ss->why, sizeof(ss->why), "server certificate does not "
 			 "name the host in channels.email.server");
 		break;
 	case SMTP_EV_EXTNA_STARTTLS:
-		snprintf(note->why, sizeof(note->why), "server offers no STARTTLS and "
+		snprintf(ss->why, sizeof(ss->why), "server offers no STARTTLS and "
 			 "channels.email.starttls is required");
 		break;
 	default:
@@ -193,17 +235,27 @@ static void reply_of(const smtp_status_t *st, struct tc_smtp_reply *r)
 	r->text = st ? st->text : NULL;
 }
 
-/* The outcome of one message of a finished session: the recipient's
- * refusal, else the sender's, else the answer to the message's data;
- * without any, what broke the session. */
-static void outcome_of(struct tc_email_item *it, smtp_message_t m, smtp_recipient_t rc,
-		       const struct session_note *note, const char *err)
+/* The recipient of a message (each has exactly one). */
+static void first_recipient(smtp_recipient_t rc, const char *mailbox, void *arg)
 {
-	const smtp_status_t *rs = rc ? smtp_recipient_status(rc) : NULL;
-	const smtp_status_t *ps = smtp_reverse_path_status(m);
-	const smtp_status_t *ms = smtp_message_transfer_status(m);
+	(void)mailbox;
+	*(smtp_recipient_t *)arg = rc;
+}
+
+/* The outcome of one message: the sender's refusal, else the recipient's,
+ * else the answer to the message's data; without any, what broke the
+ * session. */
+static void outcome_of(struct tc_email_item *it, smtp_message_t m,
+		       const struct session *ss)
+{
+	smtp_recipient_t rc = NULL;
+	const smtp_status_t *rs, *ps, *ms;
 	struct tc_smtp_reply r;
 
+	smtp_enumerate_recipients(m, first_recipient, &rc);
+	rs = rc ? smtp_recipient_status(rc) : NULL;
+	ps = smtp_reverse_path_status(m);
+	ms = smtp_message_transfer_status(m);
 	if (ps && ps->code && ps->code / 100 != 2) {
 		reply_of(ps, &r);
 		it->throttled = tc_smtp_classify(&r, TC_SMTP_ENVELOPE, &it->o);
@@ -219,53 +271,61 @@ static void outcome_of(struct tc_email_item *it, smtp_message_t m, smtp_recipien
 		(void)tc_smtp_classify(&r, it->data_done ? TC_SMTP_AFTER_DOT :
 				       ps && ps->code ? TC_SMTP_DATA : TC_SMTP_SESSION,
 				       &it->o);
-		if (!it->data_done && (note->why[0] || err))
+		if (!it->data_done && (ss->why[0] || ss->err))
 			snprintf(it->o.detail, sizeof(it->o.detail), "%s",
-				 note->why[0] ? note->why : err);
+				 ss->why[0] ? ss->why : ss->err);
 	}
-}
-
-struct walk {
-	const struct session_note *note;
-	const char *err;
-};
-
-/* Each message has its one recipient: keeps it. */
-static void first_recipient(smtp_recipient_t rc, const char *mailbox, void *arg)
-{
-	(void)mailbox;
-	*(smtp_recipient_t *)arg = rc;
+	snprintf(it->o.provider, sizeof(it->o.provider), "%s", ss->conf->server);
 }
 
 static void message_walk(smtp_message_t m, void *arg)
 {
-	struct walk *w = arg;
-	struct tc_email_item *it = smtp_message_get_application_data(m);
-	smtp_recipient_t rc = NULL;
+	struct session *ss = arg;
+	uintptr_t i = (uintptr_t)smtp_message_get_application_data(m);
 
-	smtp_enumerate_recipients(m, first_recipient, &rc);
-	if (it)
-		outcome_of(it, m, rc, w->note, w->err);
+	if (i > 0 && i <= ss->n && !ss->reported[i - 1])
+		outcome_of(ss->item[i - 1], m, ss);
 }
 
-/* Sends the batch (a list) over one connection and fills each outcome. */
-static void run_session(struct tc_email_conf *c, struct tc_email_item *batch)
+/* Sends the batch (a list) over one connection; hands each outcome back
+ * as it is known, and the rest when the session ends. */
+static void run_session(struct tc_email_pool *p, struct tc_email_conf *c,
+			struct tc_email_item *batch)
 {
-	struct session_note note = { "" };
-	smtp_session_t s = smtp_create_session();
+	struct session *ss = calloc(1, sizeof(*ss));
+	smtp_session_t s = NULL;
 	auth_context_t auth = NULL;
-	struct tc_email_item *it;
+	struct tc_email_item *it, *rest = NULL, **tail = &rest;
 	char err[160] = "", ebuf[96];
 	SSL_CTX *ctx = NULL;
-	struct walk w;
 	bool started = false;
+	unsigned i;
 
+	if (!ss) {
+		snprintf(err, sizeof(err), "cannot start an SMTP session: out of memory");
+		for (it = batch; it; it = it->next) {
+			it->o.kind = TC_OUT_TRANSIENT;
+			it->o.retry_after_ms = -1;
+			snprintf(it->o.detail, sizeof(it->o.detail), "%s", err);
+		}
+		for (it = batch; it->next; it = it->next)
+			;
+		hand_back(p, batch, &it->next);
+		return;
+	}
+	ss->pool = p;
+	ss->conf = c;
+	for (it = batch; it; it = it->next) {
+		ss->slot[ss->n] = it;
+		ss->item[ss->n++] = it;
+	}
+	s = smtp_create_session();
 	if (!s) {
 		snprintf(err, sizeof(err), "cannot start an SMTP session: out of memory");
 		goto report;
 	}
 	smtp_set_server(s, c->server);
-	smtp_set_eventcb(s, event_cb, &note);
+	smtp_set_eventcb(s, event_cb, ss);
 	set_timeouts(s, c->timeout_ms);
 	smtp_starttls_enable(s, c->starttls == TC_STARTTLS_REQUIRED ? Starttls_REQUIRED :
 			     c->starttls == TC_STARTTLS_OPPORTUNISTIC ? Starttls_ENABLED :
@@ -287,16 +347,19 @@ static void run_session(struct tc_email_conf *c, struct tc_email_item *batch)
 		auth_set_interact_cb(auth, interact, c);
 		smtp_auth_set_context(s, auth);
 	}
-	for (it = batch; it; it = it->next) {
+	for (i = 0; i < ss->n; i++) {
 		smtp_message_t m = smtp_add_message(s);
 
+		it = ss->item[i];
 		if (!m || !smtp_set_reverse_path(m, it->sender) ||
-		    !smtp_set_messagecb(m, message_cb, it) ||
+		    !smtp_set_messagecb(m, message_cb, &ss->slot[i]) ||
 		    !smtp_add_recipient(m, it->rcpt)) {
 			snprintf(err, sizeof(err), "cannot queue the message: out of memory");
 			goto report;
 		}
-		smtp_message_set_application_data_release(m, it, NULL);
+		/* its index, from 1: the item may be handed back (and freed
+		 * by the loop) before the session ends */
+		smtp_message_set_application_data_release(m, (void *)(uintptr_t)(i + 1), NULL);
 	}
 	started = true;
 	if (!smtp_start_session(s))
@@ -304,27 +367,51 @@ static void run_session(struct tc_email_conf *c, struct tc_email_item *batch)
 			 smtp_strerror(smtp_errno(), ebuf, sizeof(ebuf)) ? ebuf :
 			 "the SMTP session failed");
 report:
-	for (it = batch; it; it = it->next) {
-		snprintf(it->o.provider, sizeof(it->o.provider), "%s", c->server);
+	ss->err = err[0] ? err : NULL;
+	for (i = 0; i < ss->n; i++) {
+		if (ss->reported[i])
+			continue;
+		it = ss->item[i];
 		it->o.kind = TC_OUT_TRANSIENT;
 		it->o.status = 0;
 		it->o.retry_after_ms = -1;
+		snprintf(it->o.provider, sizeof(it->o.provider), "%s", c->server);
 		snprintf(it->o.detail, sizeof(it->o.detail), "%s",
-			 note.why[0] ? note.why : err[0] ? err : "not sent");
+			 ss->why[0] ? ss->why : err[0] ? err : "not sent");
 	}
-	if (started) {
-		w.note = &note;
-		w.err = err[0] ? err : NULL;
-		smtp_enumerate_messages(s, message_walk, &w);
+	if (started)
+		smtp_enumerate_messages(s, message_walk, ss);
+	for (i = 0; i < ss->n; i++) {
+		if (ss->reported[i])
+			continue;
+		*tail = ss->item[i];
+		tail = &ss->item[i]->next;
 	}
+	*tail = NULL;
+	if (rest)
+		hand_back(p, rest, tail);
 	if (s)
 		smtp_destroy_session(s);
 	if (auth)
 		auth_destroy_context(auth);
 	SSL_CTX_free(ctx);
+	free(ss);
 }
 
 /* ---- the pool ------------------------------------------------------------------- */
+
+/* Appends the list first..(*last_next) to the results and wakes the loop. */
+static void hand_back(struct tc_email_pool *p, struct tc_email_item *first,
+		      struct tc_email_item **last_next)
+{
+	pthread_mutex_lock(&p->lock);
+	*p->results_tail = first;
+	p->results_tail = last_next;
+	pthread_mutex_unlock(&p->lock);
+	/* uv_async_send may be called from any thread; the handle lives
+	 * until every worker was joined. */
+	uv_async_send(p->async);
+}
 
 /* Takes everything queued, up to TC_EMAIL_BATCH, off the queue (locked). */
 static struct tc_email_item *take_batch(struct tc_email_pool *p)
@@ -350,7 +437,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct tc_email_pool *p = w->pool;
-	struct tc_email_item *batch, *last;
+	struct tc_email_item *batch;
 	struct tc_email_conf *c;
 
 	tc_email_nodelay(true);
@@ -365,17 +452,10 @@ static void *worker_main(void *arg)
 		c->refs++;
 		pthread_mutex_unlock(&p->lock);
 
-		run_session(c, batch);
+		run_session(p, c, batch);
 
 		pthread_mutex_lock(&p->lock);
 		tc_email_conf_unref(c);
-		for (last = batch; last->next; last = last->next)
-			;
-		*p->results_tail = batch;
-		p->results_tail = &last->next;
-		/* uv_async_send may be called from any thread; the handle
-		 * lives until every worker was joined. */
-		uv_async_send(p->async);
 	}
 	w->exited = true;
 	pthread_mutex_unlock(&p->lock);

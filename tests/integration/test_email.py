@@ -50,7 +50,7 @@ channels:
     reply_to: noc@example.org
     bounce_address: "bounces+{{delivery}}@example.org"
     sessions: 2
-    timeout: 3s
+    timeout: 20s
     retry: {retry}
 groups:
 {members}""")
