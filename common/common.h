@@ -48,6 +48,11 @@
 #define TC_LIMIT_EMAIL_MESSAGE     (1u << 20)  /* one email as sent: headers and
 						* MIME body (text and HTML at
 						* TC_LIMIT_BODY, base64) */
+#define TC_LIMIT_SMTP_READ         (64u << 10) /* what one SMTP session may read
+						* from its server, plus
+						* TC_LIMIT_SMTP_READ_PER_MSG per
+						* message it carries */
+#define TC_LIMIT_SMTP_READ_PER_MSG 1024
 #define TC_LIMIT_SMTP_REPLY        512         /* an SMTP server's reply text kept
 						* for a record (then escaped and
 						* cut to TC_LIMIT_OUTCOME) */

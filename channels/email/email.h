@@ -62,6 +62,14 @@ bool tc_smtp_classify(const struct tc_smtp_reply *r, enum tc_smtp_stage stage,
  * email workers turn it on. */
 void tc_email_nodelay(bool on);
 
+/* ---- a bound on what a session reads (readcap.c) ----------------------------- */
+/* From now on the calling thread's reads may bring in bytes in all (0: no
+ * bound again); past them a read fails with EMSGSIZE. */
+void tc_email_read_cap(size_t bytes);
+/* Whether a read of this thread failed on the bound since the last
+ * tc_email_read_cap. */
+bool tc_email_read_capped(void);
+
 /* ---- the workers (worker.c) ------------------------------------------------- */
 /* What a session needs of channels.email, copied so a reload may free the
  * configuration while a session runs. Shared by reference. */

@@ -362,10 +362,16 @@ static void run_session(struct tc_email_pool *p, struct tc_email_conf *c,
 		smtp_message_set_application_data_release(m, (void *)(uintptr_t)(i + 1), NULL);
 	}
 	started = true;
+	tc_email_read_cap(TC_LIMIT_SMTP_READ + (size_t)ss->n * TC_LIMIT_SMTP_READ_PER_MSG);
 	if (!smtp_start_session(s))
 		snprintf(err, sizeof(err), "%s",
 			 smtp_strerror(smtp_errno(), ebuf, sizeof(ebuf)) ? ebuf :
 			 "the SMTP session failed");
+	if (tc_email_read_capped())
+		snprintf(ss->why, sizeof(ss->why), "the server sent more than %zu bytes "
+			 "in one session (TC_LIMIT_SMTP_READ), connection closed",
+			 TC_LIMIT_SMTP_READ + (size_t)ss->n * TC_LIMIT_SMTP_READ_PER_MSG);
+	tc_email_read_cap(0);
 report:
 	ss->err = err[0] ? err : NULL;
 	for (i = 0; i < ss->n; i++) {

@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 
 from harness import PEERS, wait_for
 
@@ -86,3 +87,57 @@ def smtpd_messages(dump):
         with open(meta[:-5] + ".eml", "rb") as f:
             out.append((env, email.message_from_bytes(f.read(), policy=email.policy.default)))
     return out
+
+
+class HostileSmtp:
+    """A raw SMTP server on loopback that misbehaves: "silent" accepts and
+    never says a word; "endless" greets, then answers EHLO with "250-"
+    lines without end (until the client goes). Runs in this process's
+    threads; close() stops it. counts["bytes"] is what it wrote."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.counts = {"conns": 0, "bytes": 0}
+        self.stopping = False
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.counts["conns"] += 1
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            if self.mode == "silent":
+                while c.recv(4096):
+                    pass
+                return
+            c.sendall(b"220 hostile ESMTP\r\n")
+            c.recv(4096)  # EHLO
+            line = b"250-" + b"x" * 1000 + b"\r\n"
+            while not self.stopping:
+                c.sendall(line)
+                self.counts["bytes"] += len(line)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass

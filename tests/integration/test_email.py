@@ -4,7 +4,7 @@ parsed with Python's email package."""
 
 import os
 
-from email_peers import (make_cert, sink_messages, smtpd_messages, start_sink,
+from email_peers import (HostileSmtp, make_cert, sink_messages, smtpd_messages, start_sink,
                          start_smtpd)
 from harness import check_counts, delivery_id, wait_for
 
@@ -34,7 +34,7 @@ def templates(env, html=True):
 
 
 def config(env, port, extra="starttls: off", members=MEMBERS,
-           retry="{attempts: 2, base: 50ms, max: 100ms}"):
+           retry="{attempts: 2, base: 50ms, max: 100ms}", timeout="20s"):
     with open(env.config, "w", encoding="utf-8") as f:
         f.write(f"""redis:
   url: unix://{env.redis_sock}
@@ -50,7 +50,7 @@ channels:
     reply_to: noc@example.org
     bounce_address: "bounces+{{delivery}}@example.org"
     sessions: 2
-    timeout: 20s
+    timeout: {timeout}
     retry: {retry}
 groups:
 {members}""")
@@ -257,3 +257,39 @@ def test_auth_over_starttls_and_the_password_stays_secret(env):
                          env.r.xrange(k) if env.r.type(k) == "stream" else [])]))
     for text in (env.log(), r.stdout, r.stderr, dumped):
         assert password not in text
+
+
+def test_endless_reply_is_bounded_and_recorded(env):
+    bad = HostileSmtp("endless")
+    try:
+        setup(env, bad.port, members="""  staff:
+    members:
+      - {name: "Bob Smith", email: bob@example.org, channels: [email]}
+""")
+        rec = send(env, "E1")
+        assert rec["email.failed"] == "1", rec
+        (d,) = env.deliveries("E1").values()
+        assert "the server sent more than" in d["last_outcome"], d
+        assert "TC_LIMIT_SMTP_READ" in d["last_outcome"], d
+        assert env.tocsind_proc.poll() is None
+        # Each of the 2 attempts read at most the bound (64 KiB + 1 KiB
+        # for its one message); the socket buffers hold a little more.
+        assert bad.counts["conns"] == 2, bad.counts
+    finally:
+        bad.close()
+
+
+def test_silent_server_times_out(env):
+    bad = HostileSmtp("silent")
+    try:
+        setup(env, bad.port, timeout="1s", members="""  staff:
+    members:
+      - {name: "Bob Smith", email: bob@example.org, channels: [email]}
+""")
+        rec = send(env, "Q1")
+        assert rec["email.failed"] == "1", rec
+        (d,) = env.deliveries("Q1").values()
+        assert d["last_outcome"] == "no answer from the server (session)", d
+        assert env.tocsind_proc.poll() is None
+    finally:
+        bad.close()
