@@ -3,6 +3,7 @@ loopback (postfix's smtp-sink, Debian's aiosmtpd), every captured message
 parsed with Python's email package."""
 
 import os
+import signal
 
 from email_peers import (HostileSmtp, make_cert, sink_messages, smtpd_messages, start_sink,
                          start_smtpd)
@@ -293,3 +294,28 @@ def test_silent_server_times_out(env):
         assert env.tocsind_proc.poll() is None
     finally:
         bad.close()
+
+
+def test_reload_moves_to_a_new_server_and_session_count(env):
+    port1, dump1 = start_sink(env)
+    setup(env, port1)
+    assert send(env, "L1")["email.sent"] == "2"
+    # Another server and one session: a reload, no restart. Workers past the
+    # new count leave; messages go to the new server only.
+    port2, dump2 = start_smtpd(env)
+    reloads = env.log().count("event=reloaded")
+    config(env, port2)
+    with open(env.config) as f:
+        text = f.read().replace("sessions: 2", "sessions: 1")
+    with open(env.config, "w") as f:
+        f.write(text)
+    env.tocsind_proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: env.log().count("event=reloaded") > reloads, 20, "the reload")
+    assert send(env, "L2")["email.sent"] == "2"
+    got = smtpd_messages(dump2)
+    assert sorted(e["rcpt_tos"][0] for e, _ in got) == ["bob@example.org", "zoe@example.org"]
+    assert len(sink_messages(dump1)) == 2
+    # Stopping joins every worker; LeakSanitizer (on in the tests' ASan
+    # build) would fail tocsind's exit on a leak.
+    assert env.stop(env.tocsind_proc) == 0
+    assert "ERROR: LeakSanitizer" not in env.log() and "AddressSanitizer" not in env.log()
