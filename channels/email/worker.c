@@ -170,8 +170,10 @@ static void event_cb(smtp_session_t s, int event, void *arg, ...)
 			 "name the host in channels.email.server");
 		break;
 	case SMTP_EV_EXTNA_STARTTLS:
-		snprintf(ss->why, sizeof(ss->why), "server offers no STARTTLS and "
-			 "channels.email.starttls is required");
+		/* opportunistic carries on in clear, as configured */
+		if (ss->conf->starttls == TC_STARTTLS_REQUIRED)
+			snprintf(ss->why, sizeof(ss->why), "server offers no STARTTLS "
+				 "and channels.email.starttls is required");
 		break;
 	default:
 		break;
