@@ -319,3 +319,23 @@ def test_reload_moves_to_a_new_server_and_session_count(env):
     # build) would fail tocsind's exit on a leak.
     assert env.stop(env.tocsind_proc) == 0
     assert "ERROR: LeakSanitizer" not in env.log() and "AddressSanitizer" not in env.log()
+
+
+def test_throttling_answer_holds_the_channel_back(env):
+    port, dump = start_smtpd(env, "--throttle")
+    setup(env, port, members="""  staff:
+    members:
+      - {name: "Bob Smith", email: bob@example.org, channels: [email]}
+""", retry="{attempts: 3, base: 10ms, max: 20ms}")
+    rec = send(env, "TH1")
+    assert rec["email.failed"] == "1", rec
+    (d,) = env.deliveries("TH1").values()
+    assert d["attempts"] == 3, d
+    assert d["last_outcome"].startswith("smtp 454 4.7.0 (envelope)"), d
+    # The retry policy alone would resend after 10-20 ms; the throttling
+    # answer holds the channel 1 s, then 2 s: measured where the server saw
+    # each RCPT (the reply to one goes out after it arrived).
+    with open(os.path.join(dump, "throttled.txt")) as f:
+        t = [int(x) for x in f.read().split()]
+    assert len(t) == 3, t
+    assert t[1] - t[0] >= 1000 and t[2] - t[1] >= 2000, t

@@ -12,6 +12,9 @@ it is written under a temporary name and renamed.
   --auth USER         require AUTH (PLAIN, LOGIN) as USER, its password
                       from $SMTPD_PASSWORD; only over TLS
   --reject ADDR       answer RCPT TO:<ADDR> with 550 5.1.1 (repeatable)
+  --throttle          answer every RCPT with "454 4.7.0 Throttling failure"
+                      (as Amazon SES does) and append the time of each, in
+                      ms since the epoch, to DUMP/throttled.txt
 """
 
 import argparse
@@ -20,18 +23,24 @@ import os
 import signal
 import socket
 import ssl
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 
 class Handler:
-    def __init__(self, dump, reject):
+    def __init__(self, dump, reject, throttle):
         self.dump = dump
         self.reject = {a.lower() for a in reject}
+        self.throttle = throttle
         self.n = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.throttle:
+            with open(os.path.join(self.dump, "throttled.txt"), "a") as f:
+                f.write("%d\n" % int(time.time() * 1000))
+            return "454 4.7.0 Throttling failure: Maximum sending rate exceeded."
         if address.lower() in self.reject:
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
         envelope.rcpt_tos.append(address)
@@ -65,6 +74,7 @@ def main():
     ap.add_argument("--require-tls", action="store_true")
     ap.add_argument("--auth")
     ap.add_argument("--reject", action="append", default=[])
+    ap.add_argument("--throttle", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.dump, exist_ok=True)
     password = os.environ.get("SMTPD_PASSWORD", "")
@@ -89,7 +99,7 @@ def main():
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     for attempt in range(20):
         port = a.port or free_port()
-        c = Controller(Handler(a.dump, a.reject), hostname="127.0.0.1", port=port,
+        c = Controller(Handler(a.dump, a.reject, a.throttle), hostname="127.0.0.1", port=port,
                        ready_timeout=30, server_hostname="localhost", **kw)
         try:
             c.start()
