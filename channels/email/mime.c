@@ -29,7 +29,8 @@ static void gmime_start(void)
 	g_mime_init();
 }
 
-/* s with every control character (and DEL) a space, as a new string. */
+/* s with every control character (and DEL) a space, and without spaces
+ * at either end (a subject's final newline), as a new string. */
 static char *one_line(const char *s)
 {
 	char *t = g_strdup(s ? s : "");
@@ -38,7 +39,7 @@ static char *one_line(const char *s)
 	for (p = (unsigned char *)t; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = ' ';
-	return t;
+	return g_strstrip(t);
 }
 
 /* 16 hex characters of SHA-256(tag NUL s), s lowercased when lower. */

@@ -208,6 +208,13 @@ static SSL_CTX *tls_ctx(const struct tc_email_conf *c, char *why, size_t n)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* At most TLS 1.2: under TLS 1.3 the server's session tickets come
+	 * after the handshake, and when they arrive before libesmtp 1.1
+	 * wrote its EHLO, libesmtp takes the readable socket for the EHLO
+	 * reply, reads the tickets, and waits for an answer to a command it
+	 * never sent until the timeout (seen against aiosmtpd with two
+	 * sessions at once). TLS 1.2 sends its ticket inside the handshake. */
+	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
 	if (c->ca_file ? SSL_CTX_load_verify_locations(ctx, c->ca_file, NULL) != 1
 		       : SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		snprintf(why, n, "cannot load the CA certificates of channels.email.ca_file");
