@@ -339,3 +339,38 @@ def test_throttling_answer_holds_the_channel_back(env):
         t = [int(x) for x in f.read().split()]
     assert len(t) == 3, t
     assert t[1] - t[0] >= 1000 and t[2] - t[1] >= 2000, t
+
+
+def test_worker_sockets_get_tcp_nodelay(env):
+    """tocsind's own connect(2) sets TCP_NODELAY on the email workers' SMTP
+    sockets, before connecting: seen from outside with strace."""
+    port, dump = start_sink(env)
+    env.start_redis()
+    templates(env)
+    config(env, port)
+    trace = os.path.join(env.dir, "strace.out")
+    p = env.spawn(["strace", "-f", "-o", trace, "-e", "trace=setsockopt,connect",
+                   os.path.join(env.build, "dispatcher", "tocsind"), "-c", env.config],
+                  "tocsind.log", env=env.env())
+    wait_for(lambda: "event=resumed-pending" in env.log() or p.poll() is not None, 30,
+             "tocsind under strace")
+    assert p.poll() is None, env.log()
+    send(env, "ND1")
+    with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+        child = int(f.read().split()[0])
+    os.kill(child, signal.SIGTERM)
+    p.wait(30)
+    lines = open(trace).read().splitlines()
+    smtp = [i for i, line in enumerate(lines)
+            if " connect(" in line and f"htons({port})" in line]
+    assert len(smtp) >= 1, lines[-20:]
+    for i in smtp:
+        pid, rest = lines[i].split(None, 1)
+        fd = rest[len("connect("):].split(",")[0]
+        before = [line for line in lines[:i] if line.startswith(pid + " ") and
+                  f"setsockopt({fd}, SOL_TCP, TCP_NODELAY, [1]" in line]
+        assert before, (lines[i], [line for line in lines[:i] if line.startswith(pid)][-5:])
+    # No other socket of tocsind gets it (Redis is a unix socket here; no
+    # TCP_NODELAY but on the email workers' connects).
+    nodelay = [line for line in lines if "TCP_NODELAY" in line]
+    assert len(nodelay) == len(smtp), nodelay
