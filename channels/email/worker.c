@@ -64,7 +64,9 @@ struct session {
 	struct tc_email_item *item[TC_EMAIL_BATCH];
 	struct tc_email_item *slot[TC_EMAIL_BATCH]; /* message_cb's view */
 	bool reported[TC_EMAIL_BATCH];
+	bool untouched[TC_EMAIL_BATCH]; /* the session never reached it */
 	unsigned n;
+	unsigned sent;              /* messages the server accepted */
 	char why[160];
 	const char *err;            /* set when the session ended in error */
 };
@@ -73,6 +75,8 @@ static void outcome_of(struct tc_email_item *it, smtp_message_t m,
 		       const struct session *ss);
 static void hand_back(struct tc_email_pool *p, struct tc_email_item *first,
 		      struct tc_email_item **last_next);
+static void requeue(struct tc_email_pool *p, struct tc_email_item *first,
+		    struct tc_email_item **last_next);
 
 static pthread_once_t auth_once = PTHREAD_ONCE_INIT;
 
@@ -138,6 +142,8 @@ static void message_sent(struct session *ss, smtp_message_t m)
 		return;
 	it = ss->item[i - 1];
 	outcome_of(it, m, ss);
+	if (it->o.kind == TC_OUT_SENT)
+		ss->sent++;
 	ss->reported[i - 1] = true;
 	ss->slot[i - 1] = NULL;
 	it->next = NULL;
@@ -292,8 +298,39 @@ static void message_walk(smtp_message_t m, void *arg)
 	struct session *ss = arg;
 	uintptr_t i = (uintptr_t)smtp_message_get_application_data(m);
 
-	if (i > 0 && i <= ss->n && !ss->reported[i - 1])
-		outcome_of(ss->item[i - 1], m, ss);
+	const smtp_status_t *ps = smtp_reverse_path_status(m);
+
+	if (i == 0 || i > ss->n || ss->reported[i - 1])
+		return;
+	outcome_of(ss->item[i - 1], m, ss);
+	ss->untouched[i - 1] = (!ps || ps->code == 0) && !ss->item[i - 1]->given;
+}
+
+/* After a session that delivered something and then broke (a server
+ * that closes after so many messages per connection): the messages it
+ * never reached go back to the front of the queue for the next session,
+ * with no attempt counted; each such round delivers at least one. */
+static void put_back_untouched(struct session *ss)
+{
+	struct tc_email_item *first = NULL, **tail = &first;
+	unsigned i;
+
+	if (ss->sent == 0)
+		return;
+	for (i = 0; i < ss->n; i++) {
+		struct tc_email_item *it = ss->item[i];
+
+		if (ss->reported[i] || !ss->untouched[i])
+			continue;
+		ss->reported[i] = true;
+		memset(&it->o, 0, sizeof(it->o));
+		it->given = it->data_done = it->throttled = false;
+		*tail = it;
+		tail = &it->next;
+	}
+	*tail = NULL;
+	if (first)
+		requeue(ss->pool, first, tail);
 }
 
 /* Sends the batch (a list) over one connection; hands each outcome back
@@ -394,8 +431,10 @@ report:
 		snprintf(it->o.detail, sizeof(it->o.detail), "%s",
 			 ss->why[0] ? ss->why : err[0] ? err : "not sent");
 	}
-	if (started)
+	if (started) {
 		smtp_enumerate_messages(s, message_walk, ss);
+		put_back_untouched(ss);
+	}
 	for (i = 0; i < ss->n; i++) {
 		if (ss->reported[i])
 			continue;
@@ -426,6 +465,19 @@ static void hand_back(struct tc_email_pool *p, struct tc_email_item *first,
 	/* uv_async_send may be called from any thread; the handle lives
 	 * until every worker was joined. */
 	uv_async_send(p->async);
+}
+
+/* Puts the list first..(*last_next) back at the front of the queue. */
+static void requeue(struct tc_email_pool *p, struct tc_email_item *first,
+		    struct tc_email_item **last_next)
+{
+	pthread_mutex_lock(&p->lock);
+	*last_next = p->queue;
+	if (!p->queue)
+		p->queue_tail = last_next;
+	p->queue = first;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* Takes everything queued, up to TC_EMAIL_BATCH, off the queue (locked). */

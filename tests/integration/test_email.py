@@ -374,3 +374,39 @@ def test_worker_sockets_get_tcp_nodelay(env):
     # TCP_NODELAY but on the email workers' connects).
     nodelay = [line for line in lines if "TCP_NODELAY" in line]
     assert len(nodelay) == len(smtp), nodelay
+
+
+def test_messages_a_broken_session_never_reached_cost_no_attempt(env):
+    """A server that takes two messages per connection, then answers 421
+    and closes: the message refused is retried (an attempt), those the
+    session never reached go to the next session with no attempt counted.
+    So each delivery's attempts are 1 + the 421s its own MAIL got (read
+    from the VERP sender, which carries the delivery id)."""
+    port, dump = start_smtpd(env, "--max-per-conn", "2")
+    members = "".join(f'      - {{name: "U{i}", email: u{i}@example.org, channels: [email]}}\n'
+                      for i in range(20))
+    setup(env, port, members="  staff:\n    members:\n" + members,
+          retry="{attempts: 8, base: 10ms, max: 20ms}")
+    with open(env.config) as f:
+        text = f.read().replace("sessions: 2", "sessions: 1")
+    with open(env.config, "w") as f:
+        f.write(text)
+    env.stop(env.tocsind_proc)
+    env.start_tocsind()
+    # Each 421 holds the channel back (1 s, doubling): allow for it.
+    env.xadd_job({"id": "MC1", "template": "outage", "groups": ["staff"],
+                  "incident": "INC-7", "vars": {"service": "Zahlungen"}})
+    rec = env.wait_done("MC1", timeout=150)
+    check_counts(rec)
+    assert rec["email.sent"] == "20", rec
+    refused = {}
+    path = os.path.join(dump, "refused.txt")
+    if os.path.exists(path):
+        for line in open(path).read().split():
+            did = line.split("+", 1)[1].split("@")[0]
+            refused[did] = refused.get(did, 0) + 1
+    for did, d in env.deliveries("MC1").items():
+        assert d["state"] == "sent", d
+        assert d["attempts"] == 1 + refused.get(did, 0), (d, refused)
+    got = smtpd_messages(dump)
+    assert len(got) == 20

@@ -12,12 +12,16 @@ it is written under a temporary name and renamed.
   --auth USER         require AUTH (PLAIN, LOGIN) as USER, its password
                       from $SMTPD_PASSWORD; only over TLS
   --reject ADDR       answer RCPT TO:<ADDR> with 550 5.1.1 (repeatable)
+  --max-per-conn N    answer the MAIL of a connection's message N+1 with
+                      "421 4.7.0 Too many messages in this connection",
+                      append its sender to DUMP/refused.txt and close
   --throttle          answer every RCPT with "454 4.7.0 Throttling failure"
                       (as Amazon SES does) and append the time of each, in
                       ms since the epoch, to DUMP/throttled.txt
 """
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -30,11 +34,24 @@ from aiosmtpd.smtp import AuthResult
 
 
 class Handler:
-    def __init__(self, dump, reject, throttle):
+    def __init__(self, dump, reject, throttle, max_per_conn=0):
+        self.max_per_conn = max_per_conn
         self.dump = dump
         self.reject = {a.lower() for a in reject}
         self.throttle = throttle
         self.n = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        n = getattr(session, "tc_messages", 0) + 1
+        session.tc_messages = n
+        if self.max_per_conn and n > self.max_per_conn:
+            with open(os.path.join(self.dump, "refused.txt"), "a") as f:
+                f.write(address + "\n")
+            asyncio.get_running_loop().call_soon(server.transport.close)
+            return "421 4.7.0 Too many messages in this connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.throttle:
@@ -75,6 +92,7 @@ def main():
     ap.add_argument("--auth")
     ap.add_argument("--reject", action="append", default=[])
     ap.add_argument("--throttle", action="store_true")
+    ap.add_argument("--max-per-conn", type=int, default=0)
     a = ap.parse_args()
     os.makedirs(a.dump, exist_ok=True)
     password = os.environ.get("SMTPD_PASSWORD", "")
@@ -99,7 +117,7 @@ def main():
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     for attempt in range(20):
         port = a.port or free_port()
-        c = Controller(Handler(a.dump, a.reject, a.throttle), hostname="127.0.0.1", port=port,
+        c = Controller(Handler(a.dump, a.reject, a.throttle, a.max_per_conn), hostname="127.0.0.1", port=port,
                        ready_timeout=30, server_hostname="localhost", **kw)
         try:
             c.start()
