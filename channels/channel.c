@@ -78,12 +78,19 @@ unsigned tc_chan_configured(const struct tc_cfg *cfg)
 
 void tc_chan_http_caps(const struct tc_cfg *cfg, unsigned *total, unsigned *per_host)
 {
-	*total = 16;
+	*total = 0;
 	*per_host = 16;
 	if (cfg->webhook.enabled) {
 		*total = cfg->webhook.concurrency;
 		*per_host = cfg->webhook.per_host;
 	}
+	if (cfg->sms.enabled) {
+		*total += TC_SMS_CONNECTIONS * (unsigned)cfg->sms.n_providers;
+		if (*per_host < TC_SMS_CONNECTIONS)
+			*per_host = TC_SMS_CONNECTIONS;
+	}
+	if (!*total)
+		*total = 16;
 }
 
 unsigned tc_chan_parts(enum tc_channel c)
@@ -202,7 +209,22 @@ int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store
 			snprintf(d->source, sizeof(d->source), "job");
 			return TC_EINVAL;
 		}
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if ((job->channels & ready & TC_CH_BIT(c)) && ops_of(c)->job_check &&
+		    ops_of(c)->job_check(cfg, store, job, d) < 0)
+			return TC_EINVAL;
 	return 0;
+}
+
+int tc_chan_cfg_check(const struct tc_cfg *cfg, struct tc_diags *ds)
+{
+	int c, r = 0;
+
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if ((tc_chan_configured(cfg) & TC_CH_BIT(c)) && ops_of(c)->cfg_check &&
+		    ops_of(c)->cfg_check(cfg, ds) < 0)
+			r = TC_EINVAL;
+	return r;
 }
 
 struct tc_chan *tc_chan_new(enum tc_channel c, const struct tc_chan_env *env,

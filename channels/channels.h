@@ -44,6 +44,12 @@ struct tc_outcome {
 	char detail[256];
 	char provider[64];          /* e.g. "webhook" or a provider's name */
 	char provider_id[128];      /* the provider's message id, or "" */
+	bool again;                 /* TRANSIENT, and another route (an SMS
+				     * provider) is left in this round: send
+				     * again at once, without backoff */
+	unsigned segments;          /* the parts a text went as (SMS), or 0 */
+	const char *encoding;       /* ... and their encoding ("gsm7", "ucs2"),
+				     * static text, or NULL */
 };
 
 /* Called once per send, on the loop thread. o is borrowed for the call. */
@@ -79,6 +85,21 @@ void tc_msg_init(struct tc_msg *m);
 /* Frees the parts; m may be initialised again. */
 void tc_msg_release(struct tc_msg *m);
 
+/* What a channel with several routes (SMS providers in failover order)
+ * keeps of one delivery between its calls: opaque to the dispatcher, which
+ * keeps it with the delivery (tc_chan_route_init when planned) and starts
+ * it again when an outcome ends a round (again false). */
+struct tc_chan_route {
+	uint32_t tried;             /* bit i: route i was tried in this round */
+	int next;                   /* the route next_at reserved for, or -1 */
+};
+
+static inline void tc_chan_route_init(struct tc_chan_route *r)
+{
+	r->tried = 0;
+	r->next = -1;
+}
+
 /* A delivery as a channel sees it. Everything is borrowed for the call:
  * a channel copies what it keeps (a message is borrowed until the send's
  * callback ran). */
@@ -89,6 +110,7 @@ struct tc_chan_dlv {
 	const struct tc_member *member;
 	const char *address;        /* the member's address on this channel */
 	const char *vars_json;      /* the job's vars as compact JSON */
+	struct tc_chan_route *route; /* the delivery's, for next_at and send */
 };
 
 /* ---- the channel interface ------------------------------------------------- */
@@ -138,12 +160,20 @@ int tc_chan_compose(enum tc_channel c, const struct tc_cfg *cfg,
 int tc_chan_template_check(const struct tc_tpl_store *store, const char *tpl,
 			   enum tc_channel c, struct tc_diag *d);
 /* Whether job may be accepted under cfg: its groups exist, its channels
- * can send, and its template exists with every part its channels need.
+ * can send, its template exists with every part its channels need, and
+ * each channel's own check passes (SMS: channels.sms.max_per_job).
  * store NULL skips the template (a CLI whose templates do not load here).
  * Returns 0, or TC_EINVAL with d naming the field. The one check that
  * intake, `tocsin send` and `tocsin dead retry` make. */
 int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
 		      const struct tc_job *job, struct tc_diag *d);
+
+/* What the channels check of cfg beyond the configuration's own rules,
+ * with their code (an SMS gateway's body template compiles). Adds each
+ * error to ds (the configuration file, the key's path). Returns 0 or
+ * TC_EINVAL. Called where the configuration and templates are loaded:
+ * tocsind's start and reload, `tocsin check-config`. */
+int tc_chan_cfg_check(const struct tc_cfg *cfg, struct tc_diags *ds);
 
 /* A live channel c sending under cfg (borrowed: it must outlive the
  * channel, or be replaced with tc_chan_set_cfg first). NULL when out of
@@ -207,10 +237,15 @@ typedef bool (*tc_http_allow_fn)(void *data, const struct sockaddr *sa);
  * with its NUL. */
 #define TC_HTTP_ADDR_LEN 56
 
-/* One POST. Everything is borrowed until the callback runs, but url and
- * proxy, which are copied. */
+/* One request, a POST unless method says otherwise. Everything is
+ * borrowed until the callback runs, but url, proxy, ca_file and userpwd,
+ * which are copied. */
 struct tc_http_req {
 	const char *url;
+	const char *method;         /* NULL: POST; else "PUT" (a body either way) */
+	const char *userpwd;        /* "user:password" for HTTP basic
+				       authentication, or NULL; a secret, never
+				       logged */
 	struct curl_slist *headers;
 	const char *body;
 	size_t body_len;
@@ -225,6 +260,10 @@ struct tc_http_req {
 				       asked to CONNECT to the address that
 				       passed; the proxy's own address is not
 				       judged */
+	const char *ca_file;        /* PEM CAs to trust instead of the
+				       system's, or NULL: the system's. Peers
+				       are verified either way (name, dates,
+				       chain) */
 };
 
 struct tc_http_result {
@@ -252,7 +291,7 @@ typedef void (*tc_http_cb)(void *data, const struct tc_http_result *r);
  * libcurl could not start. */
 struct tc_http *tc_http_new(uv_loop_t *loop, unsigned max_total,
 			    unsigned per_host);
-/* Starts a POST; the callback runs later on the loop, never from inside
+/* Starts a request (req->method); the callback runs later on the loop, never from inside
  * this call. Returns 0, or a negative code (then cb is never called). */
 int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 		 tc_http_cb cb, void *data);

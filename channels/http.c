@@ -17,6 +17,8 @@
  * libcurl's connection cache keeps connections alive. A peer's Retry-After
  * is read here, with range checks, never as libcurl's unchecked number: it
  * reaches the caller as a wait of 0 to TC_RETRY_AFTER_MAX_MS, or not at all.
+ * TLS peers are always verified (chain, dates, name; nothing turns it
+ * off): against the request's ca_file when it has one, else the system's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -78,6 +80,8 @@ struct tc_http {
 	unsigned n_free;
 	struct http_xfer *free_list;
 	bool closing;
+	char *sys_cainfo;           /* libcurl's default CA bundle and folder */
+	char *sys_capath;           /* (either may be NULL) */
 };
 
 static void check_done(struct tc_http *h);
@@ -382,6 +386,29 @@ static void check_done(struct tc_http *h)
 	}
 }
 
+/* The CAs libcurl trusts by default, kept to set again on a pooled handle
+ * after a request with its own ca_file (libcurl has no "back to the
+ * default" value). Returns 0 or -ENOMEM. */
+static int sys_cas(struct tc_http *h)
+{
+	CURL *e = curl_easy_init();
+	char *file = NULL, *path = NULL;
+
+	if (!e)
+		return -ENOMEM;
+	(void)curl_easy_getinfo(e, CURLINFO_CAINFO, &file);
+	(void)curl_easy_getinfo(e, CURLINFO_CAPATH, &path);
+	h->sys_cainfo = file ? strdup(file) : NULL;
+	h->sys_capath = path ? strdup(path) : NULL;
+	curl_easy_cleanup(e);
+	if ((file && !h->sys_cainfo) || (path && !h->sys_capath)) {
+		free(h->sys_cainfo);
+		free(h->sys_capath);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 struct tc_http *tc_http_new(uv_loop_t *loop, unsigned max_total,
 			    unsigned per_host)
 {
@@ -389,12 +416,18 @@ struct tc_http *tc_http_new(uv_loop_t *loop, unsigned max_total,
 
 	if (!h)
 		return NULL;
+	if (sys_cas(h) < 0) {
+		free(h);
+		return NULL;
+	}
 	h->loop = loop;
 	h->multi = curl_multi_init();
 	if (!h->multi || uv_timer_init(loop, &h->timer) < 0 ||
 	    uv_idle_init(loop, &h->kick) < 0) {
 		if (h->multi)
 			curl_multi_cleanup(h->multi);
+		free(h->sys_cainfo);
+		free(h->sys_capath);
 		free(h);
 		return NULL;
 	}
@@ -601,11 +634,21 @@ int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+	/* Both set per request (NULL clears): pooled handles keep options. */
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+	curl_easy_setopt(e, CURLOPT_USERPWD, req->userpwd);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 0L);
+	/* A ca_file replaces the system's bundle and folder. It is read for
+	 * each new connection (no cache), so a file changed by the operator
+	 * counts from the next connection; the system's store stays cached.
+	 * libcurl reuses a connection only for the same CAs. */
+	curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file ? req->ca_file : h->sys_cainfo);
+	curl_easy_setopt(e, CURLOPT_CAPATH, req->ca_file ? NULL : h->sys_capath);
+	curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, req->ca_file ? 0L : 86400L);
 	if (req->proxy) {
 		r = proxy_start(h, x, req->url, req->proxy);
 	} else {
@@ -680,6 +723,8 @@ void tc_http_free(struct tc_http *h)
 		free(x);
 	}
 	curl_multi_cleanup(h->multi);
+	free(h->sys_cainfo);
+	free(h->sys_capath);
 	uv_timer_stop(&h->timer);
 	uv_idle_stop(&h->kick);
 	h->open_handles = 2;

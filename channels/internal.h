@@ -30,8 +30,21 @@ struct tc_chan_ops {
 	 * for a channel whose peers send none (webhooks answer at once). */
 	int (*receipt)(void *state, const struct tc_receipt_in *in,
 		       struct tc_receipt *out, char *why, size_t n);
+	/* What this channel asks of a job before it is accepted (a budget),
+	 * beyond tc_chan_job_check's own checks; NULL: nothing. Returns 0,
+	 * or TC_EINVAL with d. */
+	int (*job_check)(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+			 const struct tc_job *job, struct tc_diag *d);
+	/* What it checks of a configuration with its own code (see
+	 * tc_chan_cfg_check); NULL: nothing. */
+	int (*cfg_check)(const struct tc_cfg *cfg, struct tc_diags *ds);
 	void (*close)(void *state);
 };
+
+/* Requests under way to one SMS provider at once: the SMS channel's
+ * concurrency is this per provider. More would only wait inside libcurl
+ * for a connection, where each waiting transfer costs every other one. */
+#define TC_SMS_CONNECTIONS 16
 
 /* open, set_cfg, next_at, send and close are NULL for a channel that
  * composes but cannot send yet (limits then says enabled false). */
@@ -43,6 +56,28 @@ extern const struct tc_chan_ops tc_email_ops, tc_sms_ops, tc_webhook_ops;
 int tc_chan_render(const struct tc_tpl_store *store, const struct tc_chan_dlv *v,
 		   enum tc_part p, const json_t *data, struct tc_msg *msg,
 		   char *why, size_t n);
+
+/* ---- allow lists (ranges.c) ------------------------------------------------ */
+/* An allow list copied out of the configuration, shared by reference by
+ * the sends that started under it (a reload frees the configuration). */
+struct tc_ranges {
+	unsigned refs;
+	size_t n;
+	struct tc_allow a[];
+};
+
+/* A copy of allow[n_allow], names included, with one reference; NULL when
+ * out of memory. */
+struct tc_ranges *tc_ranges_new(const struct tc_allow *allow, size_t n_allow);
+/* Drops a reference; accepts NULL. */
+void tc_ranges_unref(struct tc_ranges *r);
+/* Judges url before anything is resolved: a URL naming an address (with
+ * its port) outside r is refused now (-1, why says it is not in list, the
+ * key's name); a host name is judged with each address it resolves to.
+ * Returns 0 and the host name as a new string in *name (NULL for an
+ * address), or -ENOMEM. */
+int tc_ranges_check_url(const struct tc_ranges *r, const char *url,
+			const char *list, char **name, char *why, size_t n);
 
 /* ---- per destination host: rate and "not before" (hosts.c) ------------- */
 struct tc_hosts;

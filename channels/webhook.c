@@ -13,7 +13,6 @@
  * way and tunnels to the one that passed. Redirects are never followed.
  * An outcome's provider is the address that answered.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,20 +23,10 @@
 
 #include "channels/internal.h"
 
-/* The allow list, copied out of the configuration (its names into the
- * same allocation, after a[n]) and shared by the sends that started under
- * it: a reload may free that configuration while a connection is still
- * being opened. */
-struct wh_ranges {
-	unsigned refs;
-	size_t n;
-	struct tc_allow a[];
-};
-
 struct tc_webhook {
 	struct tc_http *http;
 	const struct tc_webhook_cfg *cfg;
-	struct wh_ranges *ranges;   /* of cfg->allow */
+	struct tc_ranges *ranges;   /* of cfg->allow */
 	struct curl_slist *fixed;   /* content-type, no Expect: */
 	struct tc_hosts *hosts;     /* per host: rate, Retry-After */
 };
@@ -48,7 +37,7 @@ struct tc_webhook {
 struct wh_send {
 	struct tc_webhook *w;
 	char rate_host[256];        /* the URL's host as rates key it (hosts.c) */
-	struct wh_ranges *ranges;   /* a reference, while the request runs */
+	struct tc_ranges *ranges;   /* a reference, while the request runs */
 	char *host;                 /* the URL's host name; NULL for an address */
 	tc_chan_cb cb;
 	void *data;
@@ -84,100 +73,6 @@ static bool allow_sockaddr(void *data, const struct sockaddr *sa)
 	const struct wh_send *s = data;
 
 	return tc_allow_match(s->ranges->a, s->ranges->n, s->host, sa);
-}
-
-static void ranges_unref(struct wh_ranges *r)
-{
-	if (r && --r->refs == 0)
-		free(r);
-}
-
-/* Copies cfg's allow list, names included. */
-static struct wh_ranges *ranges_new(const struct tc_webhook_cfg *cfg)
-{
-	size_t i, len, names = 0;
-	struct wh_ranges *r;
-	char *p;
-
-	for (i = 0; i < cfg->n_allow; i++)
-		if (cfg->allow[i].host)
-			names += strlen(cfg->allow[i].host) + 1;
-	r = malloc(sizeof(*r) + cfg->n_allow * sizeof(struct tc_allow) + names);
-	if (!r)
-		return NULL;
-	r->refs = 1;
-	r->n = cfg->n_allow;
-	p = (char *)&r->a[r->n];
-	for (i = 0; i < r->n; i++) {
-		r->a[i] = cfg->allow[i];
-		if (!cfg->allow[i].host)
-			continue;
-		len = strlen(cfg->allow[i].host) + 1;
-		memcpy(p, cfg->allow[i].host, len);
-		r->a[i].host = p;
-		p += len;
-	}
-	return r;
-}
-
-/* Judges the URL before anything is resolved: a URL naming an address
- * (with its port) outside the list is refused now (-1, why says so); a
- * name is judged with each address it resolves to. Returns 0 and the
- * host name as a new string in *name (NULL for an address). */
-static int allow_url(const struct wh_ranges *r, const char *url, char **name,
-		     char *why, size_t n)
-{
-	CURLU *u = curl_url();
-	char *host = NULL, *port = NULL;
-	struct sockaddr_in6 s6;
-	struct sockaddr_in s4;
-	struct sockaddr *sa = NULL;
-	uint64_t port_no = 0;
-	int rc = -1;
-
-	*name = NULL;
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
-	    tc_parse_uints(port, 65535, &port_no) < 0) {
-		snprintf(why, n, "not a URL");
-		goto out;
-	}
-	if (host[0] == '[') { /* an IPv6 literal comes bracketed */
-		size_t l = strlen(host);
-
-		memmove(host, host + 1, l - 2);
-		host[l - 2] = '\0';
-	}
-	memset(&s4, 0, sizeof(s4));
-	memset(&s6, 0, sizeof(s6));
-	if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
-		s4.sin_family = AF_INET;
-		s4.sin_port = htons((uint16_t)port_no);
-		sa = (struct sockaddr *)&s4;
-	} else if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1) {
-		s6.sin6_family = AF_INET6;
-		s6.sin6_port = htons((uint16_t)port_no);
-		sa = (struct sockaddr *)&s6;
-	}
-	if (sa && !tc_allow_match(r->a, r->n, NULL, sa)) {
-		snprintf(why, n, "destination %.200s is not in channels.webhook.allow",
-			 host);
-		goto out;
-	}
-	if (!sa) {
-		*name = strdup(host);
-		if (!*name) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return rc;
 }
 
 /* What allow refused of host (the URL's name, or NULL for an address)
@@ -312,7 +207,7 @@ static void wh_close(void *state)
 
 	if (!w)
 		return;
-	ranges_unref(w->ranges);
+	tc_ranges_unref(w->ranges);
 	curl_slist_free_all(w->fixed);
 	tc_hosts_free(w->hosts);
 	free(w);
@@ -326,7 +221,7 @@ static void *wh_open(const struct tc_chan_env *env, const struct tc_cfg *cfg)
 		return NULL;
 	w->http = env->http;
 	w->cfg = &cfg->webhook;
-	w->ranges = ranges_new(w->cfg);
+	w->ranges = tc_ranges_new(w->cfg->allow, w->cfg->n_allow);
 	w->hosts = tc_hosts_new(&w->cfg->rate);
 	w->fixed = curl_slist_append(NULL, "content-type: application/json");
 	/* "Name:" with no value makes libcurl leave the header out. */
@@ -344,11 +239,11 @@ static void *wh_open(const struct tc_chan_env *env, const struct tc_cfg *cfg)
 static int wh_set_cfg(void *state, const struct tc_cfg *cfg)
 {
 	struct tc_webhook *w = state;
-	struct wh_ranges *r = ranges_new(&cfg->webhook);
+	struct tc_ranges *r = tc_ranges_new(cfg->webhook.allow, cfg->webhook.n_allow);
 
 	if (!r)
 		return -ENOMEM;
-	ranges_unref(w->ranges);
+	tc_ranges_unref(w->ranges);
 	w->ranges = r;
 	w->cfg = &cfg->webhook;
 	tc_hosts_set_rate(w->hosts, &w->cfg->rate, tc_time_now_ms());
@@ -399,7 +294,7 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 			ra = TC_RETRY_AFTER_MAX_MS;
 		tc_hosts_hold(s->w->hosts, s->rate_host, strlen(s->rate_host), now + ra, now);
 	}
-	ranges_unref(s->ranges);
+	tc_ranges_unref(s->ranges);
 	free(s->host);
 	s->cb(s->data, &o);
 	free(s);
@@ -424,7 +319,8 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	int r;
 
 	memset(&o, 0, sizeof(o));
-	r = allow_url(w->ranges, v->address, &host, o.detail, sizeof(o.detail));
+	r = tc_ranges_check_url(w->ranges, v->address, "channels.webhook.allow", &host,
+				o.detail, sizeof(o.detail));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -468,9 +364,10 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	req.allow = allow_sockaddr;
 	req.allow_data = s;
 	req.proxy = cfg->proxy;
+	req.ca_file = cfg->ca_file;
 	r = tc_http_post(w->http, &req, on_http_done, s);
 	if (r < 0) {
-		ranges_unref(s->ranges);
+		tc_ranges_unref(s->ranges);
 		free(s->host);
 		free(s);
 	}

@@ -65,7 +65,9 @@ static int cancel_report(const char *id, const char *verdict, const char *detail
 int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv)
 {
 	char k_job[TC_KEY_MAX], k_ev[TC_KEY_MAX], k_events[TC_KEY_MAX], now[40];
-	char k_sched[TC_KEY_MAX];
+	char k_sched[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
+	int64_t now_ms = tc_time_now_ms();
+	struct tc_retain keep;
 	const char *id = NULL;
 	bool json = false, bad = false;
 	redisReply *rep;
@@ -88,11 +90,15 @@ int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **ar
 	if (tc_key_job(k_job, sizeof(k_job), cfg->prefix, id) < 0 ||
 	    tc_key_job_events(k_ev, sizeof(k_ev), cfg->prefix, id) < 0 ||
 	    tc_key_events(k_events, sizeof(k_events), cfg->prefix) < 0 ||
-	    tc_key_scheduled(k_sched, sizeof(k_sched), cfg->prefix) < 0)
+	    tc_key_scheduled(k_sched, sizeof(k_sched), cfg->prefix) < 0 ||
+	    tc_key_deliveries(k_dlv, sizeof(k_dlv), cfg->prefix, id) < 0 ||
+	    tc_key_tombstone(k_tomb, sizeof(k_tomb), cfg->prefix, id) < 0)
 		return TC_EXIT_USAGE; /* cannot happen: prefix <= 64, id <= 128 */
-	tc_time_format(tc_time_now_ms(), now, sizeof(now));
-	rep = redisCommand(c, "EVAL %s 4 %s %s %s %s %s %s", tc_lua_cancel, k_job, k_ev,
-			   k_events, k_sched, now, id);
+	tc_time_format(now_ms, now, sizeof(now));
+	tc_retain_args(&keep, cfg->retention_ms, now_ms);
+	rep = redisCommand(c, "EVAL %s 6 %s %s %s %s %s %s %s %s %s %s %s", tc_lua_cancel,
+			   k_job, k_ev, k_events, k_sched, k_dlv, k_tomb, now, id,
+			   keep.ttl, keep.tomb_ttl, keep.expired_at);
 	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING ||
 	    rep->element[1]->type != REDIS_REPLY_STRING) {

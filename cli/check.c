@@ -24,7 +24,7 @@ int tc_cli_job_check(const struct tc_cfg *cfg, const char *cmd, const char *text
 		snprintf(why, n, "out of memory");
 		return TC_EINVAL;
 	}
-	r = tc_job_parse(text, len, sev, "0-1", &job, &d);
+	r = tc_job_parse(text, len, sev, "0-1", tc_cfg_phone_region(cfg), &job, &d);
 	if (r == 0 && tc_tpl_store_load(cfg->templates, &store, ds) < 0) {
 		/* tocsind decides with the templates it loaded; say why the
 		 * template could not be checked here. */

@@ -15,6 +15,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "channels/channels.h"
 #include "cli/cli.h"
 #include "templates/templates.h"
 
@@ -93,6 +94,8 @@ static int cmd_check_config(int argc, char **argv)
 
 		r = tc_tpl_store_load(cfg->templates, &store, ds);
 		tc_tpl_store_free(store);
+		if (r == 0)
+			r = tc_chan_cfg_check(cfg, ds);
 	}
 	if (r < 0) {
 		tc_diags_print(ds, stderr);

@@ -203,7 +203,7 @@ static json_t *read_job_file(const char *path)
 
 /* Builds the job tocsind would get and parses it as tocsind does. Returns
  * 0, or an exit code with the reason printed. */
-static int make_job(struct preview_opts *o, struct tc_job *job)
+static int make_job(struct preview_opts *o, const char *region, struct tc_job *job)
 {
 	json_t *j = o->job_file ? read_job_file(o->job_file) : json_object();
 	json_t *vars, *sev;
@@ -242,7 +242,8 @@ static int make_job(struct preview_opts *o, struct tc_job *job)
 		json_decref(j);
 		return TC_EXIT_FAILED;
 	}
-	r = tc_job_parse(text, strlen(text), (enum tc_severity)stream, "preview", job, &d);
+	r = tc_job_parse(text, strlen(text), (enum tc_severity)stream, "preview", region,
+			 job, &d);
 	if (r == 0 && !json_object_get(j, "id"))
 		snprintf(job->id, sizeof(job->id), "preview"); /* no stream, no entry */
 	json_decref(j);
@@ -286,7 +287,7 @@ static int roster_row(void *data, const struct tc_member *m, unsigned line,
  * reason printed. */
 static int read_roster(struct audience *a)
 {
-	struct tc_roster *r = tc_roster_new(a->g->roster, roster_row, a);
+	struct tc_roster *r = tc_roster_new(a->g->roster, tc_cfg_phone_region(a->cfg), roster_row, a);
 	char *buf = malloc(ROSTER_CHUNK), line[1200];
 	struct tc_diag d;
 	ssize_t n;
@@ -625,7 +626,7 @@ int tc_cli_preview(const struct tc_cfg *cfg, int argc, char **argv)
 	o.vars = json_object();
 	r = parse_opts(&o, argc, argv);
 	if (r == 0)
-		r = make_job(&o, &job);
+		r = make_job(&o, tc_cfg_phone_region(cfg), &job);
 	have_job = r == 0;
 	a.cfg = cfg;
 	a.g = r == 0 ? tc_cfg_group(cfg, o.group) : NULL;

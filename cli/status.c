@@ -16,7 +16,8 @@
 static const char status_help[] =
 	"usage: tocsin [-c FILE] status JOB [--json]\n"
 	"Prints the job's state and its deliveries counted per channel and state.\n"
-	"Exit 0, or 1 if the job does not exist or has failed deliveries.\n";
+	"Exit 0, or 1 if the job does not exist, has expired (its records are\n"
+	"removed dispatcher.retention after it finished) or has failed deliveries.\n";
 
 static const char report_help[] =
 	"usage: tocsin [-c FILE] report JOB [--json]\n"
@@ -319,6 +320,37 @@ static const char *col(struct cols *cols, int c, json_t *d, const char *key,
 	return tc_cli_safe(&cols->b[c], json_string_value(v), json_string_length(v));
 }
 
+/* Under a delivery's row: each other provider tried before (failover)
+ * with why it did not take the message, then the provider that carried
+ * it, its message id and segments. Attempts at the same provider are the
+ * row's TRY count: not listed again. */
+static void report_route(struct cols *cols, json_t *d)
+{
+	json_t *tried = json_object_get(d, "tried"), *t;
+	json_t *segs = json_object_get(d, "segments");
+	const char *last = json_string_value(json_object_get(d, "provider"));
+	const char *p;
+	size_t i, n = json_array_size(tried);
+
+	for (i = 0; i + 1 < n; i++) {
+		t = json_array_get(tried, i);
+		p = json_string_value(json_object_get(t, "provider"));
+		if (!p || (last && strcmp(p, last) == 0))
+			continue;
+		printf("%14s tried %s: %s\n", "", col(cols, COL_GROUP, t, "provider", "?"),
+		       col(cols, COL_OUTCOME, t, "outcome", ""));
+	}
+	if (json_is_string(json_object_get(d, "provider_message_id")) &&
+	    json_string_length(json_object_get(d, "provider_message_id")))
+		printf("%14s via %s, message id %s\n", "",
+		       col(cols, COL_GROUP, d, "provider", "?"),
+		       col(cols, COL_OUTCOME, d, "provider_message_id", ""));
+	if (json_is_integer(segs))
+		printf("%14s %lld segment%s, %s\n", "", json_integer_value(segs),
+		       json_integer_value(segs) == 1 ? "" : "s",
+		       col(cols, COL_OUTCOME, d, "encoding", "?"));
+}
+
 /* Prints one delivery of the report: did (dlen bytes) and its record. */
 static void report_row(struct cols *cols, const redisReply *did, const redisReply *text,
 		       bool json, bool first)
@@ -344,6 +376,7 @@ static void report_row(struct cols *cols, const redisReply *did, const redisRepl
 		       col(cols, COL_MEMBER, d, "member", ""),
 		       col(cols, COL_ADDRESS, d, "address", ""),
 		       col(cols, COL_OUTCOME, d, "last_outcome", ""));
+		report_route(cols, d);
 	}
 	json_decref(d);
 }
@@ -398,12 +431,54 @@ static int report(const struct tc_cfg *cfg, redisContext *c, const char *id, boo
 	return code;
 }
 
+/* Says what the tombstone of job id holds once its records expired
+ * (dispatcher.retention after it finished). Returns 0 when there is one
+ * (shown), -1 when there is none either, TC_EREDIS when Redis failed. */
+static int show_tombstone(const struct tc_cfg *cfg, redisContext *c, const char *id,
+			  bool json)
+{
+	char key[TC_KEY_MAX];
+	redisReply *rec;
+	json_t *o;
+
+	if (tc_key_tombstone(key, sizeof(key), cfg->prefix, id) < 0)
+		return -1;
+	rec = redisCommand(c, "HGETALL %s", key);
+	if (!rec || rec->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rec);
+		return TC_EREDIS;
+	}
+	if (rec->elements == 0) {
+		freeReplyObject(rec);
+		return -1;
+	}
+	if (json) {
+		o = json_pack("{s:o,s:b,s:s,s:s,s:s,s:s}", "job",
+			      tc_cli_json_string(id, strlen(id)), "expired", 1,
+			      "state", str(rec, "state"), "done_at", str(rec, "done_at"),
+			      "expired_at", str(rec, "expired_at"),
+			      "planned", str(rec, "planned"));
+		if (!o || tc_cli_json_print(stdout, o, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+			printf("{}\n");
+		json_decref(o);
+	} else {
+		tc_cli_puts(stdout, "job %s: expired", id);
+		put_field(" (it was %s", rec, "state");
+		put_field(" at %s;", rec, "done_at");
+		put_field(" its %s deliveries' records", rec, "planned");
+		put_field(" expired at %s, dispatcher.retention after)\n", rec,
+			  "expired_at");
+	}
+	freeReplyObject(rec);
+	return 0;
+}
+
 int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 		  int argc, char **argv)
 {
 	const char *id = NULL;
 	bool json = false, done, bad = false;
-	int r;
+	int r, t;
 
 	if (!cfg) {
 		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stdout);
@@ -417,7 +492,13 @@ int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 	if (strcmp(cmd, "report") == 0)
 		return report(cfg, c, id, json);
 	r = tc_cli_progress(cfg, c, id, json ? TC_SHOW_JSON : TC_SHOW_SUMMARY, &done);
-	if (r == -1)
-		tc_cli_puts(stderr, "tocsin status: no job '%s'\n", id);
+	/* An expired job exits 1 like a missing one: its counts are gone. */
+	if (r == -1) {
+		t = show_tombstone(cfg, c, id, json);
+		if (t == TC_EREDIS)
+			return TC_EXIT_REDIS;
+		if (t == -1)
+			tc_cli_puts(stderr, "tocsin status: no job '%s'\n", id);
+	}
 	return r == TC_EREDIS ? TC_EXIT_REDIS : r != 0 ? TC_EXIT_FAILED : TC_EXIT_OK;
 }

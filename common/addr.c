@@ -1,9 +1,10 @@
 /*
- * Addresses: what an email address, a phone number and a webhook URL must
- * look like before tocsin accepts them. Checks are deliberately strict
+ * Addresses: what an email address and a webhook URL must
+ * look like before tocsin accepts them (phone numbers: phone.cc). Checks are deliberately strict
  * about shape and silent about reachability.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,31 +42,49 @@ bad:
 	return TC_EINVAL;
 }
 
-int tc_addr_phone_normalize(const char *s, char *out, char *why, size_t n)
+static const char *phone_why(enum tc_phone_err e)
 {
-	char tmp[17];
-	size_t o = 0;
-	const char *p;
-
-	if (*s != '+')
-		goto bad;
-	tmp[o++] = '+';
-	for (p = s + 1; *p; p++) {
-		if (*p == ' ' || *p == '-' || *p == '.' || *p == '(' || *p == ')')
-			continue;
-		if (!isdigit((unsigned char)*p) || o >= 16)
-			goto bad;
-		tmp[o++] = *p;
+	switch (e) {
+	case TC_PHONE_NO_COUNTRY:
+		return "no country: write it as +<country> <number>, or set "
+		       "channels.sms.default_region";
+	case TC_PHONE_TOO_SHORT:
+		return "too short";
+	case TC_PHONE_TOO_LONG:
+		return "too long";
+	case TC_PHONE_BAD_COUNTRY:
+		return "no such country code";
+	case TC_PHONE_BAD_LENGTH:
+		return "not a possible length for its country";
+	default:
+		return "not a phone number";
 	}
-	tmp[o] = '\0';
-	/* E.164: a country code that does not start with 0, at most 15 digits. */
-	if (o < 8 || tmp[1] == '0')
-		goto bad;
-	memcpy(out, tmp, o + 1);
+}
+
+int tc_addr_phone_normalize(const char *s, const char *region, char *out,
+			    enum tc_phone_kind *kind, char *why, size_t n)
+{
+	char shown[TC_LIMIT_LOG_VALUE + 16];
+	enum tc_phone_err e;
+
+	*kind = TC_PHONE_OTHER;
+	tc_log_quote(shown, sizeof(shown), s);
+	if (strlen(s) > TC_PHONE_MAX_INPUT) {
+		snprintf(why, n, "phone number %.80s longer than %d bytes", shown,
+			 TC_PHONE_MAX_INPUT);
+		return TC_EINVAL;
+	}
+	e = tc_phone_e164(s, region, out, TC_E164_MAX + 1, kind);
+	if (e == TC_PHONE_NO_MEMORY) {
+		snprintf(why, n, "out of memory");
+		return -ENOMEM;
+	}
+	if (e != TC_PHONE_OK) {
+		snprintf(why, n, "not a possible phone number %.100s: %s", shown,
+			 phone_why(e));
+		return TC_EINVAL;
+	}
 	return 0;
-bad:
-	snprintf(why, n, "not an E.164 number '%.200s'", s);
-	return TC_EINVAL;
 }
 
 int tc_addr_url_check(const char *s, char *why, size_t n)

@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "common/phone.h"
+
 /* The struct that embeds member at ptr (libuv handles, list links). */
 #ifndef container_of
 #define container_of(ptr, type, member) \
@@ -63,6 +65,25 @@
 #define TC_RETRY_AFTER_MAX_MS      3600000     /* a peer's Retry-After is cut to an hour */
 #define TC_LIMIT_HOSTS             65536       /* destination hosts whose rate and
 						* Retry-After are tracked at once */
+/* tocsind's HTTP listener (listener/): what one client may send and hold.
+ * One request per connection; a request past a limit is answered with
+ * the status named and the connection closed. */
+#define TC_LIMIT_HTTP_CONNECTIONS  256         /* open connections; a new one past
+						* it closes an older one (the oldest
+						* still sending its request or done,
+						* else the oldest) */
+#define TC_LIMIT_HTTP_TARGET       2048        /* request target (path and query)
+						* bytes: 414 past it */
+#define TC_LIMIT_HTTP_HEADERS      64          /* header fields: 431 past it */
+#define TC_LIMIT_HTTP_HEADER_BYTES (16u << 10) /* header names and values, summed:
+						* 431 past it */
+#define TC_LIMIT_HTTP_BODY         (64u << 10) /* request body bytes: 413 past it */
+#define TC_LIMIT_HTTP_REQUEST_MS   10000       /* the whole request must arrive
+						* within this of connecting: else
+						* 408 and closed */
+#define TC_LIMIT_HTTP_WRITE_MS     10000       /* the client must take the answer
+						* within this: else closed */
+#define TC_LIMIT_HTTP_RESPONSE     (4u << 20)  /* one response body (a scrape) */
 /* What one Redis reply can make tocsind allocate, checked as hiredis reads
  * it, before each object is made (dispatcher/poison.c). A reply is counted
  * as TC_REDIS_OBJ_COST per object, plus a string's bytes and 8 bytes per
@@ -118,6 +139,56 @@ int tc_buf_printf(struct tc_buf *b, const char *fmt, ...)
 /* Returns the data and forgets it: the caller frees it with free(). Returns
  * an allocated empty string for an empty buffer, NULL if out of memory. */
 char *tc_buf_take(struct tc_buf *b);
+
+/* ---- metrics (metrics.c): a Prometheus text registry ------------------- */
+/* A registry holds collectors; a scrape calls each, in the order added,
+ * to write its families with the tc_mout_* functions. Collectors write
+ * what they already hold in memory: a scrape never waits on Redis or the
+ * network. Label values must come from bounded sets (channel, state,
+ * severity and provider names, limit names), never from jobs or
+ * addresses; they are escaped anyway. Channels add their own collector
+ * (per-provider circuit state, tokens) with tc_metrics_add. */
+struct tc_metrics;
+struct tc_mout {
+	struct tc_buf *b;
+	int err;                  /* the first append that failed, or 0 */
+};
+typedef void (*tc_metrics_fn)(struct tc_mout *o, void *data);
+
+/* A new empty registry; NULL when out of memory. Free with tc_metrics_free. */
+struct tc_metrics *tc_metrics_new(void);
+void tc_metrics_free(struct tc_metrics *m);
+/* Adds collector fn with data (borrowed until removed or the registry is
+ * freed). Returns 0 or -ENOMEM. */
+int tc_metrics_add(struct tc_metrics *m, tc_metrics_fn fn, void *data);
+/* Removes the collector added with fn and data, if any. */
+void tc_metrics_remove(struct tc_metrics *m, tc_metrics_fn fn, void *data);
+/* Writes every collector's families to b. Returns 0, or TC_ELIMIT /
+ * -ENOMEM when b could not hold them (b then holds a cut exposition). */
+int tc_metrics_write(const struct tc_metrics *m, struct tc_buf *b);
+
+/* Starts a family: "# HELP name help" and "# TYPE name type" (counter,
+ * gauge or histogram). */
+void tc_mout_family(struct tc_mout *o, const char *name, const char *type,
+		    const char *help);
+/* One sample: name{labels} value. labels is NULL (none) or a NULL-ended
+ * list of name, value, name, value ...; values are escaped. */
+void tc_mout_sample(struct tc_mout *o, const char *name, const char *const *labels,
+		    double value);
+
+/* A latency histogram with fixed buckets (TC_HIST_BOUNDS, seconds). */
+#define TC_HIST_BUCKETS 12
+struct tc_hist {
+	uint64_t bucket[TC_HIST_BUCKETS]; /* observations <= each bound */
+	uint64_t count;
+	double sum;
+};
+extern const double tc_hist_bounds[TC_HIST_BUCKETS];
+void tc_hist_observe(struct tc_hist *h, double seconds);
+/* Writes h's name_bucket (cumulative, with le="+Inf"), name_sum and
+ * name_count samples with labels (as tc_mout_sample takes them). */
+void tc_mout_hist(struct tc_mout *o, const char *name, const char *const *labels,
+		  const struct tc_hist *h);
 
 /* ---- diagnostics ------------------------------------------------------- */
 /* One error that points at where it is: fixed storage, no allocation. */
@@ -267,10 +338,19 @@ int64_t tc_json_int(const json_t *o, const char *key, int64_t min, int64_t max);
 /* Each returns 0, or TC_EINVAL with a message in why (n bytes) such as
  * "not an email address 'ada@'". */
 int tc_addr_email_check(const char *s, char *why, size_t n);
-/* Normalizes a phone number to E.164 ("+44 20 7946 0000" ->
- * "+442079460000"; spaces, dots, dashes and parentheses are dropped).
- * out has at least 17 bytes. */
-int tc_addr_phone_normalize(const char *s, char *out, char *why, size_t n);
+#define TC_E164_MAX        16   /* "+" and at most 15 digits */
+#define TC_PHONE_MAX_INPUT 64   /* bytes of a phone number as written (a
+				 * longer one is refused before parsing) */
+
+/* Normalizes a phone number to E.164 with libphonenumber (common/phone.cc):
+ * "+44 7911 123456" -> "+447911123456", or a national spelling
+ * "(415) 555-0100" in region (ISO 3166, "US"; NULL or "": none, then the
+ * number needs its +country). Accepted when libphonenumber finds it
+ * possible for its country. Returns 0 with out (at least TC_E164_MAX + 1
+ * bytes) and *kind; TC_EINVAL with why such as "not a possible phone
+ * number \"12\": too short"; -ENOMEM. */
+int tc_addr_phone_normalize(const char *s, const char *region, char *out,
+			    enum tc_phone_kind *kind, char *why, size_t n);
 /* An absolute http:// or https:// URL with a host. */
 int tc_addr_url_check(const char *s, char *why, size_t n);
 
@@ -333,16 +413,21 @@ struct tc_member {
 	char *phone;
 	char *webhook;
 	unsigned channels; /* TC_CH_BIT mask; 0: the group's (or the job's) */
+	bool landline;     /* phone is a fixed line (libphonenumber): no SMS
+			    * goes to it (tc_member_address) */
 };
 
-/* Validates one member from any source and normalizes its phone. Adds one
- * diagnostic per problem (with path prefix `path`, e.g.
- * "groups.oncall.members[2]") to ds; returns 0 or TC_EINVAL. Checks: name
- * present, every address valid, each listed channel has its address, and at
- * least one address. */
-int tc_member_check(struct tc_member *m, const char *source, unsigned line,
-		    const char *path, struct tc_diags *ds);
-/* The address m has for channel c, or NULL. */
+/* Validates one member from any source and normalizes its phone to
+ * E.164 (a national spelling in region, channels.sms.default_region; NULL
+ * or "": none). Adds one diagnostic per problem (with path prefix `path`,
+ * e.g. "groups.oncall.members[2]") to ds; returns 0 or TC_EINVAL. Checks:
+ * name present, every address valid, each listed channel has its address,
+ * at least one address, and no fixed-line phone for a member that may get
+ * SMS (sms among its channels, or no channels of its own). */
+int tc_member_check(struct tc_member *m, const char *region, const char *source,
+		    unsigned line, const char *path, struct tc_diags *ds);
+/* The address m has for channel c, or NULL (a fixed-line phone is none
+ * for sms). */
 const char *tc_member_address(const struct tc_member *m, enum tc_channel c);
 /* Deep copy; NULL when out of memory. */
 struct tc_member *tc_member_dup(const struct tc_member *m);
@@ -375,10 +460,13 @@ struct tc_job {
  * whether its groups and template exist: that needs the configuration).
  * json/len is the stream entry's `job` field, stream the severity of the
  * stream it came from, entry the stream entry id (the job id is
- * "<severity>-<entry>" when the job has none). Returns 0 and fills *job (release with tc_job_release), or
+ * "<severity>-<entry>" when the job has none), region the default region
+ * of its recipients' phone numbers (channels.sms.default_region, "" or NULL:
+ * none). Returns 0 and fills *job (release with tc_job_release), or
  * TC_EINVAL / TC_ELIMIT with d naming the field. */
 int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
-		 const char *entry, struct tc_job *job, struct tc_diag *d);
+		 const char *entry, const char *region, struct tc_job *job,
+		 struct tc_diag *d);
 void tc_job_release(struct tc_job *job);
 /* The id of a job written without one: "<severity>-<entry id>" (entry
  * ids are unique per stream only). Writes it into out (n bytes) and
@@ -415,6 +503,11 @@ int tc_key_jobs(char *out, size_t n, const char *prefix, enum tc_severity s);
 int tc_key_job(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_deliveries(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_id);
+/* <prefix>:tombstone:{<id>}: what is left of a job once its keys expired
+ * (dispatcher.retention after it finished): state, done_at, expired_at and
+ * planned, kept as long again, so that `tocsin status` can say so and the
+ * job id is not accepted again meanwhile. */
+int tc_key_tombstone(char *out, size_t n, const char *prefix, const char *job_id);
 int tc_key_retry(char *out, size_t n, const char *prefix);
 int tc_key_scheduled(char *out, size_t n, const char *prefix);
 int tc_key_dead(char *out, size_t n, const char *prefix);
@@ -430,9 +523,18 @@ extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
 	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[];
 
+/* FINISH's and CANCEL's last three arguments, for a job finished at now_ms
+ * whose keys are kept retention_ms: the keys' time to live, the
+ * tombstone's (twice that) and when the keys expire (RFC 3339). */
+struct tc_retain {
+	char ttl[24], tomb_ttl[24], expired_at[40];
+};
+void tc_retain_args(struct tc_retain *out, uint64_t retention_ms, int64_t now_ms);
+
 #define TC_LIMIT_OUTCOME   256         /* a delivery's last outcome in its record */
 #define TC_LIMIT_PROVIDER  64          /* a provider's name in a record */
 #define TC_LIMIT_PROVIDER_ID 128       /* a provider's message id in a record */
+#define TC_LIMIT_TRIED     4096        /* a record's `tried` list, in bytes */
 #define TC_LIMIT_RECORD    (96u << 10) /* one delivery record's JSON: holds
 					* every field at its limit, escaped */
 
@@ -453,6 +555,12 @@ struct tc_record {
 	const char *reasons;        /* every failed attempt's outcome, while
 				     * retrying: a parked delivery leaves memory
 				     * and comes back from its record */
+	const char *tried;          /* each attempt's {"provider","outcome"},
+				     * as JSON array items, at most
+				     * TC_LIMIT_TRIED bytes; written when not
+				     * empty */
+	unsigned segments;          /* an SMS text's segments; written when > 0 */
+	const char *encoding;       /* ... and its encoding, with segments */
 };
 
 /* Appends rec to b as one JSON object, valid whatever the strings hold:

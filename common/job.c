@@ -149,7 +149,8 @@ static int parse_groups(json_t *v, struct tc_job *job, struct tc_diag *d)
 	return 0;
 }
 
-static int parse_recipients(json_t *v, struct tc_job *job, struct tc_diag *d)
+static int parse_recipients(json_t *v, const char *region, struct tc_job *job,
+			    struct tc_diag *d)
 {
 	struct tc_diags *ds;
 	char p[64];
@@ -179,7 +180,7 @@ static int parse_recipients(json_t *v, struct tc_job *job, struct tc_diag *d)
 			break;
 		job->n_recipients++;
 		ds->n = ds->dropped = 0;
-		if (tc_member_check(&job->recipients[i], "job", 0, p, ds) < 0) {
+		if (tc_member_check(&job->recipients[i], region, "job", 0, p, ds) < 0) {
 			*d = ds->item[0];
 			r = TC_EINVAL;
 			break;
@@ -308,8 +309,8 @@ static int parse_not_yet(const char *k, json_t *v, struct tc_diag *d)
 }
 
 /* Dispatches one top-level member to its parser. */
-static int parse_field(const char *k, json_t *v, struct tc_job *job,
-		       struct tc_diag *d)
+static int parse_field(const char *k, json_t *v, const char *region,
+		       struct tc_job *job, struct tc_diag *d)
 {
 	char q[TC_LIMIT_LOG_VALUE + 16];
 
@@ -320,7 +321,7 @@ static int parse_field(const char *k, json_t *v, struct tc_job *job,
 	if (strcmp(k, "groups") == 0)
 		return parse_groups(v, job, d);
 	if (strcmp(k, "recipients") == 0)
-		return parse_recipients(v, job, d);
+		return parse_recipients(v, region, job, d);
 	if (strcmp(k, "channels") == 0)
 		return tc_json_channels(v, &job->channels, "channels", d);
 	if (strcmp(k, "severity") == 0)
@@ -342,7 +343,8 @@ static int parse_field(const char *k, json_t *v, struct tc_job *job,
 }
 
 int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
-		 const char *entry, struct tc_job *job, struct tc_diag *d)
+		 const char *entry, const char *region, struct tc_job *job,
+		 struct tc_diag *d)
 {
 	json_error_t err;
 	json_t *root;
@@ -377,7 +379,7 @@ int tc_job_parse(const char *json, size_t len, enum tc_severity stream,
 		goto out;
 	}
 	json_object_foreach(root, k, v) {
-		r = parse_field(k, v, job, d);
+		r = parse_field(k, v, region, job, d);
 		if (r < 0)
 			goto out;
 	}

@@ -33,6 +33,11 @@ int tc_key_job_events(char *out, size_t n, const char *prefix, const char *job_i
 	return key(out, n, snprintf(out, n, "%s:job:{%s}:events", prefix, job_id));
 }
 
+int tc_key_tombstone(char *out, size_t n, const char *prefix, const char *job_id)
+{
+	return key(out, n, snprintf(out, n, "%s:tombstone:{%s}", prefix, job_id));
+}
+
 int tc_key_retry(char *out, size_t n, const char *prefix)
 {
 	return key(out, n, snprintf(out, n, "%s:retry", prefix));
@@ -56,4 +61,13 @@ int tc_key_events(char *out, size_t n, const char *prefix)
 int tc_key_msgid(char *out, size_t n, const char *prefix, const char *provider)
 {
 	return key(out, n, snprintf(out, n, "%s:msgid:{%s}", prefix, provider));
+}
+
+void tc_retain_args(struct tc_retain *out, uint64_t retention_ms, int64_t now_ms)
+{
+	snprintf(out->ttl, sizeof(out->ttl), "%llu", (unsigned long long)retention_ms);
+	snprintf(out->tomb_ttl, sizeof(out->tomb_ttl), "%llu",
+		 2 * (unsigned long long)retention_ms);
+	tc_time_format(now_ms + (int64_t)retention_ms, out->expired_at,
+		       sizeof(out->expired_at));
 }

@@ -20,10 +20,11 @@ static int check_text(const char *v, const char *field, const char *source,
 	return TC_EINVAL;
 }
 
-int tc_member_check(struct tc_member *m, const char *source, unsigned line,
-		    const char *path, struct tc_diags *ds)
+int tc_member_check(struct tc_member *m, const char *region, const char *source,
+		    unsigned line, const char *path, struct tc_diags *ds)
 {
-	char why[300], p[300], e164[17];
+	char why[300], p[300], e164[TC_E164_MAX + 1];
+	enum tc_phone_kind kind;
 	int c, bad = 0;
 
 	if (!m->name || !m->name[0]) {
@@ -39,14 +40,35 @@ int tc_member_check(struct tc_member *m, const char *source, unsigned line,
 		bad = 1;
 	}
 	if (m->phone) {
-		if (tc_addr_phone_normalize(m->phone, e164, why, sizeof(why)) < 0) {
-			snprintf(p, sizeof(p), "%s.phone", path);
+		snprintf(p, sizeof(p), "%s.phone", path);
+		m->landline = false;
+		if (tc_addr_phone_normalize(m->phone, region, e164, &kind, why,
+					    sizeof(why)) < 0) {
 			tc_diags_add(ds, source, line, p, "%s", why);
 			bad = 1;
-		} else {
-			/* E.164 is never longer than what it came from. */
+		} else if (kind == TC_PHONE_FIXED_LINE &&
+			   (m->channels & TC_CH_BIT(TC_CH_SMS))) {
+			tc_diags_add(ds, source, line, p, "%s is a fixed line, which cannot "
+				     "receive SMS: list this member's channels without sms",
+				     e164);
+			bad = 1;
+		} else if (strlen(e164) <= strlen(m->phone)) {
 			memcpy(m->phone, e164, strlen(e164) + 1);
+		} else {
+			/* A national spelling gains its country code. */
+			char *e = strdup(e164);
+
+			if (!e) {
+				tc_diags_add(ds, source, line, p, "out of memory");
+				bad = 1;
+			} else {
+				free(m->phone);
+				m->phone = e;
+			}
 		}
+		/* Kept for calls, never texted: the group's or the job's
+		 * channels may include sms when the member names none. */
+		m->landline = kind == TC_PHONE_FIXED_LINE;
 	}
 	if (m->webhook && tc_addr_url_check(m->webhook, why, sizeof(why)) < 0) {
 		snprintf(p, sizeof(p), "%s.webhook", path);
@@ -54,7 +76,9 @@ int tc_member_check(struct tc_member *m, const char *source, unsigned line,
 		bad = 1;
 	}
 	for (c = 0; c < TC_CH_COUNT; c++) {
-		if (!(m->channels & TC_CH_BIT(c)) || tc_member_address(m, c))
+		/* a fixed line listed for sms was reported above */
+		if (!(m->channels & TC_CH_BIT(c)) || tc_member_address(m, c) ||
+		    (c == TC_CH_SMS && m->landline))
 			continue;
 		snprintf(p, sizeof(p), "%s.channels", path);
 		tc_diags_add(ds, source, line, p, "channel '%s' needs %s",
@@ -77,7 +101,7 @@ const char *tc_member_address(const struct tc_member *m, enum tc_channel c)
 	case TC_CH_EMAIL:
 		return m->email;
 	case TC_CH_SMS:
-		return m->phone;
+		return m->landline ? NULL : m->phone;
 	case TC_CH_WEBHOOK:
 		return m->webhook;
 	default:
@@ -108,6 +132,7 @@ struct tc_member *tc_member_dup(const struct tc_member *m)
 		return NULL;
 	}
 	d->channels = m->channels;
+	d->landline = m->landline;
 	return d;
 }
 

@@ -59,6 +59,17 @@ int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 	r |= add_uint(b, rec->pass);
 	r |= tc_buf_adds(b, ",\"plan\":");
 	r |= add_uint(b, rec->plan);
+	if (rec->segments) {
+		r |= tc_buf_adds(b, ",\"segments\":");
+		r |= add_uint(b, rec->segments);
+		r |= add_str(b, ",\"encoding\":", rec->encoding, 8);
+	}
+	/* Built by the dispatcher of escaped strings: valid JSON items. */
+	if (rec->tried && rec->tried[0]) {
+		r |= tc_buf_adds(b, ",\"tried\":[");
+		r |= tc_buf_add(b, rec->tried, strnlen(rec->tried, TC_LIMIT_TRIED));
+		r |= tc_buf_addc(b, ']');
+	}
 	if (rec->state == TC_DS_RETRYING) {
 		r |= tc_buf_adds(b, ",\"next_attempt_ms\":");
 		r |= add_uint(b, rec->next_attempt_ms > 0 ? (uint64_t)rec->next_attempt_ms : 0);

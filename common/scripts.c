@@ -52,14 +52,15 @@
 	"end\n"
 
 /* KEYS: job record, deliveries, job events, <prefix>:scheduled, the job's
- * stream. ARGV: now, job id, entry ref, template, severity, incident,
+ * stream, the job's tombstone. ARGV: now, job id, entry ref, template, severity, incident,
  * initial state, the job's JSON text (kept as field `job`, for `tocsin
  * dead retry` and for waking it), write, send_at (ms, 0 if none), now
  * (ms), group, entry id, then the job's first deliveries as PLAN's
  * triples, their records made for pass 1. Returns {verdict, state,
  * pass[, planned]}: verdict "new", "resumed" (the same stream entry seen
  * before: a restart, or a job woken by tc_lua_wake) or "duplicate"
- * (another entry already used this job id); pass counts the times the job
+ * (another entry already used this job id, or its records expired and
+ * left a tombstone); pass counts the times the job
  * was started, so PLAN can tell a restart's leftovers from a member listed
  * twice in this pass. On the first pass the deliveries are planned in the
  * same step (what PLAN would return for them): a new job costs one round
@@ -72,6 +73,9 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"local cur = redis.call('HGET', KEYS[1], 'entry')\n"
 	"if cur and cur ~= ARGV[3] then\n"
 	"  return {'duplicate', redis.call('HGET', KEYS[1], 'state') or '', 0}\n"
+	"end\n"
+	"if not cur and redis.call('EXISTS', KEYS[6]) == 1 then\n"
+	"  return {'duplicate', redis.call('HGET', KEYS[6], 'state') or '', 0}\n"
 	"end\n"
 	"local verdict = 'resumed'\n"
 	"if not cur then\n"
@@ -172,12 +176,32 @@ const char tc_lua_move[] =
 	"end\n"
 	"return (#ARGV - 3) / 8\n";
 
-/* KEYS: job record, job stream, <prefix>:events, job events. ARGV: group,
- * entry id, now, job id, and (or "" when this pass did not go through the
- * audience) the members reached on no channel and the roster rows skipped.
+/* The end of a finished job's keys, shared by FINISH and CANCEL: its
+ * record, deliveries and audit trail expire ttl ms from now
+ * (dispatcher.retention), and its tombstone, written now, outlives them by
+ * as long again (tomb_ttl = 2 * ttl): state st, done_at, expired_at (when
+ * the keys go) and planned. Doing this in the finishing step itself means
+ * no finished job is ever left without an expiry. */
+#define LUA_RETAIN_FN \
+	"local function retain(job, dlv, ev, tomb, st, done_at, ttl, tomb_ttl,\n" \
+	"                      expired_at)\n" \
+	"  redis.call('PEXPIRE', job, ttl)\n" \
+	"  redis.call('PEXPIRE', dlv, ttl)\n" \
+	"  redis.call('PEXPIRE', ev, ttl)\n" \
+	"  redis.call('HSET', tomb, 'state', st, 'done_at', done_at,\n" \
+	"    'expired_at', expired_at,\n" \
+	"    'planned', redis.call('HGET', job, 'planned') or '0')\n" \
+	"  redis.call('PEXPIRE', tomb, tomb_ttl)\n" \
+	"end\n"
+
+/* KEYS: job record, job stream, <prefix>:events, job events, deliveries,
+ * tombstone. ARGV: group, entry id, now, job id, and (or "" when this pass
+ * did not go through the audience) the members reached on no channel and
+ * the roster rows skipped, then retain()'s ttl, tomb_ttl and expired_at.
  * Marks the job done (or leaves it cancelled, if an operator cancelled it),
- * acknowledges its entry and tells the watchers, in one step. */
-const char tc_lua_finish[] =
+ * acknowledges its entry, tells the watchers and sets its keys to expire,
+ * in one step. */
+const char tc_lua_finish[] = LUA_RETAIN_FN
 	"if ARGV[5] ~= '' then\n"
 	"  redis.call('HSET', KEYS[1], 'unreachable', ARGV[5], 'roster_errors', ARGV[6])\n"
 	"end\n"
@@ -188,6 +212,8 @@ const char tc_lua_finish[] =
 	"redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])\n"
 	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[4],\n"
 	"  'event', st, 'at', ARGV[3])\n"
+	"retain(KEYS[1], KEYS[5], KEYS[4], KEYS[6], st, ARGV[3], ARGV[7], ARGV[8],\n"
+	"  ARGV[9])\n"
 	"return st\n";
 
 /* KEYS: <prefix>:dead, job stream, <prefix>:events. ARGV: group, entry id,
@@ -204,14 +230,16 @@ const char tc_lua_dead[] =
 	"  'at', ARGV[7])\n"
 	"return 1\n";
 
-/* KEYS: job record, job events, <prefix>:events, <prefix>:scheduled.
- * ARGV: now, job id.
+/* KEYS: job record, job events, <prefix>:events, <prefix>:scheduled,
+ * deliveries, tombstone. ARGV: now, job id, then retain()'s ttl, tomb_ttl
+ * and expired_at.
  * Returns {verdict, detail}: {"none", ""} without a record, {"done",
  * done_at} or {"cancelled", cancelled_at} when there was nothing to do,
  * {"now", previous state} when this call cancelled it. A job asleep
  * until its send_at (no tocsind holds it) leaves <prefix>:scheduled and is
- * finished here: its record gets done_at. */
-const char tc_lua_cancel[] =
+ * finished here: its record gets done_at and its keys expire (a running
+ * job's do when its tocsind finishes it). */
+const char tc_lua_cancel[] = LUA_RETAIN_FN
 	"if redis.call('EXISTS', KEYS[1]) == 0 then return {'none', ''} end\n"
 	"local st = redis.call('HGET', KEYS[1], 'state') or ''\n"
 	"if st == 'done' then\n"
@@ -227,6 +255,8 @@ const char tc_lua_cancel[] =
 	"  'event', 'cancelled', 'at', ARGV[1])\n"
 	"if redis.call('ZREM', KEYS[4], ARGV[2]) == 1 then\n"
 	"  redis.call('HSET', KEYS[1], 'done_at', ARGV[1])\n"
+	"  retain(KEYS[1], KEYS[5], KEYS[2], KEYS[6], 'cancelled', ARGV[1], ARGV[3],\n"
+	"    ARGV[4], ARGV[5])\n"
 	"end\n"
 	"return {'now', st}\n";
 

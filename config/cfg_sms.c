@@ -99,12 +99,13 @@ static bool kind_has(int kind, const char *name)
  * 1..11 letters, digits and spaces with at least one letter. */
 static bool sender_ok(char *s)
 {
-	char e164[17], why[64];
+	char e164[TC_E164_MAX + 1], why[300];
+	enum tc_phone_kind kind;
 	size_t i, len = strlen(s);
 	bool letter = false;
 
 	if (s[0] == '+') {
-		if (tc_addr_phone_normalize(s, e164, why, sizeof(why)) < 0)
+		if (tc_addr_phone_normalize(s, NULL, e164, &kind, why, sizeof(why)) < 0)
 			return false;
 		memcpy(s, e164, strlen(e164) + 1);
 		return true;
@@ -256,7 +257,7 @@ static void load_providers(struct tc_load *ld, struct tc_ymap *m,
 
 static const char *const sms_keys[] = {
 	"max_segments", "overflow", "default_region", "max_per_job", "allow",
-	"breaker", "providers", "retry", NULL
+	"breaker", "providers", "retry", "connect_timeout", "timeout", NULL
 };
 static const char *const breaker_keys[] = { "failures", "cooldown", NULL };
 static const char *const overflow_names[] = { "truncate", "reject", NULL };
@@ -354,6 +355,10 @@ void tc_cfg_read_sms(struct tc_load *ld, struct tc_ymap *ch)
 			      &s->n_allow) == TC_V_NONE)
 		default_allow(ld, s);
 	load_breaker(ld, &m, &s->breaker);
+	(void)tc_yaml_get_duration(ld, &m, "connect_timeout", 1, TC_DURATION_MAX,
+				   &s->connect_timeout_ms);
+	(void)tc_yaml_get_duration(ld, &m, "timeout", 1, TC_DURATION_MAX,
+				   &s->timeout_ms);
 	/* A bad max_segments was reported: providers are not judged by it. */
 	load_providers(ld, &m, segments == TC_V_BAD ? 1 : s->max_segments, s);
 	tc_yaml_get_retry(ld, &m, &s->retry);

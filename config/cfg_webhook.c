@@ -1,7 +1,7 @@
 /*
  * cfg_webhook: the rules of channels.webhook: caps, timeouts, the
  * Standard Webhooks secret (decoded here, never shown), the allow list,
- * the rate per destination host, the proxy and retries.
+ * the rate per destination host, the proxy, the CAs to trust and retries.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 
 static const char *const webhook_keys[] = {
 	"concurrency", "per_host", "connect_timeout", "timeout", "secret", "allow",
-	"rate", "proxy", "retry", NULL
+	"rate", "proxy", "ca_file", "retry", NULL
 };
 
 static int b64_value(char c)
@@ -162,6 +162,7 @@ void tc_cfg_read_webhook(struct tc_load *ld, struct tc_ymap *ch)
 				&w->n_allow);
 	tc_yaml_get_rate(ld, &m, 1, NULL, &w->rate);
 	load_proxy(ld, &m, w);
+	w->ca_file = tc_val_ca_file(ld, &m, "ca_file");
 	tc_yaml_get_retry(ld, &m, &w->retry);
 }
 

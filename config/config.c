@@ -73,6 +73,8 @@ static void set_defaults(struct tc_cfg *cfg)
 	cfg->sms.max_segments = 3;
 	cfg->sms.overflow = TC_OVERFLOW_TRUNCATE;
 	cfg->sms.max_per_job = 100000;
+	cfg->sms.connect_timeout_ms = 3000;
+	cfg->sms.timeout_ms = 10000;
 	cfg->sms.breaker = (struct tc_breaker_cfg){ 5, 30000 };
 	cfg->sms.retry = (struct tc_retry_cfg){ 5, 5000, 600000 };
 }
@@ -201,6 +203,7 @@ void tc_cfg_free(struct tc_cfg *cfg)
 		free(cfg->webhook.allow[i].host);
 	free(cfg->webhook.allow);
 	free(cfg->webhook.proxy);
+	free(cfg->webhook.ca_file);
 	free(cfg->email.host);
 	free(cfg->email.ca_file);
 	free(cfg->email.username);
@@ -269,6 +272,11 @@ const struct tc_group *tc_cfg_group(const struct tc_cfg *cfg, const char *name)
 		if (strcmp(cfg->groups[i].name, name) == 0)
 			return &cfg->groups[i];
 	return NULL;
+}
+
+const char *tc_cfg_phone_region(const struct tc_cfg *cfg)
+{
+	return cfg->sms.default_region;
 }
 
 const struct tc_escalation *tc_cfg_escalation(const struct tc_cfg *cfg,

@@ -38,6 +38,8 @@ struct tc_webhook_cfg {
 	struct tc_rate_cfg rate;   /* per destination host; 0/0: no limit */
 	char *proxy;               /* "http://host:port", or NULL: no proxy
 				      (never one from the environment) */
+	char *ca_file;             /* PEM CAs trusted instead of the system's,
+				      or NULL: the system's */
 	struct tc_retry_cfg retry;
 };
 
@@ -134,6 +136,8 @@ struct tc_sms_cfg {
 				      default: public */
 	size_t n_allow;
 	struct tc_breaker_cfg breaker;
+	uint64_t connect_timeout_ms; /* of each provider request, default 3s */
+	uint64_t timeout_ms;       /* ... in all, default 10s */
 	struct tc_sms_provider *providers; /* in failover order */
 	size_t n_providers;
 	struct tc_retry_cfg retry;
@@ -175,7 +179,8 @@ struct tc_cfg {
 	uint64_t shutdown_grace_ms;
 	uint64_t retention_ms;     /* a finished job's keys expire this long
 				      after done: 1s..400d, default 30d */
-	char *listen;              /* "host:port", NULL when absent */
+	char *listen;              /* "host:port", NULL when absent (tocsind
+				    * then listens on 127.0.0.1:8725) */
 	char *public_url;          /* NULL when absent */
 	char *ack_secret;          /* NULL when absent */
 	char *templates;           /* absolute folder */
@@ -210,6 +215,9 @@ int tc_cfg_load(const char *path, enum tc_cfg_mode mode, struct tc_cfg **out,
 void tc_cfg_free(struct tc_cfg *cfg);
 /* The group named name, or NULL. */
 const struct tc_group *tc_cfg_group(const struct tc_cfg *cfg, const char *name);
+/* The region phone numbers written nationally are read in
+ * (channels.sms.default_region), "" for none. */
+const char *tc_cfg_phone_region(const struct tc_cfg *cfg);
 /* The escalation policy named name, or NULL. */
 const struct tc_escalation *tc_cfg_escalation(const struct tc_cfg *cfg,
 					      const char *name);
@@ -229,9 +237,11 @@ struct tc_roster;
 typedef int (*tc_roster_cb)(void *data, const struct tc_member *m,
 			    unsigned line, const struct tc_diag *d);
 
-/* A new parser; source names the file in diagnostics. NULL if out of
- * memory. */
-struct tc_roster *tc_roster_new(const char *source, tc_roster_cb cb, void *data);
+/* A new parser; source names the file in diagnostics; region is the
+ * default region of phone numbers (channels.sms.default_region, "" for
+ * none). NULL if out of memory. */
+struct tc_roster *tc_roster_new(const char *source, const char *region,
+				tc_roster_cb cb, void *data);
 /* Parses n more bytes. Returns 0, the callback's non-zero value, or
  * TC_EINVAL / TC_ELIMIT for a fault that stops the file (bad header, record
  * over TC_LIMIT_ROSTER_ROW_BYTES, too many rows) with *d filled. */

@@ -214,6 +214,10 @@ char *tc_val_shown_path(struct tc_load *ld, const char *rel);
  * regular file; reported as key name of m if not. */
 char *tc_val_existing_path(struct tc_load *ld, struct tc_ymap *m, const char *name,
 			   const char *rel, bool want_dir);
+/* Key name of m, if present: a readable file holding at least one PEM
+ * certificate (CAs to trust instead of the system's). Returns its
+ * canonical path (new), or NULL when absent or reported. */
+char *tc_val_ca_file(struct tc_load *ld, struct tc_ymap *m, const char *name);
 
 /* ---- the sections ------------------------------------------------------------ */
 void tc_cfg_read_redis(struct tc_load *ld, struct tc_ymap *top);       /* cfg_service.c */

@@ -60,6 +60,7 @@ struct tc_roster {
 	int stop;                  /* non-zero: the sticky result */
 	struct tc_diag diag;       /* why, when stop is set */
 	struct tc_diags *checks;   /* tc_member_check's, one record at a time */
+	char region[3];            /* of national phone numbers, or "" */
 };
 
 static void set_stop(struct tc_roster *r, int rc, unsigned line, const char *fmt,
@@ -299,7 +300,7 @@ static void read_record(struct tc_roster *r)
 	}
 	r->checks->n = 0;
 	r->checks->dropped = 0;
-	if (tc_member_check(&m, r->source, r->rec_line, "", r->checks) < 0) {
+	if (tc_member_check(&m, r->region, r->source, r->rec_line, "", r->checks) < 0) {
 		d = r->checks->item[0];
 		/* The path is the column: "phone", not ".phone". */
 		if (d.path[0] == '.')
@@ -404,12 +405,14 @@ static void feed_bytes(struct tc_roster *r, const char *buf, size_t n)
 	}
 }
 
-struct tc_roster *tc_roster_new(const char *source, tc_roster_cb cb, void *data)
+struct tc_roster *tc_roster_new(const char *source, const char *region,
+				tc_roster_cb cb, void *data)
 {
 	struct tc_roster *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
+	snprintf(r->region, sizeof(r->region), "%s", region ? region : "");
 	r->source = strdup(source);
 	r->checks = calloc(1, sizeof(*r->checks));
 	if (!r->source || !r->checks ||

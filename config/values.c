@@ -16,6 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
 #include "config/config_internal.h"
 
 /* ---- typed values ------------------------------------------------------------ */
@@ -507,6 +510,48 @@ char *tc_val_existing_path(struct tc_load *ld, struct tc_ymap *m, const char *na
 					  tc_yaml_errtext(errno, eb, sizeof(eb)));
 	}
 	free(abs);
+	return real;
+}
+
+/* A file of CAs in PEM, read here as TLS will read it (OpenSSL's
+ * X509_STORE_load_file), so a file that trusts nothing fails at load, not
+ * at the first delivery. */
+char *tc_val_ca_file(struct tc_load *ld, struct tc_ymap *m, const char *name)
+{
+	char q[TC_SHOW_BYTES], eb[128], *rel = NULL, *real = NULL;
+	X509_STORE *st = NULL;
+	unsigned long e;
+
+	if (tc_yaml_get_str(ld, m, name, 0, &rel) != TC_V_OK)
+		return NULL;
+	real = tc_val_existing_path(ld, m, name, rel, false);
+	if (!real)
+		goto out;
+	st = X509_STORE_new();
+	if (!st) {
+		ld->oom = true;
+		goto bad;
+	}
+	if (X509_STORE_load_file(st, real) != 1) {
+		e = ERR_peek_error();
+		if (ERR_GET_LIB(e) == ERR_LIB_SYS)
+			tc_yaml_bad_value(ld, m, name, "cannot read '%s': %s",
+					  tc_yaml_shows(q, sizeof(q), rel),
+					  tc_yaml_errtext(ERR_GET_REASON(e), eb,
+							  sizeof(eb)));
+		else
+			tc_yaml_bad_value(ld, m, name, "no PEM certificate in '%s'",
+					  tc_yaml_shows(q, sizeof(q), rel));
+		goto bad;
+	}
+	goto out;
+bad:
+	free(real);
+	real = NULL;
+out:
+	ERR_clear_error();
+	X509_STORE_free(st);
+	free(rel);
 	return real;
 }
 

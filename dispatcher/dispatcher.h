@@ -16,6 +16,7 @@
 #include "channels/channels.h"
 #include "common/common.h"
 #include "config/config.h"
+#include "listener/listener.h"
 #include "templates/templates.h"
 
 #define TC_PLAN_BATCH    128 /* deliveries per PLAN script call */
@@ -32,6 +33,9 @@
 			       * no run slot (past it they count again) */
 #define TC_WAKE_POLL_MS  5000 /* the longest a due sleeping job waits to be woken */
 #define TC_WAKE_BATCH    256  /* sleeping jobs woken per script call */
+#define TC_BEAT_MS       1000 /* the loop's heartbeat, for /healthz */
+#define TC_HEALTH_LOOP_MS 5000 /* a heartbeat older than this: the loop is
+				* stuck or starved, /healthz says 503 */
 
 /* ---- Redis connections (redis.c) ------------------------------------------ */
 struct tc_rconn;
@@ -122,6 +126,13 @@ struct tc_dlv {
 				     * its units are reserved for then */
 	uint64_t plan_write;        /* the PLAN call that planned it */
 	struct tc_buf reasons;      /* every attempt's outcome, for the dead letter */
+	uint64_t sent_ns;           /* uv_hrtime when the attempt under way began */
+	struct tc_buf tried;        /* every attempt's provider and outcome, as the
+				     * record's JSON array's items (TC_LIMIT_TRIED) */
+	struct tc_chan_route route; /* the channel's, between its calls */
+	unsigned segments;          /* of the last attempt's text (a text's
+				     * parts), or 0 */
+	const char *encoding;       /* ... and its encoding (static), or NULL */
 };
 
 /* ---- a job being worked on (run.c) ---------------------------------------- */
@@ -187,6 +198,24 @@ struct tc_run {
 	unsigned n_move;            /* transitions in the batch */
 };
 
+/* ---- what tocsind counts since it started, for /metrics (metrics.c) ------- */
+enum tc_job_end { TC_JOB_DONE, TC_JOB_CANCELLED, TC_JOB_INVALID, TC_JOB_DUPLICATE,
+		  TC_JOB_END_COUNT };
+/* Counts that live in Redis, read with one O(1) command each per
+ * heartbeat: jobs asleep until send_at (ZCARD <prefix>:scheduled),
+ * retries due or waiting, of every instance (ZCARD <prefix>:retry), dead
+ * letters (XLEN <prefix>:dead). */
+enum tc_redis_count { TC_RC_ASLEEP, TC_RC_RETRY, TC_RC_DEAD, TC_RC_COUNT };
+struct tc_stats {
+	uint64_t jobs[TC_JOB_END_COUNT];             /* jobs ended here, by how */
+	uint64_t moves[TC_CH_COUNT][TC_DS_COUNT];    /* deliveries moved to each state */
+	struct tc_hist latency[TC_CH_COUNT];         /* an attempt, start to outcome */
+	long long redis[TC_RC_COUNT];                /* -1 until read */
+	uint64_t redis_at_ns;                        /* uv_hrtime of the last reading */
+	uint64_t beat_ns;                            /* uv_hrtime of the last heartbeat */
+	uint64_t lag_ns;                             /* ... and how late it came */
+};
+
 /* ---- the daemon ------------------------------------------------------------- */
 struct tc_disp {
 	uv_loop_t *loop;
@@ -239,6 +268,10 @@ struct tc_disp {
 	bool dirty;
 	uint64_t peeked_ns;         /* uv_hrtime of the last look at intake */
 	uv_signal_t sigterm, sigint, sighup;
+	struct tc_stats stats;
+	struct tc_metrics *metrics; /* what /metrics shows: ours, the listener's */
+	struct tc_listener *listener; /* NULL until started */
+	uv_timer_t beat;            /* the heartbeat */
 	const char *cfg_path;       /* for reloads */
 	bool reloading, reload_again;
 	uv_timer_t grace;
@@ -261,6 +294,21 @@ bool tc_disp_channel_ready(const struct tc_disp *d, enum tc_channel c);
 /* Whether an entry of stream s is being worked on here. */
 bool tc_disp_has_entry(const struct tc_disp *d, enum tc_severity s,
 		       const char *entry);
+
+/* serve.c: the HTTP listener's routes (/healthz, /metrics) */
+/* Starts the heartbeat and, on cfg's listen address, the listener with its
+ * routes. Returns 0, or a negative errno with the reason logged. */
+int tc_serve_start(struct tc_disp *d);
+/* Stops the listener and the heartbeat (shutdown). */
+void tc_serve_stop(struct tc_disp *d);
+
+/* metrics.c: tocsind's own families */
+/* Adds tocsind's collectors (jobs, deliveries, queues, Redis, the
+ * listener) to d->metrics. Returns 0 or -ENOMEM. */
+int tc_disp_metrics_add(struct tc_disp *d);
+/* Asks Redis for the tc_redis_count figures (answers land in d->stats);
+ * nothing while the command connection is down. */
+void tc_disp_metrics_refresh(struct tc_disp *d);
 
 /* claim.c: heartbeat of our entries, XAUTOCLAIM of others' idle ones */
 int tc_claim_start(struct tc_disp *d);
@@ -387,6 +435,9 @@ void tc_park_hurry(struct tc_disp *d, const struct tc_run *r);
  * as Redis has them, for the next pass. */
 void tc_park_drop(struct tc_disp *d, const struct tc_run *r);
 void tc_park_stop(struct tc_disp *d);
+/* Adds the parked deliveries per channel to waiting[], and those whose
+ * time came by now to due[] (TC_CH_COUNT each), for /metrics. */
+void tc_park_count(const struct tc_disp *d, int64_t now, double *waiting, double *due);
 /* run.c: runs that take a run slot (TC_ACTIVE_JOBS): all but those only
  * waiting for parked retries, up to TC_WAITING_JOBS of them. */
 unsigned tc_runs_active(const struct tc_disp *d);
@@ -405,10 +456,11 @@ void tc_wake_stop(struct tc_disp *d);
 
 /* roster_reader.c: a roster file read with uv_fs, parsed as it comes */
 typedef void (*tc_rr_fn)(void *data);
-/* Starts reading path; ready is called whenever members are queued or the
- * file ended. NULL when out of memory. */
+/* Starts reading path (phone numbers in national spelling are in region,
+ * "" for none); ready is called whenever members are queued or the file
+ * ended. NULL when out of memory. */
 struct tc_roster_reader *tc_rr_new(uv_loop_t *loop, const char *path,
-				   tc_rr_fn ready, void *data);
+				   const char *region, tc_rr_fn ready, void *data);
 /* The next member (borrowed until the next call), or NULL when none is
  * queued now; *bad is set, and *why filled, for a row that did not
  * validate (then the member is NULL and the row is reported). */

@@ -63,6 +63,7 @@ static void dead_letter(struct tc_disp *d, enum tc_severity s, const char *entry
 	for (i = 0; i < 14; i++)
 		lens[i] = strlen(argv[i]);
 	lens[11] = body ? (body_len > TC_LIMIT_JOB_BYTES ? TC_LIMIT_JOB_BYTES : body_len) : 0;
+	d->stats.jobs[TC_JOB_INVALID]++;
 	tc_log(TC_LOG_WARN, "intake", "stream=%s entry=%s event=%s reason=%s, dead-lettered",
 	       tc_severity_name(s), entry, event, tc_log_quote(q, sizeof(q), reason));
 	if (tc_rconn_cmd(d->cmd, dead_done, NULL, 14, argv, lens) < 0)
@@ -104,7 +105,8 @@ void tc_intake_entry(struct tc_disp *d, enum tc_severity s, const redisReply *e)
 			    "invalid");
 		return;
 	}
-	if (tc_job_parse(body->str, body->len, s, id->str, &job, &diag) == 0) {
+	if (tc_job_parse(body->str, body->len, s, id->str, tc_cfg_phone_region(d->cfg),
+			 &job, &diag) == 0) {
 		if (tc_chan_job_check(d->cfg, d->templates, &job, &diag) == 0) {
 			tc_run_start(d, &job, body->str, body->len);
 			return;

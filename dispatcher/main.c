@@ -128,6 +128,7 @@ static void close_all(struct tc_disp *d)
 	tc_run_break_all(d);
 	tc_http_free(d->http);
 	d->http = NULL;
+	tc_serve_stop(d);
 	tc_rconn_free(d->intake);
 	tc_rconn_free(d->cmd);
 	d->intake = d->cmd = NULL;
@@ -222,6 +223,8 @@ static int load(const char *path, struct tc_disp *d)
 	r = tc_cfg_load(path, TC_CFG_DAEMON, &d->cfg, ds);
 	if (r == 0)
 		r = tc_tpl_store_load(d->cfg->templates, &d->templates, ds);
+	if (r == 0)
+		r = tc_chan_cfg_check(d->cfg, ds);
 	if (r < 0) {
 		tc_diags_print(ds, stderr);
 		tc_log(TC_LOG_ERROR, "tocsind", "event=config-invalid file=%s errors=%zu",
@@ -279,6 +282,10 @@ static int start(struct tc_disp *d)
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_hup, SIGHUP);
+	/* Before the Redis connections: a listen address in use stops the
+	 * start with nothing to undo but handles. */
+	if (tc_serve_start(d) < 0)
+		return 1;
 	d->cmd = tc_rconn_new(d->loop, d->cfg, "cmd", TC_REDIS_STALL_MS,
 			      cmd_up, conn_down, d);
 	/* intake waits in XREADGROUP BLOCK on purpose: allow for it. */
@@ -339,6 +346,7 @@ int main(int argc, char **argv)
 		uv_walk(d.loop, walk_close, NULL);
 		uv_run(d.loop, UV_RUN_DEFAULT);
 	}
+	tc_metrics_free(d.metrics);
 	free(d.retry_heap);
 	free(d.parked);
 	for (opt = 0; opt < TC_CH_COUNT; opt++)

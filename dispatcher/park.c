@@ -147,6 +147,30 @@ void tc_park_drop(struct tc_disp *d, const struct tc_run *r)
 }
 
 /* The member and address of a record read back, into a new delivery. */
+/* What a record keeps of the attempts before (tried, segments, encoding),
+ * back into v. A record is read back, never trusted: only an array of
+ * objects within TC_LIMIT_TRIED is taken, and known encodings. */
+static void restore_tried(struct tc_dlv *v, const json_t *o)
+{
+	json_t *t = json_object_get(o, "tried");
+	const char *enc = json_string_value(json_object_get(o, "encoding"));
+	char *text;
+	size_t i;
+
+	v->segments = (unsigned)tc_json_int(o, "segments", 0, 1000);
+	v->encoding = !enc ? NULL : strcmp(enc, "gsm7") == 0 ? "gsm7" :
+		      strcmp(enc, "ucs2") == 0 ? "ucs2" : NULL;
+	if (!json_is_array(t) || !json_array_size(t))
+		return;
+	for (i = 0; i < json_array_size(t); i++)
+		if (!json_is_object(json_array_get(t, i)))
+			return;
+	text = json_dumps(t, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text && strlen(text) > 2)
+		(void)tc_buf_add(&v->tried, text + 1, strlen(text) - 2);
+	free(text);
+}
+
 static struct tc_dlv *from_record(const struct unpark *u, const char *text, size_t len)
 {
 	json_t *o = json_loadb(text, len, 0, NULL);
@@ -181,6 +205,7 @@ static struct tc_dlv *from_record(const struct unpark *u, const char *text, size
 	v->plan_write = (uint64_t)tc_json_int(o, "plan", 0, INT64_MAX);
 	if (STR("reasons"))
 		(void)tc_buf_adds(&v->reasons, STR("reasons"));
+	restore_tried(v, o);
 #undef STR
 out:
 	json_decref(o);
@@ -258,4 +283,14 @@ void tc_park_stop(struct tc_disp *d)
 	tc_park_drop(d, NULL);
 	uv_timer_stop(&d->park_timer);
 	uv_close((uv_handle_t *)&d->park_timer, NULL);
+}
+
+void tc_park_count(const struct tc_disp *d, int64_t now, double *waiting, double *due)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_parked; i++) {
+		waiting[d->parked[i].ch]++;
+		due[d->parked[i].ch] += d->parked[i].due_ms <= now;
+	}
 }

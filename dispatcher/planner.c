@@ -51,6 +51,8 @@ struct tc_dlv *tc_dlv_new(struct tc_run *r, enum tc_channel c, const char *addre
 	tc_delivery_id(r->job.id, c, address, v->id);
 	tc_msg_init(&v->msg);
 	tc_buf_init(&v->reasons, TC_LIMIT_REASONS);
+	tc_buf_init(&v->tried, TC_LIMIT_TRIED);
+	tc_chan_route_init(&v->route);
 	r->live++;
 	r->disp->live++;
 	return v;
@@ -62,6 +64,7 @@ void tc_dlv_free(struct tc_dlv *v)
 	v->run->disp->live--;
 	tc_msg_release(&v->msg);
 	tc_buf_release(&v->reasons);
+	tc_buf_release(&v->tried);
 	free(v);
 }
 
@@ -98,6 +101,7 @@ void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
 			}
 		} else {
 			r->planned++;
+			r->disp->stats.moves[v->ch][TC_DS_QUEUED]++;
 		}
 		v->state = s;
 		/* A retry that was waiting when tocsind stopped keeps its time:
@@ -169,7 +173,8 @@ static bool expand_roster(struct tc_run *r, const struct tc_group *g)
 	bool bad;
 
 	if (!r->rr) {
-		r->rr = tc_rr_new(r->disp->loop, g->roster, roster_ready, r);
+		r->rr = tc_rr_new(r->disp->loop, g->roster, tc_cfg_phone_region(r->disp->cfg),
+			      roster_ready, r);
 		if (!r->rr) {
 			tc_run_break(r, "out of memory");
 			return false;

@@ -3,7 +3,8 @@
  * loop thread (uv_queue_work), and swaps them in between two loop turns.
  * A new configuration with any error is refused, its errors logged, and
  * the old one kept; one that changes what identifies this instance in Redis
- * (redis.url, redis.prefix, dispatcher.consumer) needs a restart.
+ * (redis.url, redis.prefix, dispatcher.consumer), or its listen address,
+ * needs a restart.
  *
  * Keeps true: work in flight is neither dropped nor sent again. Runs look
  * groups and channel settings up when they use them; deliveries copied what
@@ -31,6 +32,8 @@ static void reload_work(uv_work_t *w)
 	rl->r = tc_cfg_load(rl->d->cfg_path, TC_CFG_DAEMON, &rl->cfg, &rl->ds);
 	if (rl->r == 0)
 		rl->r = tc_tpl_store_load(rl->cfg->templates, &rl->store, &rl->ds);
+	if (rl->r == 0)
+		rl->r = tc_chan_cfg_check(rl->cfg, &rl->ds);
 }
 
 static bool differ(const char *a, const char *b)
@@ -52,6 +55,8 @@ static const char *needs_restart(const struct tc_cfg *old, const struct tc_cfg *
 		return "redis.prefix";
 	if (strcmp(old->consumer, new->consumer) != 0)
 		return "dispatcher.consumer";
+	if (differ(old->listen, new->listen))
+		return "listen";
 	return NULL;
 }
 

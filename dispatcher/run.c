@@ -157,6 +157,9 @@ static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
 	} else if (rep->type == REDIS_REPLY_ERROR) {
 		tc_run_break(r, rep->str);
 	} else {
+		d->stats.jobs[rep->type == REDIS_REPLY_STRING &&
+			      strcmp(rep->str, "cancelled") == 0 ?
+			      TC_JOB_CANCELLED : TC_JOB_DONE]++;
 		tc_log(TC_LOG_INFO, "run", "job=%s event=%s planned=%llu final=%llu",
 		       r->job.id, rep->type == REDIS_REPLY_STRING ? rep->str : "done",
 		       (unsigned long long)r->planned, (unsigned long long)r->finals);
@@ -167,30 +170,40 @@ static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
 
 static void run_finish(struct tc_run *r)
 {
-	char k_stream[TC_KEY_MAX], k_events[TC_KEY_MAX], now[40];
+	const struct tc_cfg *cfg = r->disp->cfg;
+	char k_stream[TC_KEY_MAX], k_events[TC_KEY_MAX], k_tomb[TC_KEY_MAX], now[40];
 	char unreachable[24], roster_errors[24];
-	const char *argv[13];
+	int64_t now_ms = tc_time_now_ms();
+	struct tc_retain keep;
+	const char *argv[18];
 
-	tc_key_jobs(k_stream, sizeof(k_stream), r->disp->cfg->prefix, r->job.severity);
-	tc_key_events(k_events, sizeof(k_events), r->disp->cfg->prefix);
-	tc_time_format(tc_time_now_ms(), now, sizeof(now));
+	tc_key_jobs(k_stream, sizeof(k_stream), cfg->prefix, r->job.severity);
+	tc_key_events(k_events, sizeof(k_events), cfg->prefix);
+	tc_key_tombstone(k_tomb, sizeof(k_tomb), cfg->prefix, r->job.id);
+	tc_time_format(now_ms, now, sizeof(now));
+	tc_retain_args(&keep, cfg->retention_ms, now_ms);
 	argv[0] = "EVAL";
 	argv[1] = tc_lua_finish;
-	argv[2] = "4";
+	argv[2] = "6";
 	argv[3] = r->key_job;
 	argv[4] = k_stream;
 	argv[5] = k_events;
 	argv[6] = r->key_ev;
-	argv[7] = TC_GROUP_NAME;
-	argv[8] = r->job.entry;
-	argv[9] = now;
-	argv[10] = r->job.id;
+	argv[7] = r->key_dlv;
+	argv[8] = k_tomb;
+	argv[9] = TC_GROUP_NAME;
+	argv[10] = r->job.entry;
+	argv[11] = now;
+	argv[12] = r->job.id;
 	snprintf(unreachable, sizeof(unreachable), "%llu", (unsigned long long)r->unreachable);
 	snprintf(roster_errors, sizeof(roster_errors), "%llu",
 		 (unsigned long long)r->roster_errors);
-	argv[11] = r->audience_seen ? unreachable : "";
-	argv[12] = r->audience_seen ? roster_errors : "";
-	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 13, argv, NULL) < 0)
+	argv[13] = r->audience_seen ? unreachable : "";
+	argv[14] = r->audience_seen ? roster_errors : "";
+	argv[15] = keep.ttl;
+	argv[16] = keep.tomb_ttl;
+	argv[17] = keep.expired_at;
+	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 18, argv, NULL) < 0)
 		return; /* Redis is away: finish when it is back */
 	r->writes++;
 	r->phase = TC_RUN_FINISHING;
@@ -257,6 +270,7 @@ static void ack_duplicate(struct tc_run *r)
 	tc_key_jobs(k_stream, sizeof(k_stream), r->disp->cfg->prefix, r->job.severity);
 	tc_key_events(k_events, sizeof(k_events), r->disp->cfg->prefix);
 	snprintf(ref, sizeof(ref), "%s", r->entry_ref);
+	r->disp->stats.jobs[TC_JOB_DUPLICATE]++;
 	xadd[0] = "XADD";
 	xadd[1] = k_events;
 	xadd[2] = "MAXLEN";

@@ -203,6 +203,34 @@ static void note_reason(struct tc_dlv *v, const char *detail)
 		(void)tc_buf_adds(&v->reasons, " ...");
 }
 
+/* Adds the attempt's provider and outcome to the record's `tried`, keeps
+ * the text's segments and encoding, and ends the channel's round of
+ * routes unless the outcome asks for another at once. A full list keeps
+ * its first entries: the record's reasons say the rest. */
+static void note_tried(struct tc_dlv *v, const struct tc_outcome *o)
+{
+	size_t len = v->tried.len;
+	int r = 0;
+
+	if (!o->again)
+		tc_chan_route_init(&v->route);
+	if (o->segments) {
+		v->segments = o->segments;
+		v->encoding = o->encoding;
+	}
+	if (!o->provider[0])
+		return;
+	r |= tc_buf_adds(&v->tried, len ? ",{\"provider\":" : "{\"provider\":");
+	r |= tc_json_quote_cut(&v->tried, o->provider, TC_LIMIT_PROVIDER);
+	r |= tc_buf_adds(&v->tried, ",\"outcome\":");
+	r |= tc_json_quote_cut(&v->tried, o->detail, TC_LIMIT_OUTCOME);
+	r |= tc_buf_addc(&v->tried, '}');
+	if (r && v->tried.data) {
+		v->tried.len = len;
+		v->tried.data[len] = '\0';
+	}
+}
+
 /* A transient failure: another attempt later, or the end of the road. */
 static void retry_or_fail(struct tc_disp *d, struct tc_dlv *v,
 			  const struct tc_outcome *o)
@@ -220,7 +248,9 @@ static void retry_or_fail(struct tc_disp *d, struct tc_dlv *v,
 			      v->reasons.data ? v->reasons.data : o->detail);
 		return;
 	}
-	wait = backoff_ms(d, &rc, v->attempts, o->retry_after_ms);
+	/* Another route (provider) is left: it is asked at once; the
+	 * backoff comes once every route has failed. */
+	wait = o->again ? 0 : backoff_ms(d, &rc, v->attempts, o->retry_after_ms);
 	v->due_ms = tc_time_now_ms() + (int64_t)wait;
 	tc_log(TC_LOG_INFO, "run", "job=%s delivery=%s channel=%s event=attempt-failed attempt=%u err=%s, retrying in %llums",
 	       v->run->job.id, v->id, tc_channel_name(v->ch), v->attempts,
@@ -236,7 +266,7 @@ static void retry_or_fail(struct tc_disp *d, struct tc_dlv *v,
 }
 
 /* The delivery as its channel sees it; m is filled from v's strings. */
-static void chan_view(const struct tc_dlv *v, struct tc_member *m,
+static void chan_view(struct tc_dlv *v, struct tc_member *m,
 		      struct tc_chan_dlv *cd)
 {
 	memset(m, 0, sizeof(*m));
@@ -250,6 +280,7 @@ static void chan_view(const struct tc_dlv *v, struct tc_member *m,
 	cd->member = m;
 	cd->address = v->address;
 	cd->vars_json = v->run->vars_json;
+	cd->route = &v->route;
 }
 
 /* Composes v's message on its channel. A failure is the delivery's
@@ -276,8 +307,10 @@ static void on_outcome(void *data, const struct tc_outcome *o)
 	char q[TC_LIMIT_LOG_VALUE + 16];
 
 	d->sending[ch]--;
+	tc_hist_observe(&d->stats.latency[ch], (double)(uv_hrtime() - v->sent_ns) / 1e9);
 	tc_msg_release(&v->msg);
 	tc_msg_init(&v->msg);
+	note_tried(v, o);
 	switch (o->kind) {
 	case TC_OUT_DELIVERED:
 		tc_track_move(v, TC_DS_DELIVERED, o->detail, o->provider, o->provider_id);
@@ -367,6 +400,7 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 	v->attempts++;
 	snprintf(attempt, sizeof(attempt), "attempt %u", v->attempts);
 	tc_track_move(v, TC_DS_SENDING, attempt, "", "");
+	v->sent_ns = uv_hrtime();
 	if (tc_chan_send(d->chan[v->ch], &cd, &v->msg, on_outcome, v) < 0) {
 		tc_track_move(v, TC_DS_FAILED, "could not start the request: out of memory",
 			 "", "");

@@ -35,6 +35,7 @@ static int dlv_json(const struct tc_dlv *v, const char *outcome,
 		.provider_message_id = provider_id,
 		.updated_at = tc_disp_now(v->run->disp), .pass = v->run->pass,
 		.plan = v->plan_write, .next_attempt_ms = v->due_ms,
+		.tried = v->tried.data, .segments = v->segments, .encoding = v->encoding,
 	};
 
 	return tc_record_json(b, &rec);
@@ -328,6 +329,8 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 	size_t size;
 	int base, i;
 
+	r->disp->stats.moves[v->ch][to]++;
+
 	if (!r->move_argv) {
 		r->move_argv = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(char *));
 		r->move_lens = calloc(MOVE_HEAD + TC_MOVE_BATCH * MOVE_ARGS, sizeof(size_t));
@@ -429,8 +432,8 @@ void tc_track_release(struct tc_run *r)
 	r->n_move = 0;
 }
 
-/* ACCEPT's fixed arguments: EVAL script 5, five keys, thirteen values. */
-#define ACCEPT_ARGS 21
+/* ACCEPT's fixed arguments: EVAL script 6, six keys, thirteen values. */
+#define ACCEPT_ARGS 22
 
 int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 		    size_t len, bool later, redisCallbackFn *cb)
@@ -439,25 +442,28 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	size_t lens[ACCEPT_ARGS + 3 * TC_PLAN_BATCH];
 	struct tc_buf json[TC_PLAN_BATCH];
 	struct tc_disp *d = r->disp;
-	char k_sched[TC_KEY_MAX], k_stream[TC_KEY_MAX], no[24], now[40];
+	char k_sched[TC_KEY_MAX], k_stream[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
+	char no[24], now[40];
 	char send_at[24], now_ms[24];
 	int argc = 0, i, sent;
 	unsigned k;
 
 	tc_key_scheduled(k_sched, sizeof(k_sched), d->cfg->prefix);
 	tc_key_jobs(k_stream, sizeof(k_stream), d->cfg->prefix, r->job.severity);
+	tc_key_tombstone(k_tomb, sizeof(k_tomb), d->cfg->prefix, r->job.id);
 	snprintf(now, sizeof(now), "%s", tc_disp_now(d));
 	snprintf(no, sizeof(no), "%llu", (unsigned long long)r->n_writes);
 	snprintf(send_at, sizeof(send_at), "%lld", (long long)r->job.send_at_ms);
 	snprintf(now_ms, sizeof(now_ms), "%lld", (long long)tc_time_now_ms());
 	argv[argc++] = "EVAL";
 	argv[argc++] = tc_lua_accept;
-	argv[argc++] = "5";
+	argv[argc++] = "6";
 	argv[argc++] = r->key_job;
 	argv[argc++] = r->key_dlv;
 	argv[argc++] = r->key_ev;
 	argv[argc++] = k_sched;
 	argv[argc++] = k_stream;
+	argv[argc++] = k_tomb;
 	argv[argc++] = now;
 	argv[argc++] = r->job.id;
 	argv[argc++] = r->entry_ref;
@@ -473,7 +479,7 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	argv[argc++] = r->job.entry;
 	for (i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	lens[15] = len; /* the job's text */
+	lens[16] = len; /* the job's text */
 	argc = tc_track_plan_args(r, r->n_writes, argv, lens, argc, json);
 	sent = argc < 0 ? -ENOMEM : tc_rconn_cmd(conn, cb, r, argc, argv, lens);
 	for (k = 0; k < r->n_plan; k++)

@@ -72,7 +72,8 @@ static void test_time(void)
 
 static void test_addr(void)
 {
-	char why[300], e164[17];
+	char why[300], e164[TC_E164_MAX + 1];
+	enum tc_phone_kind kind;
 
 	tc_test_begin("addr: email addresses");
 	TC_CHECK_INT(tc_addr_email_check("ada@example.org", why, sizeof(why)), 0);
@@ -84,16 +85,37 @@ static void test_addr(void)
 	TC_CHECK_INT(tc_addr_email_check("ada@example.org\r\nBcc: x@y.z", why, sizeof(why)), TC_EINVAL);
 	TC_CHECK_INT(tc_addr_email_check("a@b@example.org", why, sizeof(why)), TC_EINVAL);
 
-	tc_test_begin("addr: phone numbers normalize to E.164");
-	TC_CHECK_INT(tc_addr_phone_normalize("+44 20 7946 0000", e164, why, sizeof(why)), 0);
+	tc_test_begin("addr: phone numbers normalize to E.164 with libphonenumber");
+	TC_CHECK_INT(tc_addr_phone_normalize("+44 7911 123456", NULL, e164, &kind, why,
+					     sizeof(why)), 0);
+	TC_CHECK_STR(e164, "+447911123456");
+	TC_CHECK_INT(kind, TC_PHONE_OTHER);
+	TC_CHECK_INT(tc_addr_phone_normalize("+44 20 7946 0000", "", e164, &kind, why,
+					     sizeof(why)), 0);
 	TC_CHECK_STR(e164, "+442079460000");
-	TC_CHECK_INT(tc_addr_phone_normalize("+1 (555) 010-0123", e164, why, sizeof(why)), 0);
-	TC_CHECK_STR(e164, "+15550100123");
-	TC_CHECK_INT(tc_addr_phone_normalize("555-0100", e164, why, sizeof(why)), TC_EINVAL);
-	TC_CHECK_STR(why, "not an E.164 number '555-0100'");
-	TC_CHECK_INT(tc_addr_phone_normalize("+0123456789", e164, why, sizeof(why)), TC_EINVAL);
-	TC_CHECK_INT(tc_addr_phone_normalize("+1234567890123456", e164, why, sizeof(why)), TC_EINVAL);
-	TC_CHECK_INT(tc_addr_phone_normalize("+44 20 x", e164, why, sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(kind, TC_PHONE_FIXED_LINE);
+	/* national spellings need the default region */
+	TC_CHECK_INT(tc_addr_phone_normalize("(415) 555-0100", "US", e164, &kind, why,
+					     sizeof(why)), 0);
+	TC_CHECK_STR(e164, "+14155550100");
+	TC_CHECK_INT(tc_addr_phone_normalize("07911 123456", "GB", e164, &kind, why,
+					     sizeof(why)), 0);
+	TC_CHECK_STR(e164, "+447911123456");
+	TC_CHECK_INT(tc_addr_phone_normalize("415 555 0100", NULL, e164, &kind, why,
+					     sizeof(why)), TC_EINVAL);
+	TC_CHECK_STR(why, "not a possible phone number \"415 555 0100\": no country: "
+		     "write it as +<country> <number>, or set channels.sms.default_region");
+	TC_CHECK_INT(tc_addr_phone_normalize("+44 791", NULL, e164, &kind, why,
+					     sizeof(why)), TC_EINVAL);
+	TC_CHECK_STR(why, "not a possible phone number \"+44 791\": too short");
+	TC_CHECK_INT(tc_addr_phone_normalize("+0123456789", NULL, e164, &kind, why,
+					     sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_phone_normalize("+1234567890123456", NULL, e164, &kind, why,
+					     sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_phone_normalize("+44 20 x", NULL, e164, &kind, why,
+					     sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_addr_phone_normalize("+1 415 555 0100\n\x01", NULL, e164, &kind,
+					     why, sizeof(why)), TC_EINVAL);
 
 	tc_test_begin("addr: webhook URLs");
 	TC_CHECK_INT(tc_addr_url_check("https://hooks.example.org/tocsin", why, sizeof(why)), 0);
@@ -184,7 +206,7 @@ static void test_job_invalid(const char *dir)
 		if (json && want) {
 			if (wlen && want[wlen - 1] == '\n')
 				want[wlen - 1] = '\0';
-			TC_CHECK(tc_job_parse(json, len, TC_SEV_NORMAL, "1700000000000-0", &job, &d) < 0);
+			TC_CHECK(tc_job_parse(json, len, TC_SEV_NORMAL, "1700000000000-0", NULL, &job, &d) < 0);
 			tc_diag_format(&d, line, sizeof(line));
 			TC_CHECK_STR(line, want);
 		}
@@ -209,7 +231,7 @@ static void test_job_limits(void)
 	while (b.len <= TC_LIMIT_JOB_BYTES)
 		(void)tc_buf_adds(&b, "xxxxxxxxxxxxxxxx");
 	(void)tc_buf_adds(&b, "\"}}");
-	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", NULL, &job, &d), TC_ELIMIT);
 	TC_CHECK(strstr(d.msg, "more than the limit of 65536") != NULL);
 
 	tc_test_begin("job rejects more than 1000 recipients");
@@ -218,7 +240,7 @@ static void test_job_limits(void)
 	for (i = 0; i <= TC_LIMIT_JOB_RECIPIENTS; i++)
 		(void)tc_buf_printf(&b, "%s{\"email\":\"u%d@e.org\"}", i ? "," : "", i);
 	(void)tc_buf_adds(&b, "]}");
-	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", NULL, &job, &d), TC_ELIMIT);
 	tc_diag_format(&d, line, sizeof(line));
 	TC_CHECK_STR(line, "job: recipients: more than 1000 recipients");
 
@@ -228,7 +250,7 @@ static void test_job_limits(void)
 	for (i = 0; i <= TC_LIMIT_JOB_VARS; i++)
 		(void)tc_buf_printf(&b, "%s\"v%d\":1", i ? "," : "", i);
 	(void)tc_buf_adds(&b, "}}");
-	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", NULL, &job, &d), TC_ELIMIT);
 	tc_diag_format(&d, line, sizeof(line));
 	TC_CHECK_STR(line, "job: vars: more than 256 variables");
 
@@ -238,7 +260,7 @@ static void test_job_limits(void)
 	for (i = 0; i <= TC_LIMIT_TEXT; i++)
 		(void)tc_buf_addc(&b, 'n');
 	(void)tc_buf_adds(&b, "\"}]}");
-	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", NULL, &job, &d), TC_ELIMIT);
 	tc_diag_format(&d, line, sizeof(line));
 	TC_CHECK_STR(line, "job: recipients[0].name: longer than 1024 bytes");
 
@@ -248,7 +270,7 @@ static void test_job_limits(void)
 	for (i = 0; i <= TC_LIMIT_TEXT; i++)
 		(void)tc_buf_addc(&b, 'v');
 	(void)tc_buf_adds(&b, "\":1}}");
-	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", &job, &d), TC_ELIMIT);
+	TC_CHECK_INT(tc_job_parse(b.data, b.len, TC_SEV_NORMAL, "1-0", NULL, &job, &d), TC_ELIMIT);
 	tc_diag_format(&d, line, sizeof(line));
 	TC_CHECK_STR(line, "job: vars: a variable name of 1025 bytes, more than the limit of 1024");
 	tc_buf_release(&b);
@@ -363,11 +385,11 @@ static void test_job_default_id(void)
 
 	tc_test_begin("job without id is <severity>-<entry id>");
 	TC_CHECK_INT(tc_job_parse(text, strlen(text), TC_SEV_CRITICAL, "1796021844832-0",
-				  &a, &d), 0);
+				  NULL, &a, &d), 0);
 	TC_CHECK_STR(a.id, "critical-1796021844832-0");
 	text = "{\"template\":\"t\",\"groups\":[\"g\"]}";
 	TC_CHECK_INT(tc_job_parse(text, strlen(text), TC_SEV_NORMAL, "1796021844832-0",
-				  &b, &d), 0);
+				  NULL, &b, &d), 0);
 	TC_CHECK_STR(b.id, "normal-1796021844832-0");
 	TC_CHECK(strcmp(a.id, b.id) != 0);
 	tc_job_release(&a);
@@ -386,7 +408,7 @@ static void test_job_valid(const char *dir)
 	snprintf(path, sizeof(path), "%s/design-example.json", dir);
 	json = tc_test_read_file(path, &len);
 	TC_CHECK(json != NULL);
-	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_NORMAL, "1-0", &job, &d), 0);
+	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_NORMAL, "1-0", NULL, &job, &d), 0);
 	TC_CHECK_STR(job.id, "INC-42-initial");
 	TC_CHECK_STR(job.template, "outage");
 	TC_CHECK_INT(job.n_groups, 2);
@@ -405,7 +427,7 @@ static void test_job_valid(const char *dir)
 	snprintf(path, sizeof(path), "%s/minimal.json", dir);
 	json = tc_test_read_file(path, &len);
 	TC_CHECK(json != NULL);
-	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_HIGH, "1764064800000-3", &job, &d), 0);
+	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_HIGH, "1764064800000-3", NULL, &job, &d), 0);
 	TC_CHECK_STR(job.id, "high-1764064800000-3");
 	TC_CHECK_INT(job.severity, TC_SEV_HIGH);
 	TC_CHECK_INT(job.n_recipients, 0);
@@ -417,7 +439,7 @@ static void test_job_valid(const char *dir)
 	snprintf(path, sizeof(path), "%s/recipients-only.json", dir);
 	json = tc_test_read_file(path, &len);
 	TC_CHECK(json != NULL);
-	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_NORMAL, "2-0", &job, &d), 0);
+	TC_CHECK_INT(tc_job_parse(json, len, TC_SEV_NORMAL, "2-0", NULL, &job, &d), 0);
 	TC_CHECK_INT(job.recipients[0].channels, TC_CH_BIT(TC_CH_WEBHOOK));
 	tc_job_release(&job);
 	free(json);

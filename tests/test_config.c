@@ -63,6 +63,7 @@ static const char *const env[][2] = {
 	{ "TOCSIN_WEBHOOK_SECRET", WEBHOOK_SECRET },
 	{ "TOCSIN_RECEIVER_PORT", "8799" },
 	{ "TOCSIN_SMTP_PORT", "8825" },
+	{ "TOCSIN_SMS_GATEWAY_PORT", "8798" },
 };
 
 /* Text that comes from secrets: no diagnostic may contain any of it. */
@@ -266,6 +267,7 @@ static void check_minimal(const struct tc_cfg *c)
 	TC_CHECK(c->webhook.rate.per_second == 0);
 	TC_CHECK_INT(c->webhook.rate.burst, 0);
 	TC_CHECK(c->webhook.proxy == NULL);
+	TC_CHECK(c->webhook.ca_file == NULL);
 	TC_CHECK(!c->email.enabled);
 	TC_CHECK_INT(c->email.sessions, 4);
 	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_REQUIRED);
@@ -435,6 +437,7 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK(c->webhook.rate.per_second == 50);
 	TC_CHECK_INT(c->webhook.rate.burst, 60);
 	TC_CHECK_STR(c->webhook.proxy, "http://[::1]:3128");
+	end_with(c->webhook.ca_file, "/tests/config/valid/webhook-ca.pem");
 	TC_CHECK_INT(c->webhook.n_allow, 6);
 	if (c->webhook.n_allow == 6) {
 		check_allow(&c->webhook.allow[0], NULL, AF_INET, "127.0.0.0", 8);
@@ -514,7 +517,7 @@ static void check_full(const struct tc_cfg *c)
 		TC_CHECK_STR(g->members[0].name, "Ada Lovelace");
 		TC_CHECK_STR(g->members[0].role, "CTO");
 		TC_CHECK_STR(g->members[0].email, "ada@example.org");
-		TC_CHECK_STR(g->members[0].phone, "+442079460000");
+		TC_CHECK_STR(g->members[0].phone, "+447911123456");
 		TC_CHECK(g->members[0].webhook == NULL);
 		TC_CHECK_INT(g->members[0].channels,
 			     TC_CH_BIT(TC_CH_EMAIL) | TC_CH_BIT(TC_CH_SMS));
@@ -664,6 +667,12 @@ static void check_sms(const struct tc_cfg *c)
 	TC_CHECK_INT(p[6].success.status[0], 202);
 }
 
+/* listen's port 0: any free port (tocsind logs the one it got). */
+static void check_listen_any_port(const struct tc_cfg *c)
+{
+	TC_CHECK_STR(c->listen, "127.0.0.1:0");
+}
+
 static const struct {
 	const char *file;
 	enum tc_cfg_mode mode;
@@ -677,6 +686,7 @@ static const struct {
 	{ "allow.yaml", TC_CFG_DAEMON, check_allow_forms },
 	{ "email.yaml", TC_CFG_DAEMON, check_email },
 	{ "sms.yaml", TC_CFG_DAEMON, check_sms },
+	{ "listen-any-port.yaml", TC_CFG_DAEMON, check_listen_any_port },
 };
 
 static void valid_cases(void)
@@ -1115,7 +1125,13 @@ static void example_case(const char *example)
 	TC_CHECK_STR(c->email.host, "localhost");
 	TC_CHECK_INT(c->email.port, 8825);
 	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_REQUIRED);
-	TC_CHECK(!c->sms.enabled);
+	TC_CHECK(c->sms.enabled && c->sms.n_providers == 1);
+	TC_CHECK_STR(c->sms.default_region, "GB");
+	/* a national spelling, normalised in the default region */
+	g = tc_cfg_group(c, "executives");
+	TC_CHECK(g && g->n_members > 0 && g->members[0].phone);
+	if (g && g->n_members > 0 && g->members[0].phone)
+		TC_CHECK_STR(g->members[0].phone, "+447911123456");
 	TC_CHECK(tc_cfg_group(c, "oncall") != NULL);
 	TC_CHECK(tc_cfg_group(c, "executives") != NULL);
 	TC_CHECK(tc_cfg_group(c, "status-page") != NULL);
@@ -1133,6 +1149,7 @@ static void example_case(const char *example)
 	unsetenv("TOCSIN_RECEIVER_PORT");
 	unsetenv("TOCSIN_SMTP_PORT");
 	unsetenv("TOCSIN_SMTP_CA_FILE");
+	unsetenv("TOCSIN_SMS_GATEWAY_PORT");
 	c = expect_loaded(example, TC_CFG_CLIENT);
 	TC_CHECK(c && c->webhook.key_len == 0);
 	tc_cfg_free(c);

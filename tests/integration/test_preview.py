@@ -25,11 +25,11 @@ def config(env, max_segments=2, overflow="truncate", groups=None):
     groups = groups or """  oncall:
     members:
       - {name: Ada Lovelace, role: Incident commander, email: ada@example.org,
-         phone: "+44 20 7946 0000", webhook: "http://127.0.0.1:9/ada"}
+         phone: "+44 7911 123450", webhook: "http://127.0.0.1:9/ada"}
       - {name: Grace Hopper, role: Engineer, email: grace@example.org, channels: [email]}
   executives:
     members:
-      - {name: Katherine Johnson, role: CEO, email: kj@example.org, phone: "+44 20 7946 0001",
+      - {name: Katherine Johnson, role: CEO, email: kj@example.org, phone: "+44 7911 123451",
          channels: [email, sms]}
   customers:
     roster: customers.csv

@@ -2,12 +2,10 @@
 the address actually connected to, every spelling of loopback refused by
 `public`, ports, names that resolve to several addresses, no proxy from
 the environment, the configured proxy asked to CONNECT only to a checked
-address, no redirects, no unverified TLS. Each refusal is shown by a
+address, no redirects (TLS peers: test_tls.py). Each refusal is shown by a
 listener that counts the connections it accepts: 0."""
 
-import os
-import subprocess
-
+from certs import self_signed, server_context
 from harness import check_counts
 from listeners import ConnectProxy, Listener
 
@@ -190,17 +188,13 @@ def test_the_configured_proxy_connects_only_to_checked_addresses(env):
     would resolve otherwise, or that tocsind cannot resolve, or one whose
     address is refused, never reaches the proxy. no_proxy does not turn
     the configured proxy off, and the environment's proxies stay unused."""
-    import ssl
     env.start_redis()
     proxy = own(env, ConnectProxy())
     trap = own(env, Listener())
     lis = own(env, Listener())
     other = own(env, Listener())
     p = lis.port
-    cert, key = make_certs(env)["selfsigned"]
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    tls = own(env, Listener(tls=ctx))
+    tls = own(env, Listener(tls=server_context(*self_signed(env.dir, "selfsigned"))))
     proxy_env(env, f"http://127.0.0.1:{trap.port}", no_proxy="*", NO_PROXY="*")
     urls = [("Name", f"http://localhost:{p}/name"),
             ("Literal", f"http://127.0.0.1:{p}/literal"),
@@ -248,74 +242,3 @@ def test_through_the_proxy_public_refuses_loopback_before_any_connect(env):
     for name, _ in urls:
         assert_refused(by[name])
     assert proxy.connections == 0 and lis.count() == 0, (proxy.lines, lis.accepted)
-
-
-def make_certs(env):
-    """A self-signed certificate for localhost, an expired one, and one
-    for another name, with their keys, made with openssl in env's folder.
-    Returns {kind: (certfile, keyfile)}."""
-    out = {}
-    specs = {"selfsigned": ("localhost", "-days", "30"),
-             "wronghost": ("wrong.example", "-days", "30")}
-    for kind, (cn, *days) in specs.items():
-        cert, key = (os.path.join(env.dir, f"{kind}.{x}") for x in ("crt", "key"))
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", key, "-out", cert, "-subj", f"/CN={cn}",
-                        "-addext", f"subjectAltName=DNS:{cn}", *days],
-                       check=True, capture_output=True)
-        out[kind] = (cert, key)
-    # Expired: valid for a day, ten days ago (openssl x509 -not_before needs
-    # 3.4; a CA signature with explicit dates works with 3.0).
-    cert, key = (os.path.join(env.dir, f"expired.{x}") for x in ("crt", "key"))
-    csr = os.path.join(env.dir, "expired.csr")
-    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", csr, "-subj", "/CN=localhost"], check=True, capture_output=True)
-    ca_dir = os.path.join(env.dir, "ca")
-    os.makedirs(os.path.join(ca_dir, "new"))
-    open(os.path.join(ca_dir, "index.txt"), "w").close()
-    conf = os.path.join(ca_dir, "ca.cnf")
-    with open(conf, "w") as f:
-        f.write(f"""[ca]
-default_ca = expired_ca
-[expired_ca]
-dir = {ca_dir}
-database = {ca_dir}/index.txt
-new_certs_dir = {ca_dir}/new
-serial = {ca_dir}/serial
-default_md = sha256
-policy = any
-copy_extensions = none
-x509_extensions = ext
-[any]
-commonName = supplied
-[ext]
-subjectAltName = DNS:localhost
-""")
-    with open(os.path.join(ca_dir, "serial"), "w") as f:
-        f.write("01\n")
-    subprocess.run(["openssl", "ca", "-batch", "-config", conf, "-selfsign", "-keyfile", key,
-                    "-in", csr, "-out", cert, "-startdate", "20200101000000Z",
-                    "-enddate", "20200102000000Z"], check=True, capture_output=True)
-    out["expired"] = (cert, key)
-    return out
-
-
-def test_tls_peers_that_cannot_be_verified_get_nothing(env):
-    import ssl
-    env.start_redis()
-    certs = make_certs(env)
-    lis = {}
-    for kind, (cert, key) in certs.items():
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        lis[kind] = own(env, Listener(tls=ctx))
-    urls = [(kind, f"https://localhost:{lis[kind].port}/") for kind in certs]
-    configure(env, urls, allow=("127.0.0.1/32",))
-    env.start_tocsind()
-    by = run_job(env, "TLS")
-    for kind in certs:
-        d = by[kind]
-        assert d["state"] == "failed" and d["attempts"] == 3, d
-        assert "certificate" in d["last_outcome"], d
-        assert lis[kind].requests == [], (kind, lis[kind].requests)
-        assert lis[kind].count() >= 1, "the TLS peer was not even tried"

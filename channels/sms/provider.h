@@ -1,0 +1,119 @@
+/*
+ * The SMS providers behind one interface: each kind (twilio, vonage, http)
+ * builds the HTTP request for a message and reads the provider's answer
+ * into an outcome; a later slot reads its status callbacks. The SMS
+ * channel (channels/sms.c) picks the provider, rates and fails over; it
+ * never looks inside a request or an answer.
+ *
+ * Reading an answer is a pure function of the status and the body's bytes
+ * (tc_sms_twilio_classify, tc_sms_vonage_classify, tc_sms_http_classify),
+ * so it is unit-tested and fuzzed without a network.
+ */
+#ifndef TC_CHANNELS_SMS_PROVIDER_H
+#define TC_CHANNELS_SMS_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "channels/channels.h"
+
+/* How long a provider that says "throttled" in its answer (Vonage status
+ * 1), without a Retry-After, is held back. */
+#define TC_SMS_THROTTLE_MS 1000
+
+/* One message as a provider is asked to send it. Borrowed for the call. */
+struct tc_sms_out {
+	const char *to;             /* E.164, "+15550100" */
+	const char *text;           /* UTF-8, fitted to max_segments */
+	size_t text_len;
+	bool ucs2;                  /* the text needs UCS-2 */
+	const char *callback;       /* the status callback URL, or NULL */
+	const struct tc_tpl *body;  /* http: the body template, compiled once
+				     * (tc_sms_http_body); NULL: it did not
+				     * compile */
+};
+
+/* A request built for one message; everything owned (tc_sms_req_release). */
+struct tc_sms_req {
+	char *url;
+	const char *method;         /* NULL: POST; static text */
+	struct tc_buf body;
+	struct curl_slist *headers;
+	char *userpwd;              /* "user:password" (a secret), or NULL */
+};
+
+void tc_sms_req_init(struct tc_sms_req *q);
+void tc_sms_req_release(struct tc_sms_req *q);
+
+/* What an answer reads as; o->provider is the caller's. A transient
+ * outcome with retry_after_ms > 0 holds the provider back that long. */
+typedef void (*tc_sms_classify_fn)(const struct tc_sms_provider *p, long status,
+				   const char *body, size_t len,
+				   struct tc_outcome *o);
+
+struct tc_sms_kind_ops {
+	/* Builds p's request for m into q (initialised). Returns 0, or
+	 * TC_ELIMIT / TC_EINVAL with why (never a secret), or -ENOMEM. */
+	int (*build)(const struct tc_sms_provider *p, const struct tc_sms_out *m,
+		     struct tc_sms_req *q, char *why, size_t n);
+	tc_sms_classify_fn classify;
+	/* Reads a status callback; NULL until receipts are taken (the
+	 * listener is a later issue). */
+	int (*receipt)(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+		       struct tc_receipt *out, char *why, size_t n);
+};
+
+/* Compiles a generic gateway's body template into *out. Returns 0, or a
+ * negative code with why (the template's line and error). */
+int tc_sms_http_body(const struct tc_sms_provider *p, struct tc_tpl **out,
+		     char *why, size_t n);
+
+extern const struct tc_sms_kind_ops tc_sms_twilio_ops, tc_sms_vonage_ops,
+	tc_sms_http_ops;
+
+/* The pure answer readers (p: the provider's configuration; only the
+ * generic gateway reads it, for success and message_id). */
+void tc_sms_twilio_classify(const struct tc_sms_provider *p, long status,
+			    const char *body, size_t len, struct tc_outcome *o);
+void tc_sms_vonage_classify(const struct tc_sms_provider *p, long status,
+			    const char *body, size_t len, struct tc_outcome *o);
+void tc_sms_http_classify(const struct tc_sms_provider *p, long status,
+			  const char *body, size_t len, struct tc_outcome *o);
+
+/* The job check of channels.sms.max_per_job (budget.c; see tc_chan_ops). */
+int tc_sms_job_budget(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		      const struct tc_job *job, struct tc_diag *d);
+
+/* ---- shared by the providers (common.c) -------------------------------------- */
+/* Appends len bytes of s percent-encoded (all but A-Z a-z 0-9 - . _ ~). */
+int tc_sms_form_escape(struct tc_buf *b, const char *s, size_t len);
+/* Appends "name=value" (with '&' before it unless b is empty), both
+ * encoded as application/x-www-form-urlencoded. */
+int tc_sms_form_add(struct tc_buf *b, const char *name, const char *value,
+		    size_t len);
+/* The length of a base URL without its trailing slashes: paths are
+ * appended to it. */
+size_t tc_sms_base_len(const char *base);
+/* The classification of an HTTP status that says nothing else: 408, 425,
+ * 429 and 5xx are transient, other statuses permanent. Fills kind and a
+ * detail "http N" (with what, when not NULL: "http 400: what"). */
+void tc_sms_status_outcome(long status, const char *what, struct tc_outcome *o);
+/* Copies a JSON scalar (string or integer) at ptr (a JSON pointer) in
+ * root into out as text, escaped for logs; false when absent or not one. */
+bool tc_sms_json_text(const json_t *root, const char *ptr, char *out, size_t n);
+/* The value at JSON pointer ptr (RFC 6901) in root, or NULL. */
+json_t *tc_sms_json_at(const json_t *root, const char *ptr);
+/* The status callback URL of a delivery (DESIGN.md):
+ * <public_url>/receipts/<provider>/<token>, the token
+ * base64url(job id NUL delivery id) "." base64url(HMAC-SHA256(secret, the
+ * same bytes)), appended to out. Returns 0, TC_ELIMIT or -ENOMEM. */
+int tc_sms_callback_url(const char *public_url, const char *secret,
+			const char *provider, const char *job_id,
+			const char *delivery_id, struct tc_buf *out);
+/* A short, printable, quoted sample of an answer body for a detail:
+ * "'{\"a\":...'" (at most n bytes with its NUL). */
+void tc_sms_body_sample(const char *body, size_t len, char *out, size_t n);
+
+#endif
