@@ -38,6 +38,7 @@ void tc_msg_init(struct tc_msg *m)
 	m->failed = -1;
 	for (p = 0; p < TC_PART_COUNT; p++)
 		tc_buf_init(&m->part[p], TC_LIMIT_BODY);
+	tc_buf_init(&m->wire, TC_LIMIT_EMAIL_MESSAGE);
 }
 
 void tc_msg_release(struct tc_msg *m)
@@ -46,6 +47,7 @@ void tc_msg_release(struct tc_msg *m)
 
 	for (p = 0; p < TC_PART_COUNT; p++)
 		tc_buf_release(&m->part[p]);
+	tc_buf_release(&m->wire);
 }
 
 struct tc_chan_limits tc_chan_limits(const struct tc_cfg *cfg, enum tc_channel c)

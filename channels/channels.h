@@ -73,6 +73,8 @@ struct tc_msg {
 	const char *note[TC_PART_COUNT];   /* static text on a part the channel
 					    * made, or on an optional part the
 					    * template lacks (for preview) */
+	struct tc_buf wire;         /* email: the whole RFC 5322 message as
+				     * handed to libesmtp (CRLF line ends) */
 	int failed;                 /* the part a failed compose stopped at, or -1 */
 	unsigned units;             /* what the channel's rate counts: webhook
 				     * requests, email messages, SMS segments */

@@ -38,7 +38,8 @@ static const char preview_help[] =
 	"\n"
 	"Renders every part GROUP would receive from template NAME, on each channel\n"
 	"its members use, exactly as tocsind would send it, for the group's first\n"
-	"member (or --member). Sends nothing and needs no Redis.\n"
+	"member (or --member), and the whole email (headers and MIME body) as it\n"
+	"is handed to the SMTP library. Sends nothing and needs no Redis.\n"
 	"  --template NAME  the template (a folder under templates/); with --job,\n"
 	"                   the job's own when not given\n"
 	"  --group GROUP    a stakeholder group from the configuration\n"
@@ -49,7 +50,8 @@ static const char preview_help[] =
 	"  --job FILE       take vars, incident, severity and id from a job's JSON\n"
 	"  --member NAME    render for this member of the group (inline or roster)\n"
 	"  --json           {\"template\",\"group\",\"member\",\"parts\":[{\"part\",\n"
-	"                   \"channel\",\"file\",\"text\",\"encoding\",\"segments\"}]}\n"
+	"                   \"channel\",\"file\",\"text\",\"encoding\",\"segments\"}],\n"
+	"                   \"message\": the whole email as sent, or null}\n"
 	"Exit codes: 0 rendered, 1 a render error or an unknown template, group or\n"
 	"member, 2 usage.\n";
 
@@ -421,8 +423,29 @@ static void show_parts(const struct tc_cfg *cfg, const struct tc_tpl_store *stor
 
 /* ---- output --------------------------------------------------------------- */
 
+/* The whole email as handed to libesmtp, its CRLF line ends shown as
+ * newlines (--json keeps them). */
+static void print_message(struct tc_buf *b, const char *wire)
+{
+	const char *p, *nl;
+
+	printf("\n--- message (email: RFC 5322, exactly as handed to libesmtp; "
+	       "lines end in CRLF)\n");
+	tc_buf_reset(b);
+	for (p = wire; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p) - 1;
+		(void)tc_cli_safe_add(b, p, (size_t)(nl - p) -
+				      (nl > p && nl[-1] == '\r' && *nl == '\n'), 0, 0);
+		(void)tc_buf_addc(b, '\n');
+	}
+	fwrite(b->data ? b->data : "", 1, b->data ? b->len : 0, stdout);
+}
+
 static void print_text(const struct tc_member *m, const struct tc_job *job,
-		       const char *group, const struct shown *sh, size_t n)
+		       const char *group, const struct shown *sh, size_t n,
+		       const char *message)
 {
 	struct tc_buf b;
 	size_t i, len;
@@ -459,6 +482,8 @@ static void print_text(const struct tc_member *m, const struct tc_job *job,
 		if (!len || b.data[len - 1] != '\n')
 			printf("\n");
 	}
+	if (message)
+		print_message(&b, message);
 	tc_buf_release(&b);
 }
 
@@ -468,7 +493,8 @@ static json_t *opt_string(const char *s)
 }
 
 static int print_json(const struct tc_member *m, const struct tc_job *job,
-		      const char *group, const struct shown *sh, size_t n)
+		      const char *group, const struct shown *sh, size_t n,
+		      const char *message)
 {
 	json_t *o = json_object(), *parts = json_array(), *p, *text;
 	size_t i;
@@ -503,6 +529,7 @@ static int print_json(const struct tc_member *m, const struct tc_job *job,
 		json_array_append_new(parts, p);
 	}
 	json_object_set_new(o, "parts", parts);
+	json_object_set_new(o, "message", opt_string(message));
 	r = tc_cli_json_print(stdout, o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return r < 0 ? TC_EXIT_FAILED : 0;
@@ -537,7 +564,7 @@ static int load_store(const struct tc_cfg *cfg, const char *tpl,
 static int render_all(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
 		      const struct tc_job *job, const char *group,
 		      const struct tc_member *m, const json_t *data, unsigned mask,
-		      struct shown *sh, size_t *n)
+		      struct shown *sh, size_t *n, char **message)
 {
 	char id[TC_DELIVERY_ID_LEN + 1], why[1200], line[1200];
 	struct tc_chan_dlv v;
@@ -568,6 +595,8 @@ static int render_all(const struct tc_cfg *cfg, const struct tc_tpl_store *store
 		if (tc_chan_compose(c, cfg, store, &v, data, &msg, why, sizeof(why)) < 0)
 			failed = 1;
 		show_parts(cfg, store, job, group, c, &msg, why, sh, n);
+		if (c == TC_CH_EMAIL && msg.wire.data)
+			*message = strdup(msg.wire.data);
 		tc_msg_release(&msg);
 	}
 	free(vars);
@@ -583,6 +612,7 @@ int tc_cli_preview(const struct tc_cfg *cfg, int argc, char **argv)
 	struct tc_job job;
 	bool have_job = false;
 	json_t *data = NULL;
+	char *message = NULL;   /* the email as sent, when composed */
 	unsigned mask;
 	size_t n = 0, i;
 	int r;
@@ -635,14 +665,16 @@ int tc_cli_preview(const struct tc_cfg *cfg, int argc, char **argv)
 		r = TC_EXIT_FAILED;
 	}
 	if (r == 0) {
-		r = render_all(cfg, store, &job, o.group, a.chosen, data, mask, sh, &n);
+		r = render_all(cfg, store, &job, o.group, a.chosen, data, mask, sh, &n,
+			       &message);
 		if (o.json) {
-			if (print_json(a.chosen, &job, o.group, sh, n) != 0)
+			if (print_json(a.chosen, &job, o.group, sh, n, message) != 0)
 				r = TC_EXIT_FAILED;
 		} else {
-			print_text(a.chosen, &job, o.group, sh, n);
+			print_text(a.chosen, &job, o.group, sh, n, message);
 		}
 	}
+	free(message);
 	for (i = 0; i < n; i++)
 		free(sh[i].text);
 	json_decref(data);

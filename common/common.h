@@ -47,6 +47,17 @@
 #define TC_LIMIT_TEXT              1024        /* a name, role, incident, template name */
 #define TC_LIMIT_ADDRESS           2048        /* an email, phone or webhook URL */
 #define TC_LIMIT_BODY              (256u << 10) /* a rendered message body */
+#define TC_LIMIT_EMAIL_MESSAGE     (1u << 20)  /* one email as sent: headers and
+						* MIME body (text and HTML at
+						* TC_LIMIT_BODY, base64) */
+#define TC_LIMIT_SMTP_READ         (64u << 10) /* what one SMTP session may read
+						* from its server, plus
+						* TC_LIMIT_SMTP_READ_PER_MSG per
+						* message it carries */
+#define TC_LIMIT_SMTP_READ_PER_MSG 1024
+#define TC_LIMIT_SMTP_REPLY        512         /* an SMTP server's reply text kept
+						* for a record (then escaped and
+						* cut to TC_LIMIT_OUTCOME) */
 #define TC_LIMIT_RESPONSE_BODY     (16u << 10) /* kept of an HTTP response body */
 #define TC_LIMIT_LOG_VALUE         200         /* an untrusted value in a log line */
 #define TC_LIMIT_DIAGS             100         /* diagnostics kept per load */

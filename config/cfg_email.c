@@ -20,7 +20,7 @@
 
 static const char *const email_keys[] = {
 	"server", "starttls", "ca_file", "username", "password", "from",
-	"reply_to", "bounce_address", "sessions", "rate", "retry", NULL
+	"reply_to", "bounce_address", "sessions", "timeout", "rate", "retry", NULL
 };
 static const char *const starttls_names[] = {
 	"required", "opportunistic", "off", NULL
@@ -230,6 +230,8 @@ void tc_cfg_read_email(struct tc_load *ld, struct tc_ymap *ch)
 		tc_yaml_bad_value(ld, &m, "reply_to", "%s", why);
 	load_bounce(ld, &m, e);
 	(void)tc_yaml_get_uint(ld, &m, "sessions", 1, 64, &e->sessions);
+	(void)tc_yaml_get_duration(ld, &m, "timeout", 1, TC_DURATION_MAX,
+				   &e->timeout_ms);
 	tc_yaml_get_rate(ld, &m, 1, NULL, &e->rate);
 	tc_yaml_get_retry(ld, &m, &e->retry);
 }

@@ -68,6 +68,7 @@ static void set_defaults(struct tc_cfg *cfg)
 	cfg->email.port = 587;
 	cfg->email.starttls = TC_STARTTLS_REQUIRED;
 	cfg->email.sessions = 4;
+	cfg->email.timeout_ms = 60000;
 	cfg->email.retry = (struct tc_retry_cfg){ 6, 30000, 1800000 };
 	cfg->sms.max_segments = 3;
 	cfg->sms.overflow = TC_OVERFLOW_TRUNCATE;

@@ -61,6 +61,8 @@ struct tc_email_cfg {
 	char *bounce_address;      /* the envelope sender; "{delivery}" in it
 				      stands for the delivery id; NULL: from */
 	unsigned sessions;         /* 1..64 */
+	uint64_t timeout_ms;       /* each wait for the server (greeting, each
+				      reply, the answer after the final dot) */
 	struct tc_rate_cfg rate;
 	struct tc_retry_cfg retry;
 };

@@ -62,6 +62,7 @@ static const char *const env[][2] = {
 	{ "TOCSIN_REDIS_URL", "redis://127.0.0.1:6379/0" },
 	{ "TOCSIN_WEBHOOK_SECRET", WEBHOOK_SECRET },
 	{ "TOCSIN_RECEIVER_PORT", "8799" },
+	{ "TOCSIN_SMTP_PORT", "8825" },
 	{ "TOCSIN_SMS_GATEWAY_PORT", "8798" },
 };
 
@@ -1108,6 +1109,8 @@ static void example_case(const char *example)
 	size_t i;
 
 	tc_test_begin("config: examples/tocsin.yaml loads");
+	/* The demo makes its certificate; any readable file passes the load. */
+	setenv("TOCSIN_SMTP_CA_FILE", example, 1);
 	c = expect_loaded(example, TC_CFG_DAEMON);
 	if (!c)
 		return;
@@ -1118,7 +1121,10 @@ static void example_case(const char *example)
 	TC_CHECK_STR(c->listen, "127.0.0.1:8725");
 	TC_CHECK(c->webhook.enabled);
 	TC_CHECK_INT(c->webhook.key_len, 24);
-	TC_CHECK(!c->email.enabled);
+	TC_CHECK(c->email.enabled);
+	TC_CHECK_STR(c->email.host, "localhost");
+	TC_CHECK_INT(c->email.port, 8825);
+	TC_CHECK_INT(c->email.starttls, TC_STARTTLS_REQUIRED);
 	TC_CHECK(c->sms.enabled && c->sms.n_providers == 1);
 	TC_CHECK_STR(c->sms.default_region, "GB");
 	/* a national spelling, normalised in the default region */
@@ -1141,6 +1147,8 @@ static void example_case(const char *example)
 	tc_test_begin("config: examples/tocsin.yaml for the CLI needs only the Redis URL");
 	unsetenv("TOCSIN_WEBHOOK_SECRET");
 	unsetenv("TOCSIN_RECEIVER_PORT");
+	unsetenv("TOCSIN_SMTP_PORT");
+	unsetenv("TOCSIN_SMTP_CA_FILE");
 	unsetenv("TOCSIN_SMS_GATEWAY_PORT");
 	c = expect_loaded(example, TC_CFG_CLIENT);
 	TC_CHECK(c && c->webhook.key_len == 0);

@@ -2,6 +2,8 @@
 would send it, with no Redis at all (none is started: the configured socket
 does not exist)."""
 
+import email
+import email.policy
 import json
 import os
 
@@ -86,7 +88,14 @@ def test_preview_renders_every_part_as_sent_without_redis(env):
     r = preview(env, "--template", "outage", "--group", "oncall", "--var", "service=payments",
                 "--var", "summary=Card payments fail", "--var", "incident_note=x")
     assert r.returncode == 0, r.stderr
-    assert r.stdout == """template outage, group oncall, member Ada Lovelace (Incident commander)
+    # After the parts, the whole email as tocsind hands it to libesmtp.
+    mark = "\n--- message (email: RFC 5322, exactly as handed to libesmtp; lines end in CRLF)\n"
+    parts, message = r.stdout.split(mark)
+    m = email.message_from_string(message, policy=email.policy.default)
+    assert str(m["To"]) == "Ada Lovelace <ada@example.org>", m["To"]
+    assert str(m["Subject"]) == "Outage: payments"
+    assert "payments: Card payments fail" in m.get_body(("plain",)).get_content()
+    assert parts == """template outage, group oncall, member Ada Lovelace (Incident commander)
 
 --- email.subject (email) from outage/email.subject
 Outage: payments
@@ -126,6 +135,12 @@ def test_preview_json_with_hostile_values(env):
     assert [p["part"] for p in out["parts"]] == [
         "email.subject", "email.txt", "email.html", "sms.txt", "webhook.json"]
     assert parts["email.subject"]["text"] == "Outage: pay ments"
+    # The whole email: the CR LF of a var ends no header and starts none.
+    m = email.message_from_string(out["message"], policy=email.policy.default)
+    assert "\r" not in str(m["Subject"]) and "\n" not in str(m["Subject"])
+    assert str(m["Subject"]).startswith("Outage: pay") and str(m["Subject"]).endswith("ments")
+    assert not [k for k in m.keys() if k.lower().startswith("ments")], m.keys()
+    assert hostile in m.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert parts["email.subject"]["channel"] == "email"
     body = json.loads(parts["webhook.json"]["text"])
     assert body["text"] == "pay\r\nments: " + hostile
