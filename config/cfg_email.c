@@ -4,12 +4,9 @@
  * required), the CA file, the sender, reply and bounce addresses,
  * sessions, rate and retries.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config/config_internal.h"
 
@@ -54,33 +51,6 @@ static void load_server(struct tc_load *ld, struct tc_ymap *m,
 			ld->oom = true;
 	}
 	free(server);
-}
-
-/* ca_file: an existing regular file that can be read, and is not empty. */
-static void load_ca_file(struct tc_load *ld, struct tc_ymap *m,
-			 struct tc_email_cfg *e)
-{
-	char q[TC_SHOW_BYTES], eb[128], byte, *ca = NULL;
-	ssize_t n;
-	int fd;
-
-	if (tc_yaml_get_str(ld, m, "ca_file", 0, &ca) != TC_V_OK)
-		return;
-	e->ca_file = tc_val_existing_path(ld, m, "ca_file", ca, false);
-	if (e->ca_file) {
-		fd = open(e->ca_file, O_RDONLY | O_CLOEXEC);
-		n = fd < 0 ? -1 : read(fd, &byte, 1);
-		if (n < 0)
-			tc_yaml_bad_value(ld, m, "ca_file", "cannot read '%s': %s",
-					  tc_yaml_shows(q, sizeof(q), ca),
-					  tc_yaml_errtext(errno, eb, sizeof(eb)));
-		else if (n == 0)
-			tc_yaml_bad_value(ld, m, "ca_file", "empty file '%s'",
-					  tc_yaml_shows(q, sizeof(q), ca));
-		if (fd >= 0)
-			close(fd);
-	}
-	free(ca);
 }
 
 /* username and password, which travel only over TLS. */
@@ -219,7 +189,7 @@ void tc_cfg_read_email(struct tc_load *ld, struct tc_ymap *ch)
 	if (tc_yaml_get_enum(ld, &m, "starttls", starttls_names,
 			     "required, opportunistic or off", &starttls) == TC_V_OK)
 		e->starttls = (enum tc_starttls)starttls;
-	load_ca_file(ld, &m, e);
+	e->ca_file = tc_val_ca_file(ld, &m, "ca_file");
 	load_credentials(ld, &m, e);
 	if (tc_yaml_get_str(ld, &m, "from", TC_F_REQUIRED, &e->from) == TC_V_OK &&
 	    !from_parse(ld, e, why, sizeof(why)))
