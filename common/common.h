@@ -66,6 +66,8 @@
 #define TC_LIMIT_HTTP_HEADERS      64          /* header fields: 431 past it */
 #define TC_LIMIT_HTTP_HEADER_BYTES (16u << 10) /* header names and values, summed:
 						* 431 past it */
+#define TC_LIMIT_RECEIPT_FIELDS    64          /* form fields of one provider
+						* callback: 400 past it */
 #define TC_LIMIT_HTTP_BODY         (64u << 10) /* request body bytes: 413 past it */
 #define TC_LIMIT_HTTP_REQUEST_MS   10000       /* the whole request must arrive
 						* within this of connecting: else
@@ -548,7 +550,7 @@ int tc_key_events(char *out, size_t n, const char *prefix);
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
 	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[], tc_lua_ack[],
-	tc_lua_ack_view[];
+	tc_lua_ack_view[], tc_lua_receipt[];
 
 /* FINISH's and CANCEL's last three arguments, for a job finished at now_ms
  * whose keys are kept retention_ms: the keys' time to live, the

@@ -494,15 +494,35 @@ void tc_track_job_state(struct tc_run *r, const char *state)
 	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, argv, NULL);
 }
 
-int tc_track_settle(struct tc_disp *d, const struct tc_settle *s,
-		    redisCallbackFn *cb, void *data)
+int tc_track_receipt(struct tc_disp *d, const char *job, const char *dlv,
+		     const char *provider, const struct tc_receipt *rc,
+		     redisCallbackFn *cb, void *data)
 {
-	char keys[3 * TC_KEY_MAX + 128];
-	const char *argv[TC_SETTLE_ARGS];
-	size_t lens[TC_SETTLE_ARGS];
-	int argc = tc_settle_args(s, keys, sizeof(keys), argv, lens);
+	char k_job[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_ev[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
+	char now[40];
+	const char *argv[13];
+	const char *pfx = d->cfg->prefix;
 
-	return argc < 0 ? argc : tc_rconn_cmd(d->cmd, cb, data, argc, argv, lens);
+	if (tc_key_job(k_job, sizeof(k_job), pfx, job) < 0 ||
+	    tc_key_deliveries(k_dlv, sizeof(k_dlv), pfx, job) < 0 ||
+	    tc_key_job_events(k_ev, sizeof(k_ev), pfx, job) < 0 ||
+	    tc_key_tombstone(k_tomb, sizeof(k_tomb), pfx, job) < 0)
+		return TC_ELIMIT;
+	snprintf(now, sizeof(now), "%s", tc_disp_now(d));
+	argv[0] = "EVAL";
+	argv[1] = tc_lua_receipt;
+	argv[2] = "4";
+	argv[3] = k_job;
+	argv[4] = k_dlv;
+	argv[5] = k_ev;
+	argv[6] = k_tomb;
+	argv[7] = now;
+	argv[8] = dlv;
+	argv[9] = tc_dstate_name(rc->state);
+	argv[10] = rc->reason;
+	argv[11] = provider;
+	argv[12] = rc->provider_message_id;
+	return tc_rconn_cmd(d->cmd, cb, data, 13, argv, NULL);
 }
 
 /* Maps a provider's message id back to its delivery, for its receipts. */
