@@ -619,10 +619,6 @@ struct tc_settle {
 #define TC_SETTLE_ARGS 13
 int tc_settle_args(const struct tc_settle *s, char *keys, size_t n,
 		   const char **argv, size_t *lens);
-/* The provider message id map: <prefix>:msgid:{<provider>} (a hash of
- * message id -> "<job id>/<delivery id>"), so a receipt finds its
- * delivery. */
-int tc_key_msgid(char *out, size_t n, const char *prefix, const char *provider);
 #define TC_GROUP_NAME "tocsind"   /* the consumer group */
 
 /* ---- reaching Redis (redis.c) ---------------------------------------------- */

@@ -20,7 +20,6 @@
 #define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
 
 static void plan_done(redisAsyncContext *ac, void *reply, void *priv);
-static void map_msgid(struct tc_dlv *v, const char *provider, const char *provider_id);
 static void move_done(redisAsyncContext *ac, void *reply, void *priv);
 
 /* The delivery's record, as stored in <prefix>:job:{<id>}:deliveries. */
@@ -354,8 +353,6 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 		return;
 	}
 	v->state = to;
-	if (provider_id && provider_id[0] && provider && provider[0])
-		map_msgid(v, provider, provider_id);
 	tc_buf_init(&json, TC_LIMIT_RECORD);
 	/* The record skips `sending` (DESIGN.md allows it): a delivery whose
 	 * record still says queued is resent after a crash just as one that
@@ -523,17 +520,4 @@ int tc_track_receipt(struct tc_disp *d, const char *job, const char *dlv,
 	argv[11] = provider;
 	argv[12] = rc->provider_message_id;
 	return tc_rconn_cmd(d->cmd, cb, data, 13, argv, NULL);
-}
-
-/* Maps a provider's message id back to its delivery, for its receipts. */
-static void map_msgid(struct tc_dlv *v, const char *provider, const char *provider_id)
-{
-	struct tc_run *r = v->run;
-	char key[TC_KEY_MAX], ref[TC_LIMIT_JOB_ID + TC_DELIVERY_ID_LEN + 2];
-	const char *argv[4] = { "HSET", key, provider_id, ref };
-
-	if (tc_key_msgid(key, sizeof(key), r->disp->cfg->prefix, provider) < 0)
-		return;
-	snprintf(ref, sizeof(ref), "%s/%s", r->job.id, v->id);
-	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, argv, NULL);
 }
