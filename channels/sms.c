@@ -573,6 +573,22 @@ static int sms_receipt(void *state, const struct tc_receipt_in *in,
 	return p->ops->receipt(p->cfg, in, out, why, n);
 }
 
+static int sms_inbound(void *state, const struct tc_receipt_in *in,
+		       struct tc_inbound *out, char *why, size_t n)
+{
+	struct sms_prov *p = find_prov(state, in->provider);
+
+	if (!p) {
+		snprintf(why, n, "no SMS provider of that name");
+		return TC_EINVAL;
+	}
+	if (!p->ops->inbound) {
+		snprintf(why, n, "provider kind takes no inbound messages");
+		return -ENOTSUP;
+	}
+	return p->ops->inbound(p->cfg, in, out, why, n);
+}
+
 const struct tc_chan_ops tc_sms_ops = {
 	.ch = TC_CH_SMS,
 	.parts = 1u << TC_PART_SMS_TXT,
@@ -584,6 +600,7 @@ const struct tc_chan_ops tc_sms_ops = {
 	.next_at = sms_next_at,
 	.send = sms_send,
 	.receipt = sms_receipt,
+	.inbound = sms_inbound,
 	.close = sms_close,
 	.job_check = tc_sms_job_budget,
 	.cfg_check = sms_cfg_check,

@@ -58,6 +58,11 @@ int tc_key_dead(char *out, size_t n, const char *prefix)
 	return key(out, n, snprintf(out, n, "%s:dead", prefix));
 }
 
+int tc_key_phone(char *out, size_t n, const char *prefix, const char *e164)
+{
+	return key(out, n, snprintf(out, n, "%s:phone:{%s}", prefix, e164));
+}
+
 int tc_key_events(char *out, size_t n, const char *prefix)
 {
 	return key(out, n, snprintf(out, n, "%s:events", prefix));

@@ -494,3 +494,27 @@ const char tc_lua_ack[] = LUA_ACK_LOOKUP
 	"redis.call('XADD', KEYS[5], '*', 'delivery', ARGV[1], 'channel', d.channel,\n"
 	"  'state', 'acknowledged', 'response', ARGV[3], 'at', ARGV[2])\n"
 	"return {'moved', from}\n";
+
+/* KEYS: <prefix>:phone:{<E.164>}. ARGV: prefix, the reply's text. Finds
+ * the delivery an SMS reply answers: the latest SMS sent to the number
+ * (written by the tracker), and with the job's responses, the option
+ * whose number (from 1) the reply is. Returns {"ok", job id, delivery
+ * id, label ("" without responses)}, {"response", job id, delivery id}
+ * when the job has responses and the reply is none of their numbers, or
+ * {"none"} when no delivery is known for the number (or its job is
+ * gone). The ACK script then records it. Job keys are spelled as keys.c
+ * spells them. */
+const char tc_lua_reply[] =
+	"local ref = redis.call('GET', KEYS[1])\n"
+	"if not ref then return {'none'} end\n"
+	"local job, dlv = string.match(ref, '^(.*)/([^/]*)$')\n"
+	"if not job then return {'none'} end\n"
+	"local text = redis.call('HGET', ARGV[1] .. ':job:{' .. job .. '}', 'job')\n"
+	"if not text then return {'none'} end\n"
+	"local j = cjson.decode(text)\n"
+	"if type(j.responses) == 'table' and #j.responses > 0 then\n"
+	"  local n = tonumber(string.match(ARGV[2], '^%s*(%d+)%s*$') or '')\n"
+	"  if not n or n < 1 or n > #j.responses then return {'response', job, dlv} end\n"
+	"  return {'ok', job, dlv, j.responses[n]}\n"
+	"end\n"
+	"return {'ok', job, dlv, ''}\n";

@@ -219,10 +219,14 @@ enum { TC_ACK_RECORDED, TC_ACK_ALREADY, TC_ACK_REFUSED, TC_ACK_INVALID, TC_ACK_H
 enum { TC_RCPT_MOVED, TC_RCPT_PENDING, TC_RCPT_SKIPPED, TC_RCPT_REFUSED_TOKEN,
        TC_RCPT_REFUSED, TC_RCPT_GONE, TC_RCPT_FAILED, TC_RCPT_OUTCOMES };
 #define TC_RCPT_KINDS 4
+/* What became of SMS replies (inbound.c). */
+enum { TC_REPLY_ACKNOWLEDGED, TC_REPLY_ALREADY, TC_REPLY_UNMATCHED, TC_REPLY_INVALID,
+       TC_REPLY_REFUSED, TC_REPLY_FAILED, TC_REPLY_OUTCOMES };
 
 struct tc_stats {
 	uint64_t jobs[TC_JOB_END_COUNT];             /* jobs ended here, by how */
 	uint64_t receipts[TC_RCPT_KINDS][TC_RCPT_OUTCOMES]; /* by kind, by how */
+	uint64_t replies[TC_REPLY_OUTCOMES];         /* SMS replies, by how */
 	uint64_t acks[TC_ACK_OUTCOMES];              /* acknowledgement POSTs, by how */
 	uint64_t moves[TC_CH_COUNT][TC_DS_COUNT];    /* deliveries moved to each state */
 	struct tc_hist latency[TC_CH_COUNT];         /* an attempt, start to outcome */
@@ -439,6 +443,24 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 int tc_track_receipt(struct tc_disp *d, const char *job, const char *dlv,
 		     const char *provider, const struct tc_receipt *rc,
 		     redisCallbackFn *cb, void *data);
+/* A provider's callback as the channels read it (receipt.c): the full URL
+ * it was sent to (public_url and the request target), its headers as
+ * "name: value" lines, its body (borrowed from x). */
+struct tc_hook_in {
+	struct tc_receipt_in in;
+	struct tc_buf url, heads;
+	const char *lines[TC_LIMIT_HTTP_HEADERS];
+	char ctype[128];
+};
+/* Fills h from x's request for provider (borrowed). Returns 0 or
+ * TC_ELIMIT; release h in every case. */
+int tc_hook_in_init(struct tc_hook_in *h, const struct tc_disp *d, struct tc_exch *x,
+		    const char *provider);
+void tc_hook_in_release(struct tc_hook_in *h);
+/* POST /inbound/<provider> (inbound.c): an SMS reply acknowledges the
+ * member's latest SMS delivery. */
+void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);
+void tc_inbound_metrics(struct tc_mout *o, void *data);
 /* POST /receipts/<provider>/<token> (receipt.c). */
 void tc_receipt_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);
 /* The /metrics collector of receipts (data: the tc_disp). */

@@ -89,54 +89,67 @@ out:
 static int full_url(const struct tc_disp *d, const struct tc_req *req, struct tc_buf *b)
 {
 	const char *pub = d->cfg->public_url ? d->cfg->public_url : "";
-	size_t n = strlen(pub);
-	const char *slash = pub + n;
+	const char *end = pub + strlen(pub);
 	const char *target = req->target.data ? req->target.data : "";
 
-	while (slash > pub && slash[-1] == '/')
-		slash--;
-	/* public_url may carry a path prefix (a reverse proxy's): the target
-	 * tocsind sees is what follows it */
-	if (tc_buf_add(b, pub, (size_t)(slash - pub)) < 0 ||
+	while (end > pub && end[-1] == '/')
+		end--;
+	if (tc_buf_add(b, pub, (size_t)(end - pub)) < 0 ||
 	    tc_buf_add(b, target, req->target.len) < 0)
 		return TC_ELIMIT;
 	return 0;
 }
 
-/* "name: value" lines of the request's headers, NUL-separated in b. */
-static size_t header_lines(const struct tc_req *req, struct tc_buf *b,
-			   const char **lines)
+int tc_hook_in_init(struct tc_hook_in *h, const struct tc_disp *d, struct tc_exch *x,
+		    const char *provider)
 {
-	size_t offs[TC_LIMIT_HTTP_HEADERS], i;
+	const struct tc_req *req = tc_exch_req(x);
+	size_t offs[TC_LIMIT_HTTP_HEADERS], i, ct_len = 0;
+	const char *ct = tc_req_header(req, "content-type", &ct_len);
 	unsigned k;
 
+	memset(h, 0, sizeof(*h));
+	tc_buf_init(&h->url, TC_LIMIT_ADDRESS + TC_LIMIT_HTTP_TARGET);
+	tc_buf_init(&h->heads, TC_LIMIT_HTTP_HEADER_BYTES + 4 * TC_LIMIT_HTTP_HEADERS);
 	for (k = 0; k < req->n_headers; k++) {
-		const struct tc_req_header *h = &req->header[k];
+		const struct tc_req_header *rh = &req->header[k];
 
-		offs[k] = b->len;
-		if (tc_buf_add(b, req->heads.data + h->name, h->name_len) < 0 ||
-		    tc_buf_adds(b, ": ") < 0 ||
-		    tc_buf_add(b, req->heads.data + h->value, h->value_len) < 0 ||
-		    tc_buf_addc(b, '\0') < 0)
+		offs[k] = h->heads.len;
+		if (tc_buf_add(&h->heads, req->heads.data + rh->name, rh->name_len) < 0 ||
+		    tc_buf_adds(&h->heads, ": ") < 0 ||
+		    tc_buf_add(&h->heads, req->heads.data + rh->value, rh->value_len) < 0 ||
+		    tc_buf_addc(&h->heads, '\0') < 0)
 			break;
 	}
 	for (i = 0; i < k; i++)
-		lines[i] = b->data + offs[i];
-	return k;
+		h->lines[i] = h->heads.data + offs[i];
+	snprintf(h->ctype, sizeof(h->ctype), "%.*s",
+		 ct ? (int)(ct_len < sizeof(h->ctype) - 1 ? ct_len : sizeof(h->ctype) - 1) : 0,
+		 ct ? ct : "");
+	h->in.provider = provider;
+	h->in.content_type = h->ctype;
+	h->in.body = req->body.data ? req->body.data : "";
+	h->in.body_len = req->body.len;
+	h->in.headers = h->lines;
+	h->in.n_headers = k;
+	if (full_url(d, req, &h->url) < 0)
+		return TC_ELIMIT;
+	h->in.url = h->url.data ? h->url.data : "";
+	return 0;
+}
+
+void tc_hook_in_release(struct tc_hook_in *h)
+{
+	tc_buf_release(&h->url);
+	tc_buf_release(&h->heads);
 }
 
 void tc_receipt_post(struct tc_exch *x, const char *const *args, unsigned n, void *data)
 {
 	struct tc_disp *d = data;
-	const struct tc_req *req = tc_exch_req(x);
-	const char *lines[TC_LIMIT_HTTP_HEADERS];
-	struct tc_receipt_in in = { 0 };
-	struct tc_buf url, heads;
+	struct tc_hook_in h;
 	struct rcpt_req *q;
 	char qp[TC_LIMIT_LOG_VALUE + 16], qt[TC_LIMIT_LOG_VALUE + 16], why[200];
-	size_t ct_len = 0;
-	const char *ct;
-	char ctype[128];
 	int e;
 
 	if (n != 2 || !d->cfg->ack_secret || !d->chan[TC_CH_SMS]) {
@@ -162,27 +175,14 @@ void tc_receipt_post(struct tc_exch *x, const char *const *args, unsigned n, voi
 	}
 	snprintf(q->provider, sizeof(q->provider), "%s", q->kind == TC_RCPT_KINDS - 1 ?
 		 "" : args[0]);
-	tc_buf_init(&url, TC_LIMIT_ADDRESS + TC_LIMIT_HTTP_TARGET);
-	tc_buf_init(&heads, TC_LIMIT_HTTP_HEADER_BYTES + 4 * TC_LIMIT_HTTP_HEADERS);
-	ct = tc_req_header(req, "content-type", &ct_len);
-	snprintf(ctype, sizeof(ctype), "%.*s", ct ? (int)(ct_len < 127 ? ct_len : 127) : 0,
-		 ct ? ct : "");
-	in.provider = args[0];
-	in.content_type = ctype;
-	in.body = req->body.data ? req->body.data : "";
-	in.body_len = req->body.len;
-	in.headers = lines;
-	in.n_headers = header_lines(req, &heads, lines);
-	e = full_url(d, req, &url);
-	in.url = url.data ? url.data : "";
+	e = tc_hook_in_init(&h, d, x, args[0]);
 	if (e == 0 && q->provider[0])
-		e = tc_chan_receipt(d->chan[TC_CH_SMS], &in, &q->rc, why, sizeof(why));
+		e = tc_chan_receipt(d->chan[TC_CH_SMS], &h.in, &q->rc, why, sizeof(why));
 	else if (e == 0)
 		e = TC_EINVAL, snprintf(why, sizeof(why), "no SMS provider of that name");
 	else
 		snprintf(why, sizeof(why), "URL too long");
-	tc_buf_release(&url);
-	tc_buf_release(&heads);
+	tc_hook_in_release(&h);
 	if (e < 0) {
 		tc_log(TC_LOG_WARN, "receipt", "job=%s delivery=%s event=receipt-refused "
 		       "provider=%s err=%s", q->job, q->dlv, tc_log_quote(qp, sizeof(qp), args[0]),

@@ -268,6 +268,22 @@ void tc_track_plan_flush(struct tc_run *r)
 	outbox_push(r, w);
 }
 
+/* Points the member's number at this delivery, its latest SMS, so that a
+ * reply from it acknowledges it (inbound.c): <prefix>:phone:{<E.164>},
+ * living dispatcher.retention, as long as the job's records at most. */
+static void index_phone(struct tc_dlv *v)
+{
+	struct tc_run *r = v->run;
+	char key[TC_KEY_MAX], ref[TC_LIMIT_JOB_ID + TC_DELIVERY_ID_LEN + 2], ttl[24];
+	const char *argv[5] = { "SET", key, ref, "PX", ttl };
+
+	if (tc_key_phone(key, sizeof(key), r->disp->cfg->prefix, v->address) < 0)
+		return;
+	snprintf(ref, sizeof(ref), "%s/%s", r->job.id, v->id);
+	snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)r->disp->cfg->retention_ms);
+	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 5, argv, NULL);
+}
+
 static void move_done(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct tc_write *w = priv;
@@ -353,6 +369,8 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 		return;
 	}
 	v->state = to;
+	if (v->ch == TC_CH_SMS && to == TC_DS_SENT)
+		index_phone(v);
 	tc_buf_init(&json, TC_LIMIT_RECORD);
 	/* The record skips `sending` (DESIGN.md allows it): a delivery whose
 	 * record still says queued is resent after a crash just as one that

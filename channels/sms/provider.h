@@ -63,6 +63,10 @@ struct tc_sms_kind_ops {
 	 * this kind takes none (http). */
 	int (*receipt)(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
 		       struct tc_receipt *out, char *why, size_t n);
+	/* Verifies and reads an inbound message (tc_chan_inbound); NULL:
+	 * this kind takes none. */
+	int (*inbound)(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+		       struct tc_inbound *out, char *why, size_t n);
 };
 
 /* Compiles a generic gateway's body template into *out. Returns 0, or a
@@ -103,6 +107,11 @@ int tc_sms_twilio_signature(const char *auth_token, const char *url,
 /* The pure receipt readers of tc_sms_kind_ops.receipt. */
 int tc_sms_twilio_receipt(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
 			  struct tc_receipt *out, char *why, size_t n);
+/* Twilio's inbound message webhook, verified as its status callbacks
+ * (X-Twilio-Signature): From and Body. Returns 0, or TC_EINVAL /
+ * TC_ELIMIT / -ENOMEM with why. Pure. */
+int tc_sms_twilio_inbound(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+			  struct tc_inbound *out, char *why, size_t n);
 int tc_sms_vonage_receipt(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
 			  struct tc_receipt *out, char *why, size_t n);
 

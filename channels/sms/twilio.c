@@ -192,34 +192,47 @@ static bool alnum(const char *s, size_t max)
 	return n > 0 && n <= max && s[n] == '\0';
 }
 
-int tc_sms_twilio_receipt(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
-			  struct tc_receipt *out, char *why, size_t n)
+/* Reads in's form into f and checks its X-Twilio-Signature. Returns 0,
+ * or TC_EINVAL / TC_ELIMIT / -ENOMEM with why; release f in every case. */
+static int verified_form(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+			 struct tc_sms_form *f, char *why, size_t n)
 {
-	struct tc_sms_form f;
-	const char *sig = header(in, "x-twilio-signature"), *sid, *st, *code;
-	char want[64], q[TC_LIMIT_LOG_VALUE + 16];
+	const char *sig = header(in, "x-twilio-signature");
+	char want[64];
 	int r;
 
-	memset(out, 0, sizeof(*out));
-	if (!sig) {
+	r = tc_sms_form_read(in->body ? in->body : "", in->body_len, f);
+	if (r == 0 && !sig) {
 		snprintf(why, n, "no X-Twilio-Signature header");
 		return TC_EINVAL;
 	}
-	r = tc_sms_form_read(in->body ? in->body : "", in->body_len, &f);
 	if (r == 0)
-		r = tc_sms_twilio_signature(p->auth_token ? p->auth_token : "", in->url, &f,
+		r = tc_sms_twilio_signature(p->auth_token ? p->auth_token : "", in->url, f,
 					    want, sizeof(want));
 	if (r < 0) {
 		snprintf(why, n, "%s", r == -ENOMEM ? "out of memory" :
 			 r == TC_ELIMIT ? "more than TC_LIMIT_RECEIPT_FIELDS form fields" :
 			 "not a form body");
-		goto out;
+		return r;
 	}
 	if (strlen(sig) != strlen(want) || CRYPTO_memcmp(sig, want, strlen(want)) != 0) {
 		snprintf(why, n, "X-Twilio-Signature does not verify");
-		r = TC_EINVAL;
-		goto out;
+		return TC_EINVAL;
 	}
+	return 0;
+}
+
+int tc_sms_twilio_receipt(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+			  struct tc_receipt *out, char *why, size_t n)
+{
+	struct tc_sms_form f;
+	const char *sid, *st, *code;
+	char q[TC_LIMIT_LOG_VALUE + 16];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = verified_form(p, in, &f, why, n)) < 0)
+		goto out;
 	sid = tc_sms_form_value(&f, "MessageSid");
 	st = tc_sms_form_value(&f, "MessageStatus");
 	code = tc_sms_form_value(&f, "ErrorCode");
@@ -244,8 +257,36 @@ out:
 	return r;
 }
 
+int tc_sms_twilio_inbound(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+			  struct tc_inbound *out, char *why, size_t n)
+{
+	struct tc_sms_form f;
+	const char *from, *body;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = verified_form(p, in, &f, why, n)) < 0)
+		goto out;
+	from = tc_sms_form_value(&f, "From");
+	body = tc_sms_form_value(&f, "Body");
+	r = TC_EINVAL;
+	if (!from || from[0] != '+' || !alnum(from + 1, 15) ||
+	    strspn(from + 1, "0123456789") != strlen(from + 1)) {
+		snprintf(why, n, "From missing or not an E.164 number");
+		goto out;
+	}
+	snprintf(out->from, sizeof(out->from), "%s", from);
+	snprintf(out->text, sizeof(out->text), "%.*s", (int)(sizeof(out->text) - 1),
+		 body ? body : "");
+	r = 0;
+out:
+	tc_sms_form_release(&f);
+	return r;
+}
+
 const struct tc_sms_kind_ops tc_sms_twilio_ops = {
 	.build = twilio_build,
 	.classify = tc_sms_twilio_classify,
 	.receipt = tc_sms_twilio_receipt,
+	.inbound = tc_sms_twilio_inbound,
 };

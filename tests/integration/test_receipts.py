@@ -248,3 +248,67 @@ def test_vonage_delivery_receipts(env):
     m = receipts_metric(env)
     assert (m[("vonage", "moved")], m[("vonage", "skipped")], m[("vonage", "refused")]) == \
         (2, 1, 3), m
+
+
+def reply(env, frm, body, signature=None):
+    """Twilio's inbound message webhook to /inbound/tw, signed."""
+    url = PUBLIC.rstrip("/") + "/inbound/tw"
+    fields = {"MessageSid": "SMin" + frm[-4:], "AccountSid": SID, "From": frm,
+              "To": "+14155550199", "Body": body, "NumMedia": "0"}
+    return twilio_post(env, url, fields, signature)
+
+
+def test_sms_replies_acknowledge_the_latest_delivery(env):
+    gw = Gateway(env, "gw")
+    a, b = start(env, gw, 2)
+    env.xadd_job({"id": "R-4", "template": "outage", "groups": ["crew"],
+                  "vars": {"service": "payments"}})
+    env.wait_done("R-4", timeout=60)
+    wait_for(lambda: env.r.exists(f"tocsin:phone:{{{a}}}"), 30, "the phone index")
+    assert 0 < env.r.pttl(f"tocsin:phone:{{{a}}}")
+
+    # Without responses, any reply acknowledges; once per member.
+    st, body = reply(env, a, "ok, on it")
+    assert st == 200 and "<Response>" in body, (st, body)
+    d = by_phone(env, "R-4")[a]
+    assert d["state"] == "acknowledged" and d["acknowledged_at"], d
+    assert reply(env, a, "again")[0] == 200
+    rec = env.job("R-4")
+    assert rec["acknowledged"] == "1" and rec["sms.acknowledged"] == "1", rec
+    check_counts(rec)
+    # Tampered or unsigned: refused, not applied; an unknown number: nothing.
+    assert reply(env, b, "ok", signature="")[0] == 403
+    assert reply(env, b, "ok", signature=twilio_signature("https://x/inbound/tw", {}))[0] == 403
+    assert reply(env, "+14155559999", "ok")[0] == 200
+    assert by_phone(env, "R-4")[b]["state"] == "sent"
+
+    # With responses, the reply is the option's number; the latest job wins.
+    env.xadd_job({"id": "R-5", "template": "outage", "groups": ["crew"],
+                  "vars": {"service": "payments"}, "responses": ["I am safe", "I need help"]})
+    env.wait_done("R-5", timeout=60)
+    ref = lambda: env.r.get(f"tocsin:phone:{{{b}}}")  # noqa: E731
+    wait_for(lambda: ref() and ref().startswith("R-5/"), 30, "the index to move on")
+    assert reply(env, b, " 2 ")[0] == 200
+    assert reply(env, a, "7")[0] == 200       # not an option: nothing
+    assert reply(env, a, "safe")[0] == 200    # nor is a word
+    ds = by_phone(env, "R-5")
+    assert ds[b]["state"] == "acknowledged" and ds[b]["response"] == "I need help", ds[b]
+    assert ds[a]["state"] == "sent", ds[a]
+    assert reply(env, a, "1")[0] == 200
+    ds = by_phone(env, "R-5")
+    assert ds[a]["response"] == "I am safe", ds[a]
+    rec = env.job("R-5")
+    check_counts(rec)
+    assert (rec["response:1"], rec["response:2"], rec["acknowledged"]) == ("1", "1", "2"), rec
+    # R-4's b was not touched by the reply meant for R-5.
+    assert by_phone(env, "R-4")[b]["state"] == "sent"
+    r = env.cli("status", "R-5")
+    assert "confirmed  2 of 2 members" in r.stdout, r.stdout
+
+    c = http.client.HTTPConnection("127.0.0.1", env.http_port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    m = {s.labels["outcome"]: s.value for fam in text_string_to_metric_families(text)
+         for s in fam.samples if s.name == "tocsin_sms_replies_total"}
+    assert (m["acknowledged"], m["already"], m["refused"], m["invalid"]) == (3, 1, 2, 2), m
