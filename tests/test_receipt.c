@@ -2,7 +2,8 @@
  * Unit tests of the receipt readers (pure): the form reader, Twilio's
  * X-Twilio-Signature on Twilio's documented example, Twilio status
  * callbacks (statuses, ErrorCode, tampering) and Vonage delivery receipts
- * (JSON and form, statuses, api-key).
+ * (JSON and form, statuses, api-key), and Twilio's inbound message
+ * webhook.
  */
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +140,37 @@ static void test_twilio(void)
 	TC_CHECK_INT(twilio(b, sign(b, sig), &r, why), TC_EINVAL);
 }
 
+static void test_inbound(void)
+{
+	struct tc_sms_provider p = { .auth_token = "12345" };
+	char why[200], sig[64], line[128];
+	const char *headers[1] = { line };
+	struct tc_inbound m;
+	struct tc_receipt_in in = {
+		.provider = "tw", .url = "https://t.example/receipts/tw/x", .headers = headers,
+		.n_headers = 1,
+	};
+	const char *b;
+
+	tc_test_begin("twilio inbound: From and Body of a signed webhook");
+	b = "MessageSid=SM1&From=%2B14155550100&To=%2B14155550199&Body=+2+";
+	in.body = b;
+	in.body_len = strlen(b);
+	snprintf(line, sizeof(line), "X-Twilio-Signature: %s", sign(b, sig));
+	TC_CHECK_INT(tc_sms_twilio_inbound(&p, &in, &m, why, sizeof(why)), 0);
+	TC_CHECK_STR(m.from, "+14155550100");
+	TC_CHECK_STR(m.text, " 2 ");
+
+	tc_test_begin("twilio inbound: tampered, or From not E.164, refused");
+	in.body = "MessageSid=SM1&From=%2B14155550101&To=%2B14155550199&Body=+2+";
+	TC_CHECK_INT(tc_sms_twilio_inbound(&p, &in, &m, why, sizeof(why)), TC_EINVAL);
+	b = "From=alice&Body=1";
+	in.body = b;
+	in.body_len = strlen(b);
+	snprintf(line, sizeof(line), "X-Twilio-Signature: %s", sign(b, sig));
+	TC_CHECK_INT(tc_sms_twilio_inbound(&p, &in, &m, why, sizeof(why)), TC_EINVAL);
+}
+
 static int vonage(const char *ctype, const char *body, struct tc_receipt *out, char *why)
 {
 	struct tc_sms_provider p = { .api_key = "abcd1234" };
@@ -188,6 +220,7 @@ int main(void)
 	test_form();
 	test_signature();
 	test_twilio();
+	test_inbound();
 	test_vonage();
 	return tc_test_done();
 }
