@@ -310,6 +310,17 @@ int tc_chan_receipt(struct tc_chan *ch, const struct tc_receipt_in *in,
 	return ch->ops->receipt(ch->state, in, out, why, n);
 }
 
+int tc_chan_inbound(struct tc_chan *ch, const struct tc_receipt_in *in,
+		    struct tc_inbound *out, char *why, size_t n)
+{
+	if (!ch->ops->inbound) {
+		snprintf(why, n, "channel '%s' takes no inbound messages",
+			 tc_channel_name(ch->ops->ch));
+		return -ENOTSUP;
+	}
+	return ch->ops->inbound(ch->state, in, out, why, n);
+}
+
 void tc_chan_free(struct tc_chan *ch)
 {
 	if (!ch)

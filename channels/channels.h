@@ -224,6 +224,17 @@ struct tc_receipt {
  * channel takes no receipts. */
 int tc_chan_receipt(struct tc_chan *ch, const struct tc_receipt_in *in,
 		    struct tc_receipt *out, char *why, size_t n);
+/* A message a member sent back (an SMS reply). */
+struct tc_inbound {
+	char from[17];              /* E.164, "+15550100" */
+	char text[TC_LIMIT_RESPONSE_LABEL + 1]; /* the start of the text, raw:
+				     * escape it before it goes anywhere */
+};
+/* Turns a provider's inbound message webhook (in, as a receipt's) into
+ * who sent what, verified as the provider documents. Same returns as
+ * tc_chan_receipt. */
+int tc_chan_inbound(struct tc_chan *ch, const struct tc_receipt_in *in,
+		    struct tc_inbound *out, char *why, size_t n);
 /* Accepts NULL. Sends under way must have finished. */
 void tc_chan_free(struct tc_chan *ch);
 

@@ -30,6 +30,10 @@ struct tc_chan_ops {
 	 * for a channel whose peers send none (webhooks answer at once). */
 	int (*receipt)(void *state, const struct tc_receipt_in *in,
 		       struct tc_receipt *out, char *why, size_t n);
+	/* Reads an inbound message (see tc_chan_inbound); NULL when the
+	 * channel takes none. */
+	int (*inbound)(void *state, const struct tc_receipt_in *in,
+		       struct tc_inbound *out, char *why, size_t n);
 	/* What this channel asks of a job before it is accepted (a budget),
 	 * beyond tc_chan_job_check's own checks; NULL: nothing. Returns 0,
 	 * or TC_EINVAL with d. */

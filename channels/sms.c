@@ -555,6 +555,40 @@ static int sms_cfg_check(const struct tc_cfg *cfg, struct tc_diags *ds)
 	return r;
 }
 
+/* A status callback goes to the provider its URL names, whose kind
+ * verifies and reads it. */
+static int sms_receipt(void *state, const struct tc_receipt_in *in,
+		       struct tc_receipt *out, char *why, size_t n)
+{
+	struct sms_prov *p = find_prov(state, in->provider);
+
+	if (!p) {
+		snprintf(why, n, "no SMS provider of that name");
+		return TC_EINVAL;
+	}
+	if (!p->ops->receipt) {
+		snprintf(why, n, "provider kind takes no receipts");
+		return -ENOTSUP;
+	}
+	return p->ops->receipt(p->cfg, in, out, why, n);
+}
+
+static int sms_inbound(void *state, const struct tc_receipt_in *in,
+		       struct tc_inbound *out, char *why, size_t n)
+{
+	struct sms_prov *p = find_prov(state, in->provider);
+
+	if (!p) {
+		snprintf(why, n, "no SMS provider of that name");
+		return TC_EINVAL;
+	}
+	if (!p->ops->inbound) {
+		snprintf(why, n, "provider kind takes no inbound messages");
+		return -ENOTSUP;
+	}
+	return p->ops->inbound(p->cfg, in, out, why, n);
+}
+
 const struct tc_chan_ops tc_sms_ops = {
 	.ch = TC_CH_SMS,
 	.parts = 1u << TC_PART_SMS_TXT,
@@ -565,6 +599,8 @@ const struct tc_chan_ops tc_sms_ops = {
 	.set_cfg = sms_set_cfg,
 	.next_at = sms_next_at,
 	.send = sms_send,
+	.receipt = sms_receipt,
+	.inbound = sms_inbound,
 	.close = sms_close,
 	.job_check = tc_sms_job_budget,
 	.cfg_check = sms_cfg_check,

@@ -77,6 +77,8 @@
 #define TC_LIMIT_HTTP_HEADERS      64          /* header fields: 431 past it */
 #define TC_LIMIT_HTTP_HEADER_BYTES (16u << 10) /* header names and values, summed:
 						* 431 past it */
+#define TC_LIMIT_RECEIPT_FIELDS    64          /* form fields of one provider
+						* callback: 400 past it */
 #define TC_LIMIT_HTTP_BODY         (64u << 10) /* request body bytes: 413 past it */
 #define TC_LIMIT_HTTP_REQUEST_MS   10000       /* the whole request must arrive
 						* within this of connecting: else
@@ -556,6 +558,10 @@ int tc_key_acks(char *out, size_t n, const char *prefix, const char *job_id);
  * planned, kept as long again, so that `tocsin status` can say so and the
  * job id is not accepted again meanwhile. */
 int tc_key_tombstone(char *out, size_t n, const char *prefix, const char *job_id);
+/* <prefix>:phone:{<E.164>}: "<job id>/<delivery id>" of the latest SMS
+ * sent to that number, so that a reply acknowledges it; expires
+ * dispatcher.retention after that send. */
+int tc_key_phone(char *out, size_t n, const char *prefix, const char *e164);
 int tc_key_retry(char *out, size_t n, const char *prefix);
 int tc_key_scheduled(char *out, size_t n, const char *prefix);
 int tc_key_dead(char *out, size_t n, const char *prefix);
@@ -570,7 +576,7 @@ int tc_key_events(char *out, size_t n, const char *prefix);
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
 	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[], tc_lua_ack[],
-	tc_lua_ack_view[];
+	tc_lua_ack_view[], tc_lua_receipt[], tc_lua_reply[];
 
 /* FINISH's and CANCEL's last three arguments, for a job finished at now_ms
  * whose keys are kept retention_ms: the keys' time to live, the
@@ -639,10 +645,6 @@ struct tc_settle {
 #define TC_SETTLE_ARGS 13
 int tc_settle_args(const struct tc_settle *s, char *keys, size_t n,
 		   const char **argv, size_t *lens);
-/* The provider message id map: <prefix>:msgid:{<provider>} (a hash of
- * message id -> "<job id>/<delivery id>"), so a receipt finds its
- * delivery. */
-int tc_key_msgid(char *out, size_t n, const char *prefix, const char *provider);
 #define TC_GROUP_NAME "tocsind"   /* the consumer group */
 
 /* ---- reaching Redis (redis.c) ---------------------------------------------- */

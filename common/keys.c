@@ -58,14 +58,14 @@ int tc_key_dead(char *out, size_t n, const char *prefix)
 	return key(out, n, snprintf(out, n, "%s:dead", prefix));
 }
 
+int tc_key_phone(char *out, size_t n, const char *prefix, const char *e164)
+{
+	return key(out, n, snprintf(out, n, "%s:phone:{%s}", prefix, e164));
+}
+
 int tc_key_events(char *out, size_t n, const char *prefix)
 {
 	return key(out, n, snprintf(out, n, "%s:events", prefix));
-}
-
-int tc_key_msgid(char *out, size_t n, const char *prefix, const char *provider)
-{
-	return key(out, n, snprintf(out, n, "%s:msgid:{%s}", prefix, provider));
 }
 
 void tc_retain_args(struct tc_retain *out, uint64_t retention_ms, int64_t now_ms)

@@ -138,7 +138,10 @@ const char tc_lua_plan[] = LUA_PLAN_FN
  * audit trail keeps one entry per transition. A delivery that goes to
  * `retrying` is added to the retry set at `due` (ms), and leaves it with
  * its next transition; `reasons` (every attempt's outcome) dead-letters a
- * delivery whose retries are exhausted. */
+ * delivery whose retries are exhausted. A move to `sent` takes the
+ * delivery's pending receipt (<job>:receipts, kept by RECEIPT when it
+ * came before the send was recorded) and goes on to its state at once, so
+ * the late `sent` never undoes it. */
 const char tc_lua_move[] =
 	"local write = tonumber(ARGV[3])\n"
 	"if write <= tonumber(redis.call('HGET', KEYS[1], 'moved') or '0') then\n"
@@ -150,16 +153,31 @@ const char tc_lua_move[] =
 	"for i = 4, #ARGV, 8 do\n"
 	"  local id, ch, from, to = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
 	"  local member = ARGV[2] .. '/' .. id\n"
-	"  if ARGV[i + 4] ~= '' then\n"
+	"  local json = ARGV[i + 4]\n"
+	"  redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
+	"    'state', to, 'outcome', ARGV[i + 5], 'at', ARGV[1])\n"
+	"  if to == 'sent' and json ~= '' then\n"
+	"    local p = redis.call('HGET', KEYS[1] .. ':receipts', id)\n"
+	"    if p then\n"
+	"      local r, d = cjson.decode(p), cjson.decode(json)\n"
+	"      d.state = r.state\n"
+	"      d.last_outcome = r.outcome\n"
+	"      d.receipt_at = r.at\n"
+	"      json = cjson.encode(d)\n"
+	"      to = r.state\n"
+	"      redis.call('HDEL', KEYS[1] .. ':receipts', id)\n"
+	"      redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
+	"        'state', to, 'outcome', r.outcome, 'at', ARGV[1], 'receipt_at', r.at)\n"
+	"    end\n"
+	"  end\n"
+	"  if json ~= '' then\n"
 	"    fields[#fields + 1] = id\n"
-	"    fields[#fields + 1] = ARGV[i + 4]\n"
+	"    fields[#fields + 1] = json\n"
 	"  end\n"
 	"  add(from, -1)\n"
 	"  add(to, 1)\n"
 	"  add(ch .. '.' .. from, -1)\n"
 	"  add(ch .. '.' .. to, 1)\n"
-	"  redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
-	"    'state', to, 'outcome', ARGV[i + 5], 'at', ARGV[1])\n"
 	"  if from == 'retrying' then redis.call('ZREM', KEYS[4], member) end\n"
 	"  if to == 'retrying' then\n"
 	"    redis.call('ZADD', KEYS[4], ARGV[i + 6], member)\n"
@@ -189,6 +207,7 @@ const char tc_lua_move[] =
 	"  redis.call('PEXPIRE', dlv, ttl)\n" \
 	"  redis.call('PEXPIRE', ev, ttl)\n" \
 	"  redis.call('PEXPIRE', job .. ':acks', ttl)\n" \
+	"  redis.call('PEXPIRE', job .. ':receipts', ttl)\n" \
 	"  redis.call('HSET', tomb, 'state', st, 'done_at', done_at,\n" \
 	"    'expired_at', expired_at,\n" \
 	"    'planned', redis.call('HGET', job, 'planned') or '0')\n" \
@@ -303,6 +322,61 @@ const char tc_lua_settle[] =
 	"redis.call('HINCRBY', KEYS[1], d.channel .. '.' .. ARGV[3], 1)\n"
 	"redis.call('XADD', KEYS[3], '*', 'delivery', ARGV[2], 'channel', d.channel,\n"
 	"  'state', ARGV[3], 'outcome', ARGV[4], 'at', ARGV[1])\n"
+	"return {'moved', from}\n";
+
+/* KEYS: job record, deliveries, job events, tombstone. ARGV: now,
+ * delivery id, state (sent, delivered or undelivered), outcome, provider,
+ * provider message id. Applies a provider's receipt, whether or not a
+ * tocsind works on the job, after it is done too. States rank sent <
+ * undelivered < delivered: a receipt only ever moves a delivery up
+ * (`delivered` then a late `sent` or `failed` keeps `delivered`; the same
+ * receipt twice changes nothing). A delivery in `sent`, `undelivered` or
+ * `delivered` (states tocsind no longer holds, so this never races a
+ * running job's MOVE) moves at once, its counts with it. One still
+ * `queued`, `sending` or `retrying` (the receipt came before the send was
+ * recorded) keeps the receipt pending in <job>:receipts, the strongest
+ * one, and MOVE applies it with the `sent`. Any other state
+ * (acknowledged, failed, expired, cancelled) stays. Returns {"moved",
+ * old state}, {"pending", state}, {"skipped", state}, {"expired",
+ * expired_at} or {"none", ""}. */
+const char tc_lua_receipt[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+	"  if redis.call('EXISTS', KEYS[4]) == 1 then\n"
+	"    return {'expired', redis.call('HGET', KEYS[4], 'expired_at') or ''}\n"
+	"  end\n"
+	"  return {'none', ''}\n"
+	"end\n"
+	"local raw = redis.call('HGET', KEYS[2], ARGV[2])\n"
+	"if not raw then return {'none', ''} end\n"
+	"local rank = {sent = 1, undelivered = 2, delivered = 3}\n"
+	"local d = cjson.decode(raw)\n"
+	"local from, to = d.state, ARGV[3]\n"
+	"if from == 'queued' or from == 'sending' or from == 'retrying' then\n"
+	"  local k = KEYS[1] .. ':receipts'\n"
+	"  local p = redis.call('HGET', k, ARGV[2])\n"
+	"  if to == 'sent' or (p and rank[cjson.decode(p).state] >= rank[to]) then\n"
+	"    return {'skipped', from}\n"
+	"  end\n"
+	"  redis.call('HSET', k, ARGV[2], cjson.encode({state = to, outcome = ARGV[4],\n"
+	"    at = ARGV[1], provider_message_id = ARGV[6]}))\n"
+	"  local ttl = redis.call('PTTL', KEYS[1])\n"
+	"  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end\n"
+	"  return {'pending', from}\n"
+	"end\n"
+	"if not rank[from] or rank[to] <= rank[from] then return {'skipped', from} end\n"
+	"d.state = to\n"
+	"d.last_outcome = ARGV[4]\n"
+	"d.updated_at = ARGV[1]\n"
+	"d.receipt_at = ARGV[1]\n"
+	"if ARGV[5] ~= '' then d.provider = ARGV[5] end\n"
+	"if ARGV[6] ~= '' then d.provider_message_id = ARGV[6] end\n"
+	"redis.call('HSET', KEYS[2], ARGV[2], cjson.encode(d))\n"
+	"redis.call('HINCRBY', KEYS[1], from, -1)\n"
+	"redis.call('HINCRBY', KEYS[1], to, 1)\n"
+	"redis.call('HINCRBY', KEYS[1], d.channel .. '.' .. from, -1)\n"
+	"redis.call('HINCRBY', KEYS[1], d.channel .. '.' .. to, 1)\n"
+	"redis.call('XADD', KEYS[3], '*', 'delivery', ARGV[2], 'channel', d.channel,\n"
+	"  'state', to, 'outcome', ARGV[4], 'at', ARGV[1])\n"
 	"return {'moved', from}\n";
 
 /* KEYS: <prefix>:dead, <prefix>:events, then job streams. ARGV: group,
@@ -420,3 +494,27 @@ const char tc_lua_ack[] = LUA_ACK_LOOKUP
 	"redis.call('XADD', KEYS[5], '*', 'delivery', ARGV[1], 'channel', d.channel,\n"
 	"  'state', 'acknowledged', 'response', ARGV[3], 'at', ARGV[2])\n"
 	"return {'moved', from}\n";
+
+/* KEYS: <prefix>:phone:{<E.164>}. ARGV: prefix, the reply's text. Finds
+ * the delivery an SMS reply answers: the latest SMS sent to the number
+ * (written by the tracker), and with the job's responses, the option
+ * whose number (from 1) the reply is. Returns {"ok", job id, delivery
+ * id, label ("" without responses)}, {"response", job id, delivery id}
+ * when the job has responses and the reply is none of their numbers, or
+ * {"none"} when no delivery is known for the number (or its job is
+ * gone). The ACK script then records it. Job keys are spelled as keys.c
+ * spells them. */
+const char tc_lua_reply[] =
+	"local ref = redis.call('GET', KEYS[1])\n"
+	"if not ref then return {'none'} end\n"
+	"local job, dlv = string.match(ref, '^(.*)/([^/]*)$')\n"
+	"if not job then return {'none'} end\n"
+	"local text = redis.call('HGET', ARGV[1] .. ':job:{' .. job .. '}', 'job')\n"
+	"if not text then return {'none'} end\n"
+	"local j = cjson.decode(text)\n"
+	"if type(j.responses) == 'table' and #j.responses > 0 then\n"
+	"  local n = tonumber(string.match(ARGV[2], '^%s*(%d+)%s*$') or '')\n"
+	"  if not n or n < 1 or n > #j.responses then return {'response', job, dlv} end\n"
+	"  return {'ok', job, dlv, j.responses[n]}\n"
+	"end\n"
+	"return {'ok', job, dlv, ''}\n";

@@ -214,8 +214,19 @@ enum tc_redis_count { TC_RC_ASLEEP, TC_RC_RETRY, TC_RC_DEAD, TC_RC_COUNT };
 enum { TC_ACK_RECORDED, TC_ACK_ALREADY, TC_ACK_REFUSED, TC_ACK_INVALID, TC_ACK_HELD,
        TC_ACK_GONE, TC_ACK_FAILED, TC_ACK_OUTCOMES };
 
+/* What became of provider receipts (receipt.c), by provider kind (twilio,
+ * vonage, http, and "unknown" for a name no provider has). */
+enum { TC_RCPT_MOVED, TC_RCPT_PENDING, TC_RCPT_SKIPPED, TC_RCPT_REFUSED_TOKEN,
+       TC_RCPT_REFUSED, TC_RCPT_GONE, TC_RCPT_FAILED, TC_RCPT_OUTCOMES };
+#define TC_RCPT_KINDS 4
+/* What became of SMS replies (inbound.c). */
+enum { TC_REPLY_ACKNOWLEDGED, TC_REPLY_ALREADY, TC_REPLY_UNMATCHED, TC_REPLY_INVALID,
+       TC_REPLY_REFUSED, TC_REPLY_FAILED, TC_REPLY_OUTCOMES };
+
 struct tc_stats {
 	uint64_t jobs[TC_JOB_END_COUNT];             /* jobs ended here, by how */
+	uint64_t receipts[TC_RCPT_KINDS][TC_RCPT_OUTCOMES]; /* by kind, by how */
+	uint64_t replies[TC_REPLY_OUTCOMES];         /* SMS replies, by how */
 	uint64_t acks[TC_ACK_OUTCOMES];              /* acknowledgement POSTs, by how */
 	uint64_t moves[TC_CH_COUNT][TC_DS_COUNT];    /* deliveries moved to each state */
 	struct tc_hist latency[TC_CH_COUNT];         /* an attempt, start to outcome */
@@ -424,12 +435,36 @@ void tc_track_release(struct tc_run *r);
  * TC_EREDIS (then cb is never called). */
 int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 		    size_t len, bool later, redisCallbackFn *cb);
-/* Moves one delivery on by its id, whether or not its job runs here (a
- * receipt, an acknowledgement: the SETTLE script). cb gets {"moved",
- * old}, {"skipped", current} or {"none", ""}. Returns 0, TC_ELIMIT, or
- * TC_EREDIS (then cb is never called). */
-int tc_track_settle(struct tc_disp *d, const struct tc_settle *s,
-		    redisCallbackFn *cb, void *data);
+/* Applies a provider's receipt to delivery dlv of job, whether or not
+ * its job runs here, after it is done too (the RECEIPT script: pending
+ * until the send is recorded, only ever up the order sent < undelivered <
+ * delivered). provider: its name. cb gets the script's answer. Returns 0,
+ * TC_ELIMIT, or TC_EREDIS (then cb is never called). */
+int tc_track_receipt(struct tc_disp *d, const char *job, const char *dlv,
+		     const char *provider, const struct tc_receipt *rc,
+		     redisCallbackFn *cb, void *data);
+/* A provider's callback as the channels read it (receipt.c): the full URL
+ * it was sent to (public_url and the request target), its headers as
+ * "name: value" lines, its body (borrowed from x). */
+struct tc_hook_in {
+	struct tc_receipt_in in;
+	struct tc_buf url, heads;
+	const char *lines[TC_LIMIT_HTTP_HEADERS];
+	char ctype[128];
+};
+/* Fills h from x's request for provider (borrowed). Returns 0 or
+ * TC_ELIMIT; release h in every case. */
+int tc_hook_in_init(struct tc_hook_in *h, const struct tc_disp *d, struct tc_exch *x,
+		    const char *provider);
+void tc_hook_in_release(struct tc_hook_in *h);
+/* POST /inbound/<provider> (inbound.c): an SMS reply acknowledges the
+ * member's latest SMS delivery. */
+void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);
+void tc_inbound_metrics(struct tc_mout *o, void *data);
+/* POST /receipts/<provider>/<token> (receipt.c). */
+void tc_receipt_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);
+/* The /metrics collector of receipts (data: the tc_disp). */
+void tc_receipt_metrics(struct tc_mout *o, void *data);
 /* GET and POST /ack/<token> (ack.c): the acknowledgement page, and
  * recording the member's acknowledgement (and answer) from its form. */
 void tc_ack_get(struct tc_exch *x, const char *const *args, unsigned n, void *data);

@@ -3,7 +3,8 @@
  * serves `listen` (127.0.0.1:8725 by default) on the daemon's loop. Both
  * answer from memory at once: a health check or a scrape never waits on
  * Redis. Acknowledgements (/ack/<token>, ack.c) are rows of the same
- * table; receipts (/receipts/<provider>/<token>) are to be.
+ * table, and so are provider receipts (/receipts/<provider>/<token>,
+ * receipt.c) and SMS replies (/inbound/<provider>, inbound.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,6 +61,8 @@ static struct tc_route routes[] = {
 	{ "GET", "/metrics", "metrics", metrics, NULL },
 	{ "GET", "/ack/*", "ack", tc_ack_get, NULL },
 	{ "POST", "/ack/*", "ack", tc_ack_post, NULL },
+	{ "POST", "/receipts/*/*", "receipts", tc_receipt_post, NULL },
+	{ "POST", "/inbound/*", "inbound", tc_inbound_post, NULL },
 };
 
 static void beat(uv_timer_t *t)
@@ -81,7 +84,9 @@ int tc_serve_start(struct tc_disp *d)
 
 	d->metrics = tc_metrics_new();
 	if (!d->metrics || tc_disp_metrics_add(d) < 0 ||
-	    tc_metrics_add(d->metrics, tc_ack_metrics, d) < 0)
+	    tc_metrics_add(d->metrics, tc_ack_metrics, d) < 0 ||
+	    tc_metrics_add(d->metrics, tc_receipt_metrics, d) < 0 ||
+	    tc_metrics_add(d->metrics, tc_inbound_metrics, d) < 0)
 		return -ENOMEM;
 	d->stats.beat_ns = uv_hrtime();
 	if (uv_timer_init(d->loop, &d->beat) < 0 ||

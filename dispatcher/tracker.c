@@ -20,7 +20,6 @@
 #define MOVE_ARGS 8  /* id, channel, from, to, json, outcome, due, reasons */
 
 static void plan_done(redisAsyncContext *ac, void *reply, void *priv);
-static void map_msgid(struct tc_dlv *v, const char *provider, const char *provider_id);
 static void move_done(redisAsyncContext *ac, void *reply, void *priv);
 
 /* The delivery's record, as stored in <prefix>:job:{<id>}:deliveries. */
@@ -269,6 +268,22 @@ void tc_track_plan_flush(struct tc_run *r)
 	outbox_push(r, w);
 }
 
+/* Points the member's number at this delivery, its latest SMS, so that a
+ * reply from it acknowledges it (inbound.c): <prefix>:phone:{<E.164>},
+ * living dispatcher.retention, as long as the job's records at most. */
+static void index_phone(struct tc_dlv *v)
+{
+	struct tc_run *r = v->run;
+	char key[TC_KEY_MAX], ref[TC_LIMIT_JOB_ID + TC_DELIVERY_ID_LEN + 2], ttl[24];
+	const char *argv[5] = { "SET", key, ref, "PX", ttl };
+
+	if (tc_key_phone(key, sizeof(key), r->disp->cfg->prefix, v->address) < 0)
+		return;
+	snprintf(ref, sizeof(ref), "%s/%s", r->job.id, v->id);
+	snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)r->disp->cfg->retention_ms);
+	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 5, argv, NULL);
+}
+
 static void move_done(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct tc_write *w = priv;
@@ -354,8 +369,8 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 		return;
 	}
 	v->state = to;
-	if (provider_id && provider_id[0] && provider && provider[0])
-		map_msgid(v, provider, provider_id);
+	if (v->ch == TC_CH_SMS && to == TC_DS_SENT)
+		index_phone(v);
 	tc_buf_init(&json, TC_LIMIT_RECORD);
 	/* The record skips `sending` (DESIGN.md allows it): a delivery whose
 	 * record still says queued is resent after a crash just as one that
@@ -494,26 +509,33 @@ void tc_track_job_state(struct tc_run *r, const char *state)
 	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, argv, NULL);
 }
 
-int tc_track_settle(struct tc_disp *d, const struct tc_settle *s,
-		    redisCallbackFn *cb, void *data)
+int tc_track_receipt(struct tc_disp *d, const char *job, const char *dlv,
+		     const char *provider, const struct tc_receipt *rc,
+		     redisCallbackFn *cb, void *data)
 {
-	char keys[3 * TC_KEY_MAX + 128];
-	const char *argv[TC_SETTLE_ARGS];
-	size_t lens[TC_SETTLE_ARGS];
-	int argc = tc_settle_args(s, keys, sizeof(keys), argv, lens);
+	char k_job[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_ev[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
+	char now[40];
+	const char *argv[13];
+	const char *pfx = d->cfg->prefix;
 
-	return argc < 0 ? argc : tc_rconn_cmd(d->cmd, cb, data, argc, argv, lens);
-}
-
-/* Maps a provider's message id back to its delivery, for its receipts. */
-static void map_msgid(struct tc_dlv *v, const char *provider, const char *provider_id)
-{
-	struct tc_run *r = v->run;
-	char key[TC_KEY_MAX], ref[TC_LIMIT_JOB_ID + TC_DELIVERY_ID_LEN + 2];
-	const char *argv[4] = { "HSET", key, provider_id, ref };
-
-	if (tc_key_msgid(key, sizeof(key), r->disp->cfg->prefix, provider) < 0)
-		return;
-	snprintf(ref, sizeof(ref), "%s/%s", r->job.id, v->id);
-	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 4, argv, NULL);
+	if (tc_key_job(k_job, sizeof(k_job), pfx, job) < 0 ||
+	    tc_key_deliveries(k_dlv, sizeof(k_dlv), pfx, job) < 0 ||
+	    tc_key_job_events(k_ev, sizeof(k_ev), pfx, job) < 0 ||
+	    tc_key_tombstone(k_tomb, sizeof(k_tomb), pfx, job) < 0)
+		return TC_ELIMIT;
+	snprintf(now, sizeof(now), "%s", tc_disp_now(d));
+	argv[0] = "EVAL";
+	argv[1] = tc_lua_receipt;
+	argv[2] = "4";
+	argv[3] = k_job;
+	argv[4] = k_dlv;
+	argv[5] = k_ev;
+	argv[6] = k_tomb;
+	argv[7] = now;
+	argv[8] = dlv;
+	argv[9] = tc_dstate_name(rc->state);
+	argv[10] = rc->reason;
+	argv[11] = provider;
+	argv[12] = rc->provider_message_id;
+	return tc_rconn_cmd(d->cmd, cb, data, 13, argv, NULL);
 }

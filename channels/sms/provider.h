@@ -59,10 +59,14 @@ struct tc_sms_kind_ops {
 	int (*build)(const struct tc_sms_provider *p, const struct tc_sms_out *m,
 		     struct tc_sms_req *q, char *why, size_t n);
 	tc_sms_classify_fn classify;
-	/* Reads a status callback; NULL until receipts are taken (the
-	 * listener is a later issue). */
+	/* Verifies and reads a status callback (tc_chan_receipt); NULL:
+	 * this kind takes none (http). */
 	int (*receipt)(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
 		       struct tc_receipt *out, char *why, size_t n);
+	/* Verifies and reads an inbound message (tc_chan_inbound); NULL:
+	 * this kind takes none. */
+	int (*inbound)(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+		       struct tc_inbound *out, char *why, size_t n);
 };
 
 /* Compiles a generic gateway's body template into *out. Returns 0, or a
@@ -81,6 +85,35 @@ void tc_sms_vonage_classify(const struct tc_sms_provider *p, long status,
 			    const char *body, size_t len, struct tc_outcome *o);
 void tc_sms_http_classify(const struct tc_sms_provider *p, long status,
 			  const char *body, size_t len, struct tc_outcome *o);
+
+/* ---- receipts ------------------------------------------------------------ */
+/* A form body's fields, decoded (form.c). */
+struct tc_sms_form {
+	const char *name[TC_LIMIT_RECEIPT_FIELDS], *value[TC_LIMIT_RECEIPT_FIELDS];
+	size_t n;
+	char *store;                /* owned: the decoded bytes */
+};
+/* Reads the len bytes of body into f. Returns 0, TC_EINVAL (a bad
+ * %-escape or a NUL byte), TC_ELIMIT (more than TC_LIMIT_RECEIPT_FIELDS
+ * fields) or -ENOMEM; release f in every case. */
+int tc_sms_form_read(const char *body, size_t len, struct tc_sms_form *f);
+/* The first value of field name, or NULL. */
+const char *tc_sms_form_value(const struct tc_sms_form *f, const char *name);
+void tc_sms_form_release(struct tc_sms_form *f);
+/* Twilio's X-Twilio-Signature of a request to url with form f, keyed with
+ * auth_token, into out (n >= 29). Returns 0, TC_ELIMIT or -ENOMEM. */
+int tc_sms_twilio_signature(const char *auth_token, const char *url,
+			    const struct tc_sms_form *f, char *out, size_t n);
+/* The pure receipt readers of tc_sms_kind_ops.receipt. */
+int tc_sms_twilio_receipt(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+			  struct tc_receipt *out, char *why, size_t n);
+/* Twilio's inbound message webhook, verified as its status callbacks
+ * (X-Twilio-Signature): From and Body. Returns 0, or TC_EINVAL /
+ * TC_ELIMIT / -ENOMEM with why. Pure. */
+int tc_sms_twilio_inbound(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+			  struct tc_inbound *out, char *why, size_t n);
+int tc_sms_vonage_receipt(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+			  struct tc_receipt *out, char *why, size_t n);
 
 /* The job check of channels.sms.max_per_job (budget.c; see tc_chan_ops). */
 int tc_sms_job_budget(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
