@@ -434,7 +434,7 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 	}
 	r->phase = TC_RUN_ACCEPTING;
 	run_link(d, r);
-	if (!r->vars_json || !r->data) {
+	if (!r->vars_json || !r->data || tc_esc_init(r) < 0) {
 		tc_run_break(r, "out of memory");
 		return;
 	}
