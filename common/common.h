@@ -452,6 +452,8 @@ struct tc_job {
  * no leading zero), with root copied to root (n bytes); 0 (root untouched)
  * for any other id. */
 int tc_job_round(const char *id, char *root, size_t n);
+/* The most rounds a policy has (escalations.NAME.rounds). */
+#define TC_ESC_ROUNDS_MAX 10
 
 /* Parses and validates one job as DESIGN.md defines it (the structure, not
  * whether its groups and template exist: that needs the configuration).

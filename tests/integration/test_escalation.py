@@ -8,6 +8,7 @@ made due by moving their score in tocsin:scheduled, so no test depends on
 how fast the machine is; one test waits for a 1s `after` to pass."""
 
 import json
+import signal
 
 from harness import check_counts, now_ms, rfc3339, wait_for
 from smspeers import Gateway, add_sms, gateway_provider, sms_template
@@ -138,3 +139,40 @@ def test_round_fires_after_after_and_uses_the_next_channel(env):
         ("Ada", ""), ("Ada", "1"), ("Bob", ""), ("Bob", "1")]
     assert [t[0] for t in texts(gw)] == ["+14155550103"]
     assert not env.r.exists("tocsin:job:{K.esc.2}")
+
+
+def test_restart_between_rounds_loses_nothing(env):
+    start(env, rounds=1)
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--channel", "webhook",
+                "--id", "R", "--escalation", "page")
+    assert r.returncode == 0, r.stderr
+    env.wait_done("R")
+    # The round sleeps in Redis, not in this tocsind: kill it, start again.
+    env.stop(env.tocsind_proc, signal.SIGKILL)
+    env.start_tocsind()
+    wake_now(env, "R.esc.1")
+    env.wait_done("R.esc.1")
+    wait_for(lambda: len(hooks(env)) >= 4, 30, "round 1's webhooks")
+    assert sorted((m, n) for m, n, _ in hooks(env)) == [
+        ("Ada", ""), ("Ada", "1"), ("Bob", ""), ("Bob", "1")]
+    check_counts(env.job("R.esc.1"))
+
+
+def test_cancel_cancels_the_rounds(env):
+    start(env)
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--channel", "webhook",
+                "--id", "C", "--escalation", "page")
+    assert r.returncode == 0, r.stderr
+    env.wait_done("C")
+    assert env.job("C.esc.1")["state"] == "scheduled"
+    # The job is done, its round is not: cancel stops the round.
+    r = env.cli("cancel", "C")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "C.esc.1 cancelled" in r.stdout, r.stdout
+    assert env.job("C.esc.1")["state"] == "cancelled"
+    assert env.r.zscore("tocsin:scheduled", "C.esc.1") is None
+    assert env.r.pttl("tocsin:job:{C.esc.1}") > 0
+    # Nothing is left to cancel a second time.
+    r = env.cli("cancel", "C")
+    assert r.returncode == 1 and "already done" in r.stderr, (r.stdout, r.stderr)
+    assert not env.r.exists("tocsin:job:{C.esc.2}")
