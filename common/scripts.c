@@ -13,7 +13,8 @@
  * escalation round, the root job's acknowledgements, spelled as keys.c
  * spells them. Returns per delivery:
  * "acked" for one not planned before whose member (member_key of its
- * json) acknowledged the root job or a round of it, so is not sent again,
+ * json) acknowledged the root job or a round of it, so is not sent again
+ * (every one, once the round stopped: its record has `stopped`),
  * "" for a new one (counted as planned and queued), "mine" for one this
  * very call planned before (a replay after a lost reply), "dup" for one
  * already planned in this pass or earlier in this call (a member listed
@@ -27,8 +28,9 @@
 	"    if seen[id] then\n" \
 	"      out[#out + 1] = 'dup'\n" \
 	"    elseif acks ~= '' and redis.call('HEXISTS', KEYS[2], id) == 0 and\n" \
-	"        redis.call('HEXISTS', acks,\n" \
-	"          cjson.decode(ARGV[i + 2]).member_key or '') == 1 then\n" \
+	"        (redis.call('HEXISTS', KEYS[1], 'stopped') == 1 or\n" \
+	"         redis.call('HEXISTS', acks,\n" \
+	"           cjson.decode(ARGV[i + 2]).member_key or '') == 1) then\n" \
 	"      out[#out + 1] = 'acked'\n" \
 	"    elseif redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n" \
 	"      new[ch] = (new[ch] or 0) + 1\n" \
@@ -65,8 +67,13 @@
  * initial state, the job's JSON text (kept as field `job`, for `tocsin
  * dead retry` and for waking it), write, send_at (ms, 0 if none), now
  * (ms), group, entry id, the next escalation round's id ("" for none),
- * its job text, its send_at (ms), plan()'s acks, then the job's first
- * deliveries as PLAN's triples, their records made for pass 1.
+ * its job text, its send_at (ms), plan()'s acks, the root job's record
+ * key and the policy's stop_at (percent; both "" unless the job is a
+ * round), then the job's first deliveries as PLAN's triples, their
+ * records made for pass 1. A round's first pass stops escalating (its
+ * record gets `stopped`: it plans nothing and writes no next round) once
+ * the root's acknowledgements reach stop_at percent of the root's
+ * `members`, as FINISH wrote them.
  * The job's first pass, unless it was cancelled, also writes its next
  * escalation round, asleep until its send_at as tc_lua_wake expects
  * (recorded as the job's `escalation_next`), so no crash can lose it.
@@ -100,7 +107,14 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"end\n"
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
 	"local state = redis.call('HGET', KEYS[1], 'state')\n"
+	"if pass == 1 and ARGV[18] ~= '' then\n"
+	"  local m = tonumber(redis.call('HGET', ARGV[18], 'members') or '0')\n"
+	"  if m > 0 and redis.call('HLEN', ARGV[17]) * 100 >= tonumber(ARGV[19]) * m then\n"
+	"    redis.call('HSET', KEYS[1], 'stopped', ARGV[1])\n"
+	"  end\n"
+	"end\n"
 	"if pass == 1 and ARGV[14] ~= '' and state ~= 'cancelled' and\n"
+	"    redis.call('HEXISTS', KEYS[1], 'stopped') == 0 and\n"
 	"    redis.call('EXISTS', KEYS[7]) == 0 then\n"
 	"  redis.call('HSET', KEYS[7], 'entry', 'escalation', 'state', 'scheduled',\n"
 	"    'template', ARGV[4], 'severity', ARGV[5], 'incident', ARGV[6],\n"
@@ -113,8 +127,8 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"  redis.call('XACK', KEYS[5], ARGV[12], ARGV[13])\n"
 	"  return {verdict, 'asleep', pass}\n"
 	"end\n"
-	"if pass == 1 and #ARGV >= 18 then\n"
-	"  return {verdict, state, pass, plan(1, tonumber(ARGV[9]), 18, ARGV[17])}\n"
+	"if pass == 1 and #ARGV >= 20 then\n"
+	"  return {verdict, state, pass, plan(1, tonumber(ARGV[9]), 20, ARGV[17])}\n"
 	"end\n"
 	"return {verdict, state, pass}\n";
 
@@ -220,13 +234,16 @@ const char tc_lua_move[] =
 /* KEYS: job record, job stream, <prefix>:events, job events, deliveries,
  * tombstone. ARGV: group, entry id, now, job id, and (or "" when this pass
  * did not go through the audience) the members reached on no channel and
- * the roster rows skipped, then retain()'s ttl, tomb_ttl and expired_at.
+ * the roster rows skipped, then retain()'s ttl, tomb_ttl and expired_at,
+ * then the members planned on a channel other than webhook (or "", as
+ * before; kept as `members`, the measure of escalation's stop_at).
  * Marks the job done (or leaves it cancelled, if an operator cancelled it),
  * acknowledges its entry, tells the watchers and sets its keys to expire,
  * in one step. */
 const char tc_lua_finish[] = LUA_RETAIN_FN
 	"if ARGV[5] ~= '' then\n"
-	"  redis.call('HSET', KEYS[1], 'unreachable', ARGV[5], 'roster_errors', ARGV[6])\n"
+	"  redis.call('HSET', KEYS[1], 'unreachable', ARGV[5], 'roster_errors', ARGV[6],\n"
+	"    'members', ARGV[10])\n"
 	"end\n"
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if st ~= 'cancelled' then st = 'done' end\n"

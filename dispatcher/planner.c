@@ -148,6 +148,13 @@ static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 		}
 		r->plan[r->n_plan++] = v;
 	}
+	if (mask & ~TC_CH_BIT(TC_CH_WEBHOOK))
+		for (c = 0; c < TC_CH_COUNT; c++)
+			if (c != TC_CH_WEBHOOK && (mask & TC_CH_BIT(c)) &&
+			    tc_member_address(m, c)) {
+				r->members++;
+				break;
+			}
 }
 
 static void roster_ready(void *data)

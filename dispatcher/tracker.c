@@ -434,8 +434,8 @@ void tc_track_release(struct tc_run *r)
 	r->n_move = 0;
 }
 
-/* ACCEPT's fixed arguments: EVAL script 7, seven keys, seventeen values. */
-#define ACCEPT_ARGS 27
+/* ACCEPT's fixed arguments: EVAL script 7, seven keys, nineteen values. */
+#define ACCEPT_ARGS 29
 
 int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 		    size_t len, bool later, redisCallbackFn *cb)
@@ -447,6 +447,8 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	char k_sched[TC_KEY_MAX], k_stream[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
 	char no[24], now[40];
 	char send_at[24], now_ms[24], due[24], k_next[TC_KEY_MAX];
+	char root[TC_LIMIT_JOB_ID + 1], k_root[TC_KEY_MAX], stop_at[16];
+	const struct tc_escalation *p;
 	struct tc_esc_child next;
 	int argc = 0, i, sent;
 	unsigned k;
@@ -456,6 +458,12 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	tc_key_job(k_next, sizeof(k_next), d->cfg->prefix,
 		   next.id[0] ? next.id : r->job.id);
 	snprintf(due, sizeof(due), "%lld", (long long)next.due_ms);
+	k_root[0] = stop_at[0] = '\0';
+	p = r->round ? tc_cfg_escalation(d->cfg, r->job.escalation) : NULL;
+	if (p && tc_job_round(r->job.id, root, sizeof(root))) {
+		tc_key_job(k_root, sizeof(k_root), d->cfg->prefix, root);
+		snprintf(stop_at, sizeof(stop_at), "%u", p->stop_at);
+	}
 
 	tc_key_scheduled(k_sched, sizeof(k_sched), d->cfg->prefix);
 	tc_key_jobs(k_stream, sizeof(k_stream), d->cfg->prefix, r->job.severity);
@@ -491,6 +499,8 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	argv[argc++] = next.json ? next.json : "";
 	argv[argc++] = due;
 	argv[argc++] = r->key_acks;
+	argv[argc++] = k_root;
+	argv[argc++] = stop_at;
 	for (i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
 	lens[17] = len; /* the job's text */

@@ -176,3 +176,25 @@ def test_cancel_cancels_the_rounds(env):
     r = env.cli("cancel", "C")
     assert r.returncode == 1 and "already done" in r.stderr, (r.stdout, r.stderr)
     assert not env.r.exists("tocsin:job:{C.esc.2}")
+
+
+def test_stop_at_stops_escalating(env):
+    gw = start(env, rounds=2, stop_at="50%")
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--channel", "sms",
+                "--id", "S", "--escalation", "page")
+    assert r.returncode == 0, r.stderr
+    env.wait_done("S")
+    # Two members reached on SMS: the measure of stop_at.
+    assert env.job("S")["members"] == "2"
+    wait_for(lambda: len(texts(gw)) >= 2, 30, "the job's SMS")
+    link = [t for to, t in texts(gw) if to == "+14155550101"][0].rsplit(" ", 1)[1]
+    ack(env, link[len(PUBLIC):])
+    # One of two confirmed is 50%: round 1 stops, sends nothing, writes no
+    # round 2.
+    wake_now(env, "S.esc.1")
+    env.wait_done("S.esc.1")
+    rec = env.job("S.esc.1")
+    assert rec["stopped"] and rec["planned"] == "0", rec
+    assert "escalation_next" not in rec
+    assert not env.r.exists("tocsin:job:{S.esc.2}")
+    assert len(texts(gw)) == 2 and len(hooks(env)) == 0
