@@ -85,6 +85,8 @@ def test_rounds_skip_acknowledged_next_channel_added_group(env):
     assert r.returncode == 0, r.stderr
     env.wait_done("J")
     assert sorted((m, n) for m, n, _ in hooks(env)) == [("Ada", ""), ("Bob", "")]
+    r = env.cli("status", "J")
+    assert "escalation next round J.esc.1" in r.stdout, r.stdout
     # Round 1 sleeps until `after` from the job's start, written with it.
     score = env.r.zscore("tocsin:scheduled", "J.esc.1")
     assert before + 3600_000 <= score <= now_ms() + 3600_000, score
@@ -197,4 +199,6 @@ def test_stop_at_stops_escalating(env):
     assert rec["stopped"] and rec["planned"] == "0", rec
     assert "escalation_next" not in rec
     assert not env.r.exists("tocsin:job:{S.esc.2}")
+    r = env.cli("status", "S.esc.1")
+    assert "escalation stopped at " in r.stdout, r.stdout
     assert len(texts(gw)) == 2 and len(hooks(env)) == 0
