@@ -21,7 +21,8 @@ static const char cancel_help[] =
 	"Follow it with `tocsin status JOB`.\n"
 	"\n"
 	"A job not yet picked up has no record: cancel it when `tocsin status`\n"
-	"shows it.\n"
+	"shows it. The job's escalation rounds (JOB.esc.1, ...) still asleep or\n"
+	"running are cancelled with it, also when JOB itself is already done.\n"
 	"\n"
 	"  --json   machine-readable output\n"
 	"\n"
@@ -62,16 +63,77 @@ static int cancel_report(const char *id, const char *verdict, const char *detail
 	return TC_EXIT_OK;
 }
 
+/* Runs CANCEL for job id. Returns the reply (verdict, detail), or NULL
+ * with the failure printed. */
+static redisReply *cancel_one(const struct tc_cfg *cfg, redisContext *c,
+			      const char *id, const char *now,
+			      const struct tc_retain *keep)
+{
+	char k_job[TC_KEY_MAX], k_ev[TC_KEY_MAX], k_events[TC_KEY_MAX];
+	char k_sched[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
+	redisReply *rep;
+
+	if (tc_key_job(k_job, sizeof(k_job), cfg->prefix, id) < 0 ||
+	    tc_key_job_events(k_ev, sizeof(k_ev), cfg->prefix, id) < 0 ||
+	    tc_key_events(k_events, sizeof(k_events), cfg->prefix) < 0 ||
+	    tc_key_scheduled(k_sched, sizeof(k_sched), cfg->prefix) < 0 ||
+	    tc_key_deliveries(k_dlv, sizeof(k_dlv), cfg->prefix, id) < 0 ||
+	    tc_key_tombstone(k_tomb, sizeof(k_tomb), cfg->prefix, id) < 0)
+		return NULL; /* cannot happen: prefix <= 64, id <= 135 */
+	rep = redisCommand(c, "EVAL %s 6 %s %s %s %s %s %s %s %s %s %s %s", tc_lua_cancel,
+			   k_job, k_ev, k_events, k_sched, k_dlv, k_tomb, now, id,
+			   keep->ttl, keep->tomb_ttl, keep->expired_at);
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING) {
+		fprintf(stderr, "tocsin cancel: cancelling job %s failed: %s\n", id,
+			!rep ? c->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str :
+			"unexpected reply");
+		freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
+/* Cancels the escalation rounds of job id that are not done (asleep until
+ * their send_at or running): a round is written by the round before it,
+ * so the first that does not exist ends them. Returns how many this call
+ * cancelled, or -1 when Redis failed. */
+static int cancel_rounds(const struct tc_cfg *cfg, redisContext *c, const char *id,
+			 const char *now, const struct tc_retain *keep, bool json)
+{
+	char round[TC_LIMIT_JOB_ID + 16];
+	redisReply *rep;
+	int n, done = 0;
+
+	for (n = 1; n <= TC_ESC_ROUNDS_MAX; n++) {
+		snprintf(round, sizeof(round), "%s.esc.%d", id, n);
+		rep = cancel_one(cfg, c, round, now, keep);
+		if (!rep)
+			return -1;
+		if (strcmp(rep->element[0]->str, "none") == 0) {
+			freeReplyObject(rep);
+			break;
+		}
+		if (strcmp(rep->element[0]->str, "now") == 0) {
+			done++;
+			if (!json)
+				printf("escalation round %s cancelled\n", round);
+		}
+		freeReplyObject(rep);
+	}
+	return done;
+}
+
 int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv)
 {
-	char k_job[TC_KEY_MAX], k_ev[TC_KEY_MAX], k_events[TC_KEY_MAX], now[40];
-	char k_sched[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
+	char now[40];
 	int64_t now_ms = tc_time_now_ms();
 	struct tc_retain keep;
 	const char *id = NULL;
 	bool json = false, bad = false;
 	redisReply *rep;
-	int r;
+	int r, rounds;
 
 	if (!cfg) {
 		fputs(cancel_help, stdout);
@@ -87,28 +149,25 @@ int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **ar
 			id, TC_LIMIT_JOB_ID);
 		return TC_EXIT_USAGE;
 	}
-	if (tc_key_job(k_job, sizeof(k_job), cfg->prefix, id) < 0 ||
-	    tc_key_job_events(k_ev, sizeof(k_ev), cfg->prefix, id) < 0 ||
-	    tc_key_events(k_events, sizeof(k_events), cfg->prefix) < 0 ||
-	    tc_key_scheduled(k_sched, sizeof(k_sched), cfg->prefix) < 0 ||
-	    tc_key_deliveries(k_dlv, sizeof(k_dlv), cfg->prefix, id) < 0 ||
-	    tc_key_tombstone(k_tomb, sizeof(k_tomb), cfg->prefix, id) < 0)
-		return TC_EXIT_USAGE; /* cannot happen: prefix <= 64, id <= 128 */
 	tc_time_format(now_ms, now, sizeof(now));
 	tc_retain_args(&keep, cfg->retention_ms, now_ms);
-	rep = redisCommand(c, "EVAL %s 6 %s %s %s %s %s %s %s %s %s %s %s", tc_lua_cancel,
-			   k_job, k_ev, k_events, k_sched, k_dlv, k_tomb, now, id,
-			   keep.ttl, keep.tomb_ttl, keep.expired_at);
-	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-	    rep->element[0]->type != REDIS_REPLY_STRING ||
-	    rep->element[1]->type != REDIS_REPLY_STRING) {
-		fprintf(stderr, "tocsin cancel: cancelling job %s failed: %s\n", id,
-			!rep ? c->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str :
-			"unexpected reply");
+	rep = cancel_one(cfg, c, id, now, &keep);
+	if (!rep)
+		return TC_EXIT_REDIS;
+	/* A job that is done may still have rounds to come: they go too. */
+	rounds = cancel_rounds(cfg, c, id, now, &keep, json);
+	if (rounds < 0) {
 		freeReplyObject(rep);
 		return TC_EXIT_REDIS;
 	}
-	r = cancel_report(id, rep->element[0]->str, rep->element[1]->str, now, json);
+	if (rounds > 0 && strcmp(rep->element[0]->str, "done") == 0 && !json) {
+		printf("job %s was already done; its escalation rounds are cancelled\n", id);
+		r = TC_EXIT_OK;
+	} else {
+		r = cancel_report(id, rep->element[0]->str, rep->element[1]->str, now, json);
+		if (rounds > 0)
+			r = TC_EXIT_OK;
+	}
 	freeReplyObject(rep);
 	return r;
 }

@@ -158,6 +158,13 @@ static void show_line(const char *id, const redisReply *rec)
 			     num(rec, "planned"));
 	tc_buf_release(&a);
 	tc_buf_release(&b);
+	/* Escalation: each round names the next, so one line per job leads
+	 * an operator through them (tocsin status JOB.esc.1, ...). */
+	if (str(rec, "escalation_next")[0])
+		put_field("  escalation next round %s\n", rec, "escalation_next");
+	if (str(rec, "stopped")[0])
+		put_field("  escalation stopped at %s: stop_at of the members confirmed\n",
+			  rec, "stopped");
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		if (!channel_tally(rec, c, &t))
 			continue;
@@ -245,6 +252,13 @@ static void show_summary(const char *id, const redisReply *rec, struct last_even
 		       num(rec, "paused"), num(rec, "paused") == 1 ? "" : "s");
 		put_field("(last: %s)\n", rec, "last_pause");
 	}
+	/* Escalation: each round names the next, so one line per job leads
+	 * an operator through them (tocsin status JOB.esc.1, ...). */
+	if (str(rec, "escalation_next")[0])
+		put_field("  escalation next round %s\n", rec, "escalation_next");
+	if (str(rec, "stopped")[0])
+		put_field("  escalation stopped at %s: stop_at of the members confirmed\n",
+			  rec, "stopped");
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		if (!channel_tally(rec, c, &t))
 			continue;

@@ -469,7 +469,15 @@ struct tc_job {
 				     * distinct labels; NULL when absent */
 	int64_t send_at_ms;         /* 0 when absent */
 	int64_t expires_at_ms;      /* 0 when absent */
+	char *escalation;           /* the policy named, NULL when absent */
 };
+
+/* The round of an escalation round's id "<root>.esc.<n>" (n from 1 to 99,
+ * no leading zero), with root copied to root (n bytes); 0 (root untouched)
+ * for any other id. */
+int tc_job_round(const char *id, char *root, size_t n);
+/* The most rounds a policy has (escalations.NAME.rounds). */
+#define TC_ESC_ROUNDS_MAX 10
 
 /* Parses and validates one job as DESIGN.md defines it (the structure, not
  * whether its groups and template exist: that needs the configuration).

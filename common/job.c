@@ -303,18 +303,20 @@ static int parse_responses(json_t *v, struct tc_job *job, struct tc_diag *d)
 	return 0;
 }
 
-/* escalation (a policy name) is part of the job contract, but tocsind
- * does not act on it yet: a job carrying it is refused, after its shape
- * was checked, so that nobody believes an escalation is running. */
-static int parse_escalation(json_t *v, struct tc_diag *d)
+int tc_job_round(const char *id, char *root, size_t n)
 {
-	if (!json_is_string(v)) {
-		tc_diag_set(d, "job", 0, "escalation", "not a string");
-		return TC_EINVAL;
-	}
-	tc_diag_set(d, "job", 0, "escalation",
-		    "not supported yet: this tocsind does not implement escalation policies");
-	return TC_EINVAL;
+	const char *p = strstr(id, ".esc."), *q;
+	int64_t round;
+
+	/* The last ".esc.": a root id may itself contain one. */
+	while (p && (q = strstr(p + 1, ".esc.")))
+		p = q;
+	if (!p || p == id || tc_parse_int(p + 5, strlen(p + 5), 1, 99, &round) < 0 ||
+	    p[5] == '0' || (size_t)(p - id) >= n)
+		return 0;
+	memcpy(root, id, (size_t)(p - id));
+	root[p - id] = '\0';
+	return (int)round;
 }
 
 /* Dispatches one top-level member to its parser. */
@@ -347,7 +349,7 @@ static int parse_field(const char *k, json_t *v, const char *region,
 	if (strcmp(k, "responses") == 0)
 		return parse_responses(v, job, d);
 	if (strcmp(k, "escalation") == 0)
-		return parse_escalation(v, d);
+		return parse_name(v, "escalation", &job->escalation, d);
 	tc_diag_set(d, "job", 0, NULL, "unknown field %s",
 		    tc_log_quote(q, sizeof(q), k));
 	return TC_EINVAL;
@@ -445,6 +447,8 @@ void tc_job_release(struct tc_job *job)
 	free(job->incident);
 	json_decref(job->vars);
 	json_decref(job->responses);
+	free(job->escalation);
+	job->escalation = NULL;
 	job->responses = NULL;
 	job->template = NULL;
 	job->groups = NULL;

@@ -9,19 +9,29 @@
 
 /* PLAN's step, shared with ACCEPT: plans the (id, channel, json) triples
  * of ARGV from `first` on, as call number `write` of pass `pass` (KEYS:
- * job record, deliveries, job events; ARGV[1]: now). Returns per delivery:
+ * job record, deliveries, job events; ARGV[1]: now); acks is "" or, in an
+ * escalation round, the root job's acknowledgements, spelled as keys.c
+ * spells them. Returns per delivery:
+ * "acked" for one not planned before whose member (member_key of its
+ * json) acknowledged the root job or a round of it, so is not sent again
+ * (every one, once the round stopped: its record has `stopped`),
  * "" for a new one (counted as planned and queued), "mine" for one this
  * very call planned before (a replay after a lost reply), "dup" for one
  * already planned in this pass or earlier in this call (a member listed
  * twice), or the stored JSON of one planned by an earlier pass (a restart
  * resumes it), which is claimed for this pass. */
 #define LUA_PLAN_FN \
-	"local function plan(pass, write, first)\n" \
+	"local function plan(pass, write, first, acks)\n" \
 	"  local out, new, seen = {}, {}, {}\n" \
 	"  for i = first, #ARGV, 3 do\n" \
 	"    local id, ch = ARGV[i], ARGV[i + 1]\n" \
 	"    if seen[id] then\n" \
 	"      out[#out + 1] = 'dup'\n" \
+	"    elseif acks ~= '' and redis.call('HEXISTS', KEYS[2], id) == 0 and\n" \
+	"        (redis.call('HEXISTS', KEYS[1], 'stopped') == 1 or\n" \
+	"         redis.call('HEXISTS', acks,\n" \
+	"           cjson.decode(ARGV[i + 2]).member_key or '') == 1) then\n" \
+	"      out[#out + 1] = 'acked'\n" \
 	"    elseif redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n" \
 	"      new[ch] = (new[ch] or 0) + 1\n" \
 	"      redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n" \
@@ -52,11 +62,22 @@
 	"end\n"
 
 /* KEYS: job record, deliveries, job events, <prefix>:scheduled, the job's
- * stream, the job's tombstone. ARGV: now, job id, entry ref, template, severity, incident,
+ * stream, the job's tombstone, the next escalation round's record (any
+ * key when there is none). ARGV: now, job id, entry ref, template, severity, incident,
  * initial state, the job's JSON text (kept as field `job`, for `tocsin
  * dead retry` and for waking it), write, send_at (ms, 0 if none), now
- * (ms), group, entry id, then the job's first deliveries as PLAN's
- * triples, their records made for pass 1. Returns {verdict, state,
+ * (ms), group, entry id, the next escalation round's id ("" for none),
+ * its job text, its send_at (ms), plan()'s acks, the root job's record
+ * key and the policy's stop_at (percent; both "" unless the job is a
+ * round), then the job's first deliveries as PLAN's triples, their
+ * records made for pass 1. A round's first pass stops escalating (its
+ * record gets `stopped`: it plans nothing and writes no next round) once
+ * the root's acknowledgements reach stop_at percent of the root's
+ * `members`, as FINISH wrote them.
+ * The job's first pass, unless it was cancelled, also writes its next
+ * escalation round, asleep until its send_at as tc_lua_wake expects
+ * (recorded as the job's `escalation_next`), so no crash can lose it.
+ * Returns {verdict, state,
  * pass[, planned]}: verdict "new", "resumed" (the same stream entry seen
  * before: a restart, or a job woken by tc_lua_wake) or "duplicate"
  * (another entry already used this job id, or its records expired and
@@ -86,13 +107,28 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"end\n"
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
 	"local state = redis.call('HGET', KEYS[1], 'state')\n"
+	"if pass == 1 and ARGV[18] ~= '' then\n"
+	"  local m = tonumber(redis.call('HGET', ARGV[18], 'members') or '0')\n"
+	"  if m > 0 and redis.call('HLEN', ARGV[17]) * 100 >= tonumber(ARGV[19]) * m then\n"
+	"    redis.call('HSET', KEYS[1], 'stopped', ARGV[1])\n"
+	"  end\n"
+	"end\n"
+	"if pass == 1 and ARGV[14] ~= '' and state ~= 'cancelled' and\n"
+	"    redis.call('HEXISTS', KEYS[1], 'stopped') == 0 and\n"
+	"    redis.call('EXISTS', KEYS[7]) == 0 then\n"
+	"  redis.call('HSET', KEYS[7], 'entry', 'escalation', 'state', 'scheduled',\n"
+	"    'template', ARGV[4], 'severity', ARGV[5], 'incident', ARGV[6],\n"
+	"    'created_at', ARGV[1], 'planned', 0, 'job', ARGV[15])\n"
+	"  redis.call('ZADD', KEYS[4], ARGV[16], ARGV[14])\n"
+	"  redis.call('HSET', KEYS[1], 'escalation_next', ARGV[14])\n"
+	"end\n"
 	"if state == 'scheduled' and tonumber(ARGV[10]) > tonumber(ARGV[11]) then\n"
 	"  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[2])\n"
 	"  redis.call('XACK', KEYS[5], ARGV[12], ARGV[13])\n"
 	"  return {verdict, 'asleep', pass}\n"
 	"end\n"
-	"if pass == 1 and #ARGV >= 14 then\n"
-	"  return {verdict, state, pass, plan(1, tonumber(ARGV[9]), 14)}\n"
+	"if pass == 1 and #ARGV >= 20 then\n"
+	"  return {verdict, state, pass, plan(1, tonumber(ARGV[9]), 20, ARGV[17])}\n"
 	"end\n"
 	"return {verdict, state, pass}\n";
 
@@ -122,11 +158,11 @@ const char tc_lua_wake[] =
 	"return {woken, nxt[2] or ''}\n";
 
 /* KEYS: job record, deliveries, job events, retry set, dead letters. ARGV:
- * now, job id, pass, write (this call's number in the pass), then per
- * delivery (id, channel, json, whose `plan` is the write number). Returns
- * what plan() says of each. */
+ * now, job id, pass, write (this call's number in the pass), plan()'s
+ * acks, then per delivery (id, channel, json, whose `plan` is the write
+ * number). Returns what plan() says of each. */
 const char tc_lua_plan[] = LUA_PLAN_FN
-	"return plan(tonumber(ARGV[3]), tonumber(ARGV[4]), 5)\n";
+	"return plan(tonumber(ARGV[3]), tonumber(ARGV[4]), 6, ARGV[5])\n";
 
 /* KEYS: job record, deliveries, job events, retry set, dead letters.
  * ARGV: now, job id, write (pass * 2^32 + this call's number in the pass),
@@ -217,13 +253,16 @@ const char tc_lua_move[] =
 /* KEYS: job record, job stream, <prefix>:events, job events, deliveries,
  * tombstone. ARGV: group, entry id, now, job id, and (or "" when this pass
  * did not go through the audience) the members reached on no channel and
- * the roster rows skipped, then retain()'s ttl, tomb_ttl and expired_at.
+ * the roster rows skipped, then retain()'s ttl, tomb_ttl and expired_at,
+ * then the members planned on a channel other than webhook (or "", as
+ * before; kept as `members`, the measure of escalation's stop_at).
  * Marks the job done (or leaves it cancelled, if an operator cancelled it),
  * acknowledges its entry, tells the watchers and sets its keys to expire,
  * in one step. */
 const char tc_lua_finish[] = LUA_RETAIN_FN
 	"if ARGV[5] ~= '' then\n"
-	"  redis.call('HSET', KEYS[1], 'unreachable', ARGV[5], 'roster_errors', ARGV[6])\n"
+	"  redis.call('HSET', KEYS[1], 'unreachable', ARGV[5], 'roster_errors', ARGV[6],\n"
+	"    'members', ARGV[10])\n"
 	"end\n"
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if st ~= 'cancelled' then st = 'done' end\n"

@@ -129,7 +129,7 @@ static void load_policy(struct tc_load *ld, struct fy_node *v, unsigned line,
 		tc_yaml_report(ld, m.line, m.path, "missing required key 'after'");
 	(void)tc_yaml_get_duration(ld, &m, "after", 1000, TC_DURATION_MAX,
 				   &e->after_ms);
-	(void)tc_yaml_get_uint(ld, &m, "rounds", 1, 10, &e->rounds);
+	(void)tc_yaml_get_uint(ld, &m, "rounds", 1, TC_ESC_ROUNDS_MAX, &e->rounds);
 	load_channels(ld, &m, e);
 	load_groups(ld, &m, e);
 	load_stop_at(ld, &m, e);

@@ -234,6 +234,7 @@ static void ack_route(struct tc_exch *x, const char *const *args, unsigned n,
 	const struct tc_req *req = tc_exch_req(x);
 	char k_job[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_acks[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
 	char k_ev[TC_KEY_MAX], qt[TC_LIMIT_LOG_VALUE + 16], now[40];
+	char root[TC_LIMIT_JOB_ID + 1];
 	const char *argv[12];
 	struct ack_req *q;
 	long len = 0;
@@ -273,7 +274,10 @@ static void ack_route(struct tc_exch *x, const char *const *args, unsigned n,
 	}
 	tc_key_job(k_job, sizeof(k_job), d->cfg->prefix, q->job);
 	tc_key_deliveries(k_dlv, sizeof(k_dlv), d->cfg->prefix, q->job);
-	tc_key_acks(k_acks, sizeof(k_acks), d->cfg->prefix, q->job);
+	/* A round's acknowledgements are its root job's: one per member for
+	 * the whole family, and the next round skips whoever gave one. */
+	tc_key_acks(k_acks, sizeof(k_acks), d->cfg->prefix,
+		    tc_job_round(q->job, root, sizeof(root)) ? root : q->job);
 	tc_key_tombstone(k_tomb, sizeof(k_tomb), d->cfg->prefix, q->job);
 	tc_key_job_events(k_ev, sizeof(k_ev), d->cfg->prefix, q->job);
 	snprintf(now, sizeof(now), "%s", tc_disp_now(d));

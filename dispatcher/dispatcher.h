@@ -170,6 +170,10 @@ struct tc_run {
 	enum tc_run_phase phase;
 	char entry_ref[96];         /* "<severity>/<entry id>" */
 	char key_job[TC_KEY_MAX], key_dlv[TC_KEY_MAX], key_ev[TC_KEY_MAX];
+	int round;                  /* an escalation round's number, 0 for any
+				       other job (escalate.c) */
+	char key_acks[TC_KEY_MAX];  /* a round's family acknowledgements (its
+				       root job's), "" for any other job */
 	char *vars_json;            /* the job's vars, serialized once */
 	json_t *data;               /* the render data; the member changes per delivery */
 	unsigned pass;              /* times this job was started (ACCEPT) */
@@ -184,6 +188,9 @@ struct tc_run {
 	bool expanded;              /* every member was planned */
 	bool audience_seen;         /* ... by this pass, to its end */
 	uint64_t unreachable;       /* members with no address on the job's channels */
+	uint64_t members;           /* members planned on a channel other than
+				       webhook, as `tocsin status` counts them
+				       (one listed twice counts twice) */
 	uint64_t roster_errors;     /* roster rows that no longer validate */
 
 	unsigned live;              /* deliveries in memory */
@@ -364,6 +371,24 @@ void tc_run_break(struct tc_run *r, const char *why);
 /* Prepares what runs share (keys, the scheduler, the cancel watch).
  * Returns 0 or -ENOMEM. */
 int tc_runs_init(struct tc_disp *d);
+
+/* escalate.c: a job's next escalation round, and what a round sends */
+struct tc_esc_child {
+	char id[TC_LIMIT_JOB_ID + 1]; /* "" when there is no next round */
+	char *json;                   /* its job text (free()) */
+	int64_t due_ms;               /* its send_at */
+};
+/* Learns whether r is an escalation round (r->round, r->key_acks) and puts
+ * escalation.round in its render data. Returns 0 or -ENOMEM. */
+int tc_esc_init(struct tc_run *r);
+/* The round that follows r (from its job text) when its policy asks for
+ * one, in c. Returns 0 (c->id "" for none) or -ENOMEM. */
+int tc_esc_next(struct tc_run *r, const char *text, size_t len,
+		struct tc_esc_child *c);
+/* The channels of mask member m gets: all of them in a job, the one of
+ * the round in a round (0 when they have none of the policy's). */
+unsigned tc_esc_channels(const struct tc_run *r, const struct tc_member *m,
+			 unsigned mask);
 
 /* planner.c: the audience, expanded into deliveries */
 /* Plans members of r while memory allows; stops to wait for a roster.

@@ -107,7 +107,13 @@ void tc_intake_entry(struct tc_disp *d, enum tc_severity s, const redisReply *e)
 	}
 	if (tc_job_parse(body->str, body->len, s, id->str, tc_cfg_phone_region(d->cfg),
 			 &job, &diag) == 0) {
-		if (tc_chan_job_check(d->cfg, d->templates, &job, &diag) == 0) {
+		if (job.escalation && !tc_cfg_escalation(d->cfg, job.escalation)) {
+			char q[TC_LIMIT_LOG_VALUE + 16];
+
+			tc_diag_set(&diag, "job", 0, "escalation",
+				    "unknown escalation policy %s: not under escalations",
+				    tc_log_quote(q, sizeof(q), job.escalation));
+		} else if (tc_chan_job_check(d->cfg, d->templates, &job, &diag) == 0) {
 			tc_run_start(d, &job, body->str, body->len);
 			return;
 		}

@@ -81,8 +81,11 @@ void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
 		json_t *old = NULL, *st;
 		int s = TC_DS_QUEUED;
 
-		if (e->type == REDIS_REPLY_STRING && strcmp(e->str, "dup") == 0) {
-			/* The same address on the same channel, listed again. */
+		if (e->type == REDIS_REPLY_STRING && (strcmp(e->str, "dup") == 0 ||
+						      strcmp(e->str, "acked") == 0)) {
+			/* The same address on the same channel, listed again;
+			 * or, in an escalation round, a member who already
+			 * acknowledged: nothing to send. */
 			tc_dlv_free(v);
 			continue;
 		}
@@ -120,7 +123,8 @@ void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
 static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 			const struct tc_member *m)
 {
-	unsigned mask = (m->channels ? m->channels : group_ch) & r->job.channels;
+	unsigned mask = tc_esc_channels(r, m, (m->channels ? m->channels : group_ch) &
+					   r->job.channels);
 	struct tc_dlv *v;
 	const char *addr;
 	bool any = false;
@@ -144,6 +148,13 @@ static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 		}
 		r->plan[r->n_plan++] = v;
 	}
+	if (mask & ~TC_CH_BIT(TC_CH_WEBHOOK))
+		for (c = 0; c < TC_CH_COUNT; c++)
+			if (c != TC_CH_WEBHOOK && (mask & TC_CH_BIT(c)) &&
+			    tc_member_address(m, c)) {
+				r->members++;
+				break;
+			}
 }
 
 static void roster_ready(void *data)

@@ -229,8 +229,8 @@ int tc_track_plan_args(struct tc_run *r, uint64_t write_no, const char **argv,
 /* Writes the batch of planned deliveries with the PLAN script. */
 void tc_track_plan_flush(struct tc_run *r)
 {
-	const char *argv[HEAD_ARGS + 2 + 3 * TC_PLAN_BATCH];
-	size_t lens[HEAD_ARGS + 2 + 3 * TC_PLAN_BATCH];
+	const char *argv[HEAD_ARGS + 3 + 3 * TC_PLAN_BATCH];
+	size_t lens[HEAD_ARGS + 3 + 3 * TC_PLAN_BATCH];
 	struct tc_buf json[TC_PLAN_BATCH];
 	struct tc_write *w = NULL;
 	char now[40], pass[16], no[24];
@@ -247,6 +247,8 @@ void tc_track_plan_flush(struct tc_run *r)
 	lens[argc++] = strlen(pass);
 	argv[argc] = no;
 	lens[argc++] = strlen(no);
+	argv[argc] = r->key_acks;
+	lens[argc++] = strlen(r->key_acks);
 	argc = tc_track_plan_args(r, write_no, argv, lens, argc, json);
 	w = argc < 0 ? NULL : write_new(r, argc, argv, lens);
 	if (w)
@@ -447,8 +449,8 @@ void tc_track_release(struct tc_run *r)
 	r->n_move = 0;
 }
 
-/* ACCEPT's fixed arguments: EVAL script 6, six keys, thirteen values. */
-#define ACCEPT_ARGS 22
+/* ACCEPT's fixed arguments: EVAL script 7, seven keys, nineteen values. */
+#define ACCEPT_ARGS 29
 
 int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 		    size_t len, bool later, redisCallbackFn *cb)
@@ -459,9 +461,24 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	struct tc_disp *d = r->disp;
 	char k_sched[TC_KEY_MAX], k_stream[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
 	char no[24], now[40];
-	char send_at[24], now_ms[24];
+	char send_at[24], now_ms[24], due[24], k_next[TC_KEY_MAX];
+	char root[TC_LIMIT_JOB_ID + 1], k_root[TC_KEY_MAX], stop_at[16];
+	const struct tc_escalation *p;
+	struct tc_esc_child next;
 	int argc = 0, i, sent;
 	unsigned k;
+
+	if (tc_esc_next(r, text, len, &next) < 0)
+		return -ENOMEM;
+	tc_key_job(k_next, sizeof(k_next), d->cfg->prefix,
+		   next.id[0] ? next.id : r->job.id);
+	snprintf(due, sizeof(due), "%lld", (long long)next.due_ms);
+	k_root[0] = stop_at[0] = '\0';
+	p = r->round ? tc_cfg_escalation(d->cfg, r->job.escalation) : NULL;
+	if (p && tc_job_round(r->job.id, root, sizeof(root))) {
+		tc_key_job(k_root, sizeof(k_root), d->cfg->prefix, root);
+		snprintf(stop_at, sizeof(stop_at), "%u", p->stop_at);
+	}
 
 	tc_key_scheduled(k_sched, sizeof(k_sched), d->cfg->prefix);
 	tc_key_jobs(k_stream, sizeof(k_stream), d->cfg->prefix, r->job.severity);
@@ -472,13 +489,14 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	snprintf(now_ms, sizeof(now_ms), "%lld", (long long)tc_time_now_ms());
 	argv[argc++] = "EVAL";
 	argv[argc++] = tc_lua_accept;
-	argv[argc++] = "6";
+	argv[argc++] = "7";
 	argv[argc++] = r->key_job;
 	argv[argc++] = r->key_dlv;
 	argv[argc++] = r->key_ev;
 	argv[argc++] = k_sched;
 	argv[argc++] = k_stream;
 	argv[argc++] = k_tomb;
+	argv[argc++] = k_next;
 	argv[argc++] = now;
 	argv[argc++] = r->job.id;
 	argv[argc++] = r->entry_ref;
@@ -492,13 +510,22 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	argv[argc++] = now_ms;
 	argv[argc++] = TC_GROUP_NAME;
 	argv[argc++] = r->job.entry;
+	argv[argc++] = next.id;
+	argv[argc++] = next.json ? next.json : "";
+	argv[argc++] = due;
+	argv[argc++] = r->key_acks;
+	argv[argc++] = k_root;
+	argv[argc++] = stop_at;
 	for (i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	lens[16] = len; /* the job's text */
+	lens[17] = len; /* the job's text */
 	argc = tc_track_plan_args(r, r->n_writes, argv, lens, argc, json);
 	sent = argc < 0 ? -ENOMEM : tc_rconn_cmd(conn, cb, r, argc, argv, lens);
 	for (k = 0; k < r->n_plan; k++)
 		tc_buf_release(&json[k]);
+	free(next.json);
+	if (sent == 0 && next.id[0])
+		tc_wake_at(d, next.due_ms);
 	return sent;
 }
 

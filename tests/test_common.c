@@ -396,6 +396,27 @@ static void test_job_default_id(void)
 	tc_job_release(&b);
 }
 
+static void test_job_round(void)
+{
+	char root[TC_LIMIT_JOB_ID + 1] = "untouched";
+
+	tc_test_begin("an escalation round's id names its round and root job");
+	TC_CHECK_INT(tc_job_round("INC-42.esc.1", root, sizeof(root)), 1);
+	TC_CHECK_STR(root, "INC-42");
+	TC_CHECK_INT(tc_job_round("a.esc.b.esc.10", root, sizeof(root)), 10);
+	TC_CHECK_STR(root, "a.esc.b");
+	strcpy(root, "untouched");
+	TC_CHECK_INT(tc_job_round("INC-42", root, sizeof(root)), 0);
+	TC_CHECK_INT(tc_job_round("INC.esc.0", root, sizeof(root)), 0);
+	TC_CHECK_INT(tc_job_round("INC.esc.01", root, sizeof(root)), 0);
+	TC_CHECK_INT(tc_job_round("INC.esc.100", root, sizeof(root)), 0);
+	TC_CHECK_INT(tc_job_round("INC.esc.", root, sizeof(root)), 0);
+	TC_CHECK_INT(tc_job_round(".esc.1", root, sizeof(root)), 0);
+	TC_CHECK_INT(tc_job_round("INC.esc.1x", root, sizeof(root)), 0);
+	TC_CHECK_INT(tc_job_round("INC.esc.1", root, 3), 0);
+	TC_CHECK_STR(root, "untouched");
+}
+
 static void test_job_valid(const char *dir)
 {
 	char path[4096];
@@ -628,6 +649,7 @@ int main(int argc, char **argv)
 	test_job_invalid(dir);
 	test_job_limits();
 	test_job_default_id();
+	test_job_round();
 	test_record_json();
 	snprintf(dir, sizeof(dir), "%s/job/valid", argv[1]);
 	test_job_valid(dir);

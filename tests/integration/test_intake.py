@@ -52,7 +52,7 @@ INVALID = [
     ("responses", {"template": "outage", "groups": ["oncall"], "responses": ["safe", "safe"]},
      "responses[1]: the same label as responses[0]"),
     ("escalation", {"template": "outage", "groups": ["oncall"], "escalation": "page"},
-     "escalation: not supported yet"),
+     "escalation: unknown escalation policy"),
 ]
 
 
