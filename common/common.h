@@ -435,8 +435,9 @@ struct tc_member {
  * or "": none). Adds one diagnostic per problem (with path prefix `path`,
  * e.g. "groups.oncall.members[2]") to ds; returns 0 or TC_EINVAL. Checks:
  * name present, every address valid, each listed channel has its address,
- * at least one address, and no fixed-line phone for a member that may get
- * SMS (sms among its channels, or no channels of its own). */
+ * at least one address, and no fixed-line phone for a member whose own
+ * channels list sms (one without channels of its own keeps the number,
+ * marked landline: it is never texted). */
 int tc_member_check(struct tc_member *m, const char *region, const char *source,
 		    unsigned line, const char *path, struct tc_diags *ds);
 /* The address m has for channel c, or NULL (a fixed-line phone is none

@@ -343,6 +343,12 @@ int main(int argc, char **argv)
 		r = d.exit_code;
 	} else {
 		tc_http_free(d.http);
+		/* Channels close their own handles (the email pool's async
+		 * handle, with its callback) before the rest are closed bare. */
+		for (opt = 0; opt < TC_CH_COUNT; opt++) {
+			tc_chan_free(d.chan[opt]);
+			d.chan[opt] = NULL;
+		}
 		uv_walk(d.loop, walk_close, NULL);
 		uv_run(d.loop, UV_RUN_DEFAULT);
 	}

@@ -272,7 +272,7 @@ static void test_callback(void)
 	struct tc_buf b;
 	unsigned char mac[32];
 	unsigned int len = 0;
-	static const unsigned char ref[] = "JOB-1\0d1";
+	static const unsigned char ref[] = "JOB-1\0" "0123456789abcdef0123456789abcdef";
 	char want[200], b64[64];
 	size_t i;
 
@@ -282,11 +282,12 @@ static void test_callback(void)
 	for (i = 0; b64[i]; i++)
 		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
 	b64[43] = '\0'; /* 32 bytes: 43 characters without the '=' */
-	/* base64url("JOB-1\0d1") is "Sk9CLTEAZDE" */
-	snprintf(want, sizeof(want), "https://t.example/receipts/tw/Sk9CLTEAZDE.%s", b64);
+	/* base64url of the job id, NUL and the delivery id */
+	snprintf(want, sizeof(want), "https://t.example/receipts/tw/"
+		 "Sk9CLTEAMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY.%s", b64);
 	tc_buf_init(&b, 1024);
 	TC_CHECK_INT(tc_sms_callback_url("https://t.example/", "0123456789abcdef", "tw",
-					 "JOB-1", "d1", &b), 0);
+					 "JOB-1", "0123456789abcdef0123456789abcdef", &b), 0);
 	TC_CHECK_STR(b.data, want);
 	tc_buf_release(&b);
 }

@@ -74,7 +74,8 @@ bool tc_email_read_capped(void);
 /* What a session needs of channels.email, copied so a reload may free the
  * configuration while a session runs. Shared by reference. */
 struct tc_email_conf {
-	unsigned refs;              /* under the pool's lock */
+	unsigned refs;              /* atomic: the loop and the workers each
+				     * drop theirs, under no common lock */
 	char *server;               /* "host:port" */
 	enum tc_starttls starttls;
 	char *ca_file;              /* NULL: the system's */

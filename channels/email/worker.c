@@ -87,7 +87,7 @@ static void auth_start(void)
 
 void tc_email_conf_unref(struct tc_email_conf *c)
 {
-	if (!c || --c->refs > 0)
+	if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	free(c->server);
 	free(c->ca_file);
@@ -516,7 +516,7 @@ static void *worker_main(void *arg)
 			break;
 		batch = take_batch(p);
 		c = p->conf;
-		c->refs++;
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&p->lock);
 
 		run_session(p, c, batch);
@@ -613,7 +613,7 @@ struct tc_email_pool *tc_email_pool_new(uv_loop_t *loop, struct tc_email_conf *c
 	p->queue_tail = &p->queue;
 	p->results_tail = &p->results;
 	p->conf = conf;
-	conf->refs++;
+	__atomic_add_fetch(&conf->refs, 1, __ATOMIC_RELAXED);
 	p->want = sessions;
 	pthread_mutex_lock(&p->lock);
 	if (spawn(p) < 0) {
@@ -632,7 +632,7 @@ int tc_email_pool_set(struct tc_email_pool *p, struct tc_email_conf *conf,
 	int r;
 
 	pthread_mutex_lock(&p->lock);
-	conf->refs++;
+	__atomic_add_fetch(&conf->refs, 1, __ATOMIC_RELAXED);
 	tc_email_conf_unref(p->conf);
 	p->conf = conf;
 	p->want = sessions;

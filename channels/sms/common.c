@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "channels/sms/provider.h"
 
@@ -27,7 +25,7 @@ void tc_sms_req_release(struct tc_sms_req *q)
 	curl_slist_free_all(q->headers);
 	if (q->userpwd) {
 		/* a secret: not left behind in freed memory */
-		memset(q->userpwd, 0, strlen(q->userpwd));
+		explicit_bzero(q->userpwd, strlen(q->userpwd));
 		free(q->userpwd);
 	}
 	memset(q, 0, sizeof(*q));
@@ -173,52 +171,19 @@ void tc_sms_body_sample(const char *body, size_t len, char *out, size_t n)
 	tc_log_quote(out, n, cut);
 }
 
-/* base64url without padding (RFC 4648 section 5) of n bytes. */
-static int b64url(struct tc_buf *b, const unsigned char *p, size_t n)
-{
-	char *tmp = malloc(4 * ((n + 2) / 3) + 1);
-	size_t i, len;
-	int r;
-
-	if (!tmp)
-		return -ENOMEM;
-	len = (size_t)EVP_EncodeBlock((unsigned char *)tmp, p, (int)n);
-	while (len && tmp[len - 1] == '=')
-		len--;
-	for (i = 0; i < len; i++)
-		tmp[i] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : tmp[i];
-	r = tc_buf_add(b, tmp, len);
-	free(tmp);
-	return r;
-}
-
 int tc_sms_callback_url(const char *public_url, const char *secret,
 			const char *provider, const char *job_id,
 			const char *delivery_id, struct tc_buf *out)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	size_t lj = strlen(job_id), ld = strlen(delivery_id);
-	unsigned char *ref = malloc(lj + 1 + ld);
-	int r = 0;
+	char token[TC_TOKEN_MAX + 1];
+	int r = tc_token_make(secret, job_id, delivery_id, token, sizeof(token));
 
-	if (!ref)
-		return -ENOMEM;
-	memcpy(ref, job_id, lj);
-	ref[lj] = '\0';
-	memcpy(ref + lj + 1, delivery_id, ld);
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), ref, lj + 1 + ld, mac,
-		  &mac_len)) {
-		free(ref);
-		return -ENOMEM;
-	}
-	r |= tc_buf_add(out, public_url, tc_sms_base_len(public_url));
+	if (r < 0)
+		return r;
+	r = tc_buf_add(out, public_url, tc_sms_base_len(public_url));
 	r |= tc_buf_adds(out, "/receipts/");
 	r |= tc_buf_adds(out, provider);
 	r |= tc_buf_addc(out, '/');
-	r |= b64url(out, ref, lj + 1 + ld);
-	r |= tc_buf_addc(out, '.');
-	r |= b64url(out, mac, mac_len);
-	free(ref);
+	r |= tc_buf_adds(out, token);
 	return r ? TC_ELIMIT : 0;
 }

@@ -139,9 +139,9 @@ bool tc_sms_json_text(const json_t *root, const char *ptr, char *out, size_t n);
 /* The value at JSON pointer ptr (RFC 6901) in root, or NULL. */
 json_t *tc_sms_json_at(const json_t *root, const char *ptr);
 /* The status callback URL of a delivery (DESIGN.md):
- * <public_url>/receipts/<provider>/<token>, the token
- * base64url(job id NUL delivery id) "." base64url(HMAC-SHA256(secret, the
- * same bytes)), appended to out. Returns 0, TC_ELIMIT or -ENOMEM. */
+ * <public_url>/receipts/<provider>/<token>, the token the delivery's
+ * acknowledgement token (tc_token_make), appended to out. Returns 0,
+ * TC_EINVAL (ids a token cannot name), TC_ELIMIT or -ENOMEM. */
 int tc_sms_callback_url(const char *public_url, const char *secret,
 			const char *provider, const char *job_id,
 			const char *delivery_id, struct tc_buf *out);
