@@ -169,19 +169,6 @@ int tc_chan_template_check(const struct tc_tpl_store *store, const char *tpl,
 	return 0;
 }
 
-/* The channels m may get a message on (its own, else dflt), as the
- * planner decides: those it has an address for. */
-static unsigned member_channels(const struct tc_member *m, unsigned dflt)
-{
-	unsigned mask = m->channels ? m->channels : dflt, out = 0;
-	int c;
-
-	for (c = 0; c < TC_CH_COUNT; c++)
-		if ((mask & TC_CH_BIT(c)) && tc_member_address(m, c))
-			out |= TC_CH_BIT(c);
-	return out;
-}
-
 /* The channels job's deliveries can use: those of its inline members and
  * recipients exactly, and for a roster, whose rows are read only once the
  * job runs, its group's channels (a row naming another channel whose part
@@ -195,13 +182,14 @@ static unsigned job_channels(const struct tc_cfg *cfg, const struct tc_job *job)
 	for (i = 0; i < job->n_groups; i++) {
 		g = tc_cfg_group(cfg, job->groups[i]);
 		if (g->roster)
-			mask |= g->channels;
+			mask |= g->channels & job->channels;
 		for (k = 0; k < g->n_members; k++)
-			mask |= member_channels(&g->members[k], g->channels);
+			mask |= tc_member_channels(&g->members[k], g->channels,
+						   job->channels);
 	}
 	for (i = 0; i < job->n_recipients; i++)
-		mask |= member_channels(&job->recipients[i], TC_CH_ALL);
-	return mask & job->channels;
+		mask |= tc_member_channels(&job->recipients[i], TC_CH_ALL, job->channels);
+	return mask;
 }
 
 int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store,

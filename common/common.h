@@ -443,6 +443,12 @@ int tc_member_check(struct tc_member *m, const char *region, const char *source,
 /* The address m has for channel c, or NULL (a fixed-line phone is none
  * for sms). */
 const char *tc_member_address(const struct tc_member *m, enum tc_channel c);
+/* The TC_CH_BIT mask of channels m gets a message on: its own channels
+ * (else group_ch, the group's or TC_CH_ALL), of those the job's job_ch,
+ * and of those the ones m has an address for. The planner's rule, and the
+ * one acceptance and the SMS budget count with. */
+unsigned tc_member_channels(const struct tc_member *m, unsigned group_ch,
+			    unsigned job_ch);
 /* Deep copy; NULL when out of memory. */
 struct tc_member *tc_member_dup(const struct tc_member *m);
 /* Frees the strings (caller's storage). */

@@ -109,6 +109,18 @@ const char *tc_member_address(const struct tc_member *m, enum tc_channel c)
 	}
 }
 
+unsigned tc_member_channels(const struct tc_member *m, unsigned group_ch,
+			    unsigned job_ch)
+{
+	unsigned mask = (m->channels ? m->channels : group_ch) & job_ch, out = 0;
+	int c;
+
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if ((mask & TC_CH_BIT(c)) && tc_member_address(m, (enum tc_channel)c))
+			out |= TC_CH_BIT(c);
+	return out;
+}
+
 static int dup_field(char **dst, const char *src)
 {
 	*dst = NULL;

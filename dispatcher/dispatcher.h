@@ -385,8 +385,9 @@ int tc_esc_init(struct tc_run *r);
  * one, in c. Returns 0 (c->id "" for none) or -ENOMEM. */
 int tc_esc_next(struct tc_run *r, const char *text, size_t len,
 		struct tc_esc_child *c);
-/* The channels of mask member m gets: all of them in a job, the one of
- * the round in a round (0 when they have none of the policy's). */
+/* The channels of mask (tc_member_channels: those m has an address for)
+ * member m gets: all of them in a job, the one of the round in a round
+ * (0 when they have none of the policy's). */
 unsigned tc_esc_channels(const struct tc_run *r, const struct tc_member *m,
 			 unsigned mask);
 

@@ -141,7 +141,7 @@ unsigned tc_esc_channels(const struct tc_run *r, const struct tc_member *m,
 	for (i = 0; i < p->n_channels && seen < r->round; i++) {
 		enum tc_channel c = p->channels[i];
 
-		if ((mask & TC_CH_BIT(c)) && tc_member_address(m, c)) {
+		if (mask & TC_CH_BIT(c)) {
 			pick = TC_CH_BIT(c);
 			seen++;
 		}

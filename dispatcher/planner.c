@@ -123,25 +123,20 @@ void tc_plan_result(struct tc_run *r, struct tc_dlv **dlv, unsigned n,
 static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 			const struct tc_member *m)
 {
-	unsigned mask = tc_esc_channels(r, m, (m->channels ? m->channels : group_ch) &
-					   r->job.channels);
+	unsigned mask = tc_esc_channels(r, m, tc_member_channels(m, group_ch,
+								 r->job.channels));
 	struct tc_dlv *v;
-	const char *addr;
-	bool any = false;
 	int c;
 
-	for (c = 0; c < TC_CH_COUNT && !any; c++)
-		any = (mask & TC_CH_BIT(c)) && tc_member_address(m, c);
-	if (!any) {
+	if (!mask) {
 		/* No address on any channel the job uses: counted, not silent. */
 		r->unreachable++;
 		return;
 	}
 	for (c = 0; c < TC_CH_COUNT; c++) {
-		addr = tc_member_address(m, c);
-		if (!(mask & TC_CH_BIT(c)) || !addr)
+		if (!(mask & TC_CH_BIT(c)))
 			continue;
-		v = tc_dlv_new(r, c, addr, group, m);
+		v = tc_dlv_new(r, c, tc_member_address(m, c), group, m);
 		if (!v) {
 			tc_run_break(r, "out of memory");
 			return;
@@ -149,12 +144,7 @@ static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 		r->plan[r->n_plan++] = v;
 	}
 	if (mask & ~TC_CH_BIT(TC_CH_WEBHOOK))
-		for (c = 0; c < TC_CH_COUNT; c++)
-			if (c != TC_CH_WEBHOOK && (mask & TC_CH_BIT(c)) &&
-			    tc_member_address(m, c)) {
-				r->members++;
-				break;
-			}
+		r->members++;
 }
 
 static void roster_ready(void *data)

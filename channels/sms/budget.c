@@ -31,7 +31,7 @@ struct budget {
 static int count(struct budget *b, const char *group, unsigned group_ch,
 		 const struct tc_member *m, struct tc_diag *d)
 {
-	unsigned mask = (m->channels ? m->channels : group_ch) & b->job->channels;
+	unsigned mask = tc_member_channels(m, group_ch, b->job->channels);
 	const char *phone = tc_member_address(m, TC_CH_SMS);
 	struct tc_chan_route route;
 	struct tc_chan_dlv v;
@@ -39,7 +39,7 @@ static int count(struct budget *b, const char *group, unsigned group_ch,
 	char why[256];
 	int r;
 
-	if (!(mask & TC_CH_BIT(TC_CH_SMS)) || !phone || json_object_get(b->seen, phone))
+	if (!(mask & TC_CH_BIT(TC_CH_SMS)) || json_object_get(b->seen, phone))
 		return 0;
 	if (json_object_set_new(b->seen, phone, json_true()) < 0 ||
 	    tc_tpl_data_set_member(b->data, group, m) < 0)
