@@ -519,6 +519,7 @@ static int sms_send(void *state, const struct tc_chan_dlv *v, const struct tc_ms
 	hr.body_len = x->req.body.len;
 	hr.connect_timeout_ms = s->cfg->sms.connect_timeout_ms;
 	hr.timeout_ms = s->cfg->sms.timeout_ms;
+	hr.ca_file = s->cfg->sms.ca_file;
 	if (x->ranges) {
 		hr.allow = allow_sockaddr;
 		hr.allow_data = x;

@@ -257,7 +257,7 @@ static void load_providers(struct tc_load *ld, struct tc_ymap *m,
 
 static const char *const sms_keys[] = {
 	"max_segments", "overflow", "default_region", "max_per_job", "allow",
-	"breaker", "providers", "retry", "connect_timeout", "timeout", NULL
+	"breaker", "providers", "retry", "connect_timeout", "timeout", "ca_file", NULL
 };
 static const char *const breaker_keys[] = { "failures", "cooldown", NULL };
 static const char *const overflow_names[] = { "truncate", "reject", NULL };
@@ -359,6 +359,7 @@ void tc_cfg_read_sms(struct tc_load *ld, struct tc_ymap *ch)
 				   &s->connect_timeout_ms);
 	(void)tc_yaml_get_duration(ld, &m, "timeout", 1, TC_DURATION_MAX,
 				   &s->timeout_ms);
+	s->ca_file = tc_val_ca_file(ld, &m, "ca_file");
 	/* A bad max_segments was reported: providers are not judged by it. */
 	load_providers(ld, &m, segments == TC_V_BAD ? 1 : s->max_segments, s);
 	tc_yaml_get_retry(ld, &m, &s->retry);

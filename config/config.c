@@ -206,6 +206,7 @@ void tc_cfg_free(struct tc_cfg *cfg)
 	free(cfg->webhook.ca_file);
 	free(cfg->email.host);
 	free(cfg->email.ca_file);
+	free(cfg->sms.ca_file);
 	free(cfg->email.username);
 	free_secret(cfg->email.password);
 	free(cfg->email.from);

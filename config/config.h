@@ -138,6 +138,9 @@ struct tc_sms_cfg {
 	struct tc_breaker_cfg breaker;
 	uint64_t connect_timeout_ms; /* of each provider request, default 3s */
 	uint64_t timeout_ms;       /* ... in all, default 10s */
+	char *ca_file;             /* PEM CAs the providers' TLS certificates
+				      must chain to instead of the system's,
+				      or NULL */
 	struct tc_sms_provider *providers; /* in failover order */
 	size_t n_providers;
 	struct tc_retry_cfg retry;

@@ -438,6 +438,7 @@ static void check_full(const struct tc_cfg *c)
 	TC_CHECK_INT(c->webhook.rate.burst, 60);
 	TC_CHECK_STR(c->webhook.proxy, "http://[::1]:3128");
 	end_with(c->webhook.ca_file, "/tests/config/valid/webhook-ca.pem");
+	end_with(c->sms.ca_file, "/tests/config/valid/webhook-ca.pem");
 	TC_CHECK_INT(c->webhook.n_allow, 6);
 	if (c->webhook.n_allow == 6) {
 		check_allow(&c->webhook.allow[0], NULL, AF_INET, "127.0.0.0", 8);

@@ -15,6 +15,7 @@ import signal
 from certs import CA, bundle, self_signed, server_context
 from harness import ROOT, check_counts, wait_for
 from listeners import Listener
+from smspeers import add_sms, members, phones, sms_template
 from test_ssrf import configure, own
 
 
@@ -175,3 +176,59 @@ def test_a_changed_ca_file_counts_from_the_next_connection(env):
     d = list(env.deliveries("SECOND").values())[0]
     assert d["state"] == "failed" and "unable to get local issuer" in d["last_outcome"], d
     assert lis["second"].requests == [], lis["second"].requests
+
+
+def sms_over_tls(env, lis, ca_file=None):
+    """One member on sms, two generic gateways over HTTPS in failover
+    order (the wrong-name one first), channels.sms.ca_file if given; the
+    member's delivery once its job is done."""
+    env.start_redis()
+    env.write_config(f"  crew:\n    members:\n{members(phones(1))}")
+    providers = "".join(f"""      - name: {kind}
+        kind: http
+        url: https://localhost:{lis[kind].port}/send
+        content_type: json
+        body: '{{"to": "{{{{to}}}}", "text": "{{{{text}}}}"}}'
+        success: {{status: [204]}}
+""" for kind in ("wronghost", "good"))
+    add_sms(env, providers, retry="{attempts: 2, base: 50ms, max: 100ms}",
+            extra=f"    ca_file: {ca_file}\n" if ca_file else "")
+    with open(env.config) as f:
+        text = f.read()
+    # Long timeouts: a loaded machine's handshake must not stand in for the
+    # certificate's verdict.
+    text = text.replace("    connect_timeout: 2s\n    timeout: 2s\n",
+                        "    connect_timeout: 60s\n    timeout: 120s\n", 1)
+    with open(env.config, "w") as f:
+        f.write(text)
+    sms_template(env, "Outage")
+    env.start_tocsind()
+    env.xadd_job({"id": "SMS-TLS", "template": "outage", "groups": ["crew"]})
+    check_counts(env.wait_done("SMS-TLS", timeout=150))
+    return list(env.deliveries("SMS-TLS").values())[0]
+
+
+def test_sms_gateways_verify_certificates(env):
+    """The SMS gateways share the webhooks' verification: without a CA file
+    the test authority is unknown, and neither gateway gets a request."""
+    ca, certs = make(env)
+    lis, _ = peers(env, {"good": certs["good"], "wronghost": certs["wronghost"]})
+    d = sms_over_tls(env, lis)
+    assert d["state"] == "failed", d
+    assert "unable to get local issuer certificate" in d["last_outcome"], d
+    assert lis["good"].requests == [] and lis["wronghost"].requests == []
+
+
+def test_sms_ca_file_trusts_its_authority_and_a_wrong_name_still_fails_over(env):
+    """channels.sms.ca_file trusts the test authority: the wrong-name
+    gateway is still refused (no request reaches it) and the message fails
+    over to the good one, the record saying why the first did not take it."""
+    ca, certs = make(env)
+    lis, _ = peers(env, {"good": certs["good"], "wronghost": certs["wronghost"]})
+    d = sms_over_tls(env, lis, bundle(f"{env.dir}/cas.pem", ca.cert))
+    assert d["state"] == "sent" and d["provider"] == "good", d
+    assert lis["wronghost"].requests == [], lis["wronghost"].requests
+    assert [r[1] for r in lis["good"].requests] == ["/send"], lis["good"].requests
+    tried = d["tried"]
+    assert tried[0]["provider"] == "wronghost", tried
+    assert "no alternative certificate subject name matches" in tried[0]["outcome"], tried
