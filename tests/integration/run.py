@@ -26,6 +26,12 @@ def on_alarm(signum, frame):
     raise Timeout(f"test took longer than {TEST_TIMEOUT}s")
 
 
+def on_term(signum, frame):
+    # Stopped from outside (timeout(1), a CI runner): end the test under
+    # way as Ctrl-C would, so its Env stops every server it started.
+    raise KeyboardInterrupt("terminated")
+
+
 def main():
     build = sys.argv[1]
     only = sys.argv[2] if len(sys.argv) > 2 else ""
@@ -39,6 +45,7 @@ def main():
                 if attr.startswith("test_") and callable(fn) and (only in attr or only in name):
                     tests.append((f"{name[5:-3]}: {attr[5:]}", fn))
     signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_term)
     failed = 0
     for n, (name, fn) in enumerate(tests, 1):
         env = harness.Env(build)
