@@ -137,18 +137,6 @@ static void view_page(struct tc_exch *x, const char *job_id, const redisReply *r
 	json_decref(job);
 }
 
-static bool reply_ok(const redisReply *rep, size_t min)
-{
-	size_t i;
-
-	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < min)
-		return false;
-	for (i = 0; i < rep->elements; i++)
-		if (rep->element[i]->type != REDIS_REPLY_STRING)
-			return false;
-	return true;
-}
-
 /* The answers both scripts share: nothing to look at. Returns whether
  * it answered. */
 static bool reply_lookup(struct ack_req *q, const redisReply *rep)
@@ -176,7 +164,7 @@ static void answered(redisAsyncContext *ac, void *reply, void *priv)
 	char msg[160], qr[TC_LIMIT_LOG_VALUE + 16];
 
 	(void)ac;
-	if (!reply_ok(rep, 2)) {
+	if (!tc_reply_strings(rep, 2)) {
 		q->d->stats.acks[TC_ACK_FAILED] += q->post;
 		tc_log(TC_LOG_WARN, "ack", "job=%s delivery=%s event=ack-failed err=%s", q->job,
 		       q->dlv, rep && rep->type == REDIS_REPLY_ERROR ?
@@ -191,7 +179,7 @@ static void answered(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	v = rep->element[0]->str;
 	if (!q->post) {
-		if (reply_ok(rep, 6))
+		if (tc_reply_strings(rep, 6))
 			view_page(q->x, q->job, rep);
 		else
 			reply_page(q->x, 503, "Try again", "Please try again in a minute.");

@@ -67,6 +67,9 @@ void tc_rconn_flush(struct tc_rconn *rc);
 /* Reads and handles the replies that arrived, if any, without waiting
  * for the loop to poll. Never call it from inside a hiredis callback. */
 void tc_rconn_peek(struct tc_rconn *rc);
+/* Whether rep is an array of at least min elements, all strings: what the
+ * listener's scripts answer. */
+bool tc_reply_strings(const redisReply *rep, size_t min);
 /* Disconnects for good (pending callbacks get NULL); down is not called.
  * Never call it from inside a hiredis callback. */
 void tc_rconn_free(struct tc_rconn *rc);

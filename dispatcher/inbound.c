@@ -42,18 +42,6 @@ static void done(struct reply_req *q, int outcome, int status)
 	free(q);
 }
 
-static bool strings(const redisReply *rep, size_t min)
-{
-	size_t i;
-
-	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < min)
-		return false;
-	for (i = 0; i < rep->elements; i++)
-		if (rep->element[i]->type != REDIS_REPLY_STRING)
-			return false;
-	return true;
-}
-
 static void acked(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct reply_req *q = priv;
@@ -62,7 +50,7 @@ static void acked(redisAsyncContext *ac, void *reply, void *priv)
 	int outcome;
 
 	(void)ac;
-	if (!strings(rep, 1)) {
+	if (!tc_reply_strings(rep, 1)) {
 		done(q, TC_REPLY_FAILED, 503);
 		return;
 	}
@@ -85,7 +73,7 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 	const char *pfx = q->d->cfg->prefix;
 
 	(void)ac;
-	if (!strings(rep, 1)) {
+	if (!tc_reply_strings(rep, 1)) {
 		done(q, TC_REPLY_FAILED, 503);
 		return;
 	}

@@ -579,3 +579,15 @@ int tc_redis_prepare(const struct tc_cfg *cfg, char *why, size_t n)
 	redisFree(c);
 	return rc;
 }
+
+bool tc_reply_strings(const redisReply *rep, size_t min)
+{
+	size_t i;
+
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < min)
+		return false;
+	for (i = 0; i < rep->elements; i++)
+		if (rep->element[i]->type != REDIS_REPLY_STRING)
+			return false;
+	return true;
+}
