@@ -507,6 +507,11 @@ int tc_job_default_id(enum tc_severity stream, const char *entry, char *out,
 bool tc_job_id_valid(const char *s);
 
 /* ---- deliveries ------------------------------------------------------------ */
+/* Writes the first hex_len (at most 64) lowercase hex characters of
+ * SHA-256 of the n bytes at p, and a NUL, into out: the one hash behind
+ * delivery ids, member keys and e-mail thread roots. */
+void tc_sha256_hex(const void *p, size_t n, size_t hex_len, char *out);
+
 #define TC_DELIVERY_ID_LEN 32
 /* The delivery id of (job, channel, address): 32 lowercase hex characters of
  * SHA-256("tocsin-delivery" NUL job NUL channel NUL address). Deterministic, so

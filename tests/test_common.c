@@ -125,6 +125,21 @@ static void test_addr(void)
 	TC_CHECK_INT(tc_addr_url_check("http://", why, sizeof(why)), TC_EINVAL);
 }
 
+static void test_sha256_hex(void)
+{
+	char out[65];
+
+	tc_test_begin("sha256 hex: the FIPS 180-2 vector, cut to any length");
+	tc_sha256_hex("abc", 3, 64, out);
+	TC_CHECK_STR(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	tc_sha256_hex("abc", 3, 7, out);
+	TC_CHECK_STR(out, "ba7816b");
+	tc_sha256_hex("abc", 3, 0, out);
+	TC_CHECK_STR(out, "");
+	tc_sha256_hex("abc", 3, 99, out);
+	TC_CHECK_INT((int)strlen(out), 64);
+}
+
 static void test_delivery_id(void)
 {
 	char a[TC_DELIVERY_ID_LEN + 1], b[TC_DELIVERY_ID_LEN + 1];
@@ -642,6 +657,7 @@ int main(int argc, char **argv)
 	test_http_date();
 	test_parse_uint();
 	test_addr();
+	test_sha256_hex();
 	test_delivery_id();
 	test_log_quote();
 	test_redis_url();

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include <gmime/gmime.h>
-#include <openssl/sha.h>
 
 #include "channels/email/email.h"
 
@@ -45,21 +44,14 @@ static char *one_line(const char *s)
 /* 16 hex characters of SHA-256(tag NUL s), s lowercased when lower. */
 static void hash16(const char *tag, const char *s, bool lower, char out[17])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
 	size_t tl = strlen(tag) + 1, sl = strlen(s), i;
 	unsigned char *in = g_malloc(tl + sl);
 
 	memcpy(in, tag, tl);
 	for (i = 0; i < sl; i++)
 		in[tl + i] = (unsigned char)(lower ? g_ascii_tolower(s[i]) : s[i]);
-	SHA256(in, tl + sl, md);
+	tc_sha256_hex(in, tl + sl, 16, out);
 	g_free(in);
-	for (i = 0; i < 8; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[16] = '\0';
 }
 
 void tc_email_thread_root(const char *incident, const char *address,
