@@ -135,6 +135,10 @@ void tc_buf_reset(struct tc_buf *b);
 int tc_buf_add(struct tc_buf *b, const void *p, size_t n);
 int tc_buf_adds(struct tc_buf *b, const char *s);
 int tc_buf_addc(struct tc_buf *b, char c);
+/* Appends the n bytes at s escaped for HTML text and attribute values
+ * (& < > " ' as entities): the one HTML escaping of templates and pages.
+ * Same returns as tc_buf_add, but a failed call may have appended part. */
+int tc_buf_add_html(struct tc_buf *b, const char *s, size_t n);
 /* Appends formatted text; same returns as tc_buf_add. */
 int tc_buf_printf(struct tc_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

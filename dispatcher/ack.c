@@ -31,16 +31,8 @@ struct ack_req {
 
 static void esc(struct tc_buf *b, const char *s)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '&': tc_buf_adds(b, "&amp;"); break;
-		case '<': tc_buf_adds(b, "&lt;"); break;
-		case '>': tc_buf_adds(b, "&gt;"); break;
-		case '"': tc_buf_adds(b, "&quot;"); break;
-		case '\'': tc_buf_adds(b, "&#39;"); break;
-		default: tc_buf_addc(b, *s);
-		}
-	}
+	if (s)
+		tc_buf_add_html(b, s, strlen(s));
 }
 
 /* The page loads and runs nothing (its Content-Security-Policy), never

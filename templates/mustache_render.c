@@ -38,46 +38,9 @@ static int sink_raw(struct rstate *rs, const char *s, size_t n)
 	return tc_buf_add(rs->out, s, n);
 }
 
-static const char *html_entity(char ch)
-{
-	switch (ch) {
-	case '&': return "&amp;";
-	case '<': return "&lt;";
-	case '>': return "&gt;";
-	case '"': return "&quot;";
-	case '\'': return "&#39;";
-	default: return NULL;
-	}
-}
-
-/* Which bytes HTML escaping replaces: a table, so that plain runs are
- * skipped at one lookup a byte. */
-static const unsigned char html_special[256] = {
-	['&'] = 1, ['<'] = 1, ['>'] = 1, ['"'] = 1, ['\''] = 1,
-};
-
 static int sink_html(struct rstate *rs, const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, run = 0;
-	int r;
-
-	for (;;) {
-		const char *ent;
-
-		while (i < n && !html_special[u[i]])
-			i++;
-		if (i == n)
-			break;
-		ent = html_entity(s[i]);
-		r = tc_buf_add(rs->out, s + run, i - run);
-		if (r == 0)
-			r = tc_buf_adds(rs->out, ent);
-		if (r < 0)
-			return r;
-		run = ++i;
-	}
-	return tc_buf_add(rs->out, s + run, n - run);
+	return tc_buf_add_html(rs->out, s, n);
 }
 
 /* The escape for an ASCII byte inside a JSON string, NULL when none. */
