@@ -309,6 +309,12 @@ int tc_chan_inbound(struct tc_chan *ch, const struct tc_receipt_in *in,
 	return ch->ops->inbound(ch->state, in, out, why, n);
 }
 
+void tc_chan_stop(struct tc_chan *ch)
+{
+	if (ch && ch->ops->stop)
+		ch->ops->stop(ch->state);
+}
+
 void tc_chan_free(struct tc_chan *ch)
 {
 	if (!ch)

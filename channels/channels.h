@@ -235,6 +235,10 @@ struct tc_inbound {
  * tc_chan_receipt. */
 int tc_chan_inbound(struct tc_chan *ch, const struct tc_receipt_in *in,
 		    struct tc_inbound *out, char *why, size_t n);
+/* tocsind's shutdown_grace is over: every send under way or queued in the
+ * channel ends now, reported (soon, on the loop) as transient "aborted",
+ * so that nothing keeps the loop running. Accepts NULL. */
+void tc_chan_stop(struct tc_chan *ch);
 /* Accepts NULL. Sends under way must have finished. */
 void tc_chan_free(struct tc_chan *ch);
 

@@ -42,6 +42,9 @@ struct tc_chan_ops {
 	/* What it checks of a configuration with its own code (see
 	 * tc_chan_cfg_check); NULL: nothing. */
 	int (*cfg_check)(const struct tc_cfg *cfg, struct tc_diags *ds);
+	/* Ends what is under way at once (see tc_chan_stop); NULL: nothing
+	 * to end (its transfers go with the shared HTTP client). */
+	void (*stop)(void *state);
 	void (*close)(void *state);
 };
 

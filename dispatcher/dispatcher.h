@@ -50,7 +50,7 @@ typedef void (*tc_rconn_fn)(struct tc_rconn *rc, void *data);
 struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const struct tc_cfg *cfg,
 			      const char *name, uint64_t stall_ms, tc_rconn_fn up,
 			      tc_rconn_fn down, void *data);
-/* The live context, or NULL while disconnected. */
+/* The live context, or NULL while disconnected (or rc is NULL: closed). */
 redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
 /* Sends one command (argv borrowed for the call). Returns 0, or TC_EREDIS
  * when disconnected (then cb is never called). A NULL reply in cb means

@@ -121,6 +121,7 @@ static void walk_close(uv_handle_t *h, void *arg)
 static void close_all(struct tc_disp *d)
 {
 	struct tc_run *r;
+	int i;
 
 	if (!d->check.loop || uv_is_closing((uv_handle_t *)&d->check))
 		return;
@@ -128,6 +129,8 @@ static void close_all(struct tc_disp *d)
 	tc_run_break_all(d);
 	tc_http_free(d->http);
 	d->http = NULL;
+	for (i = 0; i < TC_CH_COUNT; i++)
+		tc_chan_stop(d->chan[i]);
 	tc_serve_stop(d);
 	tc_rconn_free(d->intake);
 	tc_rconn_free(d->cmd);

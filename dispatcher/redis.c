@@ -421,7 +421,7 @@ struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const struct tc_cfg *cfg,
 
 redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc)
 {
-	return rc->connected ? rc->ac : NULL;
+	return rc && rc->connected ? rc->ac : NULL;
 }
 
 static void cmd_done(redisAsyncContext *ac, void *reply, void *priv)

@@ -112,6 +112,14 @@ static void on_done(void *arg, struct tc_email_item *it)
 	free(it);
 }
 
+static void email_stop(void *state)
+{
+	struct tc_email *e = state;
+
+	if (e)
+		tc_email_pool_abort(e->pool);
+}
+
 static void email_close(void *state)
 {
 	struct tc_email *e = state;
@@ -218,5 +226,6 @@ const struct tc_chan_ops tc_email_ops = {
 	.set_cfg = email_set_cfg,
 	.next_at = email_next_at,
 	.send = email_send,
+	.stop = email_stop,
 	.close = email_close,
 };

@@ -56,11 +56,27 @@ enum tc_smtp_stage {
 bool tc_smtp_classify(const struct tc_smtp_reply *r, enum tc_smtp_stage stage,
 		      struct tc_outcome *o);
 
-/* ---- TCP_NODELAY (nodelay.c) ------------------------------------------------ */
+/* ---- the workers' sockets (socket.c) ---------------------------------------- */
 /* Makes every TCP connect(2) of the calling thread set TCP_NODELAY first
  * (on: true), through tocsin's own connect in front of libc's. Only the
  * email workers turn it on. */
 void tc_email_nodelay(bool on);
+
+/* The socket of one worker's session, so that another thread can cut it:
+ * libesmtp shows its socket to no one, and waits up to its timeouts. */
+struct tc_email_sock {
+	pthread_mutex_t lock;       /* guards fd and cut */
+	int fd;                     /* connected or connecting; -1: none */
+	bool cut;                   /* no connection from now on */
+};
+/* Records the calling thread's sockets in s from now on (NULL: no
+ * longer): its connect(2) sets s->fd (or fails with ECANCELED once s is
+ * cut), its close(2) of that fd clears it, both through tocsin's own
+ * connect and close in front of libc's. */
+void tc_email_sock_watch(struct tc_email_sock *s);
+/* From any thread: shuts the watched socket down, so the session's next
+ * read or write fails at once, and refuses its thread any new connection. */
+void tc_email_sock_cut(struct tc_email_sock *s);
 
 /* ---- a bound on what a session reads (readcap.c) ----------------------------- */
 /* From now on the calling thread's reads may bring in bytes in all (0: no
@@ -117,6 +133,10 @@ int tc_email_pool_set(struct tc_email_pool *p, struct tc_email_conf *conf,
 		      unsigned sessions);
 /* Queues it (taken) for a worker. */
 void tc_email_pool_push(struct tc_email_pool *p, struct tc_email_item *it);
+/* Ends everything at once (tc_chan_stop): the queue is handed back and
+ * each session's socket cut, every message not finished coming back
+ * transient "aborted: shutting down"; no session starts from now on. */
+void tc_email_pool_abort(struct tc_email_pool *p);
 /* Stops the workers once the queue is empty, joins them, and frees the
  * pool. Called with the loop no longer running (tocsind's exit): it runs
  * the loop once more to close its handle. Accepts NULL. */

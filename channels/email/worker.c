@@ -30,6 +30,7 @@
 #include "channels/email/email.h"
 
 #define MAX_WORKERS 64             /* channels.email.sessions at most */
+#define ABORTED "aborted: shutting down"
 
 struct worker {
 	struct tc_email_pool *pool;
@@ -37,6 +38,7 @@ struct worker {
 	pthread_t thread;
 	bool running;               /* started and not yet joined */
 	bool exited;                /* left its loop (under the lock) */
+	struct tc_email_sock sock;  /* its session's socket */
 };
 
 struct tc_email_pool {
@@ -53,6 +55,7 @@ struct tc_email_pool {
 	struct tc_email_conf *conf;
 	unsigned want;              /* workers 0..want-1 run */
 	bool stop;
+	bool aborted;               /* tc_email_pool_abort: nothing is sent again */
 	struct worker w[MAX_WORKERS];
 };
 
@@ -418,6 +421,10 @@ static void run_session(struct tc_email_pool *p, struct tc_email_conf *c,
 			 "in one session (TC_LIMIT_SMTP_READ), connection closed",
 			 TC_LIMIT_SMTP_READ + (size_t)ss->n * TC_LIMIT_SMTP_READ_PER_MSG);
 	tc_email_read_cap(0);
+	pthread_mutex_lock(&p->lock);
+	if (p->aborted)
+		snprintf(ss->why, sizeof(ss->why), "%s", ABORTED);
+	pthread_mutex_unlock(&p->lock);
 report:
 	ss->err = err[0] ? err : NULL;
 	for (i = 0; i < ss->n; i++) {
@@ -472,6 +479,11 @@ static void requeue(struct tc_email_pool *p, struct tc_email_item *first,
 		    struct tc_email_item **last_next)
 {
 	pthread_mutex_lock(&p->lock);
+	if (p->aborted) {
+		pthread_mutex_unlock(&p->lock);
+		hand_back(p, first, last_next);
+		return;
+	}
 	*last_next = p->queue;
 	if (!p->queue)
 		p->queue_tail = last_next;
@@ -508,6 +520,7 @@ static void *worker_main(void *arg)
 	struct tc_email_conf *c;
 
 	tc_email_nodelay(true);
+	tc_email_sock_watch(&w->sock);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->queue && !p->stop && w->idx < p->want)
@@ -526,6 +539,7 @@ static void *worker_main(void *arg)
 	}
 	w->exited = true;
 	pthread_mutex_unlock(&p->lock);
+	tc_email_sock_watch(NULL);
 	return NULL;
 }
 
@@ -594,6 +608,7 @@ struct tc_email_pool *tc_email_pool_new(uv_loop_t *loop, struct tc_email_conf *c
 					void *arg)
 {
 	struct tc_email_pool *p = calloc(1, sizeof(*p));
+	unsigned i;
 
 	if (!p)
 		return NULL;
@@ -610,6 +625,10 @@ struct tc_email_pool *tc_email_pool_new(uv_loop_t *loop, struct tc_email_conf *c
 	p->arg = arg;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	for (i = 0; i < MAX_WORKERS; i++) {
+		pthread_mutex_init(&p->w[i].sock.lock, NULL);
+		p->w[i].sock.fd = -1;
+	}
 	p->queue_tail = &p->queue;
 	p->results_tail = &p->results;
 	p->conf = conf;
@@ -657,6 +676,34 @@ void tc_email_pool_push(struct tc_email_pool *p, struct tc_email_item *it)
 	pthread_mutex_unlock(&p->lock);
 }
 
+void tc_email_pool_abort(struct tc_email_pool *p)
+{
+	struct tc_email_item *list, *it, **tail;
+	char server[sizeof(it->o.provider)];
+	unsigned i;
+
+	pthread_mutex_lock(&p->lock);
+	p->stop = p->aborted = true;
+	snprintf(server, sizeof(server), "%s", p->conf->server);
+	list = p->queue;
+	p->queue = NULL;
+	p->queue_tail = &p->queue;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < MAX_WORKERS; i++)
+		tc_email_sock_cut(&p->w[i].sock);
+	tail = &list;
+	for (it = list; it; it = it->next) {
+		it->o.kind = TC_OUT_TRANSIENT;
+		it->o.retry_after_ms = -1;
+		snprintf(it->o.provider, sizeof(it->o.provider), "%s", server);
+		snprintf(it->o.detail, sizeof(it->o.detail), "%s", ABORTED);
+		tail = &it->next;
+	}
+	if (list)
+		hand_back(p, list, tail);
+}
+
 static void async_closed(uv_handle_t *h)
 {
 	free(h);
@@ -682,6 +729,8 @@ static void pool_stop(struct tc_email_pool *p)
 		on_results(p->async);
 	uv_close((uv_handle_t *)p->async, async_closed);
 	tc_email_conf_unref(p->conf);
+	for (i = 0; i < MAX_WORKERS; i++)
+		pthread_mutex_destroy(&p->w[i].sock.lock);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 }

@@ -35,13 +35,13 @@ def templates(env, html=True):
 
 
 def config(env, port, extra="starttls: off", members=MEMBERS,
-           retry="{attempts: 2, base: 50ms, max: 100ms}", timeout="20s"):
+           retry="{attempts: 2, base: 50ms, max: 100ms}", timeout="20s", grace="5s"):
     with open(env.config, "w", encoding="utf-8") as f:
         f.write(f"""redis:
   url: unix://{env.redis_sock}
 dispatcher:
   consumer: it-1
-  shutdown_grace: 5s
+  shutdown_grace: {grace}
 templates: templates/
 channels:
   email:
@@ -410,3 +410,37 @@ def test_messages_a_broken_session_never_reached_cost_no_attempt(env):
         assert d["attempts"] == 1 + refused.get(did, 0), (d, refused)
     got = smtpd_messages(dump)
     assert len(got) == 20
+
+
+def test_shutdown_grace_cuts_sessions_that_hang_and_loses_nothing(env):
+    """A server that never answers would hold a session for its whole
+    timeout (here 10 minutes), and messages queued behind it longer
+    still: SIGTERM ends tocsind once shutdown_grace (1 s) is over, not
+    then. What was not sent stays pending and is sent after a restart."""
+    bad = HostileSmtp("silent")
+    members = "  staff:\n    members:\n" + "".join(
+        f"      - {{name: M{i}, email: m{i}@example.org, channels: [email]}}\n"
+        for i in range(450))  # more than the two sessions' batches of 200
+    try:
+        setup(env, bad.port, timeout="10m", members=members, grace="1s")
+        env.xadd_job({"id": "G1", "template": "outage", "groups": ["staff"],
+                      "incident": "INC-7", "vars": {"service": "Zahlungen"}})
+        # Both sessions are connected to the server that says nothing.
+        wait_for(lambda: bad.counts["conns"] >= 2, 60, "two sessions at the silent server")
+        env.tocsind_proc.send_signal(signal.SIGTERM)
+        # The guarantee is the grace, not the 10 minutes of timeout: 120 s
+        # only keeps a slow machine from failing this.
+        env.tocsind_proc.wait(timeout=120)
+        assert env.tocsind_proc.returncode == 0, env.log()
+        assert "event=grace-over" in env.log(), env.log()
+        assert env.job("G1").get("state") != "done"
+    finally:
+        bad.close()
+    # Nothing accepted is lost: a restart against a real server sends all.
+    port, dump = start_sink(env)
+    config(env, port, members=members)
+    env.start_tocsind()
+    rec = env.wait_done("G1", timeout=120)
+    check_counts(rec)
+    assert rec["email.sent"] == "450", rec
+    wait_for(lambda: len(sink_messages(dump)) >= 450, 60, "450 messages at the sink")
