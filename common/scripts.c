@@ -167,7 +167,9 @@ const char tc_lua_plan[] = LUA_PLAN_FN
 /* KEYS: job record, deliveries, job events, retry set, dead letters.
  * ARGV: now, job id, write (pass * 2^32 + this call's number in the pass),
  * then per transition (id, channel, from, to, json, outcome, due, reasons);
- * an empty json leaves the record as it is (a move to `sending`).
+ * an empty from and json leave the record and the counts as they are (a
+ * first attempt's move to `sending`, which the audit trail alone keeps:
+ * the counts are the tally of the records, whatever was resumed).
  * A call whose number is not above the job's `moved` was applied before
  * (a replay after a lost reply) and changes nothing. The counts move by the sum of a batch's
  * transitions and the delivery records are written with one HSET; the
@@ -210,10 +212,12 @@ const char tc_lua_move[] =
 	"    fields[#fields + 1] = id\n"
 	"    fields[#fields + 1] = json\n"
 	"  end\n"
-	"  add(from, -1)\n"
-	"  add(to, 1)\n"
-	"  add(ch .. '.' .. from, -1)\n"
-	"  add(ch .. '.' .. to, 1)\n"
+	"  if from ~= '' then\n"
+	"    add(from, -1)\n"
+	"    add(to, 1)\n"
+	"    add(ch .. '.' .. from, -1)\n"
+	"    add(ch .. '.' .. to, 1)\n"
+	"  end\n"
 	"  if from == 'retrying' then redis.call('ZREM', KEYS[4], member) end\n"
 	"  if to == 'retrying' then\n"
 	"    redis.call('ZADD', KEYS[4], ARGV[i + 6], member)\n"

@@ -340,6 +340,15 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 {
 	struct tc_run *r = v->run;
 	enum tc_dstate from = v->state;
+	/* A first attempt is not recorded (DESIGN.md allows skipping
+	 * `sending`): the record and the counts keep saying queued, and its
+	 * outcome moves them from there. The counts are always the tally of
+	 * the records, so a restart that resumes a delivery from its record
+	 * moves its count from the state that was counted. A retry's attempt
+	 * is recorded: it leaves the retry set, and a restart must not find
+	 * it there. */
+	bool unrecorded = to == TC_DS_SENDING && from == TC_DS_QUEUED;
+	enum tc_dstate now = unrecorded ? from : to;
 	struct tc_buf json;
 	const char *vals[MOVE_ARGS];
 	char *block, due[24] = "";
@@ -367,18 +376,14 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 		if (tc_dstate_final(to))
 			tc_dlv_free(v);
 		else
-			v->state = to;
+			v->state = now;
 		return;
 	}
-	v->state = to;
+	v->state = now;
 	if (v->ch == TC_CH_SMS && to == TC_DS_SENT)
 		index_phone(v);
 	tc_buf_init(&json, TC_LIMIT_RECORD);
-	/* The record skips `sending` (DESIGN.md allows it): a delivery whose
-	 * record still says queued is resent after a crash just as one that
-	 * says sending is, and the audit trail and counts keep the attempt. */
-	if (to != TC_DS_SENDING &&
-	    dlv_json(v, outcome, provider, provider_id, &json) < 0) {
+	if (!unrecorded && dlv_json(v, outcome, provider, provider_id, &json) < 0) {
 		/* Out of memory: never a record that says less than Redis has. */
 		tc_buf_release(&json);
 		tc_run_break(r, "out of memory");
@@ -388,7 +393,7 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 	}
 	vals[0] = v->id;
 	vals[1] = tc_channel_name(v->ch);
-	vals[2] = tc_dstate_name(from);
+	vals[2] = unrecorded ? "" : tc_dstate_name(from);
 	vals[3] = tc_dstate_name(to);
 	vals[4] = json.data ? json.data : "";
 	vals[5] = outcome;

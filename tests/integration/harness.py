@@ -346,3 +346,10 @@ def check_counts(rec):
     for s in states:
         per_channel = sum(int(rec.get(f"{c}.{s}", 0)) for c in ("email", "sms", "webhook"))
         assert per_channel == int(rec.get(s, 0)), f"{s}: per channel {per_channel} != {rec.get(s)}"
+        # No count ever goes below zero, on any channel (a restart that
+        # moved a count from a state it was not counted in would).
+        for k in [s] + [f"{c}.{s}" for c in ("email", "sms", "webhook")]:
+            assert int(rec.get(k, 0)) >= 0, f"{k} is {rec.get(k)}: {rec}"
+    if rec.get("state") == "done":
+        for s in ("queued", "sending", "retrying"):
+            assert int(rec.get(s, 0)) == 0, f"done with {s} {rec.get(s)}: {rec}"
