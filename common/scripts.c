@@ -61,6 +61,12 @@
 	"  return out\n" \
 	"end\n"
 
+/* A new job record's count of each delivery state (common/names.c): 0,
+ * so that a count reads 0, not nil, before anything reaches its state. */
+#define LUA_ZERO_COUNTS \
+	"'queued', 0, 'sending', 0, 'sent', 0, 'retrying', 0, 'delivered', 0, " \
+	"'undelivered', 0, 'acknowledged', 0, 'failed', 0, 'expired', 0, 'cancelled', 0"
+
 /* KEYS: job record, deliveries, job events, <prefix>:scheduled, the job's
  * stream, the job's tombstone, the next escalation round's record (any
  * key when there is none). ARGV: now, job id, entry ref, template, severity, incident,
@@ -102,7 +108,7 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"if not cur then\n"
 	"  redis.call('HSET', KEYS[1], 'entry', ARGV[3], 'state', ARGV[7],\n"
 	"    'template', ARGV[4], 'severity', ARGV[5], 'incident', ARGV[6],\n"
-	"    'created_at', ARGV[1], 'planned', 0, 'job', ARGV[8])\n"
+	"    'created_at', ARGV[1], 'planned', 0, " LUA_ZERO_COUNTS ", 'job', ARGV[8])\n"
 	"  verdict = 'new'\n"
 	"end\n"
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
@@ -118,7 +124,7 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"    redis.call('EXISTS', KEYS[7]) == 0 then\n"
 	"  redis.call('HSET', KEYS[7], 'entry', 'escalation', 'state', 'scheduled',\n"
 	"    'template', ARGV[4], 'severity', ARGV[5], 'incident', ARGV[6],\n"
-	"    'created_at', ARGV[1], 'planned', 0, 'job', ARGV[15])\n"
+	"    'created_at', ARGV[1], 'planned', 0, " LUA_ZERO_COUNTS ", 'job', ARGV[15])\n"
 	"  redis.call('ZADD', KEYS[4], ARGV[16], ARGV[14])\n"
 	"  redis.call('HSET', KEYS[1], 'escalation_next', ARGV[14])\n"
 	"end\n"

@@ -341,6 +341,10 @@ def check_counts(rec):
     planned = int(rec.get("planned", 0))
     states = ["queued", "sending", "sent", "retrying", "delivered", "undelivered",
               "acknowledged", "failed", "expired", "cancelled"]
+    # Each count is there from the start (DESIGN.md: one count per delivery
+    # state), 0 until something reaches that state.
+    missing = [s for s in states if s not in rec]
+    assert not missing, f"no count of {missing}: {rec}"
     total = sum(int(rec.get(s, 0)) for s in states)
     assert total == planned, f"state counts {total} != planned {planned}: {rec}"
     for s in states:
