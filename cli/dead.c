@@ -40,7 +40,7 @@ static const char show_help[] =
 static const char purge_help[] =
 	"usage: tocsin [-c FILE] dead purge [--yes] [--json]\n"
 	"Deletes every dead letter there is now (ones added meanwhile stay). Asks\n"
-	"first on a terminal; elsewhere it needs --yes.\n";
+	"first on a terminal, unless --yes.\n";
 
 static const char dead_help[] =
 	"usage: tocsin [-c FILE] dead list [--count N] [--json]\n"
@@ -456,12 +456,9 @@ static int cmd_purge(const struct tc_cfg *cfg, redisContext *c, int argc, char *
 	tc_key_dead(key, sizeof(key), cfg->prefix);
 	if (purge_count(c, key, &n, last, sizeof(last)) < 0)
 		return TC_EXIT_REDIS;
-	if (n > 0 && !yes && !isatty(STDIN_FILENO)) {
-		fprintf(stderr, "tocsin dead purge: %lld dead letter%s in %s: use --yes to "
-			"delete them\n", n, n == 1 ? "" : "s", key);
-		return TC_EXIT_USAGE;
-	}
-	if (n > 0 && !yes && !confirm(n)) {
+	/* DESIGN.md's `dead purge` takes no option: a script (no terminal)
+	 * purges; an operator at a terminal is asked first, unless --yes. */
+	if (n > 0 && !yes && isatty(STDIN_FILENO) && !confirm(n)) {
 		fprintf(stderr, "tocsin dead purge: nothing deleted\n");
 		return TC_EXIT_FAILED;
 	}
