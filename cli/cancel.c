@@ -151,6 +151,8 @@ int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **ar
 	}
 	tc_time_format(now_ms, now, sizeof(now));
 	tc_retain_args(&keep, cfg->retention_ms, now_ms);
+	if (!c)
+		return tc_cli_no_redis();
 	rep = cancel_one(cfg, c, id, now, &keep);
 	if (!rep)
 		return TC_EXIT_REDIS;

@@ -63,11 +63,17 @@ json_t *tc_cli_json_string(const char *s, size_t len);
  * -1 when out of memory. */
 int tc_cli_json_print(FILE *f, const json_t *o, size_t flags);
 
-/* A blocking connection to cfg's Redis (5 s timeouts), or NULL with the
- * reason printed. Free with redisFree. */
+/* A blocking connection to cfg's Redis (5 s timeouts), or NULL (the
+ * reason kept for tc_cli_no_redis). Free with redisFree. */
 redisContext *tc_cli_connect(const struct tc_cfg *cfg);
+/* Prints why Redis could not be reached; returns TC_EXIT_REDIS. */
+int tc_cli_no_redis(void);
 
-/* tocsin send ...; argv[0] is "send". With cfg NULL, prints --help. */
+/* The commands below take c NULL when Redis could not be reached: they
+ * check their arguments (exit 2) and what they can without Redis (exit 1)
+ * first, then return TC_EXIT_REDIS.
+ *
+ * tocsin send ...; argv[0] is "send". With cfg NULL, prints --help. */
 int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv);
 
 /* tocsin status|report JOB [--json]; argv[0] is the command. With cfg

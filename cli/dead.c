@@ -267,6 +267,8 @@ static int cmd_list(const struct tc_cfg *cfg, redisContext *c, int argc, char **
 			return TC_EXIT_USAGE;
 		}
 	}
+	if (!c)
+		return tc_cli_no_redis();
 	tc_key_dead(key, sizeof(key), cfg->prefix);
 	r = redisCommand(c, "XLEN %s", key);
 	if (!r || r->type != REDIS_REPLY_INTEGER) {
@@ -341,6 +343,8 @@ static int cmd_show(const struct tc_cfg *cfg, redisContext *c, int argc, char **
 		fprintf(stderr, "tocsin dead show: not an entry id '%s' (like 1732526400000-0)\n", id);
 		return TC_EXIT_USAGE;
 	}
+	if (!c)
+		return tc_cli_no_redis();
 	tc_key_dead(key, sizeof(key), cfg->prefix);
 	st = tc_dead_read(c, key, id, &r);
 	if (st == TC_EREDIS)
@@ -453,6 +457,8 @@ static int cmd_purge(const struct tc_cfg *cfg, redisContext *c, int argc, char *
 			return TC_EXIT_USAGE;
 		}
 	}
+	if (!c)
+		return tc_cli_no_redis();
 	tc_key_dead(key, sizeof(key), cfg->prefix);
 	if (purge_count(c, key, &n, last, sizeof(last)) < 0)
 		return TC_EXIT_REDIS;

@@ -391,6 +391,8 @@ int tc_dead_cmd_retry(const struct tc_cfg *cfg, redisContext *c, int argc, char 
 			t.dead);
 		return TC_EXIT_USAGE;
 	}
+	if (!c)
+		return tc_cli_no_redis();
 	tc_key_dead(key, sizeof(key), cfg->prefix);
 	st = tc_dead_read(c, key, t.dead, &r);
 	if (st == TC_EREDIS)

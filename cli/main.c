@@ -56,15 +56,19 @@ static int load_cfg(const char *path, struct tc_cfg **cfg)
 	return r < 0 ? TC_EXIT_FAILED : TC_EXIT_OK;
 }
 
+/* Why the last tc_cli_connect failed, for tc_cli_no_redis. */
+static char no_redis_why[600];
+
 redisContext *tc_cli_connect(const struct tc_cfg *cfg)
 {
-	char why[600];
-	redisContext *c = tc_redis_connect(cfg->redis_url, cfg->redis_username,
-					   cfg->redis_password, 5, why, sizeof(why));
+	return tc_redis_connect(cfg->redis_url, cfg->redis_username, cfg->redis_password,
+				5, no_redis_why, sizeof(no_redis_why));
+}
 
-	if (!c)
-		fprintf(stderr, "tocsin: %s\n", why);
-	return c;
+int tc_cli_no_redis(void)
+{
+	fprintf(stderr, "tocsin: %s\n", no_redis_why);
+	return TC_EXIT_REDIS;
 }
 
 static int cmd_check_config(int argc, char **argv)
@@ -216,11 +220,11 @@ int main(int argc, char **argv)
 	}
 	if (load_cfg(path, &cfg) != TC_EXIT_OK)
 		return TC_EXIT_FAILED;
+	/* Without Redis (c NULL), a command still reads its arguments and
+	 * checks what it can first: a usage error exits 2 and an invalid job
+	 * 1 whether Redis is there or not; each returns TC_EXIT_REDIS where it
+	 * would first need Redis. */
 	c = tc_cli_connect(cfg);
-	if (!c) {
-		tc_cfg_free(cfg);
-		return TC_EXIT_REDIS;
-	}
 	if (strcmp(cmd, "send") == 0)
 		r = tc_cli_send(cfg, c, argc, argv);
 	else if (strcmp(cmd, "cancel") == 0)
@@ -229,7 +233,8 @@ int main(int argc, char **argv)
 		r = tc_cli_dead(cfg, c, argc, argv);
 	else
 		r = tc_cli_status(cfg, c, cmd, argc, argv);
-	redisFree(c);
+	if (c)
+		redisFree(c);
 	tc_cfg_free(cfg);
 	return r;
 }

@@ -309,6 +309,10 @@ int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv
 		r = TC_EXIT_FAILED;
 		goto out;
 	}
+	if (!c) {
+		r = tc_cli_no_redis();
+		goto out;
+	}
 	tc_key_jobs(key, sizeof(key), cfg->prefix, tc_severity_parse(o.severity));
 	tc_key_events(events, sizeof(events), cfg->prefix);
 	last_id(c, events, from, sizeof(from));

@@ -599,6 +599,8 @@ int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stderr);
 		return TC_EXIT_USAGE;
 	}
+	if (!c)
+		return tc_cli_no_redis();
 	if (strcmp(cmd, "report") == 0)
 		return report(cfg, c, id, json, only);
 	r = tc_cli_progress(cfg, c, id, json ? TC_SHOW_JSON : TC_SHOW_SUMMARY, &done);

@@ -443,6 +443,18 @@ def test_usage_and_help(env):
     assert "cancel JOB" in r.stdout and "dead list" in r.stdout, r.stdout
     # Redis unreachable: 3.
     env.stop(env.redis_proc)
-    for args in (["cancel", "X"], ["dead", "list"]):
+    for args in (["cancel", "X"], ["dead", "list"], ["dead", "show", "1-0"],
+                 ["dead", "retry", "1-0"], ["dead", "purge"], ["status", "X"],
+                 ["report", "X"], ["send", "--template", "outage", "--group", "oncall"]):
         r = tocsin(env, *args)
         assert r.returncode == 3 and "cannot reach Redis" in r.stderr, (args, r.stderr)
+    # ... but a usage error is still 2, and an invalid job 1: the arguments
+    # are read before Redis is needed.
+    for args, code in ((["cancel", "bad id!"], 2), (["dead", "show", "abc"], 2),
+                       (["dead", "list", "--count", "0"], 2), (["status"], 2),
+                       (["report", "X", "--unreached", "--unconfirmed"], 2),
+                       (["send", "--group", "oncall"], 2),
+                       (["send", "--template", "missing", "--group", "oncall"], 1)):
+        r = tocsin(env, *args)
+        assert r.returncode == code and "cannot reach Redis" not in r.stderr, \
+            (args, r.returncode, r.stderr)
