@@ -486,9 +486,9 @@ struct tc_hook_in {
 int tc_hook_in_init(struct tc_hook_in *h, const struct tc_disp *d, struct tc_exch *x,
 		    const char *provider);
 void tc_hook_in_release(struct tc_hook_in *h);
-/* POST /inbound/<provider> (inbound.c): an SMS reply acknowledges the
- * member's latest SMS delivery. */
-void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);
+/* POST and GET /inbound/<provider> (inbound.c): an SMS reply
+ * acknowledges the member's latest SMS delivery. */
+void tc_inbound_take(struct tc_exch *x, const char *const *args, unsigned n, void *data);
 void tc_inbound_metrics(struct tc_mout *o, void *data);
 /* POST /receipts/<provider>/<token> (receipt.c). */
 void tc_receipt_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);

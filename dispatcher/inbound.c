@@ -1,17 +1,21 @@
 /*
  * SMS replies (DESIGN.md: "An SMS reply from a member's number
- * acknowledges their latest open delivery"): POST /inbound/<provider name>,
- * the provider's inbound message webhook. The provider verifies and reads
- * it (tc_chan_inbound: Twilio's X-Twilio-Signature over this URL; there is
- * no token in an inbound URL); the REPLY script finds the latest SMS sent
- * to the number (<prefix>:phone:{<E.164>}, written when it was sent) and,
- * when the job has responses, the option whose number the reply is; the
- * ACK script records it as the acknowledgement page's POST does: once per
- * member and job, from `sent`, `delivered` or `undelivered`.
+ * acknowledges their latest open delivery"): /inbound/<provider name>,
+ * the provider's inbound message webhook (POST; GET too, as Vonage's
+ * dashboard may send it). The provider verifies and reads it
+ * (tc_chan_inbound: Twilio's X-Twilio-Signature over this URL, Vonage's
+ * signed-webhook sig and timestamp; there is no token in an inbound URL);
+ * the REPLY script finds the latest SMS sent to the number
+ * (<prefix>:phone:{<E.164>}, written before the SMS went out) and, when
+ * the job has responses, the option whose number the reply is; the ACK
+ * script records it as the acknowledgement page's POST does: once per
+ * member and job, from `sent`, `delivered` or `undelivered`, or, when the
+ * reply overtook the tracker's `sent` write, kept pending until that
+ * write takes it.
  *
- * The answer is always an empty TwiML document once verified (Twilio
- * sends no SMS back for it): a reply that matches nothing is logged, not
- * retried.
+ * The answer is always a 200 once verified (for Twilio an empty TwiML
+ * document, so it sends no SMS back; for Vonage an empty body): a reply
+ * that matches nothing is logged, not retried.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 struct reply_req {
 	struct tc_exch *x;
 	struct tc_disp *d;
+	bool twiml;                 /* answer Twilio's way */
 	struct tc_inbound msg;
 	char job[TC_LIMIT_JOB_ID + 1];
 	char dlv[TC_DELIVERY_ID_LEN + 1];
@@ -35,8 +40,10 @@ struct reply_req {
 static void done(struct reply_req *q, int outcome, int status)
 {
 	q->d->stats.replies[outcome]++;
-	if (status == 200)
+	if (status == 200 && q->twiml)
 		tc_exch_reply(q->x, 200, TWIML, EMPTY_TWIML, strlen(EMPTY_TWIML));
+	else if (status == 200)
+		tc_exch_reply(q->x, 200, "text/plain; charset=utf-8", "", 0);
 	else
 		tc_exch_reply(q->x, status, "text/plain; charset=utf-8", "try again\n", 10);
 	free(q);
@@ -115,7 +122,18 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 		done(q, TC_REPLY_FAILED, 503);
 }
 
-void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, void *data)
+/* Whether provider name is a Twilio one (its answer is TwiML). */
+static bool is_twilio(const struct tc_cfg *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->sms.n_providers; i++)
+		if (strcmp(cfg->sms.providers[i].name, name) == 0)
+			return cfg->sms.providers[i].kind == TC_SMS_TWILIO;
+	return false;
+}
+
+void tc_inbound_take(struct tc_exch *x, const char *const *args, unsigned n, void *data)
 {
 	struct tc_disp *d = data;
 	struct tc_hook_in h;
@@ -135,6 +153,7 @@ void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, voi
 	}
 	q->x = x;
 	q->d = d;
+	q->twiml = is_twilio(d->cfg, args[0]);
 	e = tc_hook_in_init(&h, d, x, args[0]);
 	if (e == 0)
 		e = tc_chan_inbound(d->chan[TC_CH_SMS], &h.in, &q->msg, why, sizeof(why));
