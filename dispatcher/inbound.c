@@ -63,9 +63,11 @@ static void acked(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	v = rep->element[0]->str;
 	outcome = strcmp(v, "moved") == 0 ? TC_REPLY_ACKNOWLEDGED :
+		  strcmp(v, "pending") == 0 ? TC_REPLY_PENDING :
 		  strcmp(v, "already") == 0 ? TC_REPLY_ALREADY : TC_REPLY_UNMATCHED;
 	tc_log(TC_LOG_INFO, "inbound", "job=%s delivery=%s event=reply-%s", q->job, q->dlv,
 	       outcome == TC_REPLY_ACKNOWLEDGED ? "acknowledged" :
+	       outcome == TC_REPLY_PENDING ? "pending" :
 	       outcome == TC_REPLY_ALREADY ? "already" : "unmatched");
 	done(q, outcome, 200);
 }
@@ -75,7 +77,7 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 	struct reply_req *q = priv;
 	redisReply *rep = reply;
 	char k_job[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_acks[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
-	char k_ev[TC_KEY_MAX], now[40], qt[TC_LIMIT_LOG_VALUE + 16];
+	char k_ev[TC_KEY_MAX], now[40], qt[TC_LIMIT_LOG_VALUE + 16], root[TC_LIMIT_JOB_ID + 1];
 	const char *argv[11];
 	const char *pfx = q->d->cfg->prefix;
 
@@ -100,7 +102,9 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 	snprintf(q->label, sizeof(q->label), "%s", rep->element[3]->str);
 	if (tc_key_job(k_job, sizeof(k_job), pfx, q->job) < 0 ||
 	    tc_key_deliveries(k_dlv, sizeof(k_dlv), pfx, q->job) < 0 ||
-	    tc_key_acks(k_acks, sizeof(k_acks), pfx, q->job) < 0 ||
+	    /* a round's acknowledgements are its root job's, as ack.c has them */
+	    tc_key_acks(k_acks, sizeof(k_acks), pfx,
+			tc_job_round(q->job, root, sizeof(root)) ? root : q->job) < 0 ||
 	    tc_key_tombstone(k_tomb, sizeof(k_tomb), pfx, q->job) < 0 ||
 	    tc_key_job_events(k_ev, sizeof(k_ev), pfx, q->job) < 0) {
 		done(q, TC_REPLY_UNMATCHED, 200);
@@ -185,7 +189,7 @@ void tc_inbound_take(struct tc_exch *x, const char *const *args, unsigned n, voi
 void tc_inbound_metrics(struct tc_mout *o, void *data)
 {
 	static const char *const names[TC_REPLY_OUTCOMES] = {
-		"acknowledged", "already", "unmatched", "invalid", "refused", "failed",
+		"acknowledged", "already", "unmatched", "invalid", "refused", "failed", "pending",
 	};
 	const struct tc_disp *d = data;
 	const char *l[3] = { "outcome", NULL, NULL };
@@ -195,7 +199,8 @@ void tc_inbound_metrics(struct tc_mout *o, void *data)
 		       "SMS replies this tocsind answered since it started: acknowledged, "
 		       "already (the member had answered), unmatched (no open delivery for "
 		       "the number, or not acknowledgeable now), invalid (not an option's "
-		       "number), refused (signature), failed (Redis).");
+		       "number), refused (signature), failed (Redis), pending (came before "
+		       "the send was recorded: kept until it is).");
 	for (i = 0; i < TC_REPLY_OUTCOMES; i++) {
 		l[1] = names[i];
 		tc_mout_sample(o, "tocsin_sms_replies_total", l, (double)d->stats.replies[i]);
