@@ -580,15 +580,17 @@ const char tc_lua_ack[] = LUA_ACK_LOOKUP
  * time to live (ms). Points the number at the SMS about to be handed to a
  * provider, before its request goes out, so that no reply can come before
  * the pointer does; the pointer it replaces is kept after it
- * ("<job>/<delivery>\n<job>/<delivery>"), for when this send fails. */
+ * ("<job>/<delivery>\n<job>/<delivery>"), for when this send fails (a
+ * retry of the same send keeps both). */
 const char tc_lua_phone[] =
 	"local ref = ARGV[1] .. '/' .. ARGV[2]\n"
 	"local old = redis.call('GET', KEYS[1])\n"
+	"local value = ref\n"
 	"if old then\n"
-	"  old = string.match(old, '^[^\\n]*')\n"
-	"  if old ~= ref then ref = ref .. '\\n' .. old end\n"
+	"  local first = string.match(old, '^[^\\n]*')\n"
+	"  if first == ref then value = old else value = ref .. '\\n' .. first end\n"
 	"end\n"
-	"redis.call('SET', KEYS[1], ref, 'PX', ARGV[3])\n"
+	"redis.call('SET', KEYS[1], value, 'PX', ARGV[3])\n"
 	"return 1\n";
 
 /* KEYS: <prefix>:phone:{<E.164>}. ARGV: prefix, the reply's text. Finds

@@ -78,7 +78,10 @@ int tc_sms_vonage_signature(const char *secret, enum tc_vonage_sig method,
 		order[j] = i;
 		m++;
 	}
-	tc_buf_init(&data, TC_LIMIT_HTTP_BODY + TC_LIMIT_HTTP_TARGET + 2 * TC_LIMIT_RECEIPT_FIELDS);
+	/* the fields (of a body or a query), a '&' and a '=' each, a secret
+	 * (a configuration value) */
+	tc_buf_init(&data, TC_LIMIT_HTTP_BODY + TC_LIMIT_HTTP_TARGET +
+		    2 * TC_LIMIT_RECEIPT_FIELDS + TC_LIMIT_ADDRESS);
 	for (i = 0; i < m; i++) {
 		r |= tc_buf_addc(&data, '&');
 		r |= tc_buf_adds(&data, f->name[order[i]]);

@@ -18,7 +18,7 @@ import urllib.parse
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import check_counts, wait_for
+from harness import check_counts, now_ms, rfc3339, wait_for
 from smspeers import Gateway, add_sms, members, phones, sms_template
 
 ACK_SECRET = "ack-secret-for-the-reply-tests"
@@ -27,9 +27,10 @@ SIG_SECRET = "vonage-signature-secret-for-the-tests"
 PUBLIC = "https://tocsin.example.org/base/"
 
 
-def start(env, gw, n, timeout="2s"):
+def start(env, gw, n, timeout="2s", policy=""):
     """tocsind with two Vonage providers on the simulator: `vo` with signed
-    webhooks (sha256), `vn` without a signature_secret."""
+    webhooks (sha256), `vn` without a signature_secret; policy: an
+    escalations section."""
     env.start_redis()
     nums = phones(n)
     env.write_config(f"  crew:\n    members:\n{members(nums)}")
@@ -51,7 +52,7 @@ def start(env, gw, n, timeout="2s"):
     add_sms(env, providers, retry="{attempts: 4, base: 50ms, max: 200ms}",
             top=f"public_url: {PUBLIC}\nack_secret: ${{TOCSIN_ACK_SECRET}}\n")
     with open(env.config) as f:
-        text = f.read().replace("    timeout: 2s\n", f"    timeout: {timeout}\n", 1)
+        text = f.read().replace("    timeout: 2s\n", f"    timeout: {timeout}\n", 1) + policy
     with open(env.config, "w") as f:
         f.write(text)
     sms_template(env)
@@ -178,6 +179,19 @@ def test_vonage_signed_replies_acknowledge(env):
     assert (m["acknowledged"], m["already"], m["unmatched"], m["invalid"], m["refused"]) == \
         (4, 1, 1, 1, 8), m
 
+    # A newer SMS that never reached the member (failed) does not take
+    # their replies: they answer the one before it.
+    gw.set_mode("500")
+    env.xadd_job({"id": "V-4", "template": "outage", "groups": ["crew"],
+                  "vars": {"service": "payments"}})
+    rec = env.wait_done("V-4", timeout=60)
+    assert rec["failed"] == "4", rec
+    assert env.r.get(f"tocsin:phone:{{{d}}}").startswith("V-4/")
+    assert send_reply(env, inbound(d, "1")) == (200, "")
+    ds = by_phone(env, "V-2")
+    assert ds[d]["state"] == "acknowledged" and ds[d]["response"] == "I am safe", ds[d]
+    assert by_phone(env, "V-4")[d]["state"] == "failed"
+
 
 def test_a_reply_that_overtakes_its_sent_write(env):
     """The gateway takes the request (the member has the message) but
@@ -211,3 +225,38 @@ def test_a_reply_that_overtakes_its_sent_write(env):
     assert send_reply(env, inbound(a, "2")) == (200, "")
     assert by_phone(env, "V-3")[a]["response"] == "safe"
     assert replies_metric(env)["already"] == 1
+
+
+def wake_now(env, job_id):
+    """Makes the sleeping round job_id due now, as its `after` passing
+    would (as test_escalation.py does)."""
+    assert env.r.zscore("tocsin:scheduled", job_id) is not None, job_id
+    key = f"tocsin:job:{{{job_id}}}"
+    job = json.loads(env.r.hget(key, "job"))
+    job["send_at"] = rfc3339(now_ms())
+    env.r.hset(key, "job", json.dumps(job))
+    env.r.zadd("tocsin:scheduled", {job_id: now_ms()}, xx=True)
+
+
+def test_a_reply_to_an_escalation_round_counts_for_the_job(env):
+    """A reply to a round's SMS is the member's acknowledgement of the whole
+    job (kept in the root job's acks), so the next round skips them."""
+    gw = Gateway(env, "gw", "vonage")
+    a, b = start(env, gw, 2, policy="escalations:\n  page:\n    after: 1h\n"
+                 "    rounds: 2\n    channels: [sms]\n")
+    env.xadd_job({"id": "E", "template": "outage", "groups": ["crew"],
+                  "vars": {"service": "payments"}, "escalation": "page"})
+    env.wait_done("E", timeout=60)
+    assert send_reply(env, inbound(a, "ok")) == (200, "")
+    wake_now(env, "E.esc.1")
+    env.wait_done("E.esc.1", timeout=60)
+    assert env.job("E.esc.1")["planned"] == "1"  # the first answered: only the second
+    assert send_reply(env, inbound(b, "ok")) == (200, "")
+    assert by_phone(env, "E.esc.1")[b]["state"] == "acknowledged"
+    assert sorted(json.loads(v)["delivery"] in env.deliveries("E.esc.1")
+                  for v in env.r.hvals("tocsin:job:{E}:acks")) == [False, True]
+    assert not env.r.exists("tocsin:job:{E.esc.1}:acks")
+    wake_now(env, "E.esc.2")
+    env.wait_done("E.esc.2", timeout=60)
+    assert env.job("E.esc.2").get("planned", "0") == "0", env.job("E.esc.2")
+    assert len(gw.requests()) == 3, [q["body"] for q in gw.requests()]
