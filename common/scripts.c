@@ -177,7 +177,10 @@ const char tc_lua_plan[] = LUA_PLAN_FN
  * delivery whose retries are exhausted. A move to `sent` takes the
  * delivery's pending receipt (<job>:receipts, kept by RECEIPT when it
  * came before the send was recorded) and goes on to its state at once, so
- * the late `sent` never undoes it. */
+ * the late `sent` never undoes it; a move to `sent`, `delivered` or
+ * `undelivered` then takes a pending acknowledgement (ack:<id>, kept by
+ * ACK) and records it as ACK would have, unless the member acknowledged
+ * otherwise meanwhile. */
 const char tc_lua_move[] =
 	"local write = tonumber(ARGV[3])\n"
 	"if write <= tonumber(redis.call('HGET', KEYS[1], 'moved') or '0') then\n"

@@ -5,9 +5,10 @@ field but sig sorted by name, each as "&name=value" with '&' and '=' in the
 value replaced by '_'; md5hash is the hex MD5 of that text and the
 secret, the other methods the hex HMAC keyed with the secret. JSON, form
 and GET bodies; tampered, unsigned, stale and unconfigured ones refused;
-and a reply that overtakes the tracker's `sent` write, with the gateway
-simulator (tests/peers/smsgw.js, answering as Vonage's API) holding its
-answer until the reply was taken."""
+and a reply (or an acknowledgement link) that overtakes the tracker's
+write of the send, with the gateway simulator (tests/peers/smsgw.js,
+answering as Vonage's API, or as a webhook receiver) holding its answer
+until the answer was taken."""
 
 import hashlib
 import hmac
@@ -20,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness import check_counts, now_ms, rfc3339, wait_for
 from smspeers import Gateway, add_sms, members, phones, sms_template
+from test_ack import request
 
 ACK_SECRET = "ack-secret-for-the-reply-tests"
 VO_KEY = "abcd1234"
@@ -260,3 +262,39 @@ def test_a_reply_to_an_escalation_round_counts_for_the_job(env):
     env.wait_done("E.esc.2", timeout=60)
     assert env.job("E.esc.2").get("planned", "0") == "0", env.job("E.esc.2")
     assert len(gw.requests()) == 3, [q["body"] for q in gw.requests()]
+
+
+def test_an_ack_link_used_before_the_webhook_delivery_was_recorded(env):
+    """The same holds for an acknowledgement link: the receiver (the
+    simulator, holding its answer) has the message and its link, the
+    stakeholder answers, and the write of `delivered` records it."""
+    env.start_redis()
+    gw = Gateway(env, "gw", "hold")
+    env.write_config("  crew:\n    members:\n      - {name: W, webhook: "
+                     f"\"http://127.0.0.1:{gw.port}/hook\", channels: [webhook]}}\n")
+    with open(env.config) as f:
+        text = f.read().replace("    timeout: 5s\n", "    timeout: 10m\n", 1)
+    with open(env.config, "w") as f:
+        f.write(text.replace("templates: templates/\n", f"templates: templates/\npublic_url: "
+                             f"{PUBLIC}\nack_secret: ${{TOCSIN_ACK_SECRET}}\n", 1))
+    with open(f"{env.dir}/templates/outage/webhook.json", "w") as f:
+        f.write('{"ack": "{{ack_url}}"}\n')
+    env.extra_env = {"TOCSIN_ACK_SECRET": ACK_SECRET}
+    env.start_tocsind()
+    env.xadd_job({"id": "W-1", "template": "outage", "groups": ["crew"],
+                  "vars": {"service": "payments"}, "responses": ["up", "down"]})
+    wait_for(lambda: len(gw.requests()) >= 1, 60, "the receiver to get the webhook")
+    link = json.loads(gw.requests()[0]["body"])["ack"]
+    assert link.startswith(PUBLIC + "ack/"), link
+    status, page = request(env, link[len(PUBLIC) - 1:], "POST", {"response": "down"})
+    assert status == 200 and "down was recorded" in page, (status, page)
+    (d,) = env.deliveries("W-1").values()
+    assert d["state"] in ("queued", "sending"), d
+    gw.set_mode("ok")
+    rec = env.wait_done("W-1", timeout=60)
+    (d,) = env.deliveries("W-1").values()
+    assert d["state"] == "acknowledged" and d["response"] == "down", d
+    assert rec["acknowledged"] == "1" and rec["response:2"] == "1", rec
+    assert rec.get("delivered", "0") == "0", rec
+    check_counts(rec)
+    assert not env.r.exists("tocsin:job:{W-1}:receipts")
