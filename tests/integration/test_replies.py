@@ -51,7 +51,9 @@ def start(env, gw, n, timeout="2s", policy=""):
         api_secret: ${{TEST_VONAGE_SECRET}}
         from: Acme
 """
+    # no breaker opens here (a failed send below fails every attempt)
     add_sms(env, providers, retry="{attempts: 4, base: 50ms, max: 200ms}",
+            breaker="{failures: 1000, cooldown: 1s}",
             top=f"public_url: {PUBLIC}\nack_secret: ${{TOCSIN_ACK_SECRET}}\n")
     with open(env.config) as f:
         text = f.read().replace("    timeout: 2s\n", f"    timeout: {timeout}\n", 1) + policy
