@@ -207,6 +207,10 @@ struct tc_receipt_in {
 	size_t body_len;
 	const char *const *headers; /* "name: value", as received */
 	size_t n_headers;
+	const char *query;          /* a GET's query string (after '?'), or
+				     * NULL: a POST's fields are its body */
+	int64_t now_s;              /* the time it came (Unix seconds), for
+				     * a signed timestamp's freshness */
 };
 
 /* What a receipt says of one message. */

@@ -185,7 +185,10 @@ const char tc_lua_plan[] = LUA_PLAN_FN
  * delivery whose retries are exhausted. A move to `sent` takes the
  * delivery's pending receipt (<job>:receipts, kept by RECEIPT when it
  * came before the send was recorded) and goes on to its state at once, so
- * the late `sent` never undoes it. */
+ * the late `sent` never undoes it; a move to `sent`, `delivered` or
+ * `undelivered` then takes a pending acknowledgement (ack:<id>, kept by
+ * ACK) and records it as ACK would have, unless the member acknowledged
+ * otherwise meanwhile. */
 const char tc_lua_move[] =
 	"local write = tonumber(ARGV[3])\n"
 	"if write <= tonumber(redis.call('HGET', KEYS[1], 'moved') or '0') then\n"
@@ -194,14 +197,16 @@ const char tc_lua_move[] =
 	"redis.call('HSET', KEYS[1], 'moved', ARGV[3])\n"
 	"local delta, fields = {}, {}\n"
 	"local function add(k, n) delta[k] = (delta[k] or 0) + n end\n"
+	"local early = KEYS[1] .. ':receipts'\n"
+	"local has_early = redis.call('EXISTS', early) == 1\n"
 	"for i = 4, #ARGV, 8 do\n"
 	"  local id, ch, from, to = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
 	"  local member = ARGV[2] .. '/' .. id\n"
 	"  local json = ARGV[i + 4]\n"
 	"  redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
 	"    'state', to, 'outcome', ARGV[i + 5], 'at', ARGV[1])\n"
-	"  if to == 'sent' and json ~= '' then\n"
-	"    local p = redis.call('HGET', KEYS[1] .. ':receipts', id)\n"
+	"  if has_early and to == 'sent' and json ~= '' then\n"
+	"    local p = redis.call('HGET', early, id)\n"
 	"    if p then\n"
 	"      local r, d = cjson.decode(p), cjson.decode(json)\n"
 	"      d.state = r.state\n"
@@ -209,9 +214,35 @@ const char tc_lua_move[] =
 	"      d.receipt_at = r.at\n"
 	"      json = cjson.encode(d)\n"
 	"      to = r.state\n"
-	"      redis.call('HDEL', KEYS[1] .. ':receipts', id)\n"
+	"      redis.call('HDEL', early, id)\n"
 	"      redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
 	"        'state', to, 'outcome', r.outcome, 'at', ARGV[1], 'receipt_at', r.at)\n"
+	"    end\n"
+	"  end\n"
+	"  if has_early and (to == 'sent' or to == 'delivered' or to == 'undelivered')\n"
+	"      and json ~= '' then\n"
+	"    local p = redis.call('HGET', early, 'ack:' .. id)\n"
+	"    if p then\n"
+	"      local a, d = cjson.decode(p), cjson.decode(json)\n"
+	"      local mk = d.member_key or ('delivery:' .. id)\n"
+	"      redis.call('HDEL', early, 'ack:' .. id)\n"
+	"      if redis.call('HEXISTS', a.acks, mk) == 0 then\n"
+	"        d.state = 'acknowledged'\n"
+	"        d.acknowledged_at = a.at\n"
+	"        d.updated_at = ARGV[1]\n"
+	"        if a.n > 0 then\n"
+	"          d.response = a.response\n"
+	"          add('response:' .. a.n, 1)\n"
+	"        end\n"
+	"        json = cjson.encode(d)\n"
+	"        to = 'acknowledged'\n"
+	"        redis.call('HSET', a.acks, mk, cjson.encode({delivery = id, channel = ch,\n"
+	"          response = a.response, at = a.at}))\n"
+	"        local ttl = redis.call('PTTL', KEYS[1])\n"
+	"        if ttl > 0 then redis.call('PEXPIRE', a.acks, ttl) end\n"
+	"        redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
+	"          'state', to, 'response', a.response, 'at', a.at)\n"
+	"      end\n"
 	"    end\n"
 	"  end\n"
 	"  if json ~= '' then\n"
@@ -505,8 +536,14 @@ const char tc_lua_ack_view[] = LUA_ACK_LOOKUP
  * never races a running job's MOVE), its counts move with it, the
  * answer's count `response:<n>` (n its place in the job's responses, from
  * 1) goes up, and the member's acknowledgement is kept in acks (expiring
- * with the job's keys, when they already do). Returns {"moved", old
- * state}, {"already", the acknowledgement kept}, {"response", ""} when the
+ * with the job's keys, when they already do). An acknowledgement that
+ * overtook the tracker's write of the send (the delivery still `queued`,
+ * `sending` or `retrying`: the member answered before tocsind recorded
+ * handing the message over) is kept as `ack:<delivery id>` in the job's
+ * pending hash (<job record>:receipts; the first answer per delivery,
+ * with the acks key to write), and the MOVE that records the send takes
+ * it. Returns {"moved", old state}, {"pending", state},
+ * {"already", the acknowledgement kept}, {"response", ""} when the
  * response is not one of the job's (or given without any), {"state",
  * current state} when the delivery cannot be acknowledged now, or what
  * the lookup returns. */
@@ -523,6 +560,14 @@ const char tc_lua_ack[] = LUA_ACK_LOOKUP
 	"  return {'response', ''}\n"
 	"end\n"
 	"local from = d.state\n"
+	"if from == 'queued' or from == 'sending' or from == 'retrying' then\n"
+	"  local k = KEYS[1] .. ':receipts'\n"
+	"  redis.call('HSETNX', k, 'ack:' .. ARGV[1], cjson.encode({response = ARGV[3],\n"
+	"    n = n, at = ARGV[2], acks = KEYS[3]}))\n"
+	"  local ttl = redis.call('PTTL', KEYS[1])\n"
+	"  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end\n"
+	"  return {'pending', from}\n"
+	"end\n"
 	"if from ~= 'sent' and from ~= 'delivered' and from ~= 'undelivered' then\n"
 	"  return {'state', from}\n"
 	"end\n"
@@ -544,21 +589,46 @@ const char tc_lua_ack[] = LUA_ACK_LOOKUP
 	"  'state', 'acknowledged', 'response', ARGV[3], 'at', ARGV[2])\n"
 	"return {'moved', from}\n";
 
+/* KEYS: <prefix>:phone:{<E.164>}. ARGV: job id, delivery id, the key's
+ * time to live (ms). Points the number at the SMS about to be handed to a
+ * provider, before its request goes out, so that no reply can come before
+ * the pointer does; the pointer it replaces is kept after it
+ * ("<job>/<delivery>\n<job>/<delivery>"), for when this send fails (a
+ * retry of the same send keeps both). */
+const char tc_lua_phone[] =
+	"local ref = ARGV[1] .. '/' .. ARGV[2]\n"
+	"local old = redis.call('GET', KEYS[1])\n"
+	"local value = ref\n"
+	"if old then\n"
+	"  local first = string.match(old, '^[^\\n]*')\n"
+	"  if first == ref then value = old else value = ref .. '\\n' .. first end\n"
+	"end\n"
+	"redis.call('SET', KEYS[1], value, 'PX', ARGV[3])\n"
+	"return 1\n";
+
 /* KEYS: <prefix>:phone:{<E.164>}. ARGV: prefix, the reply's text. Finds
- * the delivery an SMS reply answers: the latest SMS sent to the number
- * (written by the tracker), and with the job's responses, the option
- * whose number (from 1) the reply is. Returns {"ok", job id, delivery
- * id, label ("" without responses)}, {"response", job id, delivery id}
- * when the job has responses and the reply is none of their numbers, or
- * {"none"} when no delivery is known for the number (or its job is
- * gone). The ACK script then records it. Job keys are spelled as keys.c
- * spells them. */
+ * the delivery an SMS reply answers: the latest SMS handed to a provider
+ * for the number (tc_lua_phone), or the one before it when that send
+ * ended without reaching the member (failed, expired, cancelled); with
+ * the job's responses, also the option whose number (from 1) the reply
+ * is. Returns {"ok", job id, delivery id, label ("" without responses)},
+ * {"response", job id, delivery id} when the job has responses and the
+ * reply is none of their numbers, or {"none"} when no delivery is known
+ * for the number (or its job is gone). The ACK script then records it.
+ * Job keys are spelled as keys.c spells them. */
 const char tc_lua_reply[] =
-	"local ref = redis.call('GET', KEYS[1])\n"
-	"if not ref then return {'none'} end\n"
-	"local job, dlv = string.match(ref, '^(.*)/([^/]*)$')\n"
-	"if not job then return {'none'} end\n"
-	"local text = redis.call('HGET', ARGV[1] .. ':job:{' .. job .. '}', 'job')\n"
+	"local refs = redis.call('GET', KEYS[1])\n"
+	"if not refs then return {'none'} end\n"
+	"local gone = {failed = true, expired = true, cancelled = true}\n"
+	"local job, dlv, text\n"
+	"for ref in string.gmatch(refs, '[^\\n]+') do\n"
+	"  job, dlv = string.match(ref, '^(.*)/([^/]*)$')\n"
+	"  local k = job and (ARGV[1] .. ':job:{' .. job .. '}')\n"
+	"  text = k and redis.call('HGET', k, 'job')\n"
+	"  local raw = text and redis.call('HGET', k .. ':deliveries', dlv)\n"
+	"  if raw and not gone[cjson.decode(raw).state] then break end\n"
+	"  text = nil\n"
+	"end\n"
 	"if not text then return {'none'} end\n"
 	"local j = cjson.decode(text)\n"
 	"if type(j.responses) == 'table' and #j.responses > 0 then\n"

@@ -21,9 +21,14 @@
 static const char *const provider_keys[] = {
 	"name", "kind", "base_url", "account_sid", "auth_token",
 	"messaging_service_sid", "api_key", "api_secret", "from", "url", "method",
-	"headers", "content_type", "body", "success", "message_id", "rate", NULL
+	"headers", "content_type", "body", "success", "message_id", "rate",
+	"signature_secret", "signature_method", NULL
 };
 static const char *const kind_names[] = { "twilio", "vonage", "http", NULL };
+/* As Vonage's dashboard and SDKs name them, index for index with enum
+ * tc_vonage_sig. */
+static const char *const sig_names[] = { "md5hash", "md5", "sha1", "sha256", "sha512",
+					 NULL };
 
 /* The keys only some kinds have: which kinds need each, which may have it
  * (http may send an auth_token as a bearer token). */
@@ -49,6 +54,8 @@ static const struct {
 	{ "body", HTTP, HTTP },
 	{ "success", 0, HTTP },
 	{ "message_id", 0, HTTP },
+	{ "signature_secret", 0, VONAGE },
+	{ "signature_method", 0, VONAGE },
 };
 
 /* Reports the keys of m that kind does not use and those it needs but
@@ -147,6 +154,7 @@ static void load_hosted(struct tc_load *ld, struct tc_ymap *m, int kind,
 			  &p->api_secret };
 	char q[TC_SHOW_BYTES];
 	size_t i;
+	int sig;
 
 	(void)tc_val_get_url(ld, m, "base_url", 0, &p->base_url);
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -165,6 +173,17 @@ static void load_hosted(struct tc_load *ld, struct tc_ymap *m, int kind,
 		tc_yaml_bad_value(ld, m, "from", "not an E.164 number or a sender "
 				  "name (1 to 11 letters, digits, spaces) '%s'",
 				  tc_yaml_shows(q, sizeof(q), p->from));
+	if (kind_has(kind, "signature_secret"))
+		(void)tc_yaml_get_str(ld, m, "signature_secret", TC_F_SECRET,
+				      &p->signature_secret);
+	if (kind_has(kind, "signature_method") &&
+	    tc_yaml_get_enum(ld, m, "signature_method", sig_names,
+			     "md5hash, md5, sha1, sha256 or sha512", &sig) == TC_V_OK) {
+		p->signature_method = (enum tc_vonage_sig)sig;
+		if (!tc_yaml_field(m, "signature_secret")->present)
+			tc_yaml_bad_value(ld, m, "signature_method", "set without "
+					  "signature_secret");
+	}
 	if (!p->base_url && kind == TC_SMS_TWILIO)
 		p->base_url = tc_yaml_strdup(ld, TWILIO_BASE_URL);
 	else if (!p->base_url && kind == TC_SMS_VONAGE)

@@ -224,6 +224,7 @@ void tc_cfg_free(struct tc_cfg *cfg)
 		free(p->messaging_service_sid);
 		free(p->api_key);
 		free_secret(p->api_secret);
+		free_secret(p->signature_secret);
 		free(p->from);
 		free(p->url);
 		for (k = 0; k < p->n_headers; k++) {

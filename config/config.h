@@ -70,6 +70,11 @@ struct tc_email_cfg {
 enum tc_sms_kind { TC_SMS_TWILIO, TC_SMS_VONAGE, TC_SMS_HTTP };
 enum tc_overflow { TC_OVERFLOW_TRUNCATE, TC_OVERFLOW_REJECT };
 enum tc_sms_method { TC_SMS_POST, TC_SMS_PUT };
+/* How Vonage signs the webhooks of an account with signed webhooks (its
+ * dashboard's choice; MD5 hash is its default): an MD5 of the parameters
+ * and the secret, or an HMAC of the parameters keyed with it. */
+enum tc_vonage_sig { TC_VSIG_MD5HASH, TC_VSIG_MD5, TC_VSIG_SHA1, TC_VSIG_SHA256,
+		     TC_VSIG_SHA512 };
 /* How a gateway's body template escapes {{x}}: as a JSON string, or as
  * application/x-www-form-urlencoded. */
 enum tc_sms_content { TC_SMS_CONTENT_JSON, TC_SMS_CONTENT_FORM };
@@ -101,6 +106,9 @@ struct tc_sms_provider {
 	char *messaging_service_sid; /* twilio: MG..., or NULL (then from) */
 	char *api_key;             /* vonage */
 	char *api_secret;          /* vonage */
+	char *signature_secret;    /* vonage: verifies its signed inbound
+				      messages; NULL: none taken */
+	enum tc_vonage_sig signature_method; /* vonage, md5hash by default */
 	char *from;                /* twilio (or messaging_service_sid),
 				      vonage: E.164 or a sender name; NULL
 				      for http */

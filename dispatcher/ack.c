@@ -175,10 +175,12 @@ static void answered(redisAsyncContext *ac, void *reply, void *priv)
 			view_page(q->x, q->job, rep);
 		else
 			reply_page(q->x, 503, "Try again", "Please try again in a minute.");
-	} else if (strcmp(v, "moved") == 0) {
+	} else if (strcmp(v, "moved") == 0 || strcmp(v, "pending") == 0) {
+		/* pending: it came before the send was recorded, which takes it */
 		q->d->stats.acks[TC_ACK_RECORDED]++;
-		tc_log(TC_LOG_INFO, "ack", "job=%s delivery=%s event=acknowledged response=%s",
-		       q->job, q->dlv, tc_log_quote(qr, sizeof(qr), q->response));
+		tc_log(TC_LOG_INFO, "ack", "job=%s delivery=%s event=acknowledged%s response=%s",
+		       q->job, q->dlv, v[0] == 'p' ? "-pending" : "",
+		       tc_log_quote(qr, sizeof(qr), q->response));
 		snprintf(msg, sizeof(msg), "Thank you: your answer%s%s was recorded.",
 			 q->response[0] ? " " : "", q->response);
 		reply_page(q->x, 200, "Recorded", msg);

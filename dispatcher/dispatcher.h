@@ -231,7 +231,7 @@ enum { TC_RCPT_MOVED, TC_RCPT_PENDING, TC_RCPT_SKIPPED, TC_RCPT_REFUSED_TOKEN,
 #define TC_RCPT_KINDS 4
 /* What became of SMS replies (inbound.c). */
 enum { TC_REPLY_ACKNOWLEDGED, TC_REPLY_ALREADY, TC_REPLY_UNMATCHED, TC_REPLY_INVALID,
-       TC_REPLY_REFUSED, TC_REPLY_FAILED, TC_REPLY_OUTCOMES };
+       TC_REPLY_REFUSED, TC_REPLY_FAILED, TC_REPLY_PENDING, TC_REPLY_OUTCOMES };
 
 struct tc_stats {
 	uint64_t jobs[TC_JOB_END_COUNT];             /* jobs ended here, by how */
@@ -486,9 +486,9 @@ struct tc_hook_in {
 int tc_hook_in_init(struct tc_hook_in *h, const struct tc_disp *d, struct tc_exch *x,
 		    const char *provider);
 void tc_hook_in_release(struct tc_hook_in *h);
-/* POST /inbound/<provider> (inbound.c): an SMS reply acknowledges the
- * member's latest SMS delivery. */
-void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);
+/* POST and GET /inbound/<provider> (inbound.c): an SMS reply
+ * acknowledges the member's latest SMS delivery. */
+void tc_inbound_take(struct tc_exch *x, const char *const *args, unsigned n, void *data);
 void tc_inbound_metrics(struct tc_mout *o, void *data);
 /* POST /receipts/<provider>/<token> (receipt.c). */
 void tc_receipt_post(struct tc_exch *x, const char *const *args, unsigned n, void *data);

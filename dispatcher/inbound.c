@@ -1,17 +1,21 @@
 /*
  * SMS replies (DESIGN.md: "An SMS reply from a member's number
- * acknowledges their latest open delivery"): POST /inbound/<provider name>,
- * the provider's inbound message webhook. The provider verifies and reads
- * it (tc_chan_inbound: Twilio's X-Twilio-Signature over this URL; there is
- * no token in an inbound URL); the REPLY script finds the latest SMS sent
- * to the number (<prefix>:phone:{<E.164>}, written when it was sent) and,
- * when the job has responses, the option whose number the reply is; the
- * ACK script records it as the acknowledgement page's POST does: once per
- * member and job, from `sent`, `delivered` or `undelivered`.
+ * acknowledges their latest open delivery"): /inbound/<provider name>,
+ * the provider's inbound message webhook (POST; GET too, as Vonage's
+ * dashboard may send it). The provider verifies and reads it
+ * (tc_chan_inbound: Twilio's X-Twilio-Signature over this URL, Vonage's
+ * signed-webhook sig and timestamp; there is no token in an inbound URL);
+ * the REPLY script finds the latest SMS sent to the number
+ * (<prefix>:phone:{<E.164>}, written before the SMS went out) and, when
+ * the job has responses, the option whose number the reply is; the ACK
+ * script records it as the acknowledgement page's POST does: once per
+ * member and job, from `sent`, `delivered` or `undelivered`, or, when the
+ * reply overtook the tracker's `sent` write, kept pending until that
+ * write takes it.
  *
- * The answer is always an empty TwiML document once verified (Twilio
- * sends no SMS back for it): a reply that matches nothing is logged, not
- * retried.
+ * The answer is always a 200 once verified (for Twilio an empty TwiML
+ * document, so it sends no SMS back; for Vonage an empty body): a reply
+ * that matches nothing is logged, not retried.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 struct reply_req {
 	struct tc_exch *x;
 	struct tc_disp *d;
+	bool twiml;                 /* answer Twilio's way */
 	struct tc_inbound msg;
 	char job[TC_LIMIT_JOB_ID + 1];
 	char dlv[TC_DELIVERY_ID_LEN + 1];
@@ -35,8 +40,10 @@ struct reply_req {
 static void done(struct reply_req *q, int outcome, int status)
 {
 	q->d->stats.replies[outcome]++;
-	if (status == 200)
+	if (status == 200 && q->twiml)
 		tc_exch_reply(q->x, 200, TWIML, EMPTY_TWIML, strlen(EMPTY_TWIML));
+	else if (status == 200)
+		tc_exch_reply(q->x, 200, "text/plain; charset=utf-8", "", 0);
 	else
 		tc_exch_reply(q->x, status, "text/plain; charset=utf-8", "try again\n", 10);
 	free(q);
@@ -56,9 +63,11 @@ static void acked(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	v = rep->element[0]->str;
 	outcome = strcmp(v, "moved") == 0 ? TC_REPLY_ACKNOWLEDGED :
+		  strcmp(v, "pending") == 0 ? TC_REPLY_PENDING :
 		  strcmp(v, "already") == 0 ? TC_REPLY_ALREADY : TC_REPLY_UNMATCHED;
 	tc_log(TC_LOG_INFO, "inbound", "job=%s delivery=%s event=reply-%s", q->job, q->dlv,
 	       outcome == TC_REPLY_ACKNOWLEDGED ? "acknowledged" :
+	       outcome == TC_REPLY_PENDING ? "pending" :
 	       outcome == TC_REPLY_ALREADY ? "already" : "unmatched");
 	done(q, outcome, 200);
 }
@@ -68,7 +77,7 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 	struct reply_req *q = priv;
 	redisReply *rep = reply;
 	char k_job[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_acks[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
-	char k_ev[TC_KEY_MAX], now[40], qt[TC_LIMIT_LOG_VALUE + 16];
+	char k_ev[TC_KEY_MAX], now[40], qt[TC_LIMIT_LOG_VALUE + 16], root[TC_LIMIT_JOB_ID + 1];
 	const char *argv[11];
 	const char *pfx = q->d->cfg->prefix;
 
@@ -93,7 +102,9 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 	snprintf(q->label, sizeof(q->label), "%s", rep->element[3]->str);
 	if (tc_key_job(k_job, sizeof(k_job), pfx, q->job) < 0 ||
 	    tc_key_deliveries(k_dlv, sizeof(k_dlv), pfx, q->job) < 0 ||
-	    tc_key_acks(k_acks, sizeof(k_acks), pfx, q->job) < 0 ||
+	    /* a round's acknowledgements are its root job's, as ack.c has them */
+	    tc_key_acks(k_acks, sizeof(k_acks), pfx,
+			tc_job_round(q->job, root, sizeof(root)) ? root : q->job) < 0 ||
 	    tc_key_tombstone(k_tomb, sizeof(k_tomb), pfx, q->job) < 0 ||
 	    tc_key_job_events(k_ev, sizeof(k_ev), pfx, q->job) < 0) {
 		done(q, TC_REPLY_UNMATCHED, 200);
@@ -115,7 +126,18 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 		done(q, TC_REPLY_FAILED, 503);
 }
 
-void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, void *data)
+/* Whether provider name is a Twilio one (its answer is TwiML). */
+static bool is_twilio(const struct tc_cfg *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->sms.n_providers; i++)
+		if (strcmp(cfg->sms.providers[i].name, name) == 0)
+			return cfg->sms.providers[i].kind == TC_SMS_TWILIO;
+	return false;
+}
+
+void tc_inbound_take(struct tc_exch *x, const char *const *args, unsigned n, void *data)
 {
 	struct tc_disp *d = data;
 	struct tc_hook_in h;
@@ -135,6 +157,7 @@ void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, voi
 	}
 	q->x = x;
 	q->d = d;
+	q->twiml = is_twilio(d->cfg, args[0]);
 	e = tc_hook_in_init(&h, d, x, args[0]);
 	if (e == 0)
 		e = tc_chan_inbound(d->chan[TC_CH_SMS], &h.in, &q->msg, why, sizeof(why));
@@ -166,7 +189,7 @@ void tc_inbound_post(struct tc_exch *x, const char *const *args, unsigned n, voi
 void tc_inbound_metrics(struct tc_mout *o, void *data)
 {
 	static const char *const names[TC_REPLY_OUTCOMES] = {
-		"acknowledged", "already", "unmatched", "invalid", "refused", "failed",
+		"acknowledged", "already", "unmatched", "invalid", "refused", "failed", "pending",
 	};
 	const struct tc_disp *d = data;
 	const char *l[3] = { "outcome", NULL, NULL };
@@ -176,7 +199,8 @@ void tc_inbound_metrics(struct tc_mout *o, void *data)
 		       "SMS replies this tocsind answered since it started: acknowledged, "
 		       "already (the member had answered), unmatched (no open delivery for "
 		       "the number, or not acknowledgeable now), invalid (not an option's "
-		       "number), refused (signature), failed (Redis).");
+		       "number), refused (signature), failed (Redis), pending (came before "
+		       "the send was recorded: kept until it is).");
 	for (i = 0; i < TC_REPLY_OUTCOMES; i++) {
 		l[1] = names[i];
 		tc_mout_sample(o, "tocsin_sms_replies_total", l, (double)d->stats.replies[i]);

@@ -132,9 +132,16 @@ int tc_hook_in_init(struct tc_hook_in *h, const struct tc_disp *d, struct tc_exc
 	h->in.body_len = req->body.len;
 	h->in.headers = h->lines;
 	h->in.n_headers = k;
+	h->in.now_s = tc_time_now_ms() / 1000;
 	if (full_url(d, req, &h->url) < 0)
 		return TC_ELIMIT;
 	h->in.url = h->url.data ? h->url.data : "";
+	/* A GET's fields are its query (Vonage may be set to send them so) */
+	if (strcmp(tc_req_method(req), "POST") != 0) {
+		const char *q = strchr(h->in.url, '?');
+
+		h->in.query = q ? q + 1 : "";
+	}
 	return 0;
 }
 

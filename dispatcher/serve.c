@@ -62,7 +62,8 @@ static struct tc_route routes[] = {
 	{ "GET", "/ack/*", "ack", tc_ack_get, NULL },
 	{ "POST", "/ack/*", "ack", tc_ack_post, NULL },
 	{ "POST", "/receipts/*/*", "receipts", tc_receipt_post, NULL },
-	{ "POST", "/inbound/*", "inbound", tc_inbound_post, NULL },
+	{ "POST", "/inbound/*", "inbound", tc_inbound_take, NULL },
+	{ "GET", "/inbound/*", "inbound", tc_inbound_take, NULL },
 };
 
 static void beat(uv_timer_t *t)

@@ -272,18 +272,21 @@ void tc_track_plan_flush(struct tc_run *r)
 
 /* Points the member's number at this delivery, its latest SMS, so that a
  * reply from it acknowledges it (inbound.c): <prefix>:phone:{<E.164>},
- * living dispatcher.retention, as long as the job's records at most. */
+ * living dispatcher.retention, as long as the job's records at most.
+ * Written when the send starts, on the connection every reply's lookup
+ * uses after it, so a reply (which comes after the request went out)
+ * always finds it; the ACK script keeps a reply that overtakes the `sent`
+ * write pending until that write. */
 static void index_phone(struct tc_dlv *v)
 {
 	struct tc_run *r = v->run;
-	char key[TC_KEY_MAX], ref[TC_LIMIT_JOB_ID + TC_DELIVERY_ID_LEN + 2], ttl[24];
-	const char *argv[5] = { "SET", key, ref, "PX", ttl };
+	char key[TC_KEY_MAX], ttl[24];
+	const char *argv[7] = { "EVAL", tc_lua_phone, "1", key, r->job.id, v->id, ttl };
 
 	if (tc_key_phone(key, sizeof(key), r->disp->cfg->prefix, v->address) < 0)
 		return;
-	snprintf(ref, sizeof(ref), "%s/%s", r->job.id, v->id);
 	snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)r->disp->cfg->retention_ms);
-	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 5, argv, NULL);
+	(void)tc_rconn_cmd(r->disp->cmd, NULL, NULL, 7, argv, NULL);
 }
 
 static void move_done(redisAsyncContext *ac, void *reply, void *priv)
@@ -380,7 +383,7 @@ void tc_track_move_dead(struct tc_dlv *v, enum tc_dstate to, const char *outcome
 		return;
 	}
 	v->state = now;
-	if (v->ch == TC_CH_SMS && to == TC_DS_SENT)
+	if (v->ch == TC_CH_SMS && to == TC_DS_SENDING)
 		index_phone(v);
 	tc_buf_init(&json, TC_LIMIT_RECORD);
 	if (!unrecorded && dlv_json(v, outcome, provider, provider_id, &json) < 0) {

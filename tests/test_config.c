@@ -51,6 +51,7 @@ static const char *const env[][2] = {
 	{ "TOCSIN_TEST_TWILIO_TOKEN", "twilio-token-7f3a" },
 	{ "TOCSIN_TEST_VONAGE_KEY", "vonage-key" },
 	{ "TOCSIN_TEST_VONAGE_SECRET", "vonage-secret-7f3a" },
+	{ "TOCSIN_TEST_VONAGE_SIG", "vonage-sig-7f3a" },
 	{ "TOCSIN_TEST_GATEWAY_TOKEN", "gateway-token-7f3a" },
 	{ "TOCSIN_TEST_HOST", "127.0.0.1" },
 	{ "TOCSIN_TEST_PORT", "8799" },
@@ -498,6 +499,8 @@ static void check_full(const struct tc_cfg *c)
 		TC_CHECK_STR(p[1].api_key, "vonage-key");
 		TC_CHECK_STR(p[1].api_secret, "vonage-secret-7f3a");
 		TC_CHECK_STR(p[1].from, "Tocsin");
+		TC_CHECK_STR(p[1].signature_secret, "vonage-sig-7f3a");
+		TC_CHECK_INT(p[1].signature_method, TC_VSIG_SHA256);
 		TC_CHECK(p[1].rate.per_second == 0);
 		TC_CHECK_INT(p[1].rate.burst, 0);
 		TC_CHECK_STR(p[2].name, "gateway");

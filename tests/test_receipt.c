@@ -2,8 +2,9 @@
  * Unit tests of the receipt readers (pure): the form reader, Twilio's
  * X-Twilio-Signature on Twilio's documented example, Twilio status
  * callbacks (statuses, ErrorCode, tampering) and Vonage delivery receipts
- * (JSON and form, statuses, api-key), and Twilio's inbound message
- * webhook.
+ * (JSON and form, statuses, api-key), Twilio's inbound message webhook,
+ * and Vonage's signed inbound-sms (vectors computed apart from tocsin:
+ * the Vonage SDKs' published one, and Python's hashlib and hmac).
  */
 #include <stdio.h>
 #include <string.h>
@@ -215,6 +216,118 @@ static void test_vonage(void)
 	TC_CHECK_INT(vonage("application/json", "[", &r, why), TC_EINVAL);
 }
 
+/* Vonage's inbound-sms, its fields as the OpenAPI description's example
+ * (text with '&' and '=', which Vonage signs as '_'), signed with
+ * "s3cr3t-Sig" at 1578787200, each method's sig computed with Python:
+ * hashlib.md5(text + secret) and hmac.new(secret, text, method). */
+#define VIN_FORM "msisdn=447700900001&to=447700900000&messageId=0A0000000123ABCD1&" \
+	"text=2+a%3Db%26c&type=text&keyword=2&message-timestamp=2020-01-01+12%3A00%3A00&" \
+	"timestamp=1578787200&nonce=aaaaaaaa-bbbb-cccc-dddd-0123456789ab&api-key=abcd1234"
+#define VIN_NOW 1578787200
+
+static int vonage_in(enum tc_vonage_sig method, const char *ctype, const char *body,
+		     const char *query, int64_t now, struct tc_inbound *m, char *why)
+{
+	struct tc_sms_provider p = { .api_key = "abcd1234", .signature_secret = "s3cr3t-Sig",
+				     .signature_method = method };
+	struct tc_receipt_in in = {
+		.provider = "vo", .url = "https://t.example/inbound/vo", .content_type = ctype,
+		.body = body, .body_len = strlen(body), .query = query, .now_s = now,
+	};
+
+	why[0] = '\0';
+	return tc_sms_vonage_inbound(&p, &in, m, why, 200);
+}
+
+static void test_vonage_inbound(void)
+{
+	static const struct { enum tc_vonage_sig m; const char *sig; } v[] = {
+		{ TC_VSIG_MD5HASH, "6f6bd0f828deb7251faf3cb1486f3b8b" },
+		{ TC_VSIG_MD5, "9d6349181470567389f4f731a6760861" },
+		{ TC_VSIG_SHA1, "b8e0558da7dd73d293a15690070d86e6a01f33ae" },
+		{ TC_VSIG_SHA256, "0f66e8a0846796bc3e6376ebdcb00220ef5448e4d7f7f364a8c237f2a1d33e49" },
+		{ TC_VSIG_SHA512, "b46b701c63c645c4a794d99167758d907272750499925ea25079704d3d562c69"
+				  "d414c97fe346238d46146bdcc3671f02eca90804bd2736c0eea7bfc861537fd4" },
+	};
+	char body[1024], why[200], sig[130], json[1024], name[5][80];
+	struct tc_inbound m;
+	struct tc_sms_form f;
+	size_t i;
+
+	tc_test_begin("vonage signature: the SDKs' published md5hash vector");
+	TC_CHECK_INT(tc_sms_form_read("a=1&b=2&timestamp=1461605396&sig=x", 34, &f), 0);
+	TC_CHECK_INT(tc_sms_vonage_signature("secret", TC_VSIG_MD5HASH, &f, sig, sizeof(sig)), 0);
+	TC_CHECK_STR(sig, "6af838ef94998832dbfc29020b564830");
+	tc_sms_form_release(&f);
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(name[i], sizeof(name[i]), "vonage inbound: a signed form verifies "
+			 "(method %zu)", i);
+		tc_test_begin(name[i]);
+		snprintf(body, sizeof(body), "%s&sig=%s", VIN_FORM, v[i].sig);
+		TC_CHECK_INT(vonage_in(v[i].m, "application/x-www-form-urlencoded", body, NULL,
+				       VIN_NOW + 10, &m, why), 0);
+		TC_CHECK_STR(m.from, "+447700900001");
+		TC_CHECK_STR(m.text, "2 a=b&c");
+		/* a method other than the account's does not verify */
+		TC_CHECK_INT(vonage_in(v[(i + 1) % 5].m, "application/x-www-form-urlencoded",
+				       body, NULL, VIN_NOW, &m, why), TC_EINVAL);
+	}
+
+	tc_test_begin("vonage inbound: the same fields as JSON, and as a GET's query");
+	snprintf(json, sizeof(json), "{\"msisdn\":\"447700900001\",\"to\":\"447700900000\","
+		 "\"messageId\":\"0A0000000123ABCD1\",\"text\":\"2 a=b&c\",\"type\":\"text\","
+		 "\"keyword\":\"2\",\"message-timestamp\":\"2020-01-01 12:00:00\","
+		 "\"timestamp\":\"1578787200\",\"nonce\":\"aaaaaaaa-bbbb-cccc-dddd-0123456789ab\","
+		 "\"api-key\":\"abcd1234\",\"sig\":\"%s\"}", v[3].sig);
+	TC_CHECK_INT(vonage_in(TC_VSIG_SHA256, "application/json", json, NULL, VIN_NOW, &m,
+			       why), 0);
+	TC_CHECK_STR(m.text, "2 a=b&c");
+	snprintf(body, sizeof(body), "%s&sig=%s", VIN_FORM, "0F66E8A0846796BC3E6376EBDCB00220"
+		 "EF5448E4D7F7F364A8C237F2A1D33E49"); /* upper case, as some send it */
+	TC_CHECK_INT(vonage_in(TC_VSIG_SHA256, NULL, "", body, VIN_NOW, &m, why), 0);
+	TC_CHECK_STR(m.from, "+447700900001");
+
+	tc_test_begin("vonage inbound: tampered, unsigned, stale, twice, foreign key refused");
+	snprintf(body, sizeof(body), "%s&sig=%s", VIN_FORM, v[0].sig);
+	body[7] = '9'; /* msisdn=9477... */
+	TC_CHECK_INT(vonage_in(TC_VSIG_MD5HASH, "application/x-www-form-urlencoded", body,
+			       NULL, VIN_NOW, &m, why), TC_EINVAL);
+	TC_CHECK_STR(why, "sig does not verify");
+	TC_CHECK_INT(vonage_in(TC_VSIG_MD5HASH, "application/x-www-form-urlencoded", VIN_FORM,
+			       NULL, VIN_NOW, &m, why), TC_EINVAL);
+	TC_CHECK_STR(why, "no sig: the request is not signed");
+	snprintf(body, sizeof(body), "%s&sig=%s", VIN_FORM, v[0].sig);
+	TC_CHECK_INT(vonage_in(TC_VSIG_MD5HASH, "application/x-www-form-urlencoded", body,
+			       NULL, VIN_NOW + TC_VONAGE_SIG_MAX_SKEW_S + 1, &m, why), TC_EINVAL);
+	TC_CHECK(strstr(why, "stale or replayed") != NULL);
+	TC_CHECK_INT(vonage_in(TC_VSIG_MD5HASH, "application/x-www-form-urlencoded", body,
+			       NULL, VIN_NOW - TC_VONAGE_SIG_MAX_SKEW_S - 1, &m, why), TC_EINVAL);
+	TC_CHECK_INT(vonage_in(TC_VSIG_MD5HASH, "application/x-www-form-urlencoded", body,
+			       NULL, VIN_NOW + TC_VONAGE_SIG_MAX_SKEW_S, &m, why), 0);
+	snprintf(body, sizeof(body), "%s&sig=%s&text=1", VIN_FORM, v[0].sig);
+	TC_CHECK_INT(vonage_in(TC_VSIG_MD5HASH, "application/x-www-form-urlencoded", body,
+			       NULL, VIN_NOW, &m, why), TC_EINVAL);
+	TC_CHECK_STR(why, "a field is given twice");
+	TC_CHECK_INT(vonage_in(TC_VSIG_MD5HASH, "application/json", "{\"a\":1}", NULL, VIN_NOW,
+			       &m, why), TC_EINVAL);
+	TC_CHECK_STR(why, "member \"a\" is not a string");
+	snprintf(body, sizeof(body), "%s&sig=26fd78f094a54a6c88ba4956145f29ad", VIN_FORM);
+	memcpy(strstr(body, "abcd1234"), "zzzz9999", 8); /* signed, by another account */
+	TC_CHECK_INT(vonage_in(TC_VSIG_MD5HASH, "application/x-www-form-urlencoded", body,
+			       NULL, VIN_NOW, &m, why), TC_EINVAL);
+	TC_CHECK_STR(why, "api-key is not the provider's");
+	{
+		struct tc_sms_provider p = { .api_key = "abcd1234" };
+		struct tc_receipt_in in = { .body = body, .body_len = strlen(body),
+					    .content_type = "application/x-www-form-urlencoded",
+					    .now_s = VIN_NOW };
+
+		TC_CHECK_INT(tc_sms_vonage_inbound(&p, &in, &m, why, sizeof(why)), TC_EINVAL);
+		TC_CHECK(strstr(why, "no signature_secret") != NULL);
+	}
+}
+
 int main(void)
 {
 	test_form();
@@ -222,5 +335,6 @@ int main(void)
 	test_twilio();
 	test_inbound();
 	test_vonage();
+	test_vonage_inbound();
 	return tc_test_done();
 }

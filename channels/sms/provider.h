@@ -114,6 +114,20 @@ int tc_sms_twilio_inbound(const struct tc_sms_provider *p, const struct tc_recei
 			  struct tc_inbound *out, char *why, size_t n);
 int tc_sms_vonage_receipt(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
 			  struct tc_receipt *out, char *why, size_t n);
+/* How far from now (seconds, either way) the signed timestamp of a
+ * Vonage inbound message may be: older is taken for a replay. */
+#define TC_VONAGE_SIG_MAX_SKEW_S 300
+/* The hex signature (lowercase) Vonage's signed webhooks carry as sig,
+ * over every field of f but sig, by method, keyed with secret, into out
+ * (n >= 129). Returns 0, TC_ELIMIT or -ENOMEM. Pure. */
+int tc_sms_vonage_signature(const char *secret, enum tc_vonage_sig method,
+			    const struct tc_sms_form *f, char *out, size_t n);
+/* Vonage's inbound-sms webhook (JSON, form, or a GET's query), verified
+ * by its sig (p->signature_secret; none: refused) and timestamp
+ * (in->now_s): msisdn and text. Returns 0, or TC_EINVAL / TC_ELIMIT /
+ * -ENOMEM with why. Pure. */
+int tc_sms_vonage_inbound(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
+			  struct tc_inbound *out, char *why, size_t n);
 
 /* The job check of channels.sms.max_per_job (budget.c; see tc_chan_ops). */
 int tc_sms_job_budget(const struct tc_cfg *cfg, const struct tc_tpl_store *store,

@@ -18,7 +18,7 @@
  * Vonage signs receipts only when signed webhooks are enabled on the
  * account; tocsin relies on the token in the callback URL instead (it was
  * only ever given to Vonage), and refuses a receipt whose api-key is not
- * the provider's.
+ * the provider's. Inbound messages (replies) are vonage_inbound.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -247,4 +247,5 @@ const struct tc_sms_kind_ops tc_sms_vonage_ops = {
 	.build = vonage_build,
 	.classify = tc_sms_vonage_classify,
 	.receipt = tc_sms_vonage_receipt,
+	.inbound = tc_sms_vonage_inbound,
 };

@@ -1,13 +1,17 @@
 /*
  * What providers post back: a status callback (Twilio, Vonage) and an
- * inbound SMS (Twilio), each through its pure reader (channels/sms/).
- * The input is a URL, a content type and a body, separated by NUL bytes;
- * every other input gets Twilio's signature computed over the body read
- * as a form, so the readers past the signature check are reached too.
+ * inbound SMS (Twilio, Vonage), each through its pure reader
+ * (channels/sms/). The input is a URL, a content type and a body,
+ * separated by NUL bytes; every other input gets Twilio's signature
+ * computed over the body read as a form, and Vonage's (each method in
+ * turn) appended to it as sig, with the clock at its timestamp, so the
+ * readers past the signature checks are reached too; the URL's query is
+ * also read as a Vonage GET.
  * Whatever comes, a refusal says why in printable text, and an accepted
  * receipt names a printable message id and one of the states a receipt
  * may set.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tc_sms_form f;
 	struct tc_receipt out;
 	struct tc_inbound inbound;
+	char *vbody, vsig[130];
+	const char *ts, *q;
 	size_t len;
 
 	/* What the listener hands over: a body within TC_LIMIT_HTTP_BODY. */
@@ -96,6 +102,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		receipt_ok(&out);
 	else
 		why_ok(why, sizeof(why));
+
+	vonage.signature_secret = "vonage-sig";
+	vonage.signature_method = (enum tc_vonage_sig)(calls / 2 % 5);
+	vbody = NULL;
+	if (calls % 2 && tc_sms_form_read(body, len, &f) == 0 &&
+	    tc_sms_vonage_signature(vonage.signature_secret, vonage.signature_method, &f,
+				    vsig, sizeof(vsig)) == 0 &&
+	    asprintf(&vbody, "%s&sig=%s", body, vsig) >= 0) {
+		ts = tc_sms_form_value(&f, "timestamp");
+		rin.now_s = ts ? strtoll(ts, NULL, 10) : 0;
+		rin.body = vbody;
+		rin.body_len = strlen(vbody);
+	}
+	tc_sms_form_release(&f);
+	memset(&inbound, 0, sizeof(inbound));
+	why[0] = '\0';
+	if (tc_sms_vonage_inbound(&vonage, &rin, &inbound, why, sizeof(why)) == 0)
+		fz_assert(inbound.from[0] == '+', "an inbound number is E.164");
+	else
+		why_ok(why, sizeof(why));
+	q = strchr(url, '?');
+	rin.query = q ? q + 1 : "";
+	memset(&inbound, 0, sizeof(inbound));
+	why[0] = '\0';
+	if (tc_sms_vonage_inbound(&vonage, &rin, &inbound, why, sizeof(why)) == 0)
+		fz_assert(inbound.from[0] == '+', "an inbound number is E.164");
+	else
+		why_ok(why, sizeof(why));
+	free(vbody);
 	free(url);
 	free(type);
 	free(body);

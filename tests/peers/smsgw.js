@@ -17,6 +17,10 @@
 //   fail           200 {"ok":false,"error":"rejected by the gateway"}
 //   malformed      200 with a body that is not JSON
 //   huge           200 with a 4 MiB body of JSON (ok, id) padded with spaces
+//   vonage         200 as Vonage's SMS API answers a message it took (status
+//                  "0", message-id the id)
+//   hold           answers nothing until the mode is no longer hold, then
+//                  as that mode says (a test acts while a send is under way)
 //
 // What it keeps true: a request is answered only after its log line has been
 // handed to the operating system. SIGTERM or SIGINT stops listening, drops
@@ -73,6 +77,19 @@ function answer(res, m, id) {
     case '429': return json(429, { error: 'slow down' }, { 'retry-after': arg || '1' });
     case '500': return json(500, { error: 'internal' });
     case 'hang': return undefined;
+    case 'hold': {
+      const later = () => {
+        const now = mode();
+        if (now.split(/\s+/)[0] === 'hold') setTimeout(later, 50);
+        else if (!res.destroyed) answer(res, now, id);
+      };
+      return setTimeout(later, 50);
+    }
+    case 'vonage':
+      return json(200, {
+        'message-count': '1',
+        messages: [{ to: '0', 'message-id': id.replace(/[^0-9]/g, '') + 'AB', status: '0' }],
+      });
     case 'fail': return json(200, { ok: false, error: 'rejected by the gateway' });
     case 'malformed':
       res.writeHead(200, { 'content-type': 'application/json' });
