@@ -243,6 +243,9 @@ def test_share_leaves_webhook_members_out_and_held_deliveries_wait(env):
         "created_at": "2026-11-30T10:00:00.000Z", "planned": 3,
         "job": json.dumps({"template": "outage", "groups": ["oncall"],
                            "responses": ["yes", "no"]}),
+        # as ACCEPT writes them: every state's count, 0 until reached
+        **{s: 0 for s in ("sending", "retrying", "undelivered", "acknowledged",
+                          "failed", "expired", "cancelled")},
         "sent": 1, "queued": 1, "delivered": 1, "email.sent": 1, "sms.queued": 1,
         "webhook.delivered": 1})
     for did, (ch, addr, name, key, st) in dl.items():
