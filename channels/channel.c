@@ -309,6 +309,12 @@ int tc_chan_inbound(struct tc_chan *ch, const struct tc_receipt_in *in,
 	return ch->ops->inbound(ch->state, in, out, why, n);
 }
 
+void tc_chan_metrics(struct tc_chan *ch, struct tc_mout *o)
+{
+	if (ch->ops->metrics)
+		ch->ops->metrics(ch->state, o);
+}
+
 void tc_chan_free(struct tc_chan *ch)
 {
 	if (!ch)

@@ -42,6 +42,9 @@ struct tc_chan_ops {
 	/* What it checks of a configuration with its own code (see
 	 * tc_chan_cfg_check); NULL: nothing. */
 	int (*cfg_check)(const struct tc_cfg *cfg, struct tc_diags *ds);
+	/* Writes the channel's own metric families (see tc_chan_metrics);
+	 * NULL: none. Label values from a bounded set only. */
+	void (*metrics)(void *state, struct tc_mout *o);
 	void (*close)(void *state);
 };
 
