@@ -69,6 +69,7 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 	redisReply *rep = reply;
 	char k_job[TC_KEY_MAX], k_dlv[TC_KEY_MAX], k_acks[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
 	char k_ev[TC_KEY_MAX], now[40], qt[TC_LIMIT_LOG_VALUE + 16];
+	char root[TC_LIMIT_JOB_ID + 1];
 	const char *argv[11];
 	const char *pfx = q->d->cfg->prefix;
 
@@ -93,7 +94,9 @@ static void resolved(redisAsyncContext *ac, void *reply, void *priv)
 	snprintf(q->label, sizeof(q->label), "%s", rep->element[3]->str);
 	if (tc_key_job(k_job, sizeof(k_job), pfx, q->job) < 0 ||
 	    tc_key_deliveries(k_dlv, sizeof(k_dlv), pfx, q->job) < 0 ||
-	    tc_key_acks(k_acks, sizeof(k_acks), pfx, q->job) < 0 ||
+	    /* A round's acknowledgements are its root job's, as on the page. */
+	    tc_key_acks(k_acks, sizeof(k_acks), pfx,
+			tc_job_round(q->job, root, sizeof(root)) ? root : q->job) < 0 ||
 	    tc_key_tombstone(k_tomb, sizeof(k_tomb), pfx, q->job) < 0 ||
 	    tc_key_job_events(k_ev, sizeof(k_ev), pfx, q->job) < 0) {
 		done(q, TC_REPLY_UNMATCHED, 200);
