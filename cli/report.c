@@ -42,7 +42,8 @@ static const char *col(struct cols *cols, int c, json_t *d, const char *key,
 	return tc_cli_safe(&cols->b[c], json_string_value(v), json_string_length(v));
 }
 
-/* Under a delivery's row: each other provider tried before (failover)
+/* Under a delivery's row, indented to its STATE column: each other
+ * provider tried before (failover)
  * with why it did not take the message, then the provider that carried
  * it, its message id and segments. Attempts at the same provider are the
  * row's TRY count: not listed again. */
@@ -59,16 +60,16 @@ static void report_route(struct cols *cols, json_t *d)
 		p = json_string_value(json_object_get(t, "provider"));
 		if (!p || (last && strcmp(p, last) == 0))
 			continue;
-		printf("%14s tried %s: %s\n", "", col(cols, COL_GROUP, t, "provider", "?"),
+		printf("%18s tried %s: %s\n", "", col(cols, COL_GROUP, t, "provider", "?"),
 		       col(cols, COL_OUTCOME, t, "outcome", ""));
 	}
 	if (json_is_string(json_object_get(d, "provider_message_id")) &&
 	    json_string_length(json_object_get(d, "provider_message_id")))
-		printf("%14s via %s, message id %s\n", "",
+		printf("%18s via %s, message id %s\n", "",
 		       col(cols, COL_GROUP, d, "provider", "?"),
 		       col(cols, COL_OUTCOME, d, "provider_message_id", ""));
 	if (json_is_integer(segs))
-		printf("%14s %lld segment%s, %s\n", "", json_integer_value(segs),
+		printf("%18s %lld segment%s, %s\n", "", json_integer_value(segs),
 		       json_integer_value(segs) == 1 ? "" : "s",
 		       col(cols, COL_OUTCOME, d, "encoding", "?"));
 }
