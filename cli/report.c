@@ -42,9 +42,8 @@ static const char *col(struct cols *cols, int c, json_t *d, const char *key,
 	return tc_cli_safe(&cols->b[c], json_string_value(v), json_string_length(v));
 }
 
-/* Under a delivery's row, indented to its STATE column: each other
- * provider tried before (failover)
- * with why it did not take the message, then the provider that carried
+/* Under a delivery's row, indented: each other provider tried before
+ * (failover) with why it did not take the message, then the provider that carried
  * it, its message id and segments. Attempts at the same provider are the
  * row's TRY count: not listed again. */
 static void report_route(struct cols *cols, json_t *d)
