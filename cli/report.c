@@ -43,9 +43,9 @@ static const char *col(struct cols *cols, int c, json_t *d, const char *key,
 }
 
 /* Under a delivery's row, indented: each other provider tried before
- * (failover) with why it did not take the message, then the provider that carried
- * it, its message id and segments. Attempts at the same provider are the
- * row's TRY count: not listed again. */
+ * (failover) with why it did not take the message, then the provider
+ * that carried it, its message id and segments. Attempts at the same
+ * provider are the row's TRY count: not listed again. */
 static void report_route(struct cols *cols, json_t *d)
 {
 	json_t *tried = json_object_get(d, "tried"), *t;
