@@ -315,6 +315,12 @@ void tc_chan_stop(struct tc_chan *ch)
 		ch->ops->stop(ch->state);
 }
 
+void tc_chan_metrics(struct tc_chan *ch, struct tc_mout *o)
+{
+	if (ch->ops->metrics)
+		ch->ops->metrics(ch->state, o);
+}
+
 void tc_chan_free(struct tc_chan *ch)
 {
 	if (!ch)

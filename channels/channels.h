@@ -244,6 +244,10 @@ int tc_chan_inbound(struct tc_chan *ch, const struct tc_receipt_in *in,
  * so that nothing keeps the loop running. Accepts NULL. */
 void tc_chan_stop(struct tc_chan *ch);
 /* Accepts NULL. Sends under way must have finished. */
+/* Writes channel ch's own metric families (an SMS provider's circuit,
+ * tokens and requests), from memory, to o; nothing for a channel that has
+ * none. */
+void tc_chan_metrics(struct tc_chan *ch, struct tc_mout *o);
 void tc_chan_free(struct tc_chan *ch);
 
 /* ---- tc_http: libcurl's multi_socket API on a libuv loop ----------------- */

@@ -45,6 +45,9 @@ struct tc_chan_ops {
 	/* Ends what is under way at once (see tc_chan_stop); NULL: nothing
 	 * to end (its transfers go with the shared HTTP client). */
 	void (*stop)(void *state);
+	/* Writes the channel's own metric families (see tc_chan_metrics);
+	 * NULL: none. Label values from a bounded set only. */
+	void (*metrics)(void *state, struct tc_mout *o);
 	void (*close)(void *state);
 };
 

@@ -32,7 +32,17 @@
 #define NO_PROVIDER_WAIT_MS 1000 /* how soon to look again while every
 				  * breaker is open and one is probing */
 
+/* What a provider's requests came to, for /metrics. */
+enum req_outcome { REQ_SENT, REQ_TRANSIENT, REQ_PERMANENT, REQ_OUTCOMES };
+static const char *const req_outcome_names[REQ_OUTCOMES] = {
+	"sent", "transient", "permanent",
+};
+
 struct sms_prov {
+	/* Its name, copied: a reload that drops the SMS channel frees the
+	 * configuration while the channel still finishes its sends and
+	 * /metrics still shows it. */
+	char name[TC_LIMIT_PROVIDER + 1];
 	const struct tc_sms_provider *cfg;
 	const struct tc_sms_kind_ops *ops;
 	struct tc_bucket bucket;    /* segments; per_ms 0: no rate */
@@ -42,6 +52,8 @@ struct sms_prov {
 				     * half-open after */
 	bool probing;               /* half-open: its one probe is under way */
 	struct tc_tpl *body;        /* http: the body template, compiled */
+	unsigned in_flight;         /* requests under way */
+	uint64_t requests[REQ_OUTCOMES]; /* answered, since tocsind started */
 };
 
 struct tc_sms {
@@ -190,7 +202,7 @@ static struct sms_prov *find_prov(struct tc_sms *s, const char *name)
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		if (strcmp(s->prov[i].cfg->name, name) == 0)
+		if (strcmp(s->prov[i].name, name) == 0)
 			return &s->prov[i];
 	return NULL;
 }
@@ -212,7 +224,7 @@ static void take_providers(struct tc_sms *s, const struct tc_sms_cfg *cfg,
 		struct sms_prov *p = &s->prov[i];
 
 		for (k = 0; k < n_old; k++)
-			if (strcmp(old[k].cfg->name, pc->name) == 0 &&
+			if (strcmp(old[k].name, pc->name) == 0 &&
 			    old[k].cfg->kind == pc->kind)
 				break;
 		if (k < n_old) {
@@ -222,6 +234,7 @@ static void take_providers(struct tc_sms *s, const struct tc_sms_cfg *cfg,
 		} else {
 			tc_bucket_init(&p->bucket, pc->rate.per_second, pc->rate.burst, now);
 		}
+		snprintf(p->name, sizeof(p->name), "%s", pc->name);
 		p->cfg = pc;
 		p->ops = kind_ops(pc->kind);
 		if (pc->kind == TC_SMS_HTTP &&
@@ -377,10 +390,15 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 	o.segments = x->segments;
 	o.encoding = x->gsm7 ? "gsm7" : "ucs2";
 	/* Shutting down is no failure of the provider's. */
-	if (p && r->code != CURLE_ABORTED_BY_CALLBACK)
+	if (p && r->code != CURLE_ABORTED_BY_CALLBACK) {
 		provider_saw(s, p, &o, now);
-	else if (p)
+		p->requests[o.kind == TC_OUT_TRANSIENT ? REQ_TRANSIENT :
+			    o.kind == TC_OUT_PERMANENT ? REQ_PERMANENT : REQ_SENT]++;
+	} else if (p) {
 		p->probing = false;
+	}
+	if (p && p->in_flight)
+		p->in_flight--;
 	o.again = o.kind == TC_OUT_TRANSIENT && r->code != CURLE_ABORTED_BY_CALLBACK &&
 		  another_left(s, x->tried, now);
 	x->cb(x->data, &o);
@@ -528,8 +546,106 @@ static int sms_send(void *state, const struct tc_chan_dlv *v, const struct tc_ms
 	if (r < 0) {
 		p->probing = false;
 		send_free(x);
+	} else {
+		p->in_flight++;
 	}
 	return r;
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+/* One gauge or counter sample per provider, of v(p). */
+static void per_provider(struct tc_mout *o, const struct tc_sms *s, const char *name,
+			 const char *type, const char *help,
+			 double (*v)(const struct sms_prov *p, int64_t now), int64_t now)
+{
+	const char *l[3] = { "provider", NULL, NULL };
+	size_t i;
+
+	tc_mout_family(o, name, type, help);
+	for (i = 0; i < s->n; i++) {
+		l[1] = s->prov[i].name;
+		tc_mout_sample(o, name, l, v(&s->prov[i], now));
+	}
+}
+
+static double owed(const struct sms_prov *p, int64_t now)
+{
+	return tc_bucket_owed(&p->bucket, now);
+}
+
+static double held(const struct sms_prov *p, int64_t now)
+{
+	return p->not_before > now ? (double)(p->not_before - now) / 1000.0 : 0;
+}
+
+static double in_flight(const struct sms_prov *p, int64_t now)
+{
+	(void)now;
+	return p->in_flight;
+}
+
+/* Per provider (label values: the configured names, at most
+ * TC_LIMIT_PROVIDERS): its circuit as a state set (one sample per state,
+ * 1 for the one it is in: an alert or a graph selects a state by its
+ * name, and a code number would mean nothing without this comment), the
+ * segments its held messages wait for, the tokens it has, its hold, its
+ * requests under way and answered. */
+static void sms_metrics(void *state, struct tc_mout *o)
+{
+	static const char *const circuit[] = { "closed", "open", "half_open" };
+	const struct tc_sms *s = state;
+	const char *l[5] = { "provider", NULL, NULL, NULL, NULL };
+	int64_t now = tc_time_now_ms();
+	size_t i, k;
+
+	tc_mout_family(o, "tocsin_sms_provider_circuit", "gauge",
+		       "Circuit breaker of each SMS provider: 1 for the state it is in.");
+	l[2] = "state";
+	for (i = 0; i < s->n; i++) {
+		const struct sms_prov *p = &s->prov[i];
+		unsigned at = !p->open_until ? 0 : now < p->open_until ? 1 : 2;
+
+		l[1] = p->name;
+		for (k = 0; k < 3; k++) {
+			l[3] = circuit[k];
+			tc_mout_sample(o, "tocsin_sms_provider_circuit", l, k == at);
+		}
+	}
+	per_provider(o, s, "tocsin_sms_provider_tokens_waiting", "gauge",
+		     "Segments reserved in the provider's token bucket that it has not "
+		     "gained yet: what messages held for its rate wait for.", owed, now);
+	tc_mout_family(o, "tocsin_sms_provider_tokens", "gauge",
+		       "Segments the provider's token bucket holds now (providers "
+		       "without a rate: none).");
+	l[2] = NULL;
+	for (i = 0; i < s->n; i++) {
+		const struct sms_prov *p = &s->prov[i];
+
+		if (p->bucket.per_ms == 0)
+			continue;
+		l[1] = p->name;
+		tc_mout_sample(o, "tocsin_sms_provider_tokens", l,
+			       owed(p, now) > 0 ? 0 : tc_bucket_tokens(&p->bucket, now));
+	}
+	per_provider(o, s, "tocsin_sms_provider_held_seconds", "gauge",
+		     "How long the provider is still held back by its Retry-After or "
+		     "throttling answer (0: not held).", held, now);
+	per_provider(o, s, "tocsin_sms_provider_in_flight", "gauge",
+		     "Requests under way to the provider.", in_flight, now);
+	tc_mout_family(o, "tocsin_sms_provider_requests_total", "counter",
+		       "Requests the provider answered (or failed), by outcome: sent "
+		       "(accepted), transient (failed, worth another try), permanent "
+		       "(refused the message).");
+	l[2] = "outcome";
+	for (i = 0; i < s->n; i++) {
+		l[1] = s->prov[i].name;
+		for (k = 0; k < REQ_OUTCOMES; k++) {
+			l[3] = req_outcome_names[k];
+			tc_mout_sample(o, "tocsin_sms_provider_requests_total", l,
+				       (double)s->prov[i].requests[k]);
+		}
+	}
 }
 
 /* Each generic gateway's body template compiles. */
@@ -602,6 +718,7 @@ const struct tc_chan_ops tc_sms_ops = {
 	.send = sms_send,
 	.receipt = sms_receipt,
 	.inbound = sms_inbound,
+	.metrics = sms_metrics,
 	.close = sms_close,
 	.job_check = tc_sms_job_budget,
 	.cfg_check = sms_cfg_check,

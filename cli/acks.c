@@ -4,8 +4,11 @@
  * --unconfirmed).
  *
  * A member is recognised across channels by the member_key of their
- * delivery records (common/delivery.c). The deliveries are read page by
- * page with HSCAN and folded per member in a sorted array: a CLI read,
+ * delivery records (common/delivery.c). The share of members who
+ * confirmed is counted in Redis, in the family's root record (`members`,
+ * `confirmed`: see common/scripts.c), as escalation's stop_at reads it.
+ * To list whom to chase, the deliveries of the job and its rounds are
+ * read (tc_cli_scan) and folded per member in a sorted array: a CLI read,
  * never tocsind's.
  */
 #include <stdio.h>
@@ -17,7 +20,6 @@
 /* One member as the deliveries tell. */
 struct who {
 	char key[TC_MEMBER_KEY_LEN + 1];
-	bool human;       /* has a delivery on a channel other than webhook */
 	bool reached;     /* a delivery sent, delivered or acknowledged */
 	bool confirmed;   /* acknowledged */
 };
@@ -27,89 +29,66 @@ static int by_key(const void *a, const void *b)
 	return strcmp(((const struct who *)a)->key, ((const struct who *)b)->key);
 }
 
-/* Every member of job id, folded per member_key, sorted; NULL with *n 0
- * for none, or on failure (*n (size_t)-1). Free with free(). */
-static struct who *members(const struct tc_cfg *cfg, redisContext *c, const char *id,
-			   size_t *n)
+/* Adds delivery d's member to the fold (tc_cli_dlv_fn). */
+static void add_member(void *data, const char *did, size_t len, json_t *d)
 {
-	char key[TC_KEY_MAX], cursor[32] = "0";
-	struct who *w = NULL, *grown;
-	size_t len = 0, cap = 0, i, k;
-	redisReply *r;
+	struct tc_cli_who *all = data;
+	const char *mk = json_string_value(json_object_get(d, "member_key"));
+	const char *ch = json_string_value(json_object_get(d, "channel"));
+	const char *st = json_string_value(json_object_get(d, "state"));
+	int s = tc_dstate_parse(st ? st : "");
+	struct who *grown;
 
-	*n = (size_t)-1;
-	if (tc_key_deliveries(key, sizeof(key), cfg->prefix, id) < 0)
-		return NULL;
-	do {
-		r = redisCommand(c, "HSCAN %s %s COUNT 1000", key, cursor);
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(r);
-			free(w);
-			return NULL;
+	(void)did;
+	(void)len;
+	if (!mk || strlen(mk) != TC_MEMBER_KEY_LEN || !ch || !all->w)
+		return;
+	if (all->n == all->cap) {
+		grown = realloc(all->w, 2 * all->cap * sizeof(*all->w));
+		if (!grown) {
+			free(all->w);
+			all->w = NULL; /* tc_cli_who_read says out of memory */
+			return;
 		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (i = 1; i < r->element[1]->elements; i += 2) {
-			const redisReply *t = r->element[1]->element[i];
-			json_t *d = t->type == REDIS_REPLY_STRING ?
-				    json_loadb(t->str, t->len, 0, NULL) : NULL;
-			const char *mk = json_string_value(json_object_get(d, "member_key"));
-			const char *ch = json_string_value(json_object_get(d, "channel"));
-			int st = tc_dstate_parse(json_string_value(json_object_get(d, "state")) ?
-						 json_string_value(json_object_get(d, "state")) : "");
-
-			if (mk && strlen(mk) == TC_MEMBER_KEY_LEN && ch) {
-				if (len == cap) {
-					cap = cap ? 2 * cap : 1024;
-					grown = realloc(w, cap * sizeof(*w));
-					if (!grown) {
-						json_decref(d);
-						freeReplyObject(r);
-						free(w);
-						return NULL;
-					}
-					w = grown;
-				}
-				memcpy(w[len].key, mk, TC_MEMBER_KEY_LEN + 1);
-				w[len].human = strcmp(ch, "webhook") != 0;
-				w[len].confirmed = st == TC_DS_ACKNOWLEDGED;
-				w[len].reached = st == TC_DS_SENT || st == TC_DS_DELIVERED ||
-						 st == TC_DS_ACKNOWLEDGED;
-				len++;
-			}
-			json_decref(d);
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-	if (len)
-		qsort(w, len, sizeof(*w), by_key);
-	/* fold: one entry per member */
-	for (i = 0, k = 0; i < len; i++) {
-		if (k && strcmp(w[k - 1].key, w[i].key) == 0) {
-			w[k - 1].human |= w[i].human;
-			w[k - 1].reached |= w[i].reached;
-			w[k - 1].confirmed |= w[i].confirmed;
-		} else {
-			w[k++] = w[i];
-		}
+		all->w = grown;
+		all->cap *= 2;
 	}
-	*n = k;
-	return w;
+	memcpy(all->w[all->n].key, mk, TC_MEMBER_KEY_LEN + 1);
+	all->w[all->n].confirmed = s == TC_DS_ACKNOWLEDGED;
+	all->w[all->n].reached = s == TC_DS_SENT || s == TC_DS_DELIVERED ||
+				 s == TC_DS_ACKNOWLEDGED;
+	all->n++;
 }
 
 struct tc_cli_who *tc_cli_who_read(const struct tc_cfg *cfg, redisContext *c,
-				   const char *id)
+				   const struct tc_cli_family *f)
 {
 	struct tc_cli_who *all = calloc(1, sizeof(*all));
+	size_t i, k;
 
 	if (!all)
 		return NULL;
-	all->w = members(cfg, c, id, &all->n);
-	if (all->n == (size_t)-1) {
-		free(all);
+	all->cap = 1024;
+	all->w = malloc(all->cap * sizeof(*all->w));
+	for (i = 0; i < f->n && all->w; i++)
+		if (tc_cli_scan(cfg, c, f->id[i], add_member, all) < 0)
+			break;
+	if (!all->w || i < f->n) {
+		tc_cli_who_free(all);
 		return NULL;
 	}
+	if (all->n)
+		qsort(all->w, all->n, sizeof(*all->w), by_key);
+	/* fold: one entry per member, over every job of the family */
+	for (i = 0, k = 0; i < all->n; i++) {
+		if (k && strcmp(all->w[k - 1].key, all->w[i].key) == 0) {
+			all->w[k - 1].reached |= all->w[i].reached;
+			all->w[k - 1].confirmed |= all->w[i].confirmed;
+		} else {
+			all->w[k++] = all->w[i];
+		}
+	}
+	all->n = k;
 	return all;
 }
 
@@ -144,21 +123,6 @@ bool tc_cli_who_listed(const struct tc_cli_who *all, const char *key, int only)
 	return only == TC_WHO_UNREACHED ? !w->reached : !w->confirmed;
 }
 
-/* Confirmed and counted members: those with a channel other than webhook
- * (a chat channel or a status page cannot confirm). */
-static void share(const struct tc_cli_who *all, size_t *members_n, size_t *confirmed)
-{
-	size_t i;
-
-	*members_n = *confirmed = 0;
-	for (i = 0; i < all->n; i++) {
-		if (!all->w[i].human)
-			continue;
-		(*members_n)++;
-		*confirmed += all->w[i].confirmed;
-	}
-}
-
 /* The job's response labels (from its text in the record), or NULL. */
 static json_t *responses(const char *job_text)
 {
@@ -173,33 +137,61 @@ static json_t *responses(const char *job_text)
 	return r;
 }
 
-json_t *tc_cli_acks(const struct tc_cfg *cfg, redisContext *c, const char *id,
-		    const redisReply *rec)
+/* The family's root record's count name: the root's own when f is read
+ * from a round (tocsin status JOB.esc.1). */
+static long long root_num(const struct tc_cfg *cfg, redisContext *c,
+			  const struct tc_cli_family *f, const char *name, bool *failed)
 {
-	json_t *labels = responses(tc_cli_record_str(rec, "job")), *o, *answers = json_array(), *l;
-	struct tc_cli_who *all = tc_cli_who_read(cfg, c, id);
-	size_t members_n, confirmed, i;
-	char k[32];
+	char root[TC_LIMIT_JOB_ID + 1], key[TC_KEY_MAX];
+	long long n = 0;
+	redisReply *r;
+	int64_t v;
 
-	if (!all) {
+	if (!tc_job_round(f->id[0], root, sizeof(root)))
+		return tc_cli_record_num(f->rec[0], name);
+	if (tc_key_job(key, sizeof(key), cfg->prefix, root) < 0)
+		return 0;
+	r = redisCommand(c, "HGET %s %s", key, name);
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		*failed = true;
+	else if (r->type == REDIS_REPLY_STRING &&
+		 tc_parse_int(r->str, r->len, 0, INT64_MAX, &v) == 0)
+		n = v;
+	freeReplyObject(r);
+	return n;
+}
+
+json_t *tc_cli_acks(const struct tc_cfg *cfg, redisContext *c,
+		    const struct tc_cli_family *f)
+{
+	json_t *labels = responses(tc_cli_record_str(f->rec[0], "job"));
+	json_t *answers = json_array(), *l;
+	long long members_n, confirmed, acked = 0, count;
+	bool failed = false;
+	size_t i, k;
+	char name[32];
+
+	members_n = root_num(cfg, c, f, "members", &failed);
+	confirmed = root_num(cfg, c, f, "confirmed", &failed);
+	if (failed) {
 		json_decref(labels);
 		json_decref(answers);
 		return NULL;
 	}
-	share(all, &members_n, &confirmed);
-	tc_cli_who_free(all);
+	for (k = 0; k < f->n; k++)
+		acked += tc_cli_record_num(f->rec[k], "acknowledged");
 	json_array_foreach(labels, i, l) {
-		snprintf(k, sizeof(k), "response:%zu", i + 1);
+		snprintf(name, sizeof(name), "response:%zu", i + 1);
+		for (k = 0, count = 0; k < f->n; k++)
+			count += tc_cli_record_num(f->rec[k], name);
 		json_array_append_new(answers, json_pack("{s:O,s:I}", "label", l, "count",
-							 (json_int_t)tc_cli_record_num(rec, k)));
+							 (json_int_t)count));
 	}
 	json_decref(labels);
-	o = json_pack("{s:I,s:I,s:I,s:f,s:o}",
-		      "acknowledged", (json_int_t)tc_cli_record_num(rec, "acknowledged"),
-		      "members", (json_int_t)members_n, "confirmed", (json_int_t)confirmed,
-		      "share", members_n ? (double)confirmed / (double)members_n : 0.0,
-		      "responses", answers);
-	return o;
+	return json_pack("{s:I,s:I,s:I,s:f,s:o}", "acknowledged", (json_int_t)acked,
+			 "members", (json_int_t)members_n, "confirmed", (json_int_t)confirmed,
+			 "share", members_n > 0 ? (double)confirmed / (double)members_n : 0.0,
+			 "responses", answers);
 }
 
 void tc_cli_acks_show(const json_t *o)

@@ -81,6 +81,12 @@ int tc_cli_send(const struct tc_cfg *cfg, redisContext *c, int argc, char **argv
 int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 		  int argc, char **argv);
 
+/* tocsin report JOB [--json] [--unreached | --unconfirmed] (report.c):
+ * only is TC_WHO_*. Returns the exit code. */
+extern const char tc_cli_report_help[];
+int tc_cli_report(const struct tc_cfg *cfg, redisContext *c, const char *id, bool json,
+		  int only);
+
 enum tc_show { TC_SHOW_NONE, TC_SHOW_LINE, TC_SHOW_SUMMARY, TC_SHOW_JSON };
 
 /* Reads the job record of id and shows it: not at all, as one progress line
@@ -99,17 +105,44 @@ int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 long long tc_cli_record_num(const redisReply *rec, const char *name);
 const char *tc_cli_record_str(const redisReply *rec, const char *name);
 
+/* ---- a job's family and its deliveries (family.c) ---- */
+/* A job and the escalation rounds it led to, in order: the job, then each
+ * round its record before names (`escalation_next`). */
+#define TC_CLI_FAMILY_MAX (TC_ESC_ROUNDS_MAX + 1)
+struct tc_cli_family {
+	size_t n;
+	char id[TC_CLI_FAMILY_MAX][TC_LIMIT_JOB_ID + 1];
+	redisReply *rec[TC_CLI_FAMILY_MAX]; /* each one's record (HGETALL) */
+};
+/* Reads the record of job id and, with rounds, its rounds' records into
+ * f. Returns 0 (free f with tc_cli_family_free), -1 when there is no job
+ * id, TC_EREDIS. */
+int tc_cli_family_read(const struct tc_cfg *cfg, redisContext *c, const char *id,
+		       bool rounds, struct tc_cli_family *f);
+void tc_cli_family_free(struct tc_cli_family *f);
+/* The round of f's i-th job (0 for one that is no round). */
+int tc_cli_family_round(const struct tc_cli_family *f, size_t i);
+/* Called with each delivery: its id (len bytes, not terminated) and its
+ * record, an object ({"error": "unreadable record"} when it is no JSON
+ * object), borrowed for the call. */
+typedef void (*tc_cli_dlv_fn)(void *data, const char *did, size_t len, json_t *d);
+/* Calls fn for every delivery record of job id. Returns 0 or TC_EREDIS. */
+int tc_cli_scan(const struct tc_cfg *cfg, redisContext *c, const char *id,
+		tc_cli_dlv_fn fn, void *data);
+
 /* ---- acknowledgements (acks.c) ---- */
-/* The members of a job folded per member_key from its delivery records. */
+/* The members of a family folded per member_key from its delivery
+ * records. */
 struct who;
 struct tc_cli_who {
 	struct who *w;
-	size_t n;
+	size_t n, cap;
 };
 enum { TC_WHO_ALL, TC_WHO_UNREACHED, TC_WHO_UNCONFIRMED };
-/* Reads them (HSCAN); NULL when Redis failed or out of memory. */
+/* Reads them (each job's deliveries); NULL when Redis failed or out of
+ * memory. */
 struct tc_cli_who *tc_cli_who_read(const struct tc_cfg *cfg, redisContext *c,
-				   const char *id);
+				   const struct tc_cli_family *f);
 void tc_cli_who_free(struct tc_cli_who *all);
 /* Whether a delivery of member key is listed under only (TC_WHO_*):
  * TC_WHO_UNREACHED, when none of the member's deliveries was sent,
@@ -117,10 +150,11 @@ void tc_cli_who_free(struct tc_cli_who *all);
  * acknowledged. */
 bool tc_cli_who_listed(const struct tc_cli_who *all, const char *key, int only);
 /* {acknowledged, members, confirmed, share, responses: [{label, count}]}
- * of job id (rec: its record): members and share leave out members
- * reached only by webhook. NULL when Redis failed. */
-json_t *tc_cli_acks(const struct tc_cfg *cfg, redisContext *c, const char *id,
-		    const redisReply *rec);
+ * of family f: acknowledged and each answer's count summed over its jobs;
+ * members, confirmed and share as the family's root record counts them
+ * (members reached only by webhook left out). NULL when Redis failed. */
+json_t *tc_cli_acks(const struct tc_cfg *cfg, redisContext *c,
+		    const struct tc_cli_family *f);
 /* Prints it for people (status). */
 void tc_cli_acks_show(const json_t *o);
 

@@ -22,15 +22,6 @@ static const char status_help[] =
 	"Exit 0, or 1 if the job does not exist, has expired (its records are\n"
 	"removed dispatcher.retention after it finished) or has failed deliveries.\n";
 
-static const char report_help[] =
-	"usage: tocsin [-c FILE] report JOB [--json] [--unreached | --unconfirmed]\n"
-	"Lists every delivery of the job: channel, address, group, member, state,\n"
-	"attempts, last outcome and, once the member acknowledged, how long after\n"
-	"the job was created and with which answer. --unreached lists only the\n"
-	"members none of whose deliveries was sent, delivered or acknowledged;\n"
-	"--unconfirmed only those who did not acknowledge.\n"
-	"Exit 0, or 1 if the job does not exist.\n";
-
 /* Counts of one channel (or all), folded for people. */
 struct tally {
 	long long ok, failed, other, pending;
@@ -219,9 +210,37 @@ static struct last_event last_event(redisContext *c, const struct tc_cfg *cfg,
 	return e;
 }
 
-static void show_summary(const char *id, const redisReply *rec, struct last_event last,
+/* One line per round of f: its id, state, planned and counts per
+ * channel, or that it stopped escalating. */
+static void show_rounds(const struct tc_cli_family *f)
+{
+	struct tally t;
+	size_t i;
+	int c;
+
+	for (i = 1; i < f->n; i++) {
+		const redisReply *rec = f->rec[i];
+
+		printf("  round %-4d ", tc_cli_family_round(f, i));
+		tc_cli_puts(stdout, "%s", f->id[i]);
+		put_field(" [%s]", rec, "state");
+		printf(" planned %lld", num(rec, "planned"));
+		for (c = 0; c < TC_CH_COUNT; c++)
+			if (channel_tally(rec, c, &t))
+				printf(" | %s: %lld delivered, %lld failed, %lld pending",
+				       tc_channel_name(c), t.ok, t.failed, t.pending);
+		if (str(rec, "stopped")[0])
+			put_field(" | stopped at %s: stop_at of the members confirmed", rec,
+				  "stopped");
+		printf("\n");
+	}
+}
+
+static void show_summary(const struct tc_cli_family *f, struct last_event last,
 			 json_t *acks)
 {
+	const char *id = f->id[0];
+	const redisReply *rec = f->rec[0];
 	char at[40];
 
 	struct tally t;
@@ -265,14 +284,15 @@ static void show_summary(const char *id, const redisReply *rec, struct last_even
 		printf("  %-10s %lld delivered, %lld failed, %lld expired or cancelled, %lld pending\n",
 		       tc_channel_name(c), t.ok, t.failed, t.other, t.pending);
 	}
+	show_rounds(f);
 	tc_cli_acks_show(acks);
 }
 
-static void show_json(const char *id, const redisReply *rec, struct last_event last,
-		      json_t *acks)
+/* The record rec of job id as JSON: counts as numbers (those per state
+ * and channel under "counts"), the rest as strings. */
+static json_t *record_json(const char *id, const redisReply *rec)
 {
 	json_t *o = json_object(), *counts = json_object();
-	char at[40];
 	size_t i;
 
 	json_object_set_new(o, "job", tc_cli_json_string(id, strlen(id)));
@@ -294,6 +314,25 @@ static void show_json(const char *id, const redisReply *rec, struct last_event l
 			json_object_set_new(o, k, s);
 	}
 	json_object_set_new(o, "counts", counts);
+	return o;
+}
+
+static void show_json(const struct tc_cli_family *f, struct last_event last, json_t *acks)
+{
+	json_t *o = record_json(f->id[0], f->rec[0]), *rounds = json_array(), *one;
+	char at[40];
+	size_t i;
+
+	for (i = 1; i < f->n; i++) {
+		one = record_json(f->id[i], f->rec[i]);
+		/* Its text is the job's but for id, channels, groups and
+		 * send_at: the id is enough. */
+		json_object_del(one, "job");
+		json_object_set_new(one, "id", tc_cli_json_string(f->id[i], strlen(f->id[i])));
+		json_object_set_new(one, "round", json_integer(tc_cli_family_round(f, i)));
+		json_array_append_new(rounds, one);
+	}
+	json_object_set_new(o, "rounds", rounds);
 	if (acks)
 		json_object_set(o, "acknowledgements", acks);
 	if (last.at_ms) {
@@ -305,229 +344,47 @@ static void show_json(const char *id, const redisReply *rec, struct last_event l
 	json_decref(o);
 }
 
+/* Whether family f's acknowledgements are worth showing: anyone
+ * acknowledged, or the job asks for answers. */
+static bool has_acks(const struct tc_cli_family *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (num(f->rec[i], "acknowledged") > 0)
+			return true;
+	return strstr(str(f->rec[0], "job"), "\"responses\"") != NULL;
+}
+
 int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 		    enum tc_show show, bool *done)
 {
 	const struct last_event none = { 0, 0 };
+	bool full = show == TC_SHOW_SUMMARY || show == TC_SHOW_JSON;
+	struct tc_cli_family f;
 	json_t *acks = NULL;
-	char key[TC_KEY_MAX];
 	redisReply *rec;
 	struct tally t;
-	int r;
+	int r = tc_cli_family_read(cfg, c, id, full, &f);
 
-	if (tc_key_job(key, sizeof(key), cfg->prefix, id) < 0)
-		return -1;
-	rec = redisCommand(c, "HGETALL %s", key);
-	if (!rec || rec->type != REDIS_REPLY_ARRAY) {
-		freeReplyObject(rec);
-		return TC_EREDIS;
-	}
-	if (rec->elements == 0) {
-		freeReplyObject(rec);
-		return -1;
-	}
+	if (r < 0)
+		return r;
+	rec = f.rec[0];
 	*done = strcmp(str(rec, "state"), "done") == 0 ||
 		strcmp(str(rec, "state"), "cancelled") == 0;
 	tally(rec, "", &t);
 	r = t.failed > 0;
-	/* Who confirmed needs every delivery read: only for a job that has
-	 * acknowledgements or asks for answers. */
-	if ((show == TC_SHOW_SUMMARY || show == TC_SHOW_JSON) &&
-	    (num(rec, "acknowledged") > 0 || strstr(str(rec, "job"), "\"responses\"")))
-		acks = tc_cli_acks(cfg, c, id, rec);
+	if (full && has_acks(&f))
+		acks = tc_cli_acks(cfg, c, &f);
 	if (show == TC_SHOW_LINE)
 		show_line(id, rec);
 	else if (show == TC_SHOW_SUMMARY)
-		show_summary(id, rec, *done ? none : last_event(c, cfg, id), acks);
+		show_summary(&f, *done ? none : last_event(c, cfg, id), acks);
 	else if (show == TC_SHOW_JSON)
-		show_json(id, rec, *done ? none : last_event(c, cfg, id), acks);
+		show_json(&f, *done ? none : last_event(c, cfg, id), acks);
 	json_decref(acks);
-	freeReplyObject(rec);
+	tc_cli_family_free(&f);
 	return r;
-}
-
-/* The report's columns of text, escaped: reused row after row. */
-enum { COL_CHANNEL, COL_STATE, COL_GROUP, COL_MEMBER, COL_ADDRESS, COL_OUTCOME,
-       COL_ANSWER, COL_COUNT };
-struct cols {
-	struct tc_buf b[COL_COUNT];
-};
-
-/* String member key of record d escaped into column c of cols, or dflt. */
-static const char *col(struct cols *cols, int c, json_t *d, const char *key,
-		       const char *dflt)
-{
-	json_t *v = json_object_get(d, key);
-
-	if (!json_is_string(v))
-		return tc_cli_safes(&cols->b[c], dflt);
-	return tc_cli_safe(&cols->b[c], json_string_value(v), json_string_length(v));
-}
-
-/* Under a delivery's row: each other provider tried before (failover)
- * with why it did not take the message, then the provider that carried
- * it, its message id and segments. Attempts at the same provider are the
- * row's TRY count: not listed again. */
-static void report_route(struct cols *cols, json_t *d)
-{
-	json_t *tried = json_object_get(d, "tried"), *t;
-	json_t *segs = json_object_get(d, "segments");
-	const char *last = json_string_value(json_object_get(d, "provider"));
-	const char *p;
-	size_t i, n = json_array_size(tried);
-
-	for (i = 0; i + 1 < n; i++) {
-		t = json_array_get(tried, i);
-		p = json_string_value(json_object_get(t, "provider"));
-		if (!p || (last && strcmp(p, last) == 0))
-			continue;
-		printf("%14s tried %s: %s\n", "", col(cols, COL_GROUP, t, "provider", "?"),
-		       col(cols, COL_OUTCOME, t, "outcome", ""));
-	}
-	if (json_is_string(json_object_get(d, "provider_message_id")) &&
-	    json_string_length(json_object_get(d, "provider_message_id")))
-		printf("%14s via %s, message id %s\n", "",
-		       col(cols, COL_GROUP, d, "provider", "?"),
-		       col(cols, COL_OUTCOME, d, "provider_message_id", ""));
-	if (json_is_integer(segs))
-		printf("%14s %lld segment%s, %s\n", "", json_integer_value(segs),
-		       json_integer_value(segs) == 1 ? "" : "s",
-		       col(cols, COL_OUTCOME, d, "encoding", "?"));
-}
-
-/* How long after the job was created (created_ms) record d was
- * acknowledged, in seconds; -1 when it was not. */
-static long long ack_after(json_t *d, int64_t created_ms)
-{
-	const char *at = json_string_value(json_object_get(d, "acknowledged_at"));
-	int64_t ms;
-
-	if (!at || !created_ms || tc_time_parse(at, &ms) < 0)
-		return -1;
-	return ms > created_ms ? (long long)((ms - created_ms) / 1000) : 0;
-}
-
-/* Prints one delivery of the report: did (dlen bytes) and its record,
- * when its member is listed under only (TC_WHO_*). */
-static void report_row(struct cols *cols, const redisReply *did, const redisReply *text,
-		       bool json, bool *first, int64_t created_ms,
-		       const struct tc_cli_who *who, int only)
-{
-	json_t *d = text->type == REDIS_REPLY_STRING ?
-		    json_loadb(text->str, text->len, JSON_ALLOW_NUL, NULL) : NULL;
-	long long after;
-
-	if (!json_is_object(d)) {
-		json_decref(d);
-		d = json_pack("{s:s}", "error", "unreadable record");
-	}
-	if (!tc_cli_who_listed(who, json_string_value(json_object_get(d, "member_key")),
-			       only)) {
-		json_decref(d);
-		return;
-	}
-	after = ack_after(d, created_ms);
-	if (json) {
-		json_object_set_new(d, "delivery", tc_cli_json_string(did->str, did->len));
-		if (after >= 0)
-			json_object_set_new(d, "acknowledged_after_s", json_integer(after));
-		printf("%s", *first ? "" : ",");
-		if (tc_cli_json_print(stdout, d, JSON_COMPACT | JSON_SORT_KEYS) < 0)
-			printf("{}\n");
-	} else {
-		char ack[48] = "";
-
-		if (after >= 0)
-			snprintf(ack, sizeof(ack), "after %llds%s", after,
-				 json_string_length(json_object_get(d, "response")) ? ": " : "");
-		printf("%-8s %-12s %3lld  %-14s %-20s %-40s %s%s%s%s%s\n",
-		       col(cols, COL_CHANNEL, d, "channel", "?"),
-		       col(cols, COL_STATE, d, "state", "?"),
-		       json_integer_value(json_object_get(d, "attempts")),
-		       col(cols, COL_GROUP, d, "group", ""),
-		       col(cols, COL_MEMBER, d, "member", ""),
-		       col(cols, COL_ADDRESS, d, "address", ""),
-		       col(cols, COL_OUTCOME, d, "last_outcome", ""),
-		       ack[0] ? " [acknowledged " : "", ack,
-		       ack[0] ? col(cols, COL_ANSWER, d, "response", "") : "",
-		       ack[0] ? "]" : "");
-		report_route(cols, d);
-	}
-	*first = false;
-	json_decref(d);
-}
-
-/* When job id was created, in ms since the epoch; 0 when unknown. */
-static int64_t created_ms(redisContext *c, const struct tc_cfg *cfg, const char *id)
-{
-	char key[TC_KEY_MAX];
-	redisReply *r;
-	int64_t ms = 0;
-
-	if (tc_key_job(key, sizeof(key), cfg->prefix, id) < 0)
-		return 0;
-	r = redisCommand(c, "HGET %s created_at", key);
-	if (r && r->type == REDIS_REPLY_STRING && tc_time_parse(r->str, &ms) < 0)
-		ms = 0;
-	freeReplyObject(r);
-	return ms;
-}
-
-/* Lists every delivery (only: TC_WHO_*), HSCAN page by page (a broadcast
- * can be large). */
-static int report(const struct tc_cfg *cfg, redisContext *c, const char *id, bool json,
-		  int only)
-{
-	char key[TC_KEY_MAX], cursor[32] = "0";
-	bool first = true, done;
-	struct tc_cli_who *who = NULL;
-	struct cols cols;
-	redisReply *r;
-	size_t i;
-	int st = tc_cli_progress(cfg, c, id, TC_SHOW_NONE, &done), code = TC_EXIT_OK;
-	int64_t created;
-
-	if (st == -1) {
-		tc_cli_puts(stderr, "tocsin report: no job '%s'\n", id);
-		return TC_EXIT_FAILED;
-	}
-	if (st == TC_EREDIS)
-		return TC_EXIT_REDIS;
-	created = created_ms(c, cfg, id);
-	if (only != TC_WHO_ALL && !(who = tc_cli_who_read(cfg, c, id)))
-		return TC_EXIT_REDIS;
-	if (!json) {
-		(void)tc_cli_progress(cfg, c, id, TC_SHOW_SUMMARY, &done);
-		printf("\n%-8s %-12s %3s  %-14s %-20s %-40s %s\n", "CHANNEL", "STATE",
-		       "TRY", "GROUP", "MEMBER", "ADDRESS", "LAST OUTCOME");
-	} else {
-		printf("[\n");
-	}
-	for (i = 0; i < COL_COUNT; i++)
-		tc_buf_init(&cols.b[i], TC_CLI_SHOW_MAX);
-	tc_key_deliveries(key, sizeof(key), cfg->prefix, id);
-	do {
-		r = redisCommand(c, "HSCAN %s %s COUNT 1000", key, cursor);
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(r);
-			code = TC_EXIT_REDIS;
-			break;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (i = 0; i + 1 < r->element[1]->elements; i += 2)
-			report_row(&cols, r->element[1]->element[i],
-				   r->element[1]->element[i + 1], json, &first, created,
-				   who, only);
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-	for (i = 0; i < COL_COUNT; i++)
-		tc_buf_release(&cols.b[i]);
-	tc_cli_who_free(who);
-	if (json && code == TC_EXIT_OK)
-		printf("]\n");
-	return code;
 }
 
 /* Says what the tombstone of job id holds once its records expired
@@ -580,7 +437,7 @@ int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 	int r, t, i, k, only = TC_WHO_ALL;
 
 	if (!cfg) {
-		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stdout);
+		fputs(strcmp(cmd, "report") == 0 ? tc_cli_report_help : status_help, stdout);
 		return TC_EXIT_OK;
 	}
 	/* report's --unreached and --unconfirmed, taken out before the rest */
@@ -596,13 +453,13 @@ int tc_cli_status(const struct tc_cfg *cfg, redisContext *c, const char *cmd,
 	argc = k;
 	bad |= tc_cli_one_arg(argc, argv, 1, &id, &json) < 0;
 	if (!id || bad) {
-		fputs(strcmp(cmd, "report") == 0 ? report_help : status_help, stderr);
+		fputs(strcmp(cmd, "report") == 0 ? tc_cli_report_help : status_help, stderr);
 		return TC_EXIT_USAGE;
 	}
 	if (!c)
 		return tc_cli_no_redis();
 	if (strcmp(cmd, "report") == 0)
-		return report(cfg, c, id, json, only);
+		return tc_cli_report(cfg, c, id, json, only);
 	r = tc_cli_progress(cfg, c, id, json ? TC_SHOW_JSON : TC_SHOW_SUMMARY, &done);
 	/* An expired job exits 1 like a missing one: its counts are gone. */
 	if (r == -1) {

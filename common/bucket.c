@@ -66,6 +66,18 @@ double tc_bucket_tokens(const struct tc_bucket *b, int64_t now)
 	return t < b->burst ? t : b->burst;
 }
 
+double tc_bucket_owed(const struct tc_bucket *b, int64_t now)
+{
+	double owed;
+
+	if (b->per_ms == 0 || now >= b->last_ms)
+		return 0;
+	/* Up to last_ms the bucket gains what it was promised; what it
+	 * still holds there was not promised. */
+	owed = (double)(b->last_ms - now) * b->per_ms - b->tokens;
+	return owed > 0 ? owed : 0;
+}
+
 /* The whole ms it takes b to gain more tokens: at least 1, at most
  * MAX_WAIT_MS. */
 static int64_t wait_ms(const struct tc_bucket *b, double more)

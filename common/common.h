@@ -302,6 +302,10 @@ void tc_bucket_set(struct tc_bucket *b, double per_second, unsigned burst,
 		   int64_t now);
 /* The tokens held at now (INFINITY when unlimited). */
 double tc_bucket_tokens(const struct tc_bucket *b, int64_t now);
+/* The units reserved for times after now that b has not gained by now:
+ * what the sends held for its rate wait for (0 when nothing is reserved
+ * ahead, or unlimited). */
+double tc_bucket_owed(const struct tc_bucket *b, int64_t now);
 /* Reserves units: returns the first time >= now at which the bucket holds
  * them (now when it does already) and takes them as of that time. More
  * units than burst take a full bucket, and the bucket then stays empty

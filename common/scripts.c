@@ -7,11 +7,20 @@
  */
 #include "common/common.h"
 
+/* A script is one string constant, and the longest (ACCEPT) is past the
+ * 4095 bytes ISO C asks every compiler to take; gcc and clang, the
+ * compilers tocsin builds with, take any length. */
+#pragma GCC diagnostic ignored "-Woverlength-strings"
+
 /* PLAN's step, shared with ACCEPT: plans the (id, channel, json) triples
  * of ARGV from `first` on, as call number `write` of pass `pass` (KEYS:
  * job record, deliveries, job events; ARGV[1]: now); acks is "" or, in an
  * escalation round, the root job's acknowledgements, spelled as keys.c
- * spells them. Returns per delivery:
+ * spells them. The member (member_key) of each new delivery on a channel
+ * other than webhook joins the family's members, the root job's
+ * <record>:members set, and a member new to it counts in the root
+ * record's `members` (the measure of `confirmed` and of escalation's
+ * stop_at), unless the root's record is gone. Returns per delivery:
  * "acked" for one not planned before whose member (member_key of its
  * json) acknowledged the root job or a round of it, so is not sent again
  * (every one, once the round stopped: its record has `stopped`),
@@ -22,7 +31,9 @@
  * resumes it), which is claimed for this pass. */
 #define LUA_PLAN_FN \
 	"local function plan(pass, write, first, acks)\n" \
-	"  local out, new, seen = {}, {}, {}\n" \
+	"  local out, new, seen, joined = {}, {}, {}, 0\n" \
+	"  local fam = acks ~= '' and string.sub(acks, 1, -6) or KEYS[1]\n" \
+	"  local counting = redis.call('EXISTS', fam) == 1\n" \
 	"  for i = first, #ARGV, 3 do\n" \
 	"    local id, ch = ARGV[i], ARGV[i + 1]\n" \
 	"    if seen[id] then\n" \
@@ -34,6 +45,12 @@
 	"      out[#out + 1] = 'acked'\n" \
 	"    elseif redis.call('HSETNX', KEYS[2], id, ARGV[i + 2]) == 1 then\n" \
 	"      new[ch] = (new[ch] or 0) + 1\n" \
+	"      local mk = counting and ch ~= 'webhook' and\n" \
+	"        cjson.decode(ARGV[i + 2]).member_key\n" \
+	"      if type(mk) == 'string' and\n" \
+	"          redis.call('SADD', fam .. ':members', mk) == 1 then\n" \
+	"        joined = joined + 1\n" \
+	"      end\n" \
 	"      redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n" \
 	"        'state', 'queued', 'at', ARGV[1])\n" \
 	"      out[#out + 1] = ''\n" \
@@ -53,6 +70,11 @@
 	"    end\n" \
 	"    seen[id] = true\n" \
 	"  end\n" \
+	"  if joined > 0 then\n" \
+	"    redis.call('HINCRBY', fam, 'members', joined)\n" \
+	"    local ttl = redis.call('PTTL', fam)\n" \
+	"    if ttl > 0 then redis.call('PEXPIRE', fam .. ':members', ttl) end\n" \
+	"  end\n" \
 	"  for ch, n in pairs(new) do\n" \
 	"    redis.call('HINCRBY', KEYS[1], 'planned', n)\n" \
 	"    redis.call('HINCRBY', KEYS[1], 'queued', n)\n" \
@@ -61,8 +83,9 @@
 	"  return out\n" \
 	"end\n"
 
-/* A new job record's count of each delivery state (common/names.c): 0,
- * so that a count reads 0, not nil, before anything reaches its state. */
+/* A job's count of each delivery state (common/names.c), written 0 on its
+ * first pass (before anything is planned): a count reads 0, not nil,
+ * before anything reaches its state. */
 #define LUA_ZERO_COUNTS \
 	"'queued', 0, 'sending', 0, 'sent', 0, 'retrying', 0, 'delivered', 0, " \
 	"'undelivered', 0, 'acknowledged', 0, 'failed', 0, 'expired', 0, 'cancelled', 0"
@@ -78,8 +101,10 @@
  * round), then the job's first deliveries as PLAN's triples, their
  * records made for pass 1. A round's first pass stops escalating (its
  * record gets `stopped`: it plans nothing and writes no next round) once
- * the root's acknowledgements reach stop_at percent of the root's
- * `members`, as FINISH wrote them.
+ * the root record's `confirmed` reaches stop_at percent of its `members`
+ * (both counted for the whole family, see plan() and ACK), provided the
+ * root job and the round before this one are done (their members all
+ * counted).
  * The job's first pass, unless it was cancelled, also writes its next
  * escalation round, asleep until its send_at as tc_lua_wake expects
  * (recorded as the job's `escalation_next`), so no crash can lose it.
@@ -108,14 +133,23 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"if not cur then\n"
 	"  redis.call('HSET', KEYS[1], 'entry', ARGV[3], 'state', ARGV[7],\n"
 	"    'template', ARGV[4], 'severity', ARGV[5], 'incident', ARGV[6],\n"
-	"    'created_at', ARGV[1], 'planned', 0, " LUA_ZERO_COUNTS ", 'job', ARGV[8])\n"
+	"    'created_at', ARGV[1], 'planned', 0, 'job', ARGV[8])\n"
 	"  verdict = 'new'\n"
 	"end\n"
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"
+	"if pass == 1 then redis.call('HSET', KEYS[1], " LUA_ZERO_COUNTS ") end\n"
 	"local state = redis.call('HGET', KEYS[1], 'state')\n"
 	"if pass == 1 and ARGV[18] ~= '' then\n"
 	"  local m = tonumber(redis.call('HGET', ARGV[18], 'members') or '0')\n"
-	"  if m > 0 and redis.call('HLEN', ARGV[17]) * 100 >= tonumber(ARGV[19]) * m then\n"
+	"  local c = tonumber(redis.call('HGET', ARGV[18], 'confirmed') or '0')\n"
+	"  local n = tonumber(string.match(ARGV[2], '%.esc%.(%d+)$') or '1')\n"
+	"  local before = ARGV[18]\n"
+	"  if n > 1 then\n"
+	"    before = string.sub(ARGV[18], 1, -2) .. '.esc.' .. (n - 1) .. '}'\n"
+	"  end\n"
+	"  if m > 0 and c * 100 >= tonumber(ARGV[19]) * m and\n"
+	"      redis.call('HEXISTS', ARGV[18], 'done_at') == 1 and\n"
+	"      redis.call('HEXISTS', before, 'done_at') == 1 then\n"
 	"    redis.call('HSET', KEYS[1], 'stopped', ARGV[1])\n"
 	"  end\n"
 	"end\n"
@@ -124,7 +158,7 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"    redis.call('EXISTS', KEYS[7]) == 0 then\n"
 	"  redis.call('HSET', KEYS[7], 'entry', 'escalation', 'state', 'scheduled',\n"
 	"    'template', ARGV[4], 'severity', ARGV[5], 'incident', ARGV[6],\n"
-	"    'created_at', ARGV[1], 'planned', 0, " LUA_ZERO_COUNTS ", 'job', ARGV[15])\n"
+	"    'created_at', ARGV[1], 'planned', 0, 'job', ARGV[15])\n"
 	"  redis.call('ZADD', KEYS[4], ARGV[16], ARGV[14])\n"
 	"  redis.call('HSET', KEYS[1], 'escalation_next', ARGV[14])\n"
 	"end\n"
@@ -170,6 +204,20 @@ const char tc_lua_wake[] =
 const char tc_lua_plan[] = LUA_PLAN_FN
 	"return plan(tonumber(ARGV[3]), tonumber(ARGV[4]), 6, ARGV[5])\n";
 
+/* A member's acknowledgement counted in the family's share: acks is the
+ * root job's `<record>:acks`; the root record's `confirmed` goes up when
+ * the member is one of the family's members (`<record>:members`, see
+ * plan()). Shared by ACK and by MOVE, which applies an acknowledgement
+ * that came before the send was recorded. */
+#define LUA_CONFIRM_FN \
+	"local function confirm(acks, mk)\n" \
+	"  local fam = string.sub(acks, 1, -6)\n" \
+	"  if redis.call('SISMEMBER', fam .. ':members', mk) == 1 and\n" \
+	"      redis.call('EXISTS', fam) == 1 then\n" \
+	"    redis.call('HINCRBY', fam, 'confirmed', 1)\n" \
+	"  end\n" \
+	"end\n"
+
 /* KEYS: job record, deliveries, job events, retry set, dead letters.
  * ARGV: now, job id, write (pass * 2^32 + this call's number in the pass),
  * then per transition (id, channel, from, to, json, outcome, due, reasons);
@@ -189,7 +237,7 @@ const char tc_lua_plan[] = LUA_PLAN_FN
  * `undelivered` then takes a pending acknowledgement (ack:<id>, kept by
  * ACK) and records it as ACK would have, unless the member acknowledged
  * otherwise meanwhile. */
-const char tc_lua_move[] =
+const char tc_lua_move[] = LUA_CONFIRM_FN
 	"local write = tonumber(ARGV[3])\n"
 	"if write <= tonumber(redis.call('HGET', KEYS[1], 'moved') or '0') then\n"
 	"  return 0\n"
@@ -238,6 +286,7 @@ const char tc_lua_move[] =
 	"        to = 'acknowledged'\n"
 	"        redis.call('HSET', a.acks, mk, cjson.encode({delivery = id, channel = ch,\n"
 	"          response = a.response, at = a.at}))\n"
+	"        confirm(a.acks, mk)\n"
 	"        local ttl = redis.call('PTTL', KEYS[1])\n"
 	"        if ttl > 0 then redis.call('PEXPIRE', a.acks, ttl) end\n"
 	"        redis.call('XADD', KEYS[3], '*', 'delivery', id, 'channel', ch,\n"
@@ -284,6 +333,7 @@ const char tc_lua_move[] =
 	"  redis.call('PEXPIRE', dlv, ttl)\n" \
 	"  redis.call('PEXPIRE', ev, ttl)\n" \
 	"  redis.call('PEXPIRE', job .. ':acks', ttl)\n" \
+	"  redis.call('PEXPIRE', job .. ':members', ttl)\n" \
 	"  redis.call('PEXPIRE', job .. ':receipts', ttl)\n" \
 	"  redis.call('HSET', tomb, 'state', st, 'done_at', done_at,\n" \
 	"    'expired_at', expired_at,\n" \
@@ -294,16 +344,13 @@ const char tc_lua_move[] =
 /* KEYS: job record, job stream, <prefix>:events, job events, deliveries,
  * tombstone. ARGV: group, entry id, now, job id, and (or "" when this pass
  * did not go through the audience) the members reached on no channel and
- * the roster rows skipped, then retain()'s ttl, tomb_ttl and expired_at,
- * then the members planned on a channel other than webhook (or "", as
- * before; kept as `members`, the measure of escalation's stop_at).
+ * the roster rows skipped, then retain()'s ttl, tomb_ttl and expired_at.
  * Marks the job done (or leaves it cancelled, if an operator cancelled it),
  * acknowledges its entry, tells the watchers and sets its keys to expire,
  * in one step. */
 const char tc_lua_finish[] = LUA_RETAIN_FN
 	"if ARGV[5] ~= '' then\n"
-	"  redis.call('HSET', KEYS[1], 'unreachable', ARGV[5], 'roster_errors', ARGV[6],\n"
-	"    'members', ARGV[10])\n"
+	"  redis.call('HSET', KEYS[1], 'unreachable', ARGV[5], 'roster_errors', ARGV[6])\n"
 	"end\n"
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if st ~= 'cancelled' then st = 'done' end\n"
@@ -536,18 +583,20 @@ const char tc_lua_ack_view[] = LUA_ACK_LOOKUP
  * never races a running job's MOVE), its counts move with it, the
  * answer's count `response:<n>` (n its place in the job's responses, from
  * 1) goes up, and the member's acknowledgement is kept in acks (expiring
- * with the job's keys, when they already do). An acknowledgement that
- * overtook the tracker's write of the send (the delivery still `queued`,
- * `sending` or `retrying`: the member answered before tocsind recorded
- * handing the message over) is kept as `ack:<delivery id>` in the job's
- * pending hash (<job record>:receipts; the first answer per delivery,
- * with the acks key to write), and the MOVE that records the send takes
- * it. Returns {"moved", old state}, {"pending", state},
- * {"already", the acknowledgement kept}, {"response", ""} when the
+ * with the job's keys, when they already do). acks is the root job's in a
+ * round (the family's); the root record's `confirmed` counts the member
+ * when they are one of the family's members (see plan()). An
+ * acknowledgement that overtook the tracker's write of the send (the
+ * delivery still `queued`, `sending` or `retrying`: the member answered
+ * before tocsind recorded handing the message over) is kept as
+ * `ack:<delivery id>` in the job's pending hash (<job record>:receipts;
+ * the first answer per delivery, with the acks key to write), and the MOVE
+ * that records the send takes it. Returns {"moved", old state}, {"pending",
+ * state}, {"already", the acknowledgement kept}, {"response", ""} when the
  * response is not one of the job's (or given without any), {"state",
  * current state} when the delivery cannot be acknowledged now, or what
  * the lookup returns. */
-const char tc_lua_ack[] = LUA_ACK_LOOKUP
+const char tc_lua_ack[] = LUA_CONFIRM_FN LUA_ACK_LOOKUP
 	"if prev ~= '' then return {'already', prev} end\n"
 	"local job = cjson.decode(redis.call('HGET', KEYS[1], 'job') or '{}')\n"
 	"local n = 0\n"
@@ -585,6 +634,7 @@ const char tc_lua_ack[] = LUA_ACK_LOOKUP
 	"  channel = d.channel, response = ARGV[3], at = ARGV[2]}))\n"
 	"local ttl = redis.call('PTTL', KEYS[1])\n"
 	"if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end\n"
+	"confirm(KEYS[3], mk)\n"
 	"redis.call('XADD', KEYS[5], '*', 'delivery', ARGV[1], 'channel', d.channel,\n"
 	"  'state', 'acknowledged', 'response', ARGV[3], 'at', ARGV[2])\n"
 	"return {'moved', from}\n";

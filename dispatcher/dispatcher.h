@@ -191,9 +191,6 @@ struct tc_run {
 	bool expanded;              /* every member was planned */
 	bool audience_seen;         /* ... by this pass, to its end */
 	uint64_t unreachable;       /* members with no address on the job's channels */
-	uint64_t members;           /* members planned on a channel other than
-				       webhook, as `tocsin status` counts them
-				       (one listed twice counts twice) */
 	uint64_t roster_errors;     /* roster rows that no longer validate */
 
 	unsigned live;              /* deliveries in memory */

@@ -256,6 +256,7 @@ static void listener(struct tc_mout *o, const struct tc_disp *d)
 static void collect(struct tc_mout *o, void *data)
 {
 	const struct tc_disp *d = data;
+	int c;
 
 	jobs(o, d);
 	deliveries(o, d);
@@ -264,6 +265,10 @@ static void collect(struct tc_mout *o, void *data)
 	process(o, d);
 	redis_counts(o, d);
 	listener(o, d);
+	/* Each channel's own families (SMS: per provider). */
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if (d->chan[c])
+			tc_chan_metrics(d->chan[c], o);
 }
 
 int tc_disp_metrics_add(struct tc_disp *d)

@@ -143,8 +143,6 @@ static void plan_member(struct tc_run *r, const char *group, unsigned group_ch,
 		}
 		r->plan[r->n_plan++] = v;
 	}
-	if (mask & ~TC_CH_BIT(TC_CH_WEBHOOK))
-		r->members++;
 }
 
 static void roster_ready(void *data)

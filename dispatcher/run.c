@@ -172,10 +172,10 @@ static void run_finish(struct tc_run *r)
 {
 	const struct tc_cfg *cfg = r->disp->cfg;
 	char k_stream[TC_KEY_MAX], k_events[TC_KEY_MAX], k_tomb[TC_KEY_MAX], now[40];
-	char unreachable[24], roster_errors[24], members[24];
+	char unreachable[24], roster_errors[24];
 	int64_t now_ms = tc_time_now_ms();
 	struct tc_retain keep;
-	const char *argv[19];
+	const char *argv[18];
 
 	tc_key_jobs(k_stream, sizeof(k_stream), cfg->prefix, r->job.severity);
 	tc_key_events(k_events, sizeof(k_events), cfg->prefix);
@@ -203,9 +203,7 @@ static void run_finish(struct tc_run *r)
 	argv[15] = keep.ttl;
 	argv[16] = keep.tomb_ttl;
 	argv[17] = keep.expired_at;
-	snprintf(members, sizeof(members), "%llu", (unsigned long long)r->members);
-	argv[18] = r->audience_seen ? members : "";
-	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 19, argv, NULL) < 0)
+	if (tc_rconn_cmd(r->disp->cmd, finish_done, r, 18, argv, NULL) < 0)
 		return; /* Redis is away: finish when it is back */
 	r->writes++;
 	r->phase = TC_RUN_FINISHING;

@@ -351,6 +351,31 @@ static void test_fits(void)
 	TC_CHECK_INT(tc_bucket_reserve(&b, 1, 10), 2000);
 }
 
+static void test_owed(void)
+{
+	struct tc_bucket b;
+
+	tc_test_begin("bucket: owed counts the units reserved ahead, not yet gained");
+	tc_bucket_init(&b, 1, 3, 1000);
+	TC_CHECK(tc_bucket_owed(&b, 1000) == 0);
+	TC_CHECK_INT(tc_bucket_reserve(&b, 3, 1000), 1000);
+	TC_CHECK(tc_bucket_owed(&b, 1000) == 0); /* taken, none held */
+	TC_CHECK_INT(tc_bucket_reserve(&b, 1, 1000), 2000);
+	TC_CHECK(fabs(tc_bucket_owed(&b, 1000) - 1) < 1e-9);
+	TC_CHECK_INT(tc_bucket_reserve(&b, 2, 1000), 4000);
+	TC_CHECK(fabs(tc_bucket_owed(&b, 1000) - 3) < 1e-9);
+	TC_CHECK(fabs(tc_bucket_owed(&b, 2500) - 1.5) < 1e-9);
+	TC_CHECK(tc_bucket_owed(&b, 4000) == 0);
+	TC_CHECK(tc_bucket_owed(&b, 9000) == 0);
+	/* More than burst at once: the excess is owed. */
+	tc_bucket_init(&b, 1, 2, 0);
+	TC_CHECK_INT(tc_bucket_reserve(&b, 5, 0), 0);
+	TC_CHECK(fabs(tc_bucket_owed(&b, 0) - 3) < 1e-9);
+	tc_bucket_init(&b, 0, 0, 0);
+	TC_CHECK_INT(tc_bucket_reserve(&b, 5, 0), 0);
+	TC_CHECK(tc_bucket_owed(&b, 0) == 0);
+}
+
 static void test_unlimited(void)
 {
 	struct tc_bucket b;
@@ -791,6 +816,7 @@ int main(void)
 	test_long_run();
 	test_long_run_over();
 	test_fits();
+	test_owed();
 	test_unlimited();
 	test_monotonic();
 	test_reload_same();

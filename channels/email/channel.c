@@ -215,6 +215,24 @@ static int email_send(void *state, const struct tc_chan_dlv *v, const struct tc_
 	return 0;
 }
 
+/* The channel's hold and rate, for /metrics: no labels (one server). */
+static void email_metrics(void *state, struct tc_mout *o)
+{
+	const struct tc_email *e = state;
+	int64_t now = tc_time_now_ms();
+
+	tc_mout_family(o, "tocsin_email_held_seconds", "gauge",
+		       "How long a throttling answer still holds the email channel back "
+		       "(0: not held).");
+	tc_mout_sample(o, "tocsin_email_held_seconds", NULL,
+		       e->hold_until > now ? (double)(e->hold_until - now) / 1000.0 : 0);
+	tc_mout_family(o, "tocsin_email_tokens_waiting", "gauge",
+		       "Messages reserved in the email channel's token bucket that it has "
+		       "not gained yet: what messages held for its rate wait for.");
+	tc_mout_sample(o, "tocsin_email_tokens_waiting", NULL,
+		       tc_bucket_owed(&e->bucket, now));
+}
+
 const struct tc_chan_ops tc_email_ops = {
 	.ch = TC_CH_EMAIL,
 	.parts = 1u << TC_PART_EMAIL_SUBJECT | 1u << TC_PART_EMAIL_TXT |
@@ -227,5 +245,6 @@ const struct tc_chan_ops tc_email_ops = {
 	.next_at = email_next_at,
 	.send = email_send,
 	.stop = email_stop,
+	.metrics = email_metrics,
 	.close = email_close,
 };

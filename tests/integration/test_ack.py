@@ -247,7 +247,10 @@ def test_share_leaves_webhook_members_out_and_held_deliveries_wait(env):
         **{s: 0 for s in ("sending", "retrying", "undelivered", "acknowledged",
                           "failed", "expired", "cancelled")},
         "sent": 1, "queued": 1, "delivered": 1, "email.sent": 1, "sms.queued": 1,
-        "webhook.delivered": 1})
+        "webhook.delivered": 1, "members": 2})
+    # PLAN keeps the members on a channel other than webhook, the measure
+    # of the share, in a set beside the record.
+    env.r.sadd(f"tocsin:job:{{{jid}}}:members", ka, kb)
     for did, (ch, addr, name, key, st) in dl.items():
         env.r.hset(f"tocsin:job:{{{jid}}}:deliveries", did, json.dumps({
             "channel": ch, "address": addr, "group": "oncall", "member": name,
@@ -266,6 +269,7 @@ def test_share_leaves_webhook_members_out_and_held_deliveries_wait(env):
     assert status == 200, page
     rec = env.job(jid)
     assert rec["acknowledged"] == "2" and rec["sent"] == "0" and rec["queued"] == "1", rec
+    assert rec["confirmed"] == "1", rec  # Ann; the status page is no member
     assert rec["response:1"] == "1" and rec["response:2"] == "1", rec
     check_counts(rec)
     # The job runs (no TTL yet): the acks key has none either.

@@ -7,7 +7,8 @@ import signal
 
 from email_peers import (HostileSmtp, make_cert, sink_messages, smtpd_messages, start_sink,
                          start_smtpd)
-from harness import check_counts, delivery_id, wait_for
+from harness import check_counts, delivery_id, now_ms, wait_for
+from test_listen import scrape
 
 SUBJECT = "{{service}} ist gestört — Störung {{incident}}\n"
 TEXT = """Hallo {{member.name}},
@@ -42,6 +43,7 @@ def config(env, port, extra="starttls: off", members=MEMBERS,
 dispatcher:
   consumer: it-1
   shutdown_grace: {grace}
+listen: 127.0.0.1:0
 templates: templates/
 channels:
   email:
@@ -339,6 +341,14 @@ def test_throttling_answer_holds_the_channel_back(env):
         t = [int(x) for x in f.read().split()]
     assert len(t) == 3, t
     assert t[1] - t[0] >= 1000 and t[2] - t[1] >= 2000, t
+    # The third answer held the channel 4 s from when tocsind read it (after
+    # the server wrote it): /metrics says so until then.
+    held = scrape(env)[("tocsin_email_held_seconds", ())]
+    if now_ms() < t[2] + 4000:
+        assert 0 < held <= 4, held
+    wait_for(lambda: scrape(env)[("tocsin_email_held_seconds", ())] == 0, 30,
+             "the hold to end")
+    assert scrape(env)[("tocsin_email_tokens_waiting", ())] == 0
 
 
 def test_worker_sockets_get_tcp_nodelay(env):

@@ -202,3 +202,89 @@ def test_stop_at_stops_escalating(env):
     r = env.cli("status", "S.esc.1")
     assert "escalation stopped at " in r.stdout, r.stdout
     assert len(texts(gw)) == 2 and len(hooks(env)) == 0
+
+
+def sms_link(gw, to, n):
+    """The acknowledgement path in the n-th SMS (from 0) sent to number to."""
+    link = [t for num, t in texts(gw) if num == to][n].rsplit(" ", 1)[1]
+    return link[len(PUBLIC):]
+
+
+def test_share_counts_the_members_a_policy_adds(env):
+    """stop_at 75%. The job reaches Ada and Bob (2 members); Ada confirms:
+    50%, round 1 goes on, to Bob and to Carol of the added group (3
+    members now, counted once each in the root's record whatever the
+    rounds). Carol confirms: 2 of 3 is 67%, so round 2 goes on too (with
+    the added member left out of the measure it would have been 2 of 2
+    and stopped). `tocsin status` and `report` show the family."""
+    gw = start(env, rounds=2, stop_at="75%")
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--channel", "sms",
+                "--id", "F", "--escalation", "page")
+    assert r.returncode == 0, r.stderr
+    env.wait_done("F")
+    wait_for(lambda: len(texts(gw)) >= 2, 30, "the job's SMS")
+    assert (env.job("F")["members"], env.job("F").get("confirmed")) == ("2", None)
+    ack(env, sms_link(gw, "+14155550101", 0))
+    assert env.job("F")["confirmed"] == "1"
+
+    wake_now(env, "F.esc.1")
+    rec = env.wait_done("F.esc.1")
+    assert "stopped" not in rec and rec["planned"] == "2", rec
+    wait_for(lambda: len(texts(gw)) >= 3, 30, "round 1's SMS to Carol")
+    # Bob is counted once: his round-1 message went by webhook.
+    assert env.job("F")["members"] == "3"
+    assert "members" not in env.job("F.esc.1")
+    ack(env, sms_link(gw, "+14155550103", 0))
+    assert env.job("F")["confirmed"] == "2"
+    r = env.cli("status", "F")
+    assert "confirmed  2 of 3 members (67%" in r.stdout, r.stdout
+    assert "round 1    F.esc.1 [done] planned 2" in r.stdout, r.stdout
+    assert "round 2    F.esc.2 [scheduled] planned 0" in r.stdout, r.stdout
+
+    wake_now(env, "F.esc.2")
+    rec = env.wait_done("F.esc.2")
+    assert "stopped" not in rec and rec["planned"] == "1", rec  # Bob only
+    wait_for(lambda: len(texts(gw)) >= 4, 30, "round 2's SMS to Bob")
+    assert texts(gw)[3][0] == "+14155550102" and "Bob round 2 " in texts(gw)[3][1]
+    check_counts(env.job("F.esc.2"))
+
+    r = env.cli("status", "F", "--json")
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    acks = st["acknowledgements"]
+    assert (acks["members"], acks["confirmed"], acks["acknowledged"]) == (3, 2, 2), acks
+    assert [(x["id"], x["round"], x["state"], x["planned"]) for x in st["rounds"]] == [
+        ("F.esc.1", 1, "done", 2), ("F.esc.2", 2, "done", 1)], st["rounds"]
+    assert st["rounds"][0]["counts"]["acknowledged"] == 1, st["rounds"]
+
+    # The report: every round's deliveries, each row saying which.
+    r = env.cli("report", "F", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    got = sorted((d["round"], d["job"], d["member"], d["channel"], d["state"]) for d in rows)
+    assert got == [
+        (0, "F", "Ada", "sms", "acknowledged"), (0, "F", "Bob", "sms", "sent"),
+        (1, "F.esc.1", "Bob", "webhook", "delivered"),
+        (1, "F.esc.1", "Carol", "sms", "acknowledged"),
+        (2, "F.esc.2", "Bob", "sms", "sent")], got
+    carol = [d for d in rows if d["member"] == "Carol"][0]
+    assert carol["acknowledged_after_s"] >= 0, carol
+    # Whom to chase, over the whole family: Bob, in every round.
+    r = env.cli("report", "F", "--unconfirmed", "--json")
+    assert sorted((d["round"], d["member"]) for d in json.loads(r.stdout)) == [
+        (0, "Bob"), (1, "Bob"), (2, "Bob")], r.stdout
+    r = env.cli("report", "F", "--unreached", "--json")
+    assert json.loads(r.stdout) == [], r.stdout
+    r = env.cli("report", "F")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(l.startswith("RND CHANNEL") for l in lines), r.stdout
+    assert any(l.startswith("  1 sms      acknowledged") and "Carol" in l and
+               "[acknowledged after " in l for l in lines), r.stdout
+    assert sum(l.startswith("  2 sms      sent") for l in lines) == 1, r.stdout
+
+    # Bob answers round 2: everyone confirmed.
+    ack(env, sms_link(gw, "+14155550102", 1))
+    assert (env.job("F")["members"], env.job("F")["confirmed"]) == ("3", "3")
+    r = env.cli("status", "F")
+    assert "confirmed  3 of 3 members (100%" in r.stdout, r.stdout

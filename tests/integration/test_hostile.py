@@ -170,7 +170,8 @@ def test_cli_shows_producer_values_escaped(env):
     assert got["planned"] == "1\x1b" and got["counts"]["webhook.queued"] == \
         "99999999999999999999999", got
     rows = json.loads(cli_safe(env, "report", "RAW", "--json"))
-    assert rows == [{"delivery": "d\\x9b", "error": "unreadable record"}], rows
+    assert rows == [{"delivery": "d\\x9b", "error": "unreadable record", "job": "RAW",
+                     "round": 0}], rows
 
     # send --wait follows a job to its end: progress and summary escaped.
     env.set_status(204)
