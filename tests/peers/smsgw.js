@@ -17,6 +17,9 @@
 //   fail           200 {"ok":false,"error":"rejected by the gateway"}
 //   malformed      200 with a body that is not JSON
 //   huge           200 with a 4 MiB body of JSON (ok, id) padded with spaces
+//   twilio         201 with a Twilio Message resource (sid SM + 32 hex digits)
+//   vonage         200 with a Vonage answer of one part, status "0"
+//   401            401 with a Twilio error (code 20003, "Authenticate")
 //
 // What it keeps true: a request is answered only after its log line has been
 // handed to the operating system. SIGTERM or SIGINT stops listening, drops
@@ -68,11 +71,21 @@ function answer(res, m, id) {
     res.writeHead(code, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(obj));
   };
+  const n = id.slice(3).padStart(14, '0'); // this request's number, for provider ids
   switch (word) {
     case 'ok': return json(200, { ok: true, id });
     case '429': return json(429, { error: 'slow down' }, { 'retry-after': arg || '1' });
     case '500': return json(500, { error: 'internal' });
     case 'hang': return undefined;
+    case 'twilio':
+      return json(201, { sid: `SM${n.padStart(32, '0')}`, status: 'queued' });
+    case 'vonage':
+      return json(200, {
+        'message-count': '1',
+        messages: [{ status: '0', 'message-id': `0A${n}` }],
+      });
+    case '401':
+      return json(401, { code: 20003, message: 'Authenticate', status: 401 });
     case 'fail': return json(200, { ok: false, error: 'rejected by the gateway' });
     case 'malformed':
       res.writeHead(200, { 'content-type': 'application/json' });
