@@ -1,17 +1,35 @@
 """Secrets never leave tocsind (README, "Threat model"): a full scenario runs
-with canary secrets, then every log line, every Redis key and value (of
-every type, and the append-only file, which keeps what was deleted since)
-and every CLI output is searched for each canary in its raw, base64
-(standard and URL-safe, with and without padding), hex (lower and upper)
-and log-escaped forms, and for its first 12 characters: 0 hits.
+with canary secrets, then every log line (tocsind's, with -v, and
+Redis'), every Redis key and value (of every type, and the append-only
+file, which keeps what was deleted since), every CLI output, every answer
+of tocsind's listener (status line, headers, body) and every message sent
+to stakeholders (emails, webhook bodies, SMS texts) is searched for each
+canary in its raw, base64 (standard and URL-safe, with and without
+padding), hex (lower and upper) and log-escaped forms, for its first 12
+characters, and as the credentials carry it (base64 of Basic auth and of
+AUTH PLAIN): 0 hits (canary.py). The peers' own logs are not searched:
+they see the credentials, as they must; the same search over the SMS
+peers' logs is the control, and must find each credential sent to them.
 
-The scenario is two lists, so channels still to come join it by adding to
-them: SECRETS (name, environment variable, value; the value is what the
+The scenario: webhooks that succeed, retry, fail and are dead-lettered;
+email by aiosmtpd over verified STARTTLS with AUTH (the canary password
+accepted, a wrong one refused); SMS by Twilio (Basic auth with the canary
+token), failed over to Vonage (api_secret) on a 401 and to the generic
+gateway (its Authorization header) on a 500, and every provider failing;
+Twilio status callbacks signed with the token (tampered and wrongly keyed
+ones refused), Vonage receipts (another account's refused), a signed SMS
+reply answering a poll (an unsigned one refused); acknowledgement pages
+(GET, POST with an answer, a wrong answer, twice, a tampered token);
+/metrics and /healthz; `status`, `report`, `dead`, `cancel`, `preview`
+(webhook, email, SMS) and `check-config`, plain and --json; a reload to
+rotated secrets (links made before refused, each peer seeing the new
+credential) and back; bad configurations and a bad environment.
+
+It is two lists, so what comes later joins it by adding to them: SECRETS
+(make_secrets: name, environment variable, value; the value is what the
 configuration references) and STEPS (functions of a Scenario run in
-order; each may run CLI commands through sc.cli, whose output is kept).
-Email (the SMTP AUTH password), Twilio and Vonage credentials, receipts
-and acknowledgements add their secrets and steps here when they work;
-today their secrets are loaded, validated and reloaded with the rest.
+order; each may run CLI commands through sc.cli and requests to the
+listener through sc.http, whose outputs are kept for the search).
 """
 
 import base64
@@ -23,56 +41,15 @@ import os
 import re
 import secrets
 import signal
-import string
 import subprocess
 import urllib.parse
 
-import redis
-
+from canary import Secret, alnum, files_under, redis_dump, search, webhook_key
 from certs import CA
 from email_peers import smtpd_messages, start_smtpd
 from harness import check_counts, wait_for
 from listeners import Listener
 from smspeers import Gateway
-
-
-def _alnum(n):
-    """n random letters and digits: no character any output escapes."""
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(n))
-
-
-def _webhook_key():
-    """32 random bytes, none of them ASCII: the decoded whsec_ key, whose
-    leak would show as bytes, \\xNN escapes, base64 or hex."""
-    return bytes(0x80 + secrets.randbelow(0x80) for _ in range(32))
-
-
-class Secret:
-    def __init__(self, name, env, value, raw=None, wraps=()):
-        self.name = name
-        self.env = env          # the variable the configuration references, or None
-        self.value = value      # the text a user wrote (str)
-        self.raw = raw          # bytes it stands for (the webhook key), or None
-        self.wraps = wraps      # (what, prefix): credentials sent as base64(prefix + value)
-
-    def forms(self):
-        """(form name, bytes) of everything that would betray it."""
-        out = []
-        for what, b in (("value", self.value.encode()), ("key", self.raw)):
-            if b is None:
-                continue
-            out += [(f"{what} raw", b), (f"{what} prefix", b[:12]),
-                    (f"{what} hex", b.hex().encode()), (f"{what} HEX", b.hex().upper().encode()),
-                    (f"{what} escaped", "".join(f"\\x{c:02x}" for c in b).encode()),
-                    (f"{what} ESCAPED", "".join(f"\\x{c:02X}" for c in b).encode())]
-            for enc, name in ((base64.b64encode, "base64"), (base64.urlsafe_b64encode, "base64url")):
-                e = enc(b)
-                out += [(f"{what} {name}", e), (f"{what} {name} unpadded", e.rstrip(b"="))]
-        for what, prefix in self.wraps:
-            e = base64.b64encode(prefix + self.value.encode())
-            out += [(what, e), (f"{what} unpadded", e.rstrip(b"="))]
-        return out
 
 
 SID = "AC" + "0123456789abcdef" * 2   # TWILIO_ACCOUNT_SID
@@ -82,7 +59,7 @@ PEOPLE = (("Ada", "ada@example.org", "+14155550101"), ("Bob", "bob@example.org",
 
 
 def make_secrets():
-    key = _webhook_key()
+    key = webhook_key()
     twilio = secrets.token_hex(16)
     twilio_2 = secrets.token_hex(16)
     plain = b"\0tocsin\0"  # AUTH PLAIN's prefix for user tocsin
@@ -90,37 +67,37 @@ def make_secrets():
     return [
         Secret("webhook secret", "TOCSIN_WEBHOOK_SECRET",
                "whsec_" + base64.b64encode(key).decode(), raw=key),
-        Secret("redis password", "TOCSIN_REDIS_PASSWORD", "rp" + _alnum(30)),
-        Secret("ack secret", "TOCSIN_ACK_SECRET", "as" + _alnum(30)),
-        Secret("smtp password", "TOCSIN_SMTP_PASSWORD", "sp" + _alnum(30),
+        Secret("redis password", "TOCSIN_REDIS_PASSWORD", "rp" + alnum(30)),
+        Secret("ack secret", "TOCSIN_ACK_SECRET", "as" + alnum(30)),
+        Secret("smtp password", "TOCSIN_SMTP_PASSWORD", "sp" + alnum(30),
                wraps=[("AUTH PLAIN", plain)]),
         Secret("twilio auth token", "TWILIO_AUTH_TOKEN", twilio, wraps=[("basic auth", basic)]),
-        Secret("vonage api secret", "VONAGE_API_SECRET", "vs" + _alnum(14)),
-        Secret("gateway token", "GATEWAY_TOKEN", "gt" + _alnum(30)),
+        Secret("vonage api secret", "VONAGE_API_SECRET", "vs" + alnum(14)),
+        Secret("gateway token", "GATEWAY_TOKEN", "gt" + alnum(30)),
         # What a reload turns to (rotated secrets; a wrong SMTP password).
-        Secret("rotated ack secret", "TOCSIN_ACK_SECRET_2", "aS" + _alnum(30)),
+        Secret("rotated ack secret", "TOCSIN_ACK_SECRET_2", "aS" + alnum(30)),
         Secret("rotated twilio auth token", "TWILIO_AUTH_TOKEN_2", twilio_2,
                wraps=[("basic auth", basic)]),
-        Secret("rotated vonage api secret", "VONAGE_API_SECRET_2", "vS" + _alnum(14)),
-        Secret("rotated gateway token", "GATEWAY_TOKEN_2", "gT" + _alnum(30)),
-        Secret("wrong smtp password", "TOCSIN_SMTP_WRONG", "sw" + _alnum(30),
+        Secret("rotated vonage api secret", "VONAGE_API_SECRET_2", "vS" + alnum(14)),
+        Secret("rotated gateway token", "GATEWAY_TOKEN_2", "gT" + alnum(30)),
+        Secret("wrong smtp password", "TOCSIN_SMTP_WRONG", "sw" + alnum(30),
                wraps=[("AUTH PLAIN", plain)]),
         # Wrong values, and values a bad configuration holds: they are
         # secrets too, and the errors about them must not show them.
-        Secret("wrong redis password", None, "wp" + _alnum(30)),
-        Secret("literal smtp password", None, "ls" + _alnum(30)),
+        Secret("wrong redis password", None, "wp" + alnum(30)),
+        Secret("literal smtp password", None, "ls" + alnum(30)),
         Secret("literal twilio token", None, secrets.token_hex(16)),
-        Secret("literal ack secret", None, "la" + _alnum(30)),
-        Secret("literal gateway header", None, "lg" + _alnum(30)),
-        Secret("literal webhook secret", None, "whsec_" + base64.b64encode(_webhook_key()).decode()),
-        Secret("literal in bad YAML", None, "ly" + _alnum(30)),
-        Secret("literal too long", None, "lt" + _alnum(3000)),
-        Secret("password in redis.url", None, "pu" + _alnum(30)),
-        Secret("password in proxy", None, "pp" + _alnum(30)),
-        Secret("webhook secret not base64", None, "whsec_!" + _alnum(40)),
-        Secret("short ack secret", None, "sa" + _alnum(13)),
-        Secret("ack secret with a control", None, "ac" + _alnum(20) + "\x01" + _alnum(10)),
-        Secret("ack secret too long", None, "al" + _alnum(3000)),
+        Secret("literal ack secret", None, "la" + alnum(30)),
+        Secret("literal gateway header", None, "lg" + alnum(30)),
+        Secret("literal webhook secret", None, "whsec_" + base64.b64encode(webhook_key()).decode()),
+        Secret("literal in bad YAML", None, "ly" + alnum(30)),
+        Secret("literal too long", None, "lt" + alnum(3000)),
+        Secret("password in redis.url", None, "pu" + alnum(30)),
+        Secret("password in proxy", None, "pp" + alnum(30)),
+        Secret("webhook secret not base64", None, "whsec_!" + alnum(40)),
+        Secret("short ack secret", None, "sa" + alnum(13)),
+        Secret("ack secret with a control", None, "ac" + alnum(20) + "\x01" + alnum(10)),
+        Secret("ack secret too long", None, "al" + alnum(3000)),
     ]
 
 
@@ -671,57 +648,6 @@ STEPS = [start, send_and_track, invalid_and_dead, email_and_sms, receipts_and_re
 
 # ---- the search ---------------------------------------------------------------------
 
-def redis_dump(sc):
-    """Every key and value of every type, as (where, bytes)."""
-    r = redis.Redis(unix_socket_path=sc.env.redis_sock, password=by_name(sc, "redis password"))
-    out = []
-    for key in r.scan_iter(count=1000):
-        t = r.type(key).decode()
-        out.append((f"key {key!r}", key))
-        if t == "string":
-            vals = [r.get(key)]
-        elif t == "hash":
-            vals = [x for kv in r.hgetall(key).items() for x in kv]
-        elif t == "list":
-            vals = r.lrange(key, 0, -1)
-        elif t == "set":
-            vals = list(r.smembers(key))
-        elif t == "zset":
-            vals = [m for m, _ in r.zrange(key, 0, -1, withscores=True)]
-        elif t == "stream":
-            vals = [x for i, f in r.xrange(key) for x in (i, *[y for kv in f.items() for y in kv])]
-        else:
-            raise AssertionError(f"a key of type {t} nobody searches: {key!r}")
-        out += [(f"{t} {key!r}", v) for v in vals if v is not None]
-    return out
-
-
-def files_under(folder, names):
-    """(path, bytes) of the files called names (or in folders called so)."""
-    out = []
-    for name in names:
-        path = os.path.join(folder, name)
-        paths = ([os.path.join(path, f) for f in sorted(os.listdir(path))]
-                 if os.path.isdir(path) else [path])
-        for p in paths:
-            with open(p, "rb") as f:
-                out.append((p, f.read()))
-    return out
-
-
-def search(secrets_, places):
-    """Each (secret, form, place) where a form of a secret occurs."""
-    hits = []
-    for s in secrets_:
-        for form, needle in s.forms():
-            for where, data in places:
-                if needle in data:
-                    at = data.index(needle)
-                    hits.append(f"{s.name} ({form}) in {where}: "
-                                f"{data[max(0, at - 60):at + len(needle) + 20]!r}")
-    return hits
-
-
 def messages(sc):
     """What tocsind sent stakeholders: the emails as the server got them
     (the message data, not the session), the webhook bodies, the SMS texts.
@@ -742,7 +668,7 @@ def test_no_secret_reaches_logs_redis_or_output(env):
         for step in STEPS:
             step(sc)
         places = list(sc.outputs)
-        places += redis_dump(sc)
+        places += redis_dump(env.redis_sock, by_name(sc, "redis password"))
         places += files_under(env.dir, ["tocsind.log", "redis.log", "appendonlydir"])
         places += messages(sc)
     finally:
