@@ -511,8 +511,10 @@ def acknowledgements(sc):
 
 def failover(sc):
     """P3: Twilio 401 and Vonage 500, so the generic gateway carries it
-    (its Authorization header); P4: every provider failing, retried, then
-    failed and dead-lettered. The commands that show all four jobs."""
+    (its Authorization header); P4: every provider refusing with an error
+    that quotes the credentials it was sent (as some APIs quote the key
+    they refuse), retried, then failed and dead-lettered. The commands
+    that show all four jobs."""
     env, gw = sc.env, sc.gw["gateway"]
     sc.gw["twilio"].set_mode("401")
     sc.gw["vonage"].set_mode("500")
@@ -522,7 +524,8 @@ def failover(sc):
     reqs = gw.requests()
     assert [r["headers"]["authorization"] for r in reqs] == \
         ["Bearer " + by_name(sc, "gateway token")] * 2, reqs
-    gw.set_mode("500")
+    for g, mode in (("twilio", "echo 401"), ("vonage", "echo"), ("gateway", "echo")):
+        sc.gw[g].set_mode(mode)
     sc.cli("send", "--template", "outage", "--group", "people", "--channel", "sms",
            "--id", "P4", "--var", "service=payments", "--wait", expect=1)
     check_counts(env.wait_done("P4"))
@@ -530,6 +533,8 @@ def failover(sc):
         assert d["state"] == "failed" and d["attempts"] == 4, d
         assert all(p in json.dumps(d["tried"]) for p in ("twilio-main", "vonage-backup",
                                                           "gateway")), d
+        # The echo reached the record, its credentials blanked out.
+        assert all("refused" in t["outcome"] and "****" in t["outcome"] for t in d["tried"]), d
     for g, mode in (("twilio", "twilio"), ("vonage", "vonage"), ("gateway", "ok")):
         sc.gw[g].set_mode(mode)
     for job in ("P1", "P2", "P3", "P4"):

@@ -20,6 +20,10 @@
 //   twilio         201 with a Twilio Message resource (sid SM + 32 hex digits)
 //   vonage         200 with a Vonage answer of one part, status "0"
 //   401            401 with a Twilio error (code 20003, "Authenticate")
+//   echo [CODE]    CODE (default 200) with an error that quotes the request's
+//                  Authorization header and body, in the shapes of Twilio
+//                  (message), Vonage (a part's error-text) and a generic
+//                  gateway (ok false): a provider that echoes credentials
 //
 // What it keeps true: a request is answered only after its log line has been
 // handed to the operating system. SIGTERM or SIGINT stops listening, drops
@@ -65,7 +69,7 @@ function mode() {
   return args.mode;
 }
 
-function answer(res, m, id) {
+function answer(res, m, id, req, body) {
   const [word, arg] = m.split(/\s+/);
   const json = (code, obj, headers = {}) => {
     res.writeHead(code, { 'content-type': 'application/json', ...headers });
@@ -86,6 +90,12 @@ function answer(res, m, id) {
       });
     case '401':
       return json(401, { code: 20003, message: 'Authenticate', status: 401 });
+    case 'echo': {
+      const echo = `refused ${req.headers.authorization || ''} ${body}`;
+      return json(Number(arg || 200), {
+        ok: false, code: 20003, message: echo, messages: [{ status: '4', 'error-text': echo }],
+      });
+    }
     case 'fail': return json(200, { ok: false, error: 'rejected by the gateway' });
     case 'malformed':
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -114,7 +124,7 @@ const server = http.createServer((req, res) => {
       body: Buffer.concat(chunks).toString('utf8'), id,
     }) + '\n';
     const m = mode();
-    log.write(line, () => answer(res, m, id));
+    log.write(line, () => answer(res, m, id, req, Buffer.concat(chunks).toString('utf8')));
   });
 });
 server.on('connection', (s) => {
