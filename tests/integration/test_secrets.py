@@ -15,7 +15,9 @@ The scenario: webhooks that succeed, retry, fail and are dead-lettered;
 email by aiosmtpd over verified STARTTLS with AUTH (the canary password
 accepted, a wrong one refused); SMS by Twilio (Basic auth with the canary
 token), failed over to Vonage (api_secret) on a 401 and to the generic
-gateway (its Authorization header) on a 500, and every provider failing;
+gateway (its Authorization header) on a 500, and every provider refusing
+with an error that quotes the credentials it was sent (tocsind blanks
+them out of answers: the record shows the quote without them);
 Twilio status callbacks signed with the token (tampered and wrongly keyed
 ones refused), Vonage receipts (another account's refused), a signed SMS
 reply answering a poll (an unsigned one refused); acknowledgement pages
