@@ -77,6 +77,8 @@ struct sms_send {
 	unsigned segments;
 	bool gsm7;
 	struct tc_sms_req req;
+	struct tc_buf creds;        /* tc_sms_credentials of the provider, as
+				     * sent: blanked out of its answer */
 	tc_chan_cb cb;
 	void *data;
 };
@@ -325,6 +327,9 @@ static int64_t sms_next_at(void *state, const struct tc_chan_dlv *v,
 static void send_free(struct sms_send *x)
 {
 	tc_sms_req_release(&x->req);
+	if (x->creds.data)
+		explicit_bzero(x->creds.data, x->creds.len);
+	tc_buf_release(&x->creds);
 	tc_ranges_unref(x->ranges);
 	free(x->host);
 	free(x->reader.success.pointer);
@@ -367,6 +372,30 @@ static void cut_note(struct tc_outcome *o)
 	memcpy(o->detail + len, note, strlen(note) + 1);
 }
 
+/* r's body with x's credentials blanked: a provider may quote them (an
+ * error naming the key it refused), and what is read of an answer ends in
+ * records and logs. *copy (freed by the caller) holds it; without memory
+ * for it, the answer reads as empty. */
+static const char *answer_body(const struct sms_send *x, const struct tc_http_result *r,
+			       size_t *len, char **copy)
+{
+	*copy = NULL;
+	*len = r->body_len;
+	if (!r->body_len)
+		return "";
+	if (!x->creds.len)
+		return r->body;
+	*copy = malloc(r->body_len + 1);
+	if (!*copy) {
+		*len = 0;
+		return "";
+	}
+	memcpy(*copy, r->body, r->body_len);
+	(*copy)[r->body_len] = '\0';
+	(void)tc_sms_redact(*copy, r->body_len, x->creds.data, x->creds.len);
+	return *copy;
+}
+
 static void on_http_done(void *data, const struct tc_http_result *r)
 {
 	struct sms_send *x = data;
@@ -374,6 +403,9 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 	struct sms_prov *p = find_prov(s, x->name);
 	int64_t now = tc_time_now_ms();
 	struct tc_outcome o;
+	const char *body;
+	char *copy;
+	size_t len;
 
 	memset(&o, 0, sizeof(o));
 	o.retry_after_ms = -1;
@@ -382,7 +414,9 @@ static void on_http_done(void *data, const struct tc_http_result *r)
 		transport_outcome(r, &o);
 	} else {
 		o.retry_after_ms = r->retry_after_ms;
-		x->ops->classify(&x->reader, r->status, r->body, r->body_len, &o);
+		body = answer_body(x, r, &len, &copy);
+		x->ops->classify(&x->reader, r->status, body, len, &o);
+		free(copy);
 		if (o.kind != TC_OUT_SENT && r->body_len >= TC_LIMIT_RESPONSE_BODY)
 			cut_note(&o);
 	}
@@ -508,7 +542,10 @@ static int sms_send(void *state, const struct tc_chan_dlv *v, const struct tc_ms
 	x->cb = cb;
 	x->data = data;
 	tc_sms_req_init(&x->req);
-	if (copy_reader(x, p->cfg) < 0) {
+	/* the credentials are configuration values of at most 2048 bytes
+	 * each, far within TC_LIMIT_BODY: only memory can fail */
+	tc_buf_init(&x->creds, TC_LIMIT_BODY);
+	if (copy_reader(x, p->cfg) < 0 || tc_sms_credentials(p->cfg, &x->creds) < 0) {
 		send_free(x);
 		return -ENOMEM;
 	}

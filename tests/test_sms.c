@@ -2,8 +2,9 @@
  * Unit tests of the SMS providers' pure parts: what each answer reads as
  * (tc_sms_*_classify, on the providers' documented answers and on bad
  * ones), the requests they build (form encoding, Vonage's `to` without
- * '+', `type=unicode`, Twilio's basic authentication), JSON pointers and
- * the status callback URL's token.
+ * '+', `type=unicode`, Twilio's basic authentication), JSON pointers,
+ * the status callback URL's token, and the credentials blanked out of an
+ * answer (tc_sms_credentials, tc_sms_redact).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,65 @@ static void test_callback(void)
 	tc_buf_release(&b);
 }
 
+/* body with p's credentials blanked, as the SMS channel reads answers. */
+static char *redacted(const struct tc_sms_provider *p, const char *body, size_t *n)
+{
+	struct tc_buf creds;
+	char *copy = strdup(body);
+
+	tc_buf_init(&creds, TC_LIMIT_BODY);
+	TC_CHECK_INT(tc_sms_credentials(p, &creds), 0);
+	*n = tc_sms_redact(copy, strlen(copy), creds.data, creds.len);
+	tc_buf_release(&creds);
+	return copy;
+}
+
+static void test_redact(void)
+{
+	struct tc_sms_header h[2] = { { "Authorization", "Bearer gt-Tok3n", true },
+				      { "X-Team", "blue", false } };
+	struct tc_sms_provider tw = { 0 }, vo = { 0 }, gw = { 0 };
+	char *out;
+	size_t n;
+
+	tw.kind = TC_SMS_TWILIO;
+	tw.account_sid = "AC0123";
+	tw.auth_token = "secret-token";
+	tc_test_begin("redact: a Twilio token, raw and inside Basic credentials");
+	/* base64("AC0123:secret-token") */
+	out = redacted(&tw, "{\"message\": \"refused Basic QUMwMTIzOnNlY3JldC10b2tlbg== "
+		       "and secret-token, secret-token\"}", &n);
+	TC_CHECK_STR(out, "{\"message\": \"refused Basic **************************** "
+		     "and ************, ************\"}");
+	TC_CHECK_INT(n, 3);
+	free(out);
+
+	tc_test_begin("redact: a Vonage secret, raw and form-encoded");
+	vo.kind = TC_SMS_VONAGE;
+	vo.api_key = "abcd1234";
+	vo.api_secret = "s3&c ret";
+	out = redacted(&vo, "api_key=abcd1234&api_secret=s3%26c%20ret: 's3&c ret'", &n);
+	TC_CHECK_STR(out, "api_key=abcd1234&api_secret=************: '********'");
+	TC_CHECK_INT(n, 2);
+	free(out);
+
+	tc_test_begin("redact: a gateway's credential header, whole and its last word");
+	gw.kind = TC_SMS_HTTP;
+	gw.headers = h;
+	gw.n_headers = 2;
+	out = redacted(&gw, "no Bearer gt-Tok3n; gt-Tok3n, team blue", &n);
+	TC_CHECK_STR(out, "no ***************; ********, team blue");
+	free(out);
+
+	tc_test_begin("redact: an answer without them, or empty, is left alone");
+	out = redacted(&gw, "{\"ok\": false}", &n);
+	TC_CHECK_STR(out, "{\"ok\": false}");
+	TC_CHECK_INT(n, 0);
+	free(out);
+	TC_CHECK_INT(tc_sms_redact(NULL, 0, "x\0", 2), 0);
+	TC_CHECK_INT(tc_sms_redact((char[]){ "abc" }, 3, NULL, 0), 0);
+}
+
 int main(void)
 {
 	test_twilio();
@@ -301,5 +361,6 @@ int main(void)
 	test_requests();
 	test_gateway_request();
 	test_callback();
+	test_redact();
 	return tc_test_done();
 }

@@ -133,6 +133,17 @@ int tc_sms_vonage_inbound(const struct tc_sms_provider *p, const struct tc_recei
 int tc_sms_job_budget(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
 		      const struct tc_job *job, struct tc_diag *d);
 
+/* ---- credentials kept out of answers (redact.c) ----------------------------- */
+/* Appends to out each form in which p's credentials travel, each ended by
+ * a NUL: the auth token (and for Twilio the Basic credentials carrying it,
+ * base64 of "sid:token"), the api_secret and its form encoding, and each
+ * credential header's value and its last word ("Bearer xyz": "xyz").
+ * Returns 0, -ENOMEM or TC_ELIMIT (out's bound). */
+int tc_sms_credentials(const struct tc_sms_provider *p, struct tc_buf *out);
+/* Overwrites with '*' every occurrence in buf's len bytes of each of the
+ * NUL-ended strings in creds' creds_len bytes. Returns how many. */
+size_t tc_sms_redact(char *buf, size_t len, const char *creds, size_t creds_len);
+
 /* ---- shared by the providers (common.c) -------------------------------------- */
 /* Appends len bytes of s percent-encoded (all but A-Z a-z 0-9 - . _ ~). */
 int tc_sms_form_escape(struct tc_buf *b, const char *s, size_t len);

@@ -21,6 +21,12 @@
 //                  "0", message-id the id)
 //   hold           answers nothing until the mode is no longer hold, then
 //                  as that mode says (a test acts while a send is under way)
+//   twilio         201 with a Twilio Message resource (sid SM + 32 hex digits)
+//   401            401 with a Twilio error (code 20003, "Authenticate")
+//   echo [CODE]    CODE (default 200) with an error that quotes the request's
+//                  Authorization header and body, in the shapes of Twilio
+//                  (message), Vonage (a part's error-text) and a generic
+//                  gateway (ok false): a provider that echoes credentials
 //
 // What it keeps true: a request is answered only after its log line has been
 // handed to the operating system. SIGTERM or SIGINT stops listening, drops
@@ -66,12 +72,13 @@ function mode() {
   return args.mode;
 }
 
-function answer(res, m, id) {
+function answer(res, m, id, req, body) {
   const [word, arg] = m.split(/\s+/);
   const json = (code, obj, headers = {}) => {
     res.writeHead(code, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(obj));
   };
+  const n = id.slice(3).padStart(14, '0'); // this request's number, for provider ids
   switch (word) {
     case 'ok': return json(200, { ok: true, id });
     case '429': return json(429, { error: 'slow down' }, { 'retry-after': arg || '1' });
@@ -81,7 +88,7 @@ function answer(res, m, id) {
       const later = () => {
         const now = mode();
         if (now.split(/\s+/)[0] === 'hold') setTimeout(later, 50);
-        else if (!res.destroyed) answer(res, now, id);
+        else if (!res.destroyed) answer(res, now, id, req, body);
       };
       return setTimeout(later, 50);
     }
@@ -90,6 +97,16 @@ function answer(res, m, id) {
         'message-count': '1',
         messages: [{ to: '0', 'message-id': id.replace(/[^0-9]/g, '') + 'AB', status: '0' }],
       });
+    case 'twilio':
+      return json(201, { sid: `SM${n.padStart(32, '0')}`, status: 'queued' });
+    case '401':
+      return json(401, { code: 20003, message: 'Authenticate', status: 401 });
+    case 'echo': {
+      const echo = `refused ${req.headers.authorization || ''} ${body}`;
+      return json(Number(arg || 200), {
+        ok: false, code: 20003, message: echo, messages: [{ status: '4', 'error-text': echo }],
+      });
+    }
     case 'fail': return json(200, { ok: false, error: 'rejected by the gateway' });
     case 'malformed':
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -118,7 +135,7 @@ const server = http.createServer((req, res) => {
       body: Buffer.concat(chunks).toString('utf8'), id,
     }) + '\n';
     const m = mode();
-    log.write(line, () => answer(res, m, id));
+    log.write(line, () => answer(res, m, id, req, Buffer.concat(chunks).toString('utf8')));
   });
 });
 server.on('connection', (s) => {

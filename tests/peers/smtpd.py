@@ -10,7 +10,9 @@ it is written under a temporary name and renamed.
   --tls CERT KEY      offer STARTTLS with this certificate
   --require-tls       refuse MAIL before STARTTLS (530)
   --auth USER         require AUTH (PLAIN, LOGIN) as USER, its password
-                      from $SMTPD_PASSWORD; only over TLS
+                      from $SMTPD_PASSWORD; only over TLS; each attempt's
+                      verdict and login (never the password) is appended to
+                      DUMP/auth.txt as "ok LOGIN" or "refused LOGIN"
   --reject ADDR       answer RCPT TO:<ADDR> with 550 5.1.1 (repeatable)
   --max-per-conn N    answer the MAIL of a connection's message N+1 with
                       "421 4.7.0 Too many messages in this connection",
@@ -100,7 +102,11 @@ def main():
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = (auth_data.login.decode() == a.auth and
               auth_data.password.decode() == password)
-        return AuthResult(success=ok)
+        with open(os.path.join(a.dump, "auth.txt"), "a") as f:
+            f.write("%s %s\n" % ("ok" if ok else "refused", auth_data.login.decode()))
+        # handled=False: aiosmtpd answers a refusal with 535 itself (with
+        # True, its default, nothing is answered and the client waits).
+        return AuthResult(success=ok, handled=False)
 
     kw = {}
     if a.tls:
