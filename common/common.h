@@ -586,12 +586,13 @@ int tc_key_events(char *out, size_t n, const char *prefix);
 /* ---- the Redis record contract (scripts.c, record.c) ---------------------- */
 /* The Lua scripts that write job records, delivery records and audit
  * trails (each documents its KEYS and ARGV): tocsind's ACCEPT, PLAN, MOVE,
- * FINISH, DEAD and SWEEP (entries too large to read); the tool's CANCEL
+ * FINISH, DEAD, REFUSE (a job over a budget) and SWEEP (entries too large
+ * to read); the tool's CANCEL
  * and REQUEUE (dead retry). */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
 	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[], tc_lua_ack[],
-	tc_lua_ack_view[], tc_lua_receipt[], tc_lua_reply[];
+	tc_lua_ack_view[], tc_lua_receipt[], tc_lua_reply[], tc_lua_refuse[];
 
 /* FINISH's and CANCEL's last three arguments, for a job finished at now_ms
  * whose keys are kept retention_ms: the keys' time to live, the

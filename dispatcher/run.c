@@ -103,11 +103,13 @@ static void run_timer_closed(uv_handle_t *h)
 	free(r);
 }
 
-static void run_free(struct tc_run *r)
+void tc_run_free(struct tc_run *r)
 {
 	unsigned i;
 
 	run_unlink(r);
+	tc_count_free(r->count);
+	r->count = NULL;
 	for (i = 0; i < r->n_plan; i++)
 		tc_dlv_free(r->plan[i]);
 	tc_track_release(r);
@@ -163,7 +165,7 @@ static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
 		tc_log(TC_LOG_INFO, "run", "job=%s event=%s planned=%llu final=%llu",
 		       r->job.id, rep->type == REDIS_REPLY_STRING ? rep->str : "done",
 		       (unsigned long long)r->planned, (unsigned long long)r->finals);
-		run_free(r);
+		tc_run_free(r);
 	}
 	tc_disp_poke(d);
 }
@@ -218,6 +220,10 @@ static bool run_step(struct tc_run *r)
 		    r->writes == 0 && !r->outbox;
 
 	switch (r->phase) {
+	case TC_RUN_COUNTING:
+		if (!r->disp->stopping && tc_rconn_ctx(r->disp->cmd))
+			tc_count_step(r);
+		return true;
 	case TC_RUN_EXPANDING:
 		/* Planning needs Redis: while it is away, nothing new starts. */
 		if (!r->disp->stopping && tc_rconn_ctx(r->disp->cmd))
@@ -234,7 +240,7 @@ static bool run_step(struct tc_run *r)
 			tc_dlv_free(r->plan[--r->n_plan]);
 		if (r->live || r->n_move || r->writes || r->outbox)
 			return true;
-		run_free(r);
+		tc_run_free(r);
 		return false;
 	default:
 		return true;
@@ -263,8 +269,7 @@ void tc_run_pump_all(struct tc_disp *d)
 	}
 }
 
-/* Acknowledges a duplicate entry and tells the watchers. */
-static void ack_duplicate(struct tc_run *r)
+void tc_run_ack_duplicate(struct tc_run *r)
 {
 	char k_stream[TC_KEY_MAX], k_events[TC_KEY_MAX], ref[128];
 	const char *xack[4], *xadd[13];
@@ -326,8 +331,8 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 	if (strcmp(verdict, "duplicate") == 0) {
 		tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=duplicate state=%s, not sent again",
 		       r->job.id, r->entry_ref, state);
-		ack_duplicate(r);
-		run_free(r); /* the memory goes when its timer closed */
+		tc_run_ack_duplicate(r);
+		tc_run_free(r); /* the memory goes when its timer closed */
 		tc_disp_poke(r->disp);
 		return;
 	}
@@ -337,7 +342,7 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 		       r->job.id, r->entry_ref, tc_severity_name(r->job.severity),
 		       (long long)r->job.send_at_ms);
 		tc_wake_at(r->disp, r->job.send_at_ms);
-		run_free(r);
+		tc_run_free(r);
 		tc_disp_poke(r->disp);
 		return;
 	}
@@ -407,9 +412,7 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 {
 	struct tc_run *r = calloc(1, sizeof(*r));
 	const char *prefix = d->cfg->prefix;
-	struct tc_rconn *conn;
-	bool later;
-	int sent;
+	int counting;
 
 	if (!r) {
 		tc_log(TC_LOG_ERROR, "run", "job=%s event=out-of-memory, it stays pending",
@@ -440,6 +443,21 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		tc_run_break(r, "out of memory");
 		return;
 	}
+	counting = tc_count_start(r, text, len);
+	if (counting < 0)
+		tc_run_break(r, "out of memory");
+	else if (counting == 0)
+		tc_run_accept(r, text, len);
+}
+
+void tc_run_accept(struct tc_run *r, const char *text, size_t len)
+{
+	struct tc_disp *d = r->disp;
+	struct tc_rconn *conn;
+	bool later;
+	int sent;
+
+	r->phase = TC_RUN_ACCEPTING;
 	/* ACCEPT goes on the intake connection when no read waits there
 	 * (right after a read, that is): a new job is then accepted at once,
 	 * not behind the tracking writes a broadcast queued on the command
