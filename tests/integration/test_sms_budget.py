@@ -12,7 +12,7 @@ import os
 import signal
 import termios
 
-from harness import wait_for
+from harness import now_ms, rfc3339, wait_for
 from smspeers import Gateway, add_sms, gateway_provider, phones, sms_template
 
 # 200 characters of text: two GSM-7 segments per member.
@@ -208,3 +208,23 @@ def test_sigkill_while_counting_then_restart_refuses_once(env):
         rec["refused"], rec
     assert len(env.r.xrange("tocsin:dead")) == 1
     assert env.pending() == 0 and gw.requests() == []
+
+
+def test_roster_grown_while_a_job_sleeps_is_counted_again_at_send_at(env):
+    """A job with send_at: counted when it comes (within the budget: it
+    goes to sleep), counted again when it wakes, after its roster grew
+    over the budget: refused then, nothing sent."""
+    gw = start(env)
+    path = roster(env, sms_rows(2))
+    setup(env, gw, f"  crew:\n    roster: {path}\n", 4)
+    at = rfc3339(now_ms() + 3000)
+    env.xadd_job({"id": "LATER", "template": "outage", "groups": ["crew"],
+                  "vars": {"service": LONG}, "send_at": at})
+    wait_for(lambda: env.job("LATER").get("state") == "scheduled", 30, "the job asleep")
+    with open(path, "a") as f:
+        f.write(f"S2,{phones(1, 300)[0]},,sms\n")
+    rec = refused(env, "LATER")
+    assert "would send 6 SMS segments, more than channels.sms.max_per_job 4" in \
+        rec["refused"], rec
+    assert env.deliveries("LATER") == {} and gw.requests() == []
+    assert env.r.zcard("tocsin:scheduled") == 0 and env.pending() == 0
