@@ -240,7 +240,7 @@ void tc_count_step(struct tc_run *r)
 		}
 		if (!c->rr) {
 			c->rr = tc_rr_new(r->disp->loop, g->roster, tc_cfg_phone_region(cfg),
-					  roster_ready, r);
+					  r->disp->phones, roster_ready, r);
 			if (!c->rr) {
 				tc_run_break(r, "out of memory");
 				return;

@@ -258,6 +258,7 @@ struct tc_disp {
 	struct tc_rconn *cmd;       /* everything else, pipelined */
 	struct tc_http *http;
 	struct tc_chan *chan[TC_CH_COUNT]; /* NULL: not configured */
+	struct tc_phone_cache *phones; /* roster numbers normalised (loop thread) */
 
 	struct tc_run *runs;
 	unsigned n_runs;
@@ -562,10 +563,12 @@ void tc_wake_stop(struct tc_disp *d);
 /* roster_reader.c: a roster file read with uv_fs, parsed as it comes */
 typedef void (*tc_rr_fn)(void *data);
 /* Starts reading path (phone numbers in national spelling are in region,
- * "" for none); ready is called whenever members are queued or the file
- * ended. NULL when out of memory. */
+ * "" for none; normalised through phones, the dispatcher's); ready is
+ * called whenever members are queued or the file ended. NULL when out of
+ * memory. */
 struct tc_roster_reader *tc_rr_new(uv_loop_t *loop, const char *path,
-				   const char *region, tc_rr_fn ready, void *data);
+				   const char *region, struct tc_phone_cache *phones,
+				   tc_rr_fn ready, void *data);
 /* The next member (borrowed until the next call), or NULL when none is
  * queued now; *bad is set, and *why filled, for a row that did not
  * validate (then the member is NULL and the row is reported). */
