@@ -235,7 +235,7 @@ void tc_count_step(struct tc_run *r)
 			continue;
 		}
 		if (n++ == COUNT_STEP) {
-			tc_disp_poke(r->disp); /* the rest next turn */
+			tc_run_more(r->disp); /* the rest next turn */
 			return;
 		}
 		if (!c->rr) {

@@ -294,6 +294,8 @@ struct tc_disp {
 	char now_str[40];
 	uv_timer_t claim_timer;     /* heartbeat and XAUTOCLAIM */
 	uv_timer_t cancel_timer;    /* watches running jobs for `tocsin cancel` */
+	uv_idle_t turn;             /* keeps the loop from waiting while a run has
+				     * work left for the next turn (tc_run_more) */
 	uv_timer_t wake_timer;      /* wakes jobs asleep until their send_at */
 	int64_t wake_due_ms;        /* when wake_timer fires */
 	bool waking;                /* a WAKE call is under way */
@@ -368,6 +370,9 @@ void tc_intake_rescan(struct tc_disp *d);
  * came (borrowed for the call). */
 void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		  size_t len);
+/* Asks for a pump in the next loop turn, without waiting for any event
+ * (a run that stopped to let others go, with work left). */
+void tc_run_more(struct tc_disp *d);
 /* Plans, sends and flushes: one pump of every run. */
 void tc_run_pump_all(struct tc_disp *d);
 /* Stops every run without acknowledging (shutdown). */

@@ -144,6 +144,7 @@ static void close_all(struct tc_disp *d)
 	uv_close((uv_handle_t *)&d->claim_timer, NULL);
 	uv_timer_stop(&d->cancel_timer);
 	uv_close((uv_handle_t *)&d->cancel_timer, NULL);
+	uv_close((uv_handle_t *)&d->turn, NULL);
 	tc_wake_stop(d);
 	tc_park_stop(d);
 	uv_close((uv_handle_t *)&d->read_retry, NULL);

@@ -28,7 +28,8 @@ int tc_runs_init(struct tc_disp *d)
 {
 	tc_key_retry(d->key_retry, sizeof(d->key_retry), d->cfg->prefix);
 	tc_key_dead(d->key_dead, sizeof(d->key_dead), d->cfg->prefix);
-	if (tc_sched_init(d) < 0 || uv_timer_init(d->loop, &d->cancel_timer) < 0)
+	if (tc_sched_init(d) < 0 || uv_timer_init(d->loop, &d->cancel_timer) < 0 ||
+	    uv_idle_init(d->loop, &d->turn) < 0)
 		return -ENOMEM;
 	return uv_timer_start(&d->cancel_timer, watch_cancel, CANCEL_WATCH_MS,
 			      CANCEL_WATCH_MS) < 0 ? -ENOMEM : 0;
@@ -247,10 +248,23 @@ static bool run_step(struct tc_run *r)
 	}
 }
 
+static void on_turn(uv_idle_t *h)
+{
+	tc_disp_poke(container_of(h, struct tc_disp, turn));
+}
+
+void tc_run_more(struct tc_disp *d)
+{
+	/* An active idle handle makes the loop poll without waiting; the
+	 * pump stops it, and whoever still has work starts it again. */
+	uv_idle_start(&d->turn, on_turn);
+}
+
 void tc_run_pump_all(struct tc_disp *d)
 {
 	struct tc_run *r, *next;
 
+	uv_idle_stop(&d->turn);
 	/* Runs are in priority order, so critical jobs take memory first. */
 	for (r = d->runs; r; r = next) {
 		next = r->next;
