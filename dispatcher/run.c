@@ -1,9 +1,10 @@
 /*
  * Runs: one job being worked on, from its acceptance to its finish. The
- * run's phases (accepting, waiting for send_at, expanding, draining,
- * finishing, broken) move on in one switch (run_step); the planner,
- * scheduler and tracker do the work of each. A new job's first batch is
- * planned by the ACCEPT call itself, so a critical job is read, accepted
+ * run's phases (counting a roster against the budgets, accepting, waiting
+ * for send_at, expanding, draining, finishing, broken) move on in one
+ * switch (run_step); count.c, the planner, scheduler and tracker do the
+ * work of each. A new job's first batch is planned by the ACCEPT call
+ * itself, so a critical job without a roster to count is read, accepted
  * and planned in one round trip.
  *
  * Keeps true: a job is finished (and its entry acknowledged) only once
