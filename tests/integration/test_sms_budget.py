@@ -228,3 +228,39 @@ def test_roster_grown_while_a_job_sleeps_is_counted_again_at_send_at(env):
         rec["refused"], rec
     assert env.deliveries("LATER") == {} and gw.requests() == []
     assert env.r.zcard("tocsin:scheduled") == 0 and env.pending() == 0
+
+
+def test_reload_while_counting_counts_again_under_the_new_budget(env):
+    """A reload while a job is counted starts its count again under the new
+    configuration: the roster is a FIFO the test holds open (the count
+    cannot end), then a file again; max_per_job is raised from 4 to 6 and
+    tocsind reloaded: the 3 rows of 2 segments are sent, not refused."""
+    gw = start(env)
+    rows = sms_rows(3)
+    path = roster(env, rows)
+    setup(env, gw, f"  crew:\n    roster: {path}\n", 4)
+    whole = path + ".whole"
+    os.replace(path, whole)
+    os.mkfifo(path)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.write(fd, ("name,phone,webhook,channels\n" +
+                      "".join(",".join(r) + "\n" for r in rows[:2])).encode())
+        env.xadd_job({"id": "RELOAD", "template": "outage", "groups": ["crew"],
+                      "vars": {"service": LONG}})
+        wait_for(lambda: env.pending() == 1 and unread(fd) == 0, 30,
+                 "the count to read the rows")
+        # The count holds the FIFO open; the reload reads the file.
+        os.replace(whole, path)
+        with open(env.config) as f:
+            text = f.read().replace("max_per_job: 4", "max_per_job: 6")
+        with open(env.config, "w") as f:
+            f.write(text)
+        before = env.log().count("event=reloaded")
+        env.tocsind_proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: env.log().count("event=reloaded") > before, 30, "the reload")
+        rec = env.wait_done("RELOAD", timeout=60)
+    finally:
+        os.close(fd)
+    assert "refused" not in rec and rec["sent"] == "3", rec
+    assert len(gw.requests()) == 3
