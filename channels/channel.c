@@ -192,6 +192,36 @@ static unsigned job_channels(const struct tc_cfg *cfg, const struct tc_job *job)
 	return mask;
 }
 
+/* The channels' budgets over the members job names itself (its groups'
+ * inline members, its recipients): what is known before any roster is
+ * read. Returns 0, or TC_EINVAL with d. */
+static int known_budget(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+			const struct tc_job *job, struct tc_diag *d)
+{
+	struct tc_chan_budget *b;
+	const struct tc_group *g;
+	size_t i, k;
+	int r;
+
+	if (tc_chan_budget_new(cfg, store, job, &b) < 0) {
+		tc_diag_set(d, "job", 0, NULL, "checking its budgets: out of memory");
+		return TC_EINVAL;
+	}
+	if (!b)
+		return 0;
+	for (i = r = 0; i < job->n_groups && r == 0; i++) {
+		g = tc_cfg_group(cfg, job->groups[i]);
+		for (k = 0; k < g->n_members && r == 0; k++)
+			r = tc_chan_budget_add(b, g->name, g->channels, &g->members[k], true, d);
+	}
+	for (i = 0; i < job->n_recipients && r == 0; i++)
+		r = tc_chan_budget_add(b, "", TC_CH_ALL, &job->recipients[i], true, d);
+	if (r == 0)
+		r = tc_chan_budget_end(b, d);
+	tc_chan_budget_free(b);
+	return r < 0 ? TC_EINVAL : 0;
+}
+
 int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
 		      const struct tc_job *job, struct tc_diag *d)
 {
@@ -233,11 +263,75 @@ int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store
 			snprintf(d->source, sizeof(d->source), "job");
 			return TC_EINVAL;
 		}
+	return known_budget(cfg, store, job, d);
+}
+
+struct tc_chan_budget {
+	void *state[TC_CH_COUNT];   /* each channel's; NULL: none */
+};
+
+int tc_chan_budget_new(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		       const struct tc_job *job, struct tc_chan_budget **out)
+{
+	/* A roster row may name channels of its own: every channel the job
+	 * allows that can send, not only those of its groups. */
+	unsigned used = job->channels & tc_chan_available(cfg);
+	struct tc_chan_budget *b = calloc(1, sizeof(*b));
+	bool any = false;
+	int c;
+
+	*out = NULL;
+	if (!b)
+		return -ENOMEM;
+	for (c = 0; c < TC_CH_COUNT; c++) {
+		if (!(used & TC_CH_BIT(c)) || !ops_of(c)->budget_new)
+			continue;
+		if (ops_of(c)->budget_new(cfg, store, job, &b->state[c]) < 0) {
+			tc_chan_budget_free(b);
+			return -ENOMEM;
+		}
+		any |= b->state[c] != NULL;
+	}
+	if (!any) {
+		free(b);
+		return 0;
+	}
+	*out = b;
+	return 0;
+}
+
+int tc_chan_budget_add(struct tc_chan_budget *b, const char *group, unsigned group_ch,
+		       const struct tc_member *m, bool keep, struct tc_diag *d)
+{
+	int c, r;
+
 	for (c = 0; c < TC_CH_COUNT; c++)
-		if ((used & TC_CH_BIT(c)) && ops_of(c)->job_check &&
-		    ops_of(c)->job_check(cfg, store, job, d) < 0)
+		if (b->state[c] &&
+		    (r = ops_of(c)->budget_add(b->state[c], group, group_ch, m, keep, d)) < 0)
+			return r;
+	return 0;
+}
+
+int tc_chan_budget_end(struct tc_chan_budget *b, struct tc_diag *d)
+{
+	int c;
+
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if (b->state[c] && ops_of(c)->budget_end(b->state[c], d) < 0)
 			return TC_EINVAL;
 	return 0;
+}
+
+void tc_chan_budget_free(struct tc_chan_budget *b)
+{
+	int c;
+
+	if (!b)
+		return;
+	for (c = 0; c < TC_CH_COUNT; c++)
+		if (b->state[c])
+			ops_of(c)->budget_free(b->state[c]);
+	free(b);
 }
 
 int tc_chan_cfg_check(const struct tc_cfg *cfg, struct tc_diags *ds)

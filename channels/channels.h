@@ -162,13 +162,40 @@ int tc_chan_template_check(const struct tc_tpl_store *store, const char *tpl,
 /* Whether job may be accepted under cfg: its groups exist, its channels
  * can send, its template exists with every part needed by the channels
  * its deliveries use (its inline members' and recipients' exactly; a
- * roster's, its group's channels), and each of those channels' own checks
- * passes (SMS: channels.sms.max_per_job).
+ * roster's, its group's channels), and the channels' budgets hold over
+ * the members it names itself (SMS: channels.sms.max_per_job; roster rows
+ * are counted by tocsind, see tc_chan_budget_new).
  * store NULL skips the template (a CLI whose templates do not load here).
  * Returns 0, or TC_EINVAL with d naming the field. The one check that
  * intake, `tocsin send` and `tocsin dead retry` make. */
 int tc_chan_job_check(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
 		      const struct tc_job *job, struct tc_diag *d);
+
+/* ---- budgets over a job's whole audience -------------------------------- */
+/* What a channel allows one job at most (SMS: channels.sms.max_per_job
+ * segments), counted over every member before anything of the job is
+ * sent: tc_chan_job_check counts the members the job names itself; tocsind
+ * counts again over rosters too before it accepts a job with one. */
+struct tc_chan_budget;
+
+/* The budgets of the channels job may use under cfg (store and job
+ * borrowed for the budget's life) in *b, NULL when none keeps one for it.
+ * Returns 0 or -ENOMEM. */
+int tc_chan_budget_new(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		       const struct tc_job *job, struct tc_chan_budget **b);
+/* Counts member m of group (group_ch its channels; "" and TC_CH_ALL for a
+ * job's recipient), borrowed for the call. keep: the budget may remember
+ * m's addresses so that the same address later is not counted again
+ * (members of bounded lists only: never roster rows, which are counted
+ * each, an upper bound). Returns 0, or TC_EINVAL (a message of m cannot
+ * be composed: the send would fail) or -ENOMEM, with d. */
+int tc_chan_budget_add(struct tc_chan_budget *b, const char *group, unsigned group_ch,
+		       const struct tc_member *m, bool keep, struct tc_diag *d);
+/* Whether what was counted fits every budget: 0, or TC_EINVAL with d
+ * saying the count and the limit. */
+int tc_chan_budget_end(struct tc_chan_budget *b, struct tc_diag *d);
+/* Accepts NULL. */
+void tc_chan_budget_free(struct tc_chan_budget *b);
 
 /* What the channels check of cfg beyond the configuration's own rules,
  * with their code (an SMS gateway's body template compiles). Adds each

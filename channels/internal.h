@@ -34,11 +34,17 @@ struct tc_chan_ops {
 	 * channel takes none. */
 	int (*inbound)(void *state, const struct tc_receipt_in *in,
 		       struct tc_inbound *out, char *why, size_t n);
-	/* What this channel asks of a job before it is accepted (a budget),
-	 * beyond tc_chan_job_check's own checks; NULL: nothing. Returns 0,
-	 * or TC_EINVAL with d. */
-	int (*job_check)(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
-			 const struct tc_job *job, struct tc_diag *d);
+	/* A budget the channel keeps over a job's whole audience before any
+	 * of it is sent (see tc_chan_budget_new); all four NULL when it keeps
+	 * none. budget_new sets *state (NULL: none for this job) and returns
+	 * 0 or -ENOMEM; budget_add and budget_end return 0, or TC_EINVAL (or
+	 * -ENOMEM) with d. */
+	int (*budget_new)(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+			  const struct tc_job *job, void **state);
+	int (*budget_add)(void *state, const char *group, unsigned group_ch,
+			  const struct tc_member *m, bool keep, struct tc_diag *d);
+	int (*budget_end)(void *state, struct tc_diag *d);
+	void (*budget_free)(void *state);
 	/* What it checks of a configuration with its own code (see
 	 * tc_chan_cfg_check); NULL: nothing. */
 	int (*cfg_check)(const struct tc_cfg *cfg, struct tc_diags *ds);

@@ -757,6 +757,9 @@ const struct tc_chan_ops tc_sms_ops = {
 	.inbound = sms_inbound,
 	.metrics = sms_metrics,
 	.close = sms_close,
-	.job_check = tc_sms_job_budget,
+	.budget_new = tc_sms_budget_new,
+	.budget_add = tc_sms_budget_add,
+	.budget_end = tc_sms_budget_end,
+	.budget_free = tc_sms_budget_free,
 	.cfg_check = sms_cfg_check,
 };

@@ -147,8 +147,9 @@ static void retry_report(const struct retried *t, bool json)
 }
 
 /* Whether job id already has a record: tocsind would take the retry for
- * a duplicate and not send it. Returns 0 when it has none, else the exit
- * code with the reason printed. */
+ * a duplicate and not send it (but for the record of a job refused over a
+ * budget: nothing of it was sent, and the retry is counted again).
+ * Returns 0 when it has none, else the exit code with the reason printed. */
 static int retry_fresh(const struct tc_cfg *cfg, redisContext *c, const struct retried *t)
 {
 	char key[TC_KEY_MAX];
@@ -157,16 +158,20 @@ static int retry_fresh(const struct tc_cfg *cfg, redisContext *c, const struct r
 
 	if (!t->job[0] || tc_key_job(key, sizeof(key), cfg->prefix, t->job) < 0)
 		return TC_EXIT_OK;
-	r = redisCommand(c, "HGET %s state", key);
-	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+	r = redisCommand(c, "HMGET %s state refused", key);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    (r->element[0]->type != REDIS_REPLY_STRING &&
+	     r->element[0]->type != REDIS_REPLY_NIL)) {
 		fprintf(stderr, "tocsin dead retry: reading %s failed: %s\n", key,
 			r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
 		code = TC_EXIT_REDIS;
-	} else if (r->type == REDIS_REPLY_STRING) {
+	} else if (r->element[0]->type == REDIS_REPLY_STRING &&
+		   r->element[1]->type == REDIS_REPLY_NIL) {
 		fprintf(stderr, "tocsin dead retry: %s: job %s was already accepted ",
 			t->dead, t->job);
 		tc_cli_put(stderr, "(state %s): tocsind would not send it again; give it "
-			   "another id with --job FILE\n", r->str, r->len, 64);
+			   "another id with --job FILE\n", r->element[0]->str,
+			   r->element[0]->len, 64);
 		code = TC_EXIT_FAILED;
 	}
 	freeReplyObject(r);

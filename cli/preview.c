@@ -287,7 +287,8 @@ static int roster_row(void *data, const struct tc_member *m, unsigned line,
  * reason printed. */
 static int read_roster(struct audience *a)
 {
-	struct tc_roster *r = tc_roster_new(a->g->roster, tc_cfg_phone_region(a->cfg), roster_row, a);
+	struct tc_roster *r = tc_roster_new(a->g->roster, tc_cfg_phone_region(a->cfg), NULL, roster_row,
+						a);
 	char *buf = malloc(ROSTER_CHUNK), line[1200];
 	struct tc_diag d;
 	ssize_t n;

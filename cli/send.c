@@ -191,8 +191,8 @@ static const char *field(const redisReply *fields, const char *name)
 	return "";
 }
 
-/* Looks at new <prefix>:events entries for news of our job: 1 invalid,
- * 2 duplicate, 0 nothing, TC_EREDIS. */
+/* Looks at new <prefix>:events entries for news of our job: 1 invalid
+ * (or refused over a budget), 2 duplicate, 0 nothing, TC_EREDIS. */
 static int watch_events(redisContext *c, const char *key, char *from, size_t n,
 			const char *id, const char *ref, char *reason, size_t rn)
 {
@@ -216,7 +216,7 @@ static int watch_events(redisContext *c, const char *key, char *from, size_t n,
 			if (strcmp(field(f, "entry"), ref) != 0 &&
 			    !(strcmp(ev, "invalid") != 0 && strcmp(field(f, "job"), id) == 0))
 				continue;
-			if (strcmp(ev, "invalid") == 0) {
+			if (strcmp(ev, "invalid") == 0 || strcmp(ev, "refused") == 0) {
 				snprintf(reason, rn, "%s", field(f, "reason"));
 				verdict = 1;
 			} else if (strcmp(ev, "duplicate") == 0) {

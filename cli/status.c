@@ -248,6 +248,8 @@ static void show_summary(const struct tc_cli_family *f, struct last_event last,
 
 	tc_cli_puts(stdout, "job %s\n", id);
 	put_field("  state      %s\n", rec, "state");
+	if (str(rec, "refused")[0])
+		put_field("  refused    %s; nothing of it was sent\n", rec, "refused");
 	put_field("  template   %s\n", rec, "template");
 	put_field("  severity   %s\n", rec, "severity");
 	if (str(rec, "incident")[0])
@@ -373,7 +375,8 @@ int tc_cli_progress(const struct tc_cfg *cfg, redisContext *c, const char *id,
 	*done = strcmp(str(rec, "state"), "done") == 0 ||
 		strcmp(str(rec, "state"), "cancelled") == 0;
 	tally(rec, "", &t);
-	r = t.failed > 0;
+	/* A job refused over a budget failed as a whole. */
+	r = t.failed > 0 || str(rec, "refused")[0];
 	if (full && has_acks(&f))
 		acks = tc_cli_acks(cfg, c, &f);
 	if (show == TC_SHOW_LINE)

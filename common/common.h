@@ -375,6 +375,22 @@ int tc_addr_phone_normalize(const char *s, const char *region, char *out,
 /* An absolute http:// or https:// URL with a host. */
 int tc_addr_url_check(const char *s, char *why, size_t n);
 
+/* ---- normalised phone numbers, remembered (phone_cache.c) ----------------- */
+#define TC_PHONE_CACHE_ENTRIES 65536 /* answers kept (64 bytes each: 4 MiB) */
+#define TC_PHONE_CACHE_KEY     32    /* bytes of a number as written, at most,
+				      * for it to be kept */
+/* A bounded memo of tc_addr_phone_normalize (one owner, one thread). */
+struct tc_phone_cache;
+
+/* NULL when out of memory. */
+struct tc_phone_cache *tc_phone_cache_new(void);
+/* Accepts NULL. */
+void tc_phone_cache_free(struct tc_phone_cache *c);
+/* tc_addr_phone_normalize, answered from c when it was asked the same
+ * (s, region) before and succeeded; c NULL: no cache. Same returns. */
+int tc_phone_cache_normalize(struct tc_phone_cache *c, const char *s, const char *region,
+			     char *out, enum tc_phone_kind *kind, char *why, size_t n);
+
 /* ---- allow lists (allow.c) -------------------------------------------------- */
 /* One entry of an allow list (channels.webhook.allow, channels.sms.allow):
  * the word public, a host name, or an address range; any of them limited
@@ -445,9 +461,11 @@ struct tc_member {
  * name present, every address valid, each listed channel has its address,
  * at least one address, and no fixed-line phone for a member whose own
  * channels list sms (one without channels of its own keeps the number,
- * marked landline: it is never texted). */
-int tc_member_check(struct tc_member *m, const char *region, const char *source,
-		    unsigned line, const char *path, struct tc_diags *ds);
+ * marked landline: it is never texted). phones (NULL: none) remembers the
+ * numbers normalised, for a caller that reads the same ones again. */
+int tc_member_check(struct tc_member *m, const char *region,
+		    struct tc_phone_cache *phones, const char *source, unsigned line,
+		    const char *path, struct tc_diags *ds);
 /* The address m has for channel c, or NULL (a fixed-line phone is none
  * for sms). */
 const char *tc_member_address(const struct tc_member *m, enum tc_channel c);
@@ -599,12 +617,13 @@ int tc_key_events(char *out, size_t n, const char *prefix);
 /* ---- the Redis record contract (scripts.c, record.c) ---------------------- */
 /* The Lua scripts that write job records, delivery records and audit
  * trails (each documents its KEYS and ARGV): tocsind's ACCEPT, PLAN, MOVE,
- * FINISH, DEAD and SWEEP (entries too large to read); the tool's CANCEL
+ * FINISH, DEAD, REFUSE (a job over a budget) and SWEEP (entries too large
+ * to read); the tool's CANCEL
  * and REQUEUE (dead retry). */
 extern const char tc_lua_accept[], tc_lua_plan[], tc_lua_move[],
 	tc_lua_finish[], tc_lua_dead[], tc_lua_cancel[], tc_lua_requeue[],
 	tc_lua_wake[], tc_lua_settle[], tc_lua_sweep[], tc_lua_ack[],
-	tc_lua_ack_view[], tc_lua_receipt[], tc_lua_reply[], tc_lua_phone[];
+	tc_lua_ack_view[], tc_lua_receipt[], tc_lua_reply[], tc_lua_phone[], tc_lua_refuse[];
 
 /* FINISH's and CANCEL's last three arguments, for a job finished at now_ms
  * whose keys are kept retention_ms: the keys' time to live, the

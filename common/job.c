@@ -180,7 +180,7 @@ static int parse_recipients(json_t *v, const char *region, struct tc_job *job,
 			break;
 		job->n_recipients++;
 		ds->n = ds->dropped = 0;
-		if (tc_member_check(&job->recipients[i], region, "job", 0, p, ds) < 0) {
+		if (tc_member_check(&job->recipients[i], region, NULL, "job", 0, p, ds) < 0) {
 			*d = ds->item[0];
 			r = TC_EINVAL;
 			break;

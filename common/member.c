@@ -20,8 +20,9 @@ static int check_text(const char *v, const char *field, const char *source,
 	return TC_EINVAL;
 }
 
-int tc_member_check(struct tc_member *m, const char *region, const char *source,
-		    unsigned line, const char *path, struct tc_diags *ds)
+int tc_member_check(struct tc_member *m, const char *region,
+		    struct tc_phone_cache *phones, const char *source, unsigned line,
+		    const char *path, struct tc_diags *ds)
 {
 	char why[300], p[300], e164[TC_E164_MAX + 1];
 	enum tc_phone_kind kind;
@@ -42,8 +43,8 @@ int tc_member_check(struct tc_member *m, const char *region, const char *source,
 	if (m->phone) {
 		snprintf(p, sizeof(p), "%s.phone", path);
 		m->landline = false;
-		if (tc_addr_phone_normalize(m->phone, region, e164, &kind, why,
-					    sizeof(why)) < 0) {
+		if (tc_phone_cache_normalize(phones, m->phone, region, e164, &kind, why,
+					     sizeof(why)) < 0) {
 			tc_diags_add(ds, source, line, p, "%s", why);
 			bad = 1;
 		} else if (kind == TC_PHONE_FIXED_LINE &&

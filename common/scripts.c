@@ -120,8 +120,12 @@
  * A job still waiting for send_at goes to sleep instead (state "asleep"):
  * scored by send_at in <prefix>:scheduled and its entry acknowledged, so
  * it holds no place in any tocsind's memory until tc_lua_wake writes it to
- * its stream again. */
+ * its stream again. A record that tc_lua_refuse left (the job was refused
+ * before anything of it was sent) is replaced, as if there were none. */
 const char tc_lua_accept[] = LUA_PLAN_FN
+	"if redis.call('HEXISTS', KEYS[1], 'refused') == 1 then\n"
+	"  redis.call('DEL', KEYS[1])\n"
+	"end\n"
 	"local cur = redis.call('HGET', KEYS[1], 'entry')\n"
 	"if cur and cur ~= ARGV[3] then\n"
 	"  return {'duplicate', redis.call('HGET', KEYS[1], 'state') or '', 0}\n"
@@ -376,6 +380,42 @@ const char tc_lua_dead[] =
 	"  'entry', ARGV[3] .. '/' .. ARGV[2], 'event', ARGV[8], 'reason', ARGV[5],\n"
 	"  'at', ARGV[7])\n"
 	"return 1\n";
+
+/* KEYS: job record, job stream, <prefix>:events, job events, <prefix>:dead.
+ * ARGV: group, entry id, entry ("<severity>/<entry id>"), now, job id,
+ * reason, severity, template, incident, the job text (cut), ttl (ms).
+ * Refuses a job over a channel's budget before anything of it was sent, in
+ * one step: its record says `done` with `refused` (the reason) and
+ * `planned` 0, and expires after ttl like a finished job's; it is
+ * dead-lettered (so `tocsin dead retry` sends it again, once the budget
+ * allows), its entry acknowledged, the watchers told. A record that is
+ * neither refused nor this entry's, asleep until now, belongs to a job
+ * accepted meanwhile: nothing is written. Returns "refused" or
+ * "duplicate". */
+const char tc_lua_refuse[] =
+	"local cur = redis.call('HGET', KEYS[1], 'entry')\n"
+	"local st = redis.call('HGET', KEYS[1], 'state')\n"
+	"if cur and redis.call('HEXISTS', KEYS[1], 'refused') == 0 and\n"
+	"    not (cur == ARGV[3] and st == 'scheduled') then\n"
+	"  return 'duplicate'\n"
+	"end\n"
+	"local created = redis.call('HGET', KEYS[1], 'created_at') or ARGV[4]\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"redis.call('HSET', KEYS[1], 'entry', ARGV[3], 'state', 'done',\n"
+	"  'template', ARGV[8], 'severity', ARGV[7], 'incident', ARGV[9],\n"
+	"  'created_at', created, 'done_at', ARGV[4], 'planned', 0,\n"
+	"  'job', ARGV[10], 'refused', ARGV[6])\n"
+	"redis.call('XADD', KEYS[4], '*', 'job', ARGV[5], 'state', 'done',\n"
+	"  'refused', ARGV[6], 'at', ARGV[4])\n"
+	"redis.call('PEXPIRE', KEYS[1], ARGV[11])\n"
+	"redis.call('PEXPIRE', KEYS[4], ARGV[11])\n"
+	"redis.call('XADD', KEYS[5], '*', 'kind', 'job', 'stream', ARGV[7],\n"
+	"  'entry', ARGV[2], 'job', ARGV[5], 'reason', ARGV[6], 'body', ARGV[10],\n"
+	"  'at', ARGV[4])\n"
+	"redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])\n"
+	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'job', ARGV[5],\n"
+	"  'entry', ARGV[3], 'event', 'refused', 'reason', ARGV[6], 'at', ARGV[4])\n"
+	"return 'refused'\n";
 
 /* KEYS: job record, job events, <prefix>:events, <prefix>:scheduled,
  * deliveries, tombstone. ARGV: now, job id, then retain()'s ttl, tomb_ttl

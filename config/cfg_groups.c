@@ -171,7 +171,7 @@ static void load_member(struct tc_load *ld, struct fy_node *v, unsigned line,
 	 * something less precise about it. */
 	if (bad)
 		return;
-	if (tc_member_check(mb, ld->cfg->sms.default_region, ld->src, m.line, path, ld->local) < 0 || unset)
+	if (tc_member_check(mb, ld->cfg->sms.default_region, NULL, ld->src, m.line, path, ld->local) < 0 || unset)
 		take_member_diags(ld, &m, unset);
 	else
 		check_reach(ld, mb, g->channels, ld->src, m.line,
@@ -249,7 +249,7 @@ static void read_roster(struct tc_load *ld, const struct tc_group *g, const char
 		return;
 	}
 	buf = malloc(READ_CHUNK);
-	r = tc_roster_new(shown, ld->cfg->sms.default_region, roster_row, &rc);
+	r = tc_roster_new(shown, ld->cfg->sms.default_region, NULL, roster_row, &rc);
 	if (!buf || !r) {
 		ld->oom = true;
 		goto out;

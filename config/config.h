@@ -250,9 +250,10 @@ typedef int (*tc_roster_cb)(void *data, const struct tc_member *m,
 
 /* A new parser; source names the file in diagnostics; region is the
  * default region of phone numbers (channels.sms.default_region, "" for
- * none). NULL if out of memory. */
+ * none); phones (NULL: none; borrowed for the parser's life) remembers the
+ * numbers normalised (see tc_member_check). NULL if out of memory. */
 struct tc_roster *tc_roster_new(const char *source, const char *region,
-				tc_roster_cb cb, void *data);
+				struct tc_phone_cache *phones, tc_roster_cb cb, void *data);
 /* Parses n more bytes. Returns 0, the callback's non-zero value, or
  * TC_EINVAL / TC_ELIMIT for a fault that stops the file (bad header, record
  * over TC_LIMIT_ROSTER_ROW_BYTES, too many rows) with *d filled. */

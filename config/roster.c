@@ -61,6 +61,7 @@ struct tc_roster {
 	struct tc_diag diag;       /* why, when stop is set */
 	struct tc_diags *checks;   /* tc_member_check's, one record at a time */
 	char region[3];            /* of national phone numbers, or "" */
+	struct tc_phone_cache *phones; /* numbers normalised before, or NULL */
 };
 
 static void set_stop(struct tc_roster *r, int rc, unsigned line, const char *fmt,
@@ -291,7 +292,8 @@ static void read_record(struct tc_roster *r)
 	}
 	r->checks->n = 0;
 	r->checks->dropped = 0;
-	if (tc_member_check(&m, r->region, r->source, r->rec_line, "", r->checks) < 0) {
+	if (tc_member_check(&m, r->region, r->phones, r->source, r->rec_line, "",
+			    r->checks) < 0) {
 		d = r->checks->item[0];
 		/* The path is the column: "phone", not ".phone". */
 		if (d.path[0] == '.')
@@ -396,7 +398,7 @@ static void feed_bytes(struct tc_roster *r, const char *buf, size_t n)
 }
 
 struct tc_roster *tc_roster_new(const char *source, const char *region,
-				tc_roster_cb cb, void *data)
+				struct tc_phone_cache *phones, tc_roster_cb cb, void *data)
 {
 	struct tc_roster *r = calloc(1, sizeof(*r));
 
@@ -414,6 +416,7 @@ struct tc_roster *tc_roster_new(const char *source, const char *region,
 	}
 	r->cb = cb;
 	r->data = data;
+	r->phones = phones;
 	r->line = 1;
 	return r;
 }

@@ -144,6 +144,7 @@ struct tc_dlv {
 
 /* ---- a job being worked on (run.c) ---------------------------------------- */
 struct tc_roster_reader;
+struct tc_count;
 
 /* A tracking write (a PLAN or MOVE script call) kept until Redis answered
  * it: one that was lost with the connection is sent again once it is back.
@@ -159,6 +160,7 @@ struct tc_write {
 };
 
 enum tc_run_phase {
+	TC_RUN_COUNTING,   /* counting the audience against budgets (count.c) */
 	TC_RUN_ACCEPTING,  /* ACCEPT script under way */
 	TC_RUN_EXPANDING,  /* planning deliveries */
 	TC_RUN_DRAINING,   /* everything planned; waiting for final states */
@@ -182,6 +184,7 @@ struct tc_run {
 	unsigned pass;              /* times this job was started (ACCEPT) */
 	bool cancelled;             /* an operator cancelled it: send no more */
 	uv_timer_t timer;           /* closed to free the run, never from its own callback */
+	struct tc_count *count;     /* while counting before ACCEPT, else NULL */
 
 	/* expansion cursor: groups in order, then the job's recipients */
 	size_t gi;                  /* group index; n_groups: recipients */
@@ -211,7 +214,7 @@ struct tc_run {
 
 /* ---- what tocsind counts since it started, for /metrics (metrics.c) ------- */
 enum tc_job_end { TC_JOB_DONE, TC_JOB_CANCELLED, TC_JOB_INVALID, TC_JOB_DUPLICATE,
-		  TC_JOB_END_COUNT };
+		  TC_JOB_REFUSED, TC_JOB_END_COUNT };
 /* Counts that live in Redis, read with one O(1) command each per
  * heartbeat: jobs asleep until send_at (ZCARD <prefix>:scheduled),
  * retries due or waiting, of every instance (ZCARD <prefix>:retry), dead
@@ -252,6 +255,7 @@ struct tc_disp {
 	struct tc_rconn *cmd;       /* everything else, pipelined */
 	struct tc_http *http;
 	struct tc_chan *chan[TC_CH_COUNT]; /* NULL: not configured */
+	struct tc_phone_cache *phones; /* roster numbers normalised (loop thread) */
 
 	struct tc_run *runs;
 	unsigned n_runs;
@@ -287,6 +291,8 @@ struct tc_disp {
 	char now_str[40];
 	uv_timer_t claim_timer;     /* heartbeat and XAUTOCLAIM */
 	uv_timer_t cancel_timer;    /* watches running jobs for `tocsin cancel` */
+	uv_idle_t turn;             /* keeps the loop from waiting while a run has
+				     * work left for the next turn (tc_run_more) */
 	uv_timer_t wake_timer;      /* wakes jobs asleep until their send_at */
 	int64_t wake_due_ms;        /* when wake_timer fires */
 	bool waking;                /* a WAKE call is under way */
@@ -361,16 +367,42 @@ void tc_intake_rescan(struct tc_disp *d);
  * came (borrowed for the call). */
 void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		  size_t len);
+/* Asks for a pump in the next loop turn, without waiting for any event
+ * (a run that stopped to let others go, with work left). */
+void tc_run_more(struct tc_disp *d);
 /* Plans, sends and flushes: one pump of every run. */
 void tc_run_pump_all(struct tc_disp *d);
 /* Stops every run without acknowledging (shutdown). */
 void tc_run_break_all(struct tc_disp *d);
+/* Sends ACCEPT for r (a new run, or one counted within its budgets) with
+ * its first batch; text/len is its JSON as it came (borrowed for the
+ * call). */
+void tc_run_accept(struct tc_run *r, const char *text, size_t len);
+/* Acknowledges r's entry as a duplicate and tells the watchers. */
+void tc_run_ack_duplicate(struct tc_run *r);
+/* Unlinks r and frees it once its timer closed. */
+void tc_run_free(struct tc_run *r);
 /* Interrupts r (Redis lost, out of memory, stopping): nothing more is
  * planned or sent; it winds down and stays pending, to be resumed. */
 void tc_run_break(struct tc_run *r, const char *why);
 /* Prepares what runs share (keys, the scheduler, the cancel watch).
  * Returns 0 or -ENOMEM. */
 int tc_runs_init(struct tc_disp *d);
+
+/* count.c: a job with a roster counted against the channels' budgets
+ * before it is accepted */
+/* Starts counting r's audience if its job has a roster and a channel keeps
+ * a budget for it (text/len: the job as it came, copied). Returns 1 when
+ * r counts first (TC_RUN_COUNTING: ACCEPT, or REFUSE, follows), 0 when it
+ * need not (accept it now), -ENOMEM. */
+int tc_count_start(struct tc_run *r, const char *text, size_t len);
+/* Counts up to a loop turn's share of r's roster rows; at the end, r is
+ * accepted or refused. */
+void tc_count_step(struct tc_run *r);
+/* The configuration was reloaded: the runs counting start again under it. */
+void tc_count_reload(struct tc_disp *d);
+/* Accepts NULL. */
+void tc_count_free(struct tc_count *c);
 
 /* escalate.c: a job's next escalation round, and what a round sends */
 struct tc_esc_child {
@@ -533,10 +565,12 @@ void tc_wake_stop(struct tc_disp *d);
 /* roster_reader.c: a roster file read with uv_fs, parsed as it comes */
 typedef void (*tc_rr_fn)(void *data);
 /* Starts reading path (phone numbers in national spelling are in region,
- * "" for none); ready is called whenever members are queued or the file
- * ended. NULL when out of memory. */
+ * "" for none; normalised through phones, the dispatcher's); ready is
+ * called whenever members are queued or the file ended. NULL when out of
+ * memory. */
 struct tc_roster_reader *tc_rr_new(uv_loop_t *loop, const char *path,
-				   const char *region, tc_rr_fn ready, void *data);
+				   const char *region, struct tc_phone_cache *phones,
+				   tc_rr_fn ready, void *data);
 /* The next member (borrowed until the next call), or NULL when none is
  * queued now; *bad is set, and *why filled, for a row that did not
  * validate (then the member is NULL and the row is reported). */

@@ -147,6 +147,7 @@ static void close_all(struct tc_disp *d)
 	uv_close((uv_handle_t *)&d->claim_timer, NULL);
 	uv_timer_stop(&d->cancel_timer);
 	uv_close((uv_handle_t *)&d->cancel_timer, NULL);
+	uv_close((uv_handle_t *)&d->turn, NULL);
 	tc_wake_stop(d);
 	tc_park_stop(d);
 	uv_close((uv_handle_t *)&d->read_retry, NULL);
@@ -269,7 +270,8 @@ static int start(struct tc_disp *d)
 	}
 	tc_chan_http_caps(d->cfg, &total, &per_host);
 	d->http = tc_http_new(d->loop, total, per_host);
-	if (!d->http || open_channels(d) < 0)
+	d->phones = tc_phone_cache_new();
+	if (!d->http || !d->phones || open_channels(d) < 0)
 		return 1;
 	if (tc_runs_init(d) < 0 || tc_claim_start(d) < 0 || tc_wake_start(d) < 0 ||
 	    tc_park_init(d) < 0)
@@ -362,6 +364,7 @@ int main(int argc, char **argv)
 		tc_chan_free(d.chan[opt]);
 	tc_tpl_store_free(d.templates);
 	tc_cfg_free(d.cfg);
+	tc_phone_cache_free(d.phones);
 	uv_loop_close(d.loop);
 	curl_global_cleanup();
 	return r;

@@ -10,12 +10,12 @@
 
 /* Index for index with enum tc_run_phase. */
 static const char *const phase_names[] = {
-	"accepting", "expanding", "draining", "finishing", "broken",
+	"counting", "accepting", "expanding", "draining", "finishing", "broken",
 };
 #define PHASES (sizeof(phase_names) / sizeof(phase_names[0]))
 
 static const char *const job_end_names[TC_JOB_END_COUNT] = {
-	"done", "cancelled", "invalid", "duplicate",
+	"done", "cancelled", "invalid", "duplicate", "refused",
 };
 
 /* A family of one gauge or counter per channel, from values v. */

@@ -173,7 +173,7 @@ static bool expand_roster(struct tc_run *r, const struct tc_group *g)
 
 	if (!r->rr) {
 		r->rr = tc_rr_new(r->disp->loop, g->roster, tc_cfg_phone_region(r->disp->cfg),
-			      roster_ready, r);
+				  r->disp->phones, roster_ready, r);
 		if (!r->rr) {
 			tc_run_break(r, "out of memory");
 			return false;

@@ -87,6 +87,7 @@ static int swap_in(struct tc_disp *d, struct reload *rl)
 	d->templates = rl->store;
 	rl->cfg = NULL;
 	rl->store = NULL;
+	tc_count_reload(d);
 	return 0;
 }
 

@@ -209,7 +209,8 @@ static void rr_start(struct tc_roster_reader *rr)
 }
 
 struct tc_roster_reader *tc_rr_new(uv_loop_t *loop, const char *path,
-				   const char *region, tc_rr_fn ready, void *data)
+				   const char *region, struct tc_phone_cache *phones,
+				   tc_rr_fn ready, void *data)
 {
 	struct tc_roster_reader *rr = calloc(1, sizeof(*rr));
 	int r;
@@ -221,7 +222,7 @@ struct tc_roster_reader *tc_rr_new(uv_loop_t *loop, const char *path,
 	rr->ready = ready;
 	rr->data = data;
 	rr->path = strdup(path);
-	rr->parser = tc_roster_new(path, region, on_row, rr);
+	rr->parser = tc_roster_new(path, region, phones, on_row, rr);
 	if (!rr->path || !rr->parser) {
 		rr_destroy(rr);
 		return NULL;

@@ -1,9 +1,10 @@
 /*
  * Runs: one job being worked on, from its acceptance to its finish. The
- * run's phases (accepting, waiting for send_at, expanding, draining,
- * finishing, broken) move on in one switch (run_step); the planner,
- * scheduler and tracker do the work of each. A new job's first batch is
- * planned by the ACCEPT call itself, so a critical job is read, accepted
+ * run's phases (counting a roster against the budgets, accepting, waiting
+ * for send_at, expanding, draining, finishing, broken) move on in one
+ * switch (run_step); count.c, the planner, scheduler and tracker do the
+ * work of each. A new job's first batch is planned by the ACCEPT call
+ * itself, so a critical job without a roster to count is read, accepted
  * and planned in one round trip.
  *
  * Keeps true: a job is finished (and its entry acknowledged) only once
@@ -28,7 +29,8 @@ int tc_runs_init(struct tc_disp *d)
 {
 	tc_key_retry(d->key_retry, sizeof(d->key_retry), d->cfg->prefix);
 	tc_key_dead(d->key_dead, sizeof(d->key_dead), d->cfg->prefix);
-	if (tc_sched_init(d) < 0 || uv_timer_init(d->loop, &d->cancel_timer) < 0)
+	if (tc_sched_init(d) < 0 || uv_timer_init(d->loop, &d->cancel_timer) < 0 ||
+	    uv_idle_init(d->loop, &d->turn) < 0)
 		return -ENOMEM;
 	return uv_timer_start(&d->cancel_timer, watch_cancel, CANCEL_WATCH_MS,
 			      CANCEL_WATCH_MS) < 0 ? -ENOMEM : 0;
@@ -103,11 +105,13 @@ static void run_timer_closed(uv_handle_t *h)
 	free(r);
 }
 
-static void run_free(struct tc_run *r)
+void tc_run_free(struct tc_run *r)
 {
 	unsigned i;
 
 	run_unlink(r);
+	tc_count_free(r->count);
+	r->count = NULL;
 	for (i = 0; i < r->n_plan; i++)
 		tc_dlv_free(r->plan[i]);
 	tc_track_release(r);
@@ -163,7 +167,7 @@ static void finish_done(redisAsyncContext *ac, void *reply, void *priv)
 		tc_log(TC_LOG_INFO, "run", "job=%s event=%s planned=%llu final=%llu",
 		       r->job.id, rep->type == REDIS_REPLY_STRING ? rep->str : "done",
 		       (unsigned long long)r->planned, (unsigned long long)r->finals);
-		run_free(r);
+		tc_run_free(r);
 	}
 	tc_disp_poke(d);
 }
@@ -216,6 +220,10 @@ static bool run_step(struct tc_run *r)
 		    r->writes == 0 && !r->outbox;
 
 	switch (r->phase) {
+	case TC_RUN_COUNTING:
+		if (!r->disp->stopping && tc_rconn_ctx(r->disp->cmd))
+			tc_count_step(r);
+		return true;
 	case TC_RUN_EXPANDING:
 		/* Planning needs Redis: while it is away, nothing new starts. */
 		if (!r->disp->stopping && tc_rconn_ctx(r->disp->cmd))
@@ -232,17 +240,30 @@ static bool run_step(struct tc_run *r)
 			tc_dlv_free(r->plan[--r->n_plan]);
 		if (r->live || r->n_move || r->writes || r->outbox)
 			return true;
-		run_free(r);
+		tc_run_free(r);
 		return false;
 	default:
 		return true;
 	}
 }
 
+static void on_turn(uv_idle_t *h)
+{
+	tc_disp_poke(container_of(h, struct tc_disp, turn));
+}
+
+void tc_run_more(struct tc_disp *d)
+{
+	/* An active idle handle makes the loop poll without waiting; the
+	 * pump stops it, and whoever still has work starts it again. */
+	uv_idle_start(&d->turn, on_turn);
+}
+
 void tc_run_pump_all(struct tc_disp *d)
 {
 	struct tc_run *r, *next;
 
+	uv_idle_stop(&d->turn);
 	/* Runs are in priority order, so critical jobs take memory first. */
 	for (r = d->runs; r; r = next) {
 		next = r->next;
@@ -261,8 +282,7 @@ void tc_run_pump_all(struct tc_disp *d)
 	}
 }
 
-/* Acknowledges a duplicate entry and tells the watchers. */
-static void ack_duplicate(struct tc_run *r)
+void tc_run_ack_duplicate(struct tc_run *r)
 {
 	char k_stream[TC_KEY_MAX], k_events[TC_KEY_MAX], ref[128];
 	const char *xack[4], *xadd[13];
@@ -324,8 +344,8 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 	if (strcmp(verdict, "duplicate") == 0) {
 		tc_log(TC_LOG_INFO, "run", "job=%s entry=%s event=duplicate state=%s, not sent again",
 		       r->job.id, r->entry_ref, state);
-		ack_duplicate(r);
-		run_free(r); /* the memory goes when its timer closed */
+		tc_run_ack_duplicate(r);
+		tc_run_free(r); /* the memory goes when its timer closed */
 		tc_disp_poke(r->disp);
 		return;
 	}
@@ -335,7 +355,7 @@ static void accept_done(redisAsyncContext *ac, void *reply, void *priv)
 		       r->job.id, r->entry_ref, tc_severity_name(r->job.severity),
 		       (long long)r->job.send_at_ms);
 		tc_wake_at(r->disp, r->job.send_at_ms);
-		run_free(r);
+		tc_run_free(r);
 		tc_disp_poke(r->disp);
 		return;
 	}
@@ -405,9 +425,7 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 {
 	struct tc_run *r = calloc(1, sizeof(*r));
 	const char *prefix = d->cfg->prefix;
-	struct tc_rconn *conn;
-	bool later;
-	int sent;
+	int counting;
 
 	if (!r) {
 		tc_log(TC_LOG_ERROR, "run", "job=%s event=out-of-memory, it stays pending",
@@ -438,6 +456,21 @@ void tc_run_start(struct tc_disp *d, struct tc_job *job, const char *text,
 		tc_run_break(r, "out of memory");
 		return;
 	}
+	counting = tc_count_start(r, text, len);
+	if (counting < 0)
+		tc_run_break(r, "out of memory");
+	else if (counting == 0)
+		tc_run_accept(r, text, len);
+}
+
+void tc_run_accept(struct tc_run *r, const char *text, size_t len)
+{
+	struct tc_disp *d = r->disp;
+	struct tc_rconn *conn;
+	bool later;
+	int sent;
+
+	r->phase = TC_RUN_ACCEPTING;
 	/* ACCEPT goes on the intake connection when no read waits there
 	 * (right after a read, that is): a new job is then accepted at once,
 	 * not behind the tracking writes a broadcast queued on the command

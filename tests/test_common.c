@@ -140,6 +140,60 @@ static void test_sha256_hex(void)
 	TC_CHECK_INT((int)strlen(out), 64);
 }
 
+static void test_phone_cache(void)
+{
+	struct tc_phone_cache *c = tc_phone_cache_new();
+	char why[300], got[TC_E164_MAX + 1], want[TC_E164_MAX + 1], s[40];
+	enum tc_phone_kind kind, want_kind;
+	int i, pass, bad = 0;
+
+	tc_test_begin("phone cache: the answer libphonenumber gives, asked again or not");
+	TC_CHECK(c != NULL);
+	if (!c)
+		return;
+	for (pass = 0; pass < 2; pass++) {
+		TC_CHECK_INT(tc_phone_cache_normalize(c, "+44 20 7946 0000", "", got, &kind,
+						      why, sizeof(why)), 0);
+		TC_CHECK_STR(got, "+442079460000");
+		TC_CHECK_INT(kind, TC_PHONE_FIXED_LINE);
+		TC_CHECK_INT(tc_phone_cache_normalize(c, "(415) 555-0100", "US", got, &kind,
+						      why, sizeof(why)), 0);
+		TC_CHECK_STR(got, "+14155550100");
+		TC_CHECK_INT(kind, TC_PHONE_OTHER);
+	}
+
+	tc_test_begin("phone cache: the region is part of the key; refusals are not kept");
+	TC_CHECK_INT(tc_phone_cache_normalize(c, "07911 123456", "GB", got, &kind, why,
+					      sizeof(why)), 0);
+	TC_CHECK_STR(got, "+447911123456");
+	TC_CHECK_INT(tc_phone_cache_normalize(c, "07911 123456", "", got, &kind, why,
+					      sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_phone_cache_normalize(c, "(415) 555-0100", "", got, &kind, why,
+					      sizeof(why)), TC_EINVAL);
+	TC_CHECK_INT(tc_phone_cache_normalize(c, "+44 791", NULL, got, &kind, why,
+					      sizeof(why)), TC_EINVAL);
+	TC_CHECK_STR(why, "not a possible phone number \"+44 791\": too short");
+	TC_CHECK_INT(tc_phone_cache_normalize(c, "+44 791", NULL, got, &kind, why,
+					      sizeof(why)), TC_EINVAL);
+	/* longer than TC_PHONE_CACHE_KEY: parsed each time, same answer */
+	TC_CHECK_INT(tc_phone_cache_normalize(c, "+1 (415)     555     0100        ", "",
+					      got, &kind, why, sizeof(why)), 0);
+	TC_CHECK_STR(got, "+14155550100");
+
+	tc_test_begin("phone cache: 5000 numbers twice, each answer the uncached one");
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < 5000; i++) {
+			snprintf(s, sizeof(s), "+1 415 %03d %04d", 200 + i % 7, i);
+			if (tc_phone_cache_normalize(c, s, "US", got, &kind, why, sizeof(why)) < 0 ||
+			    tc_addr_phone_normalize(s, "US", want, &want_kind, why, sizeof(why)) < 0 ||
+			    strcmp(got, want) != 0 || kind != want_kind)
+				bad++;
+		}
+	TC_CHECK_INT(bad, 0);
+	tc_phone_cache_free(c);
+	tc_phone_cache_free(NULL);
+}
+
 static void test_delivery_id(void)
 {
 	char a[TC_DELIVERY_ID_LEN + 1], b[TC_DELIVERY_ID_LEN + 1];
@@ -658,6 +712,7 @@ int main(int argc, char **argv)
 	test_parse_uint();
 	test_addr();
 	test_sha256_hex();
+	test_phone_cache();
 	test_delivery_id();
 	test_log_quote();
 	test_redis_url();

@@ -80,7 +80,7 @@ static const char *rc_name(int rc)
 static int feed(const char *source, const char *data, size_t len, size_t chunk,
 		struct run *run)
 {
-	struct tc_roster *r = tc_roster_new(source, "", on_row, run);
+	struct tc_roster *r = tc_roster_new(source, "", NULL, on_row, run);
 	struct tc_diag d;
 	char text[1200];
 	size_t off = 0;
@@ -212,7 +212,7 @@ static void stop_case(void)
 
 	tc_test_begin("roster: a callback's non-zero return stops the file");
 	tc_buf_init(&run.out, 1u << 16);
-	r = tc_roster_new("stop.csv", "", on_row, &run);
+	r = tc_roster_new("stop.csv", "", NULL, on_row, &run);
 	TC_CHECK(r != NULL);
 	for (i = 0; i < sizeof(csv) - 1 && rc == 0; i++)
 		rc = tc_roster_feed(r, csv + i, 1, &d);
@@ -314,7 +314,7 @@ static void rows_limit_case(void)
 		data[i] = 'x';
 		data[i + 1] = '\n';
 	}
-	r = tc_roster_new("rows.csv", "", on_row, &run);
+	r = tc_roster_new("rows.csv", "", NULL, on_row, &run);
 	/* All but the last row. */
 	for (i = 0; i < len - 2 && rc == 0; i += 65536)
 		rc = tc_roster_feed(r, data + i, len - 2 - i < 65536 ? len - 2 - i : 65536,

@@ -129,9 +129,14 @@ int tc_sms_vonage_signature(const char *secret, enum tc_vonage_sig method,
 int tc_sms_vonage_inbound(const struct tc_sms_provider *p, const struct tc_receipt_in *in,
 			  struct tc_inbound *out, char *why, size_t n);
 
-/* The job check of channels.sms.max_per_job (budget.c; see tc_chan_ops). */
-int tc_sms_job_budget(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
-		      const struct tc_job *job, struct tc_diag *d);
+/* The budget of channels.sms.max_per_job (budget.c; see tc_chan_ops'
+ * budget_ operations). */
+int tc_sms_budget_new(const struct tc_cfg *cfg, const struct tc_tpl_store *store,
+		      const struct tc_job *job, void **state);
+int tc_sms_budget_add(void *state, const char *group, unsigned group_ch,
+		      const struct tc_member *m, bool keep, struct tc_diag *d);
+int tc_sms_budget_end(void *state, struct tc_diag *d);
+void tc_sms_budget_free(void *state);
 
 /* ---- credentials kept out of answers (redact.c) ----------------------------- */
 /* Appends to out each form in which p's credentials travel, each ended by

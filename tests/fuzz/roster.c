@@ -38,7 +38,7 @@ static int record(void *data, const struct tc_member *m, unsigned line,
 /* Feeds data in chunks of chunk bytes; the log of callbacks and the end. */
 static void feed(const uint8_t *data, size_t size, size_t chunk, struct tc_buf *log)
 {
-	struct tc_roster *r = tc_roster_new("roster.csv", "US", record, log);
+	struct tc_roster *r = tc_roster_new("roster.csv", "US", NULL, record, log);
 	struct tc_diag d;
 	char text[1200];
 	size_t off = 0, n;
