@@ -121,6 +121,8 @@ struct tc_dlv {
 	enum tc_dstate state;       /* as last written (or read) in Redis */
 	unsigned attempts;
 	char id[TC_DELIVERY_ID_LEN + 1];
+	char member_key[TC_MEMBER_KEY_LEN + 1]; /* of the strings below, for
+						 * every record written */
 	char *address;              /* these six share one allocation */
 	char *group;                /* "" for a job's own recipients */
 	char *name;

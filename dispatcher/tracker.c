@@ -35,6 +35,7 @@ static int dlv_json(const struct tc_dlv *v, const char *outcome,
 		.updated_at = tc_disp_now(v->run->disp), .pass = v->run->pass,
 		.plan = v->plan_write, .next_attempt_ms = v->due_ms,
 		.tried = v->tried.data, .segments = v->segments, .encoding = v->encoding,
+		.member_key = v->member_key,
 	};
 
 	return tc_record_json(b, &rec);
