@@ -145,6 +145,12 @@ void tc_chan_http_caps(const struct tc_cfg *cfg, unsigned *total, unsigned *per_
 unsigned tc_chan_parts(enum tc_channel c);
 unsigned tc_chan_parts_required(enum tc_channel c);
 
+/* Whether composing v's message on channel c may read name from the
+ * render data (tc_tpl_uses of each part it renders for v's group): when
+ * not, the caller need not compute it. */
+bool tc_chan_uses(enum tc_channel c, const struct tc_tpl_store *store,
+		  const struct tc_chan_dlv *v, const char *name);
+
 /* Composes v's message on channel c into msg (initialised by the caller):
  * the template's parts for v's group rendered over data (the render data
  * with v's member set). Returns 0; TC_EINVAL or TC_ELIMIT with why (n
