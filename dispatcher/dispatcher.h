@@ -57,6 +57,12 @@ redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
  * the connection was lost. */
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens);
+/* Formats argv (lens[i] bytes each; lens NULL: NUL-terminated strings) as
+ * one RESP command, as redisFormatCommandArgv does but without a printf
+ * per argument: the tracker formats a few arguments per delivery. Returns
+ * its length and a new *out (NUL-terminated; free with free()), or
+ * -ENOMEM (also past INT_MAX bytes). */
+int tc_resp_format(char **out, int argc, const char **argv, const size_t *lens);
 /* Sends a command already in RESP form (cmd/len borrowed for the call;
  * hiredis copies it). Same returns as tc_rconn_cmd. */
 int tc_rconn_send(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
@@ -153,7 +159,7 @@ struct tc_roster_reader;
 struct tc_write {
 	struct tc_write *next;      /* in run->outbox, in the order written */
 	struct tc_run *run;
-	char *cmd;                  /* the call in RESP form (redisFormatCommandArgv) */
+	char *cmd;                  /* the call in RESP form (tc_resp_format) */
 	size_t len;
 	bool sent;                  /* on the live connection, no answer yet */
 	unsigned n;                 /* PLAN: the deliveries it plans */

@@ -86,7 +86,7 @@ static struct tc_write *write_new(struct tc_run *r, int argc, const char **argv,
 
 	if (!w)
 		return NULL;
-	len = redisFormatCommandArgv(&w->cmd, argc, argv, lens);
+	len = tc_resp_format(&w->cmd, argc, argv, lens);
 	if (len < 0) {
 		free(w);
 		return NULL;
@@ -98,7 +98,7 @@ static struct tc_write *write_new(struct tc_run *r, int argc, const char **argv,
 
 static void write_free(struct tc_write *w)
 {
-	redisFreeCommand(w->cmd);
+	free(w->cmd);
 	free(w->dlv);
 	free(w);
 }
