@@ -64,9 +64,16 @@ static void ev_poll(uv_poll_t *h, int status, int events)
 		tc_rconn_flush(e->ac->data);
 }
 
+/* hiredis asks for reading after every write and for writing with every
+ * command; only a change is passed on, as libuv makes each uv_poll_start
+ * two epoll_ctl calls. */
 static void ev_update(struct rc_events *e, int add, int del)
 {
-	e->events = (e->events | add) & ~del;
+	int events = (e->events | add) & ~del;
+
+	if (events == e->events)
+		return;
+	e->events = events;
 	if (e->events)
 		uv_poll_start(&e->poll, e->events, ev_poll);
 	else
