@@ -136,6 +136,23 @@ int tc_chan_render(const struct tc_tpl_store *store, const struct tc_chan_dlv *v
 	return 1;
 }
 
+bool tc_chan_uses(enum tc_channel c, const struct tc_tpl_store *store,
+		  const struct tc_chan_dlv *v, const char *name)
+{
+	unsigned parts = tc_chan_parts(c);
+	const struct tc_tpl *t;
+	int p;
+
+	for (p = 0; p < TC_PART_COUNT; p++) {
+		if (!(parts & (1u << p)))
+			continue;
+		t = tc_tpl_store_part(store, v->job->template, v->group, p);
+		if (t && tc_tpl_uses(t, name))
+			return true;
+	}
+	return false;
+}
+
 int tc_chan_compose(enum tc_channel c, const struct tc_cfg *cfg,
 		    const struct tc_tpl_store *store, const struct tc_chan_dlv *v,
 		    const json_t *data, struct tc_msg *msg, char *why, size_t n)

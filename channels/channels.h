@@ -145,6 +145,12 @@ void tc_chan_http_caps(const struct tc_cfg *cfg, unsigned *total, unsigned *per_
 unsigned tc_chan_parts(enum tc_channel c);
 unsigned tc_chan_parts_required(enum tc_channel c);
 
+/* Whether composing v's message on channel c may read name from the
+ * render data (tc_tpl_uses of each part it renders for v's group): when
+ * not, the caller need not compute it. */
+bool tc_chan_uses(enum tc_channel c, const struct tc_tpl_store *store,
+		  const struct tc_chan_dlv *v, const char *name);
+
 /* Composes v's message on channel c into msg (initialised by the caller):
  * the template's parts for v's group rendered over data (the render data
  * with v's member set). Returns 0; TC_EINVAL or TC_ELIMIT with why (n
@@ -362,10 +368,22 @@ uv_loop_t *tc_http_loop(const struct tc_http *h);
 void tc_http_free(struct tc_http *h);
 
 /* ---- webhooks ---------------------------------------------------------------- */
+/* A Standard Webhooks signer: HMAC-SHA256 keyed once with a decoded
+ * whsec_ secret, so a signature costs the hashing of what it signs and
+ * not the keying and fetching of a one-shot HMAC. One thread at a time. */
+struct tc_webhook_signer;
+
+/* A signer for key (key_len bytes, borrowed for the call); NULL if out of
+ * memory or OpenSSL has no HMAC-SHA256. Free with tc_webhook_signer_free. */
+struct tc_webhook_signer *tc_webhook_signer_new(const unsigned char *key,
+						size_t key_len);
+/* Frees s, wiping its key; accepts NULL. */
+void tc_webhook_signer_free(struct tc_webhook_signer *s);
 /* Computes the Standard Webhooks signature "v1,<base64>" of
- * "id.timestamp.body" with key into out (at least 64 bytes). */
-void tc_webhook_sign(const unsigned char *key, size_t key_len, const char *id,
-		     int64_t timestamp, const char *body, size_t len,
-		     char *out, size_t n);
+ * "id.timestamp.body" into out (n >= TC_WEBHOOK_SIG_MAX). Returns 0, or
+ * -ENOMEM when OpenSSL failed (out is then ""). */
+#define TC_WEBHOOK_SIG_MAX 64
+int tc_webhook_sign(struct tc_webhook_signer *s, const char *id, int64_t timestamp,
+		    const char *body, size_t len, char *out, size_t n);
 
 #endif

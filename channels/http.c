@@ -28,15 +28,22 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "channels/channels.h"
 
 #define HTTP_FREE_HANDLES 1024 /* easy handles kept for reuse */
 
+/* A socket of libcurl's the loop watches, from its first socket callback
+ * until libcurl closes it (on_closesocket): a kept-alive connection keeps
+ * its handle and what it watches between transfers (each change of that
+ * is two epoll_ctl calls, and a new handle an ioctl). */
 struct http_sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct tc_http *h;
+	int events;                 /* UV_READABLE | UV_WRITABLE watched; 0: none */
+	bool idle;                  /* libcurl let go of it (CURL_POLL_REMOVE) */
 };
 
 struct http_xfer {
@@ -80,6 +87,8 @@ struct tc_http {
 	unsigned n_free;
 	struct http_xfer *free_list;
 	bool closing;
+	struct http_sock **socks;   /* by fd: every socket watched or kept */
+	size_t n_socks;
 	char *sys_cainfo;           /* libcurl's default CA bundle and folder */
 	char *sys_capath;           /* (either may be NULL) */
 };
@@ -97,6 +106,13 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 	struct tc_http *h = s->h;
 	int flags = 0, running;
 
+	if (s->idle) {
+		/* Between transfers: the peer closed or sent what nobody asked
+		 * for. libcurl finds out when it would reuse the connection. */
+		uv_poll_stop(poll);
+		s->events = 0;
+		return;
+	}
 	if (status < 0)
 		flags = CURL_CSELECT_ERR;
 	if (events & UV_READABLE)
@@ -105,6 +121,38 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 		flags |= CURL_CSELECT_OUT;
 	(void)curl_multi_socket_action(h->multi, s->fd, flags, &running);
 	check_done(h);
+}
+
+/* fd's handle, kept or new (watching nothing yet); NULL if out of memory. */
+static struct http_sock *sock_get(struct tc_http *h, curl_socket_t fd)
+{
+	struct http_sock *s, **grown;
+	size_t n;
+
+	if (fd < 0)
+		return NULL;
+	if ((size_t)fd < h->n_socks && h->socks[fd])
+		return h->socks[fd];
+	if ((size_t)fd >= h->n_socks) {
+		n = (size_t)fd < 64 ? 128 : 2 * (size_t)fd;
+		grown = realloc(h->socks, n * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		memset(grown + h->n_socks, 0, (n - h->n_socks) * sizeof(*grown));
+		h->socks = grown;
+		h->n_socks = n;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->fd = fd;
+	s->h = h;
+	if (uv_poll_init_socket(h->loop, &s->poll, fd) < 0) {
+		free(s);
+		return NULL;
+	}
+	h->socks[fd] = s;
+	return s;
 }
 
 /* libcurl's socket callback: start, change or stop watching fd. */
@@ -118,29 +166,42 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
-			uv_poll_stop(&s->poll);
-			uv_close((uv_handle_t *)&s->poll, sock_closed);
+			s->idle = true;
 			curl_multi_assign(h->multi, fd, NULL);
 		}
 		return 0;
 	}
 	if (!s) {
-		s = calloc(1, sizeof(*s));
+		s = sock_get(h, fd);
 		if (!s)
 			return -1;
-		s->fd = fd;
-		s->h = h;
-		if (uv_poll_init_socket(h->loop, &s->poll, fd) < 0) {
-			free(s);
-			return -1;
-		}
 		curl_multi_assign(h->multi, fd, s);
 	}
+	s->idle = false;
 	if (what & CURL_POLL_IN)
 		events |= UV_READABLE;
 	if (what & CURL_POLL_OUT)
 		events |= UV_WRITABLE;
-	return uv_poll_start(&s->poll, events, on_poll) < 0 ? -1 : 0;
+	if (events == s->events)
+		return 0;
+	if (uv_poll_start(&s->poll, events, on_poll) < 0)
+		return -1;
+	s->events = events;
+	return 0;
+}
+
+/* libcurl closes a socket: its handle goes first, before the number can
+ * be given to another socket. */
+static int on_closesocket(void *userp, curl_socket_t fd)
+{
+	struct tc_http *h = userp;
+	struct http_sock *s = (size_t)fd < h->n_socks ? h->socks[fd] : NULL;
+
+	if (s) {
+		h->socks[fd] = NULL;
+		uv_close((uv_handle_t *)&s->poll, sock_closed);
+	}
+	return close(fd);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -466,6 +527,8 @@ static void easy_setup(struct http_xfer *x)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, x->h);
 	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
 	curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
@@ -490,9 +553,9 @@ static struct http_xfer *xfer_get(struct tc_http *h)
 			free(x);
 			return NULL;
 		}
+		x->h = h; /* before easy_setup: the close callback's data */
 		easy_setup(x);
 	}
-	x->h = h;
 	x->n_refused = 0;
 	x->n_opened = 0;
 	x->reuse_refused = false;
@@ -722,7 +785,9 @@ void tc_http_free(struct tc_http *h)
 		curl_easy_cleanup(x->easy);
 		free(x);
 	}
+	/* Closes the connections kept, each through on_closesocket. */
 	curl_multi_cleanup(h->multi);
+	free(h->socks);
 	free(h->sys_cainfo);
 	free(h->sys_capath);
 	uv_timer_stop(&h->timer);

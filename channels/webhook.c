@@ -18,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "channels/internal.h"
 
 struct tc_webhook {
@@ -29,6 +26,7 @@ struct tc_webhook {
 	struct tc_ranges *ranges;   /* of cfg->allow */
 	struct curl_slist *fixed;   /* content-type, no Expect: */
 	struct tc_hosts *hosts;     /* per host: rate, Retry-After */
+	struct tc_webhook_signer *signer; /* keyed with cfg's secret */
 };
 
 /* One send. Its header list lives here (no allocation per header): the
@@ -46,27 +44,6 @@ struct wh_send {
 	char ts_line[48];
 	char sig_line[128];
 };
-
-void tc_webhook_sign(const unsigned char *key, size_t key_len, const char *id,
-		     int64_t timestamp, const char *body, size_t len,
-		     char *out, size_t n)
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-	struct tc_buf msg;
-
-	/* The signed content is "id.timestamp.body". */
-	tc_buf_init(&msg, TC_LIMIT_BODY + 256);
-	if (tc_buf_printf(&msg, "%s.%lld.", id, (long long)timestamp) == 0 &&
-	    tc_buf_add(&msg, body, len) == 0 &&
-	    !HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg.data,
-		  msg.len, mac, &mac_len))
-		mac_len = 0;
-	tc_buf_release(&msg);
-	EVP_EncodeBlock((unsigned char *)b64, mac, (int)mac_len);
-	snprintf(out, n, "v1,%s", mac_len ? b64 : "");
-}
 
 static bool allow_sockaddr(void *data, const struct sockaddr *sa)
 {
@@ -210,6 +187,7 @@ static void wh_close(void *state)
 	tc_ranges_unref(w->ranges);
 	curl_slist_free_all(w->fixed);
 	tc_hosts_free(w->hosts);
+	tc_webhook_signer_free(w->signer);
 	free(w);
 }
 
@@ -223,13 +201,14 @@ static void *wh_open(const struct tc_chan_env *env, const struct tc_cfg *cfg)
 	w->cfg = &cfg->webhook;
 	w->ranges = tc_ranges_new(w->cfg->allow, w->cfg->n_allow);
 	w->hosts = tc_hosts_new(&w->cfg->rate);
+	w->signer = tc_webhook_signer_new(w->cfg->key, w->cfg->key_len);
 	w->fixed = curl_slist_append(NULL, "content-type: application/json");
 	/* "Name:" with no value makes libcurl leave the header out. */
 	if (w->fixed && !curl_slist_append(w->fixed, "Expect:")) {
 		curl_slist_free_all(w->fixed);
 		w->fixed = NULL;
 	}
-	if (!w->ranges || !w->hosts || !w->fixed) {
+	if (!w->ranges || !w->hosts || !w->signer || !w->fixed) {
 		wh_close(w);
 		return NULL;
 	}
@@ -240,11 +219,18 @@ static int wh_set_cfg(void *state, const struct tc_cfg *cfg)
 {
 	struct tc_webhook *w = state;
 	struct tc_ranges *r = tc_ranges_new(cfg->webhook.allow, cfg->webhook.n_allow);
+	struct tc_webhook_signer *sg = tc_webhook_signer_new(cfg->webhook.key,
+							      cfg->webhook.key_len);
 
-	if (!r)
+	if (!r || !sg) {
+		tc_ranges_unref(r);
+		tc_webhook_signer_free(sg);
 		return -ENOMEM;
+	}
 	tc_ranges_unref(w->ranges);
 	w->ranges = r;
+	tc_webhook_signer_free(w->signer);
+	w->signer = sg;
 	w->cfg = &cfg->webhook;
 	tc_hosts_set_rate(w->hosts, &w->cfg->rate, tc_time_now_ms());
 	return 0;
@@ -307,7 +293,7 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	struct tc_http_req req;
 	struct wh_send *s;
 	struct tc_outcome o;
-	char sig[100], *host;
+	char sig[TC_WEBHOOK_SIG_MAX], *host;
 	int64_t now = tc_time_now_ms() / 1000;
 	const char *rate_host;
 	size_t hlen;
@@ -336,8 +322,12 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	s->data = data;
 	rate_host = tc_webhook_url_host(v->address, &hlen);
 	snprintf(s->rate_host, sizeof(s->rate_host), "%.*s", (int)hlen, rate_host);
-	tc_webhook_sign(cfg->key, cfg->key_len, v->id, now, body->data, body->len, sig,
-			sizeof(sig));
+	if (tc_webhook_sign(w->signer, v->id, now, body->data, body->len, sig,
+			    sizeof(sig)) < 0) {
+		free(host);
+		free(s);
+		return -ENOMEM;
+	}
 	snprintf(s->id_line, sizeof(s->id_line), "webhook-id: %s", v->id);
 	snprintf(s->ts_line, sizeof(s->ts_line), "webhook-timestamp: %lld", (long long)now);
 	snprintf(s->sig_line, sizeof(s->sig_line), "webhook-signature: %s", sig);

@@ -663,6 +663,8 @@ struct tc_record {
 				     * empty */
 	unsigned segments;          /* an SMS text's segments; written when > 0 */
 	const char *encoding;       /* ... and its encoding, with segments */
+	const char *member_key;     /* tc_member_key of the above, when the
+				     * caller keeps it; NULL: computed */
 };
 
 /* Appends rec to b as one JSON object, valid whatever the strings hold:
@@ -670,8 +672,8 @@ struct tc_record {
  * boundary to its limit (address, email and phone TC_LIMIT_ADDRESS; group,
  * member and role TC_LIMIT_TEXT; reasons TC_LIMIT_REASONS; outcome TC_LIMIT_OUTCOME, provider TC_LIMIT_PROVIDER, its
  * message id TC_LIMIT_PROVIDER_ID), so a record never passes
- * TC_LIMIT_RECORD. The record also gets member_key (tc_member_key of the
- * member, email, phone and address). Returns 0, or -ENOMEM / TC_ELIMIT
+ * TC_LIMIT_RECORD. The record also gets member_key (rec->member_key, or
+ * tc_member_key of the member, email, phone and address). Returns 0, or -ENOMEM / TC_ELIMIT
  * with b as it was. */
 int tc_record_json(struct tc_buf *b, const struct tc_record *rec);
 

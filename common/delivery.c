@@ -1,25 +1,52 @@
 /*
  * Delivery ids: deterministic from (job, channel, address), so that one
  * address gets one message per channel however often it is listed, and a
- * restarted daemon recognises what it had already planned.
+ * restarted daemon recognises what it had already planned. Member keys:
+ * who a delivery is for, across channels.
  */
-#include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include "common/common.h"
 
+/* SHA-256 as OpenSSL 3 provides it, fetched once: the one-shot SHA256()
+ * fetches the implementation again on every call, and both hashes here
+ * are taken for every delivery. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* A failure of OpenSSL (out of memory) hashes with the slower
+ * EVP_sha256() instead: an id must not depend on memory. */
 void tc_sha256_hex(const void *p, size_t n, size_t hex_len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[EVP_MAX_MD_SIZE];
 	size_t i;
 
-	SHA256(p, n, md);
-	for (i = 0; i < hex_len && i < 2 * SHA256_DIGEST_LENGTH; i++)
+	memset(md, 0, sizeof(md));
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	if (!sha256_md || !EVP_Digest(p, n, md, NULL, sha256_md, NULL))
+		(void)EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL);
+	for (i = 0; i < hex_len && i < 64; i++)
 		out[i] = hex[i % 2 ? md[i / 2] & 15 : md[i / 2] >> 4];
 	out[i] = '\0';
+}
+
+/* Appends s, cut at max bytes, and a NUL at space + *n. */
+static void put(char *space, size_t *n, const char *s, size_t max)
+{
+	size_t len = s ? strnlen(s, max) : 0;
+
+	memcpy(space + *n, s ? s : "", len);
+	*n += len;
+	space[(*n)++] = '\0';
 }
 
 void tc_delivery_id(const char *job_id, enum tc_channel c, const char *address,
@@ -27,18 +54,15 @@ void tc_delivery_id(const char *job_id, enum tc_channel c, const char *address,
 {
 	char space[sizeof("tocsin-delivery") + TC_LIMIT_JOB_ID + 16 +
 		   TC_LIMIT_ADDRESS + 2];
-	const char *ch = tc_channel_name(c);
 	size_t n = 0;
 
 	/* "tocsin-delivery" NUL job NUL channel NUL address, on the stack:
 	 * every part is bounded (the address is cut at its limit). */
-	n += (size_t)snprintf(space, sizeof(space), "tocsin-delivery") + 1;
-	n += (size_t)snprintf(space + n, sizeof(space) - n, "%.*s",
-			      TC_LIMIT_JOB_ID, job_id) + 1;
-	n += (size_t)snprintf(space + n, sizeof(space) - n, "%s", ch) + 1;
-	n += (size_t)snprintf(space + n, sizeof(space) - n, "%.*s",
-			      TC_LIMIT_ADDRESS, address);
-	tc_sha256_hex(space, n, TC_DELIVERY_ID_LEN, out);
+	put(space, &n, "tocsin-delivery", 16);
+	put(space, &n, job_id, TC_LIMIT_JOB_ID);
+	put(space, &n, tc_channel_name(c), 15);
+	put(space, &n, address, TC_LIMIT_ADDRESS);
+	tc_sha256_hex(space, n - 1, TC_DELIVERY_ID_LEN, out);
 }
 
 void tc_member_key(const char *name, const char *email, const char *phone,
@@ -51,15 +75,10 @@ void tc_member_key(const char *name, const char *email, const char *phone,
 	/* "tocsin-member" NUL name NUL email NUL phone NUL [address]: the
 	 * address only for a member with neither email nor phone (a webhook),
 	 * so one person's email and SMS deliveries share a key. */
-	n += (size_t)snprintf(space, sizeof(space), "tocsin-member") + 1;
-	n += (size_t)snprintf(space + n, sizeof(space) - n, "%.*s", TC_LIMIT_TEXT,
-			      name ? name : "") + 1;
-	n += (size_t)snprintf(space + n, sizeof(space) - n, "%.*s", TC_LIMIT_ADDRESS,
-			      email ? email : "") + 1;
-	n += (size_t)snprintf(space + n, sizeof(space) - n, "%.*s", TC_LIMIT_ADDRESS,
-			      phone ? phone : "") + 1;
-	if (!reachable)
-		n += (size_t)snprintf(space + n, sizeof(space) - n, "%.*s",
-				      TC_LIMIT_ADDRESS, address ? address : "");
-	tc_sha256_hex(space, n, TC_MEMBER_KEY_LEN, out);
+	put(space, &n, "tocsin-member", 14);
+	put(space, &n, name, TC_LIMIT_TEXT);
+	put(space, &n, email, TC_LIMIT_ADDRESS);
+	put(space, &n, phone, TC_LIMIT_ADDRESS);
+	put(space, &n, reachable ? NULL : address, TC_LIMIT_ADDRESS);
+	tc_sha256_hex(space, n - 1, TC_MEMBER_KEY_LEN, out);
 }

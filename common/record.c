@@ -41,9 +41,11 @@ int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 	r |= add_str(b, ",\"address\":", rec->address, TC_LIMIT_ADDRESS);
 	r |= add_str(b, ",\"group\":", rec->group, TC_LIMIT_TEXT);
 	r |= add_str(b, ",\"member\":", rec->member, TC_LIMIT_TEXT);
-	tc_member_key(rec->member, rec->email, rec->phone, rec->address, key);
+	if (!rec->member_key)
+		tc_member_key(rec->member, rec->email, rec->phone, rec->address, key);
 	r |= tc_buf_adds(b, ",\"member_key\":\"");
-	r |= tc_buf_adds(b, key);
+	r |= tc_buf_add(b, rec->member_key ? rec->member_key : key,
+			strnlen(rec->member_key ? rec->member_key : key, TC_MEMBER_KEY_LEN));
 	r |= tc_buf_addc(b, '"');
 	if (rec->role && rec->role[0])
 		r |= add_str(b, ",\"role\":", rec->role, TC_LIMIT_TEXT);

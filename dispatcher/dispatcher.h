@@ -57,6 +57,12 @@ redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
  * the connection was lost. */
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens);
+/* Formats argv (lens[i] bytes each; lens NULL: NUL-terminated strings) as
+ * one RESP command, as redisFormatCommandArgv does but without a printf
+ * per argument: the tracker formats a few arguments per delivery. Returns
+ * its length and a new *out (NUL-terminated; free with free()), or
+ * -ENOMEM (also past INT_MAX bytes). */
+int tc_resp_format(char **out, int argc, const char **argv, const size_t *lens);
 /* Sends a command already in RESP form (cmd/len borrowed for the call;
  * hiredis copies it). Same returns as tc_rconn_cmd. */
 int tc_rconn_send(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
@@ -121,6 +127,8 @@ struct tc_dlv {
 	enum tc_dstate state;       /* as last written (or read) in Redis */
 	unsigned attempts;
 	char id[TC_DELIVERY_ID_LEN + 1];
+	char member_key[TC_MEMBER_KEY_LEN + 1]; /* of the strings below, for
+						 * every record written */
 	char *address;              /* these six share one allocation */
 	char *group;                /* "" for a job's own recipients */
 	char *name;
@@ -152,7 +160,7 @@ struct tc_count;
 struct tc_write {
 	struct tc_write *next;      /* in run->outbox, in the order written */
 	struct tc_run *run;
-	char *cmd;                  /* the call in RESP form (redisFormatCommandArgv) */
+	char *cmd;                  /* the call in RESP form (tc_resp_format) */
 	size_t len;
 	bool sent;                  /* on the live connection, no answer yet */
 	unsigned n;                 /* PLAN: the deliveries it plans */

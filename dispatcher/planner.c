@@ -49,6 +49,7 @@ struct tc_dlv *tc_dlv_new(struct tc_run *r, enum tc_channel c, const char *addre
 	for (i = 0, p = (char *)(v + 1); i < 6; p += len[i], i++)
 		*dst[i] = memcpy(p, src[i], len[i]);
 	tc_delivery_id(r->job.id, c, address, v->id);
+	tc_member_key(v->name, v->email, v->phone, v->address, v->member_key);
 	tc_msg_init(&v->msg);
 	tc_buf_init(&v->reasons, TC_LIMIT_REASONS);
 	tc_buf_init(&v->tried, TC_LIMIT_TRIED);

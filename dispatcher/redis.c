@@ -18,6 +18,7 @@
  * not read again.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +64,16 @@ static void ev_poll(uv_poll_t *h, int status, int events)
 		tc_rconn_flush(e->ac->data);
 }
 
+/* hiredis asks for reading after every write and for writing with every
+ * command; only a change is passed on, as libuv makes each uv_poll_start
+ * two epoll_ctl calls. */
 static void ev_update(struct rc_events *e, int add, int del)
 {
-	e->events = (e->events | add) & ~del;
+	int events = (e->events | add) & ~del;
+
+	if (events == e->events)
+		return;
+	e->events = events;
 	if (e->events)
 		uv_poll_start(&e->poll, e->events, ev_poll);
 	else
@@ -491,6 +499,49 @@ void tc_rconn_flush(struct tc_rconn *rc)
 	redisAsyncHandleWrite(rc->ac);
 }
 
+/* Writes "<c><n>\r\n" at p; returns the end. */
+static char *resp_head(char *p, char c, size_t n)
+{
+	char d[24];
+	int i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	*p++ = c;
+	memcpy(p, d + i, sizeof(d) - (size_t)i);
+	p += sizeof(d) - (size_t)i;
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+int tc_resp_format(char **out, int argc, const char **argv, const size_t *lens)
+{
+	size_t total = 24, len;
+	char *cmd, *p;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		total += 24 + (lens ? lens[i] : strlen(argv[i])) + 2;
+	if (total > INT_MAX || !(cmd = malloc(total)))
+		return -ENOMEM;
+	p = resp_head(cmd, '*', (size_t)argc);
+	for (i = 0; i < argc; i++) {
+		len = lens ? lens[i] : strlen(argv[i]);
+		p = resp_head(p, '$', len);
+		if (len)
+			memcpy(p, argv[i], len);
+		p += len;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	*p = '\0';
+	*out = cmd;
+	return (int)(p - cmd);
+}
+
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens)
 {
@@ -499,11 +550,11 @@ int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 
 	if (!rc->connected || !rc->ac)
 		return TC_EREDIS;
-	len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	len = tc_resp_format(&cmd, argc, argv, lens);
 	if (len < 0)
 		return -ENOMEM;
 	r = tc_rconn_send(rc, cb, priv, cmd, (size_t)len);
-	redisFreeCommand(cmd);
+	free(cmd);
 	return r;
 }
 

@@ -303,15 +303,18 @@ static void ack_url(const struct tc_disp *d, const struct tc_dlv *v, char *out,
 }
 
 /* Composes v's message on its channel. A failure is the delivery's
- * permanent failure (why). */
+ * permanent failure (why). The acknowledgement link is signed only for a
+ * message whose template may show it (an HMAC per delivery otherwise
+ * spent for nothing); any other gets "", never another member's link. */
 static int compose(struct tc_disp *d, struct tc_dlv *v, char *why, size_t n)
 {
-	char url[TC_ACK_URL_MAX];
+	char url[TC_ACK_URL_MAX] = "";
 	struct tc_chan_dlv cd;
 	struct tc_member m;
 
 	chan_view(v, &m, &cd);
-	ack_url(d, v, url, sizeof(url));
+	if (tc_chan_uses(v->ch, d->templates, &cd, "ack_url"))
+		ack_url(d, v, url, sizeof(url));
 	if (tc_tpl_data_set_member(v->run->data, v->group, &m) < 0 ||
 	    tc_tpl_data_set_ack_url(v->run->data, url) < 0) {
 		snprintf(why, n, "composing the message failed: out of memory");

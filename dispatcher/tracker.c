@@ -35,6 +35,7 @@ static int dlv_json(const struct tc_dlv *v, const char *outcome,
 		.updated_at = tc_disp_now(v->run->disp), .pass = v->run->pass,
 		.plan = v->plan_write, .next_attempt_ms = v->due_ms,
 		.tried = v->tried.data, .segments = v->segments, .encoding = v->encoding,
+		.member_key = v->member_key,
 	};
 
 	return tc_record_json(b, &rec);
@@ -85,7 +86,7 @@ static struct tc_write *write_new(struct tc_run *r, int argc, const char **argv,
 
 	if (!w)
 		return NULL;
-	len = redisFormatCommandArgv(&w->cmd, argc, argv, lens);
+	len = tc_resp_format(&w->cmd, argc, argv, lens);
 	if (len < 0) {
 		free(w);
 		return NULL;
@@ -97,7 +98,7 @@ static struct tc_write *write_new(struct tc_run *r, int argc, const char **argv,
 
 static void write_free(struct tc_write *w)
 {
-	redisFreeCommand(w->cmd);
+	free(w->cmd);
 	free(w->dlv);
 	free(w);
 }

@@ -67,6 +67,25 @@ static int pool_add(struct tc_tpl *t, const char *s, size_t n, uint32_t *off)
 	return 0;
 }
 
+bool tc_tpl_uses(const struct tc_tpl *t, const char *name)
+{
+	const struct tpl_op *op;
+	size_t u, i;
+
+	for (u = 0; u < t->n_units; u++)
+		for (i = 0; i < t->units[u].n_ops; i++) {
+			op = &t->units[u].ops[i];
+			if (op->kind != OP_VAR && op->kind != OP_RAW &&
+			    op->kind != OP_SECTION && op->kind != OP_INVERTED)
+				continue;
+			/* "." may be the whole data, printed as JSON. */
+			if (op->n_parts == 0 ||
+			    strcmp(t->pool + t->parts[op->str], name) == 0)
+				return true;
+		}
+	return false;
+}
+
 void tc_tpl_free(struct tc_tpl *t)
 {
 	size_t i;

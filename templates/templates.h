@@ -169,6 +169,15 @@ int tc_tpl_compile(const char *source, const char *text, size_t len,
 int tc_tpl_render(const struct tc_tpl *t, const json_t *data,
 		  enum tc_tpl_escape esc, struct tc_buf *out, struct tc_diag *d);
 
+/* Whether a render of t may read name (one name part, like "ack_url")
+ * from the data: true when t or a partial it includes has a variable,
+ * section or inverted section whose name starts with that part (names
+ * resolve through the context stack, so {{ack_url}} inside any section
+ * may reach the top level), or a "." tag (the context may be the whole
+ * data, printed as JSON). false means no render of t reads name, whatever
+ * the data, so the caller may leave it out. */
+bool tc_tpl_uses(const struct tc_tpl *t, const char *name);
+
 /* Frees t; accepts NULL. */
 void tc_tpl_free(struct tc_tpl *t);
 

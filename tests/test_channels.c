@@ -21,28 +21,39 @@ static void test_sign(void)
 	static const char b64[] = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 	static const char body[] = "{\"test\": 2432232314}";
 	unsigned char key[64];
-	char sig[100];
+	struct tc_webhook_signer *sg;
+	char sig[TC_WEBHOOK_SIG_MAX];
 	int n;
 
 	tc_test_begin("webhook: signature matches the Standard Webhooks example");
 	n = EVP_DecodeBlock(key, (const unsigned char *)b64, (int)strlen(b64));
 	TC_CHECK_INT(n, 24);
-	tc_webhook_sign(key, 24, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body,
-			strlen(body), sig, sizeof(sig));
+	sg = tc_webhook_signer_new(key, 24);
+	TC_CHECK(sg != NULL);
+	if (!sg)
+		return;
+	TC_CHECK_INT(tc_webhook_sign(sg, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body,
+				     strlen(body), sig, sizeof(sig)), 0);
 	TC_CHECK_STR(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 
 	tc_test_begin("webhook: signature covers id, timestamp and body");
 	{
-		char a[100], b[100];
+		char a[TC_WEBHOOK_SIG_MAX], b[TC_WEBHOOK_SIG_MAX];
 
-		tc_webhook_sign(key, 24, "id1", 1, "x", 1, a, sizeof(a));
-		tc_webhook_sign(key, 24, "id2", 1, "x", 1, b, sizeof(b));
+		tc_webhook_sign(sg, "id1", 1, "x", 1, a, sizeof(a));
+		tc_webhook_sign(sg, "id2", 1, "x", 1, b, sizeof(b));
 		TC_CHECK(strcmp(a, b) != 0);
-		tc_webhook_sign(key, 24, "id1", 2, "x", 1, b, sizeof(b));
+		tc_webhook_sign(sg, "id1", 2, "x", 1, b, sizeof(b));
 		TC_CHECK(strcmp(a, b) != 0);
-		tc_webhook_sign(key, 24, "id1", 1, "y", 1, b, sizeof(b));
+		tc_webhook_sign(sg, "id1", 1, "y", 1, b, sizeof(b));
 		TC_CHECK(strcmp(a, b) != 0);
 	}
+
+	tc_test_begin("webhook: a reused signer starts each signature from its key alone");
+	tc_webhook_sign(sg, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body),
+			sig, sizeof(sig));
+	TC_CHECK_STR(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+	tc_webhook_signer_free(sg);
 }
 
 static void test_json_quote(void)

@@ -426,6 +426,27 @@ static void test_record_json(void)
 	TC_CHECK(o != NULL);
 	json_decref(o);
 
+	tc_test_begin("record: a member_key kept by the caller is the one computed");
+	{
+		char key[TC_MEMBER_KEY_LEN + 1];
+		struct tc_buf c;
+
+		rec.member = "Ada";
+		rec.email = "";
+		rec.phone = NULL;
+		rec.address = "https://hooks.example.org/ada";
+		tc_buf_reset(&b);
+		TC_CHECK_INT(tc_record_json(&b, &rec), 0);
+		tc_member_key(rec.member, rec.email, rec.phone, rec.address, key);
+		rec.member_key = key;
+		tc_buf_init(&c, TC_LIMIT_RECORD);
+		TC_CHECK_INT(tc_record_json(&c, &rec), 0);
+		TC_CHECK(b.data && c.data && strcmp(b.data, c.data) == 0);
+		TC_CHECK(c.data && strstr(c.data, key) != NULL);
+		tc_buf_release(&c);
+		rec.member_key = NULL;
+	}
+
 	tc_test_begin("json: a quoted string is cut whole characters at a time");
 	tc_buf_reset(&b);
 	TC_CHECK_INT(tc_json_quote_cut(&b, "ab\xf0\x9f\x98\x80" "c", 5), 0);

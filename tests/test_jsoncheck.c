@@ -62,6 +62,30 @@ int main(void)
 	TC_CHECK(!tc_json_valid("{\"a\":\"x\0y\"}", 11));
 	TC_CHECK(!tc_json_valid("[1]\0", 4));
 
+	tc_test_begin("jsoncheck: every byte at every place of a string, as jansson says");
+	{
+		char s[2 + 19 + 2];
+		unsigned c, at, bad = 0;
+
+		/* "[" quote, 19 bytes, quote "]": the byte at each place of the
+		 * 8-byte blocks the scanner takes at once, and after them. */
+		for (at = 0; at < 19; at++)
+			for (c = 0; c < 256; c++) {
+				memcpy(s, "[\"abcdefghijklmnopqrs\"]", sizeof(s));
+				s[2 + at] = (char)c;
+				if (tc_json_valid(s, sizeof(s)) != jansson_ok(s, sizeof(s)) &&
+				    bad++ < 5)
+					tc_test_fail(__FILE__, __LINE__, "byte 0x%02x at %u: jansson "
+						     "says %d", c, at, jansson_ok(s, sizeof(s)));
+			}
+		/* A two-byte character across the edge of a block. */
+		memcpy(s, "[\"abcdefghijklmnopqrs\"]", sizeof(s));
+		memcpy(s + 2 + 7, "\xc3\xa9", 2);
+		TC_CHECK(tc_json_valid(s, sizeof(s)));
+		memcpy(s + 2 + 7, "\xc3\x41", 2);
+		TC_CHECK(!tc_json_valid(s, sizeof(s)));
+	}
+
 	tc_test_begin("jsoncheck: nesting up to 2048 levels, not past");
 	memset(deep, '[', 2048);
 	memset(deep + 2048, ']', 2048);

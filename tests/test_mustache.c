@@ -134,6 +134,56 @@ static int render_str(const char *text, json_t *partials, json_t *data,
 	return r;
 }
 
+/* Whether text, with partials (JSON, may be NULL), may read name. */
+static bool uses(const char *text, const char *partials_json, const char *name)
+{
+	json_t *partials = partials_json ? json_loads(partials_json, 0, NULL) : NULL;
+	struct tc_tpl *t = NULL;
+	struct tc_diag d;
+	bool r = false;
+
+	if (tc_tpl_compile("test", text, strlen(text), json_partial, partials, &t, &d) == 0)
+		r = tc_tpl_uses(t, name);
+	else
+		printf("# did not compile: %s\n", d.msg);
+	tc_tpl_free(t);
+	json_decref(partials);
+	return r;
+}
+
+static void test_uses(void)
+{
+	tc_test_begin("uses: a name read anywhere, in any tag that looks it up");
+	TC_CHECK(uses("Ack: {{ack_url}}", NULL, "ack_url"));
+	TC_CHECK(uses("{{{ack_url}}}", NULL, "ack_url"));
+	TC_CHECK(uses("{{&ack_url}}", NULL, "ack_url"));
+	TC_CHECK(uses("{{#ack_url}}yes{{/ack_url}}", NULL, "ack_url"));
+	TC_CHECK(uses("{{^ack_url}}none{{/ack_url}}", NULL, "ack_url"));
+	TC_CHECK(uses("{{ack_url.length}}", NULL, "ack_url"));
+	TC_CHECK(uses("{{#member}}{{ack_url}}{{/member}}", NULL, "ack_url"));
+	TC_CHECK(uses("{{=<% %>=}}<% ack_url %>", NULL, "ack_url"));
+
+	tc_test_begin("uses: in a partial, a parent or a block");
+	TC_CHECK(uses("{{>footer}}", "{\"footer\": \"{{ack_url}}\"}", "ack_url"));
+	TC_CHECK(uses("{{>a}}", "{\"a\": \"{{>b}}\", \"b\": \"{{ack_url}}\"}", "ack_url"));
+	TC_CHECK(uses("{{<base}}{{$x}}{{ack_url}}{{/x}}{{/base}}", "{\"base\": \"{{$x}}{{/x}}\"}",
+		      "ack_url"));
+	TC_CHECK(uses("{{<base}}{{/base}}", "{\"base\": \"{{$x}}{{ack_url}}{{/x}}\"}",
+		      "ack_url"));
+
+	tc_test_begin("uses: \".\" may be the whole data");
+	TC_CHECK(uses("{{.}}", NULL, "ack_url"));
+	TC_CHECK(uses("{{#list}}{{.}}{{/list}}", NULL, "ack_url"));
+
+	tc_test_begin("uses: not for other names, text, comments or names inside another");
+	TC_CHECK(!uses("{{job.id}} {{member.name}} {{#vars}}{{x}}{{/vars}}", NULL, "ack_url"));
+	TC_CHECK(!uses("ack_url {{! ack_url }}", NULL, "ack_url"));
+	TC_CHECK(!uses("{{member.ack_url}} {{ack_urls}} {{ack}}", NULL, "ack_url"));
+	TC_CHECK(!uses("{{$ack_url}}block{{/ack_url}}", NULL, "ack_url"));
+	TC_CHECK(!uses("{{>missing}}", NULL, "ack_url"));
+	TC_CHECK(!uses("", NULL, "ack_url"));
+}
+
 /* Renders and checks; prints the diagnostic on failure. */
 static void expect(const char *text, const char *data_json, const char *want,
 		   enum tc_tpl_escape esc)
@@ -791,6 +841,7 @@ int main(int argc, char **argv)
 	test_source_limit();
 	test_nesting_limit();
 	test_name_limit();
+	test_uses();
 	test_partials_limit();
 	test_depth_limit();
 	test_value_depth_limit();

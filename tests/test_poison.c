@@ -303,8 +303,46 @@ static void test_bulk_and_reply(void)
 	tc_buf_release(&b);
 }
 
+/* tc_resp_format writes what hiredis' redisFormatCommandArgv writes. */
+static void same_as_hiredis(int argc, const char **argv, const size_t *lens)
+{
+	char *ours = NULL, *theirs = NULL;
+	int n = tc_resp_format(&ours, argc, argv, lens);
+	int m = redisFormatCommandArgv(&theirs, argc, argv, lens);
+
+	TC_CHECK_INT(n, m);
+	TC_CHECK(n == m && n > 0 && memcmp(ours, theirs, (size_t)n) == 0);
+	TC_CHECK(n > 0 && ours[n] == '\0');
+	free(ours);
+	redisFreeCommand(theirs);
+}
+
+static void test_resp_format(void)
+{
+	static const char bin[] = "a\0b\r\n$3\r\n";
+	const char *argv[3] = { "HSET", "k", "" };
+	size_t lens[3] = { 4, 1, 0 };
+	char *big = malloc(100000);
+
+	tc_test_begin("resp: a command as hiredis formats it, strings and lengths");
+	same_as_hiredis(1, argv, NULL);
+	same_as_hiredis(3, argv, NULL);
+	same_as_hiredis(3, argv, lens);
+	argv[2] = bin;
+	lens[2] = sizeof(bin) - 1;
+	same_as_hiredis(3, argv, lens);
+	if (big) {
+		memset(big, 'x', 99999);
+		big[99999] = '\0';
+		argv[2] = big;
+		same_as_hiredis(3, argv, NULL);
+	}
+	free(big);
+}
+
 int main(void)
 {
+	test_resp_format();
 	test_within();
 	test_array();
 	test_entry();
