@@ -260,7 +260,9 @@ static int wait_job(const struct tc_cfg *cfg, redisContext *c, const char *id,
 			return TC_EXIT_FAILED;
 		}
 		if (v == 2) {
-			printf("job %s was already accepted: not sent again\n", id);
+			/* --json: stdout is one JSON document, the summary */
+			fprintf(json ? stderr : stdout,
+				"job %s was already accepted: not sent again\n", id);
 			r = tc_cli_progress(cfg, c, id, json ? TC_SHOW_JSON : TC_SHOW_SUMMARY, &done);
 			return r == TC_EREDIS ? TC_EXIT_REDIS :
 			       r == 1 ? TC_EXIT_FAILED : TC_EXIT_OK;

@@ -24,7 +24,9 @@ static const char status_help[] =
 
 /* Counts of one channel (or all), folded for people. */
 struct tally {
-	long long ok, failed, other, pending;
+	long long ok;               /* delivered (or acknowledged) */
+	long long sent;             /* handed to the next hop, no receipt yet */
+	long long failed, other, pending;
 };
 
 /* A count as stored: a 64-bit integer; anything else (a record written by
@@ -102,6 +104,8 @@ static void tally(const redisReply *rec, const char *pre, struct tally *t)
 		n = num(rec, k);
 		switch (s) {
 		case TC_DS_SENT:
+			t->sent += n;
+			break;
 		case TC_DS_DELIVERED:
 		case TC_DS_ACKNOWLEDGED:
 			t->ok += n;
@@ -128,7 +132,7 @@ static bool channel_tally(const redisReply *rec, int c, struct tally *t)
 
 	snprintf(pre, sizeof(pre), "%s.", tc_channel_name(c));
 	tally(rec, pre, t);
-	return t->ok || t->failed || t->other || t->pending;
+	return t->ok || t->sent || t->failed || t->other || t->pending;
 }
 
 static void show_line(const char *id, const redisReply *rec)
@@ -159,8 +163,9 @@ static void show_line(const char *id, const redisReply *rec)
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		if (!channel_tally(rec, c, &t))
 			continue;
-		snprintf(part, sizeof(part), " | %s: %lld delivered, %lld failed, %lld pending",
-			 tc_channel_name(c), t.ok, t.failed, t.pending);
+		snprintf(part, sizeof(part),
+			 " | %s: %lld delivered, %lld sent, %lld failed, %lld pending",
+			 tc_channel_name(c), t.ok, t.sent, t.failed, t.pending);
 		if (o < sizeof(line))
 			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s", part);
 	}
@@ -227,8 +232,8 @@ static void show_rounds(const struct tc_cli_family *f)
 		printf(" planned %lld", num(rec, "planned"));
 		for (c = 0; c < TC_CH_COUNT; c++)
 			if (channel_tally(rec, c, &t))
-				printf(" | %s: %lld delivered, %lld failed, %lld pending",
-				       tc_channel_name(c), t.ok, t.failed, t.pending);
+				printf(" | %s: %lld delivered, %lld sent, %lld failed, %lld pending",
+				       tc_channel_name(c), t.ok, t.sent, t.failed, t.pending);
 		if (str(rec, "stopped")[0])
 			put_field(" | stopped at %s: stop_at of the members confirmed", rec,
 				  "stopped");
@@ -283,39 +288,40 @@ static void show_summary(const struct tc_cli_family *f, struct last_event last,
 	for (c = 0; c < TC_CH_COUNT; c++) {
 		if (!channel_tally(rec, c, &t))
 			continue;
-		printf("  %-10s %lld delivered, %lld failed, %lld expired or cancelled, %lld pending\n",
-		       tc_channel_name(c), t.ok, t.failed, t.other, t.pending);
+		printf("  %-10s %lld delivered, %lld sent, %lld failed, "
+		       "%lld expired or cancelled, %lld pending\n",
+		       tc_channel_name(c), t.ok, t.sent, t.failed, t.other, t.pending);
 	}
 	show_rounds(f);
 	tc_cli_acks_show(acks);
 }
 
-/* The record rec of job id as JSON: counts as numbers (those per state
- * and channel under "counts"), the rest as strings. */
+/* The record rec of job id as JSON, with the record's field names (DESIGN.md's
+ * job record): counts as numbers, the rest as strings; "job" is the id
+ * and "request" the job's text (the record's own `job` field). */
 static json_t *record_json(const char *id, const redisReply *rec)
 {
-	json_t *o = json_object(), *counts = json_object();
+	json_t *o = json_object();
 	size_t i;
 
-	json_object_set_new(o, "job", tc_cli_json_string(id, strlen(id)));
 	for (i = 0; i + 1 < rec->elements; i += 2) {
 		const char *k = rec->element[i]->str, *v = rec->element[i + 1]->str;
-		bool top = strcmp(k, "planned") == 0 || strcmp(k, "unreachable") == 0 ||
-			   strcmp(k, "roster_errors") == 0 || strcmp(k, "paused") == 0 ||
-			   strcmp(k, "pass") == 0;
+		bool count = strcmp(k, "planned") == 0 || strcmp(k, "unreachable") == 0 ||
+			     strcmp(k, "roster_errors") == 0 || strcmp(k, "paused") == 0 ||
+			     strcmp(k, "pass") == 0 || strcmp(k, "members") == 0 ||
+			     strcmp(k, "confirmed") == 0 || tc_dstate_parse(k) >= 0 ||
+			     strchr(k, '.') || strncmp(k, "response:", 9) == 0;
 		json_t *s = tc_cli_json_string(v, rec->element[i + 1]->len);
 		long long n;
 
 		/* a count that is not a number (written by hand) stays a string */
-		if (top || tc_dstate_parse(k) >= 0 || strchr(k, '.') ||
-		    strncmp(k, "response:", 9) == 0)
-			json_object_set_new(top ? o : counts, k,
-					    count_parse(rec->element[i + 1], &n) == 0 ?
-					    (json_decref(s), json_integer(n)) : s);
-		else
-			json_object_set_new(o, k, s);
+		if (count && count_parse(rec->element[i + 1], &n) == 0) {
+			json_decref(s);
+			s = json_integer(n);
+		}
+		json_object_set_new(o, strcmp(k, "job") == 0 ? "request" : k, s);
 	}
-	json_object_set_new(o, "counts", counts);
+	json_object_set_new(o, "job", tc_cli_json_string(id, strlen(id)));
 	return o;
 }
 
@@ -329,7 +335,7 @@ static void show_json(const struct tc_cli_family *f, struct last_event last, jso
 		one = record_json(f->id[i], f->rec[i]);
 		/* Its text is the job's but for id, channels, groups and
 		 * send_at: the id is enough. */
-		json_object_del(one, "job");
+		json_object_del(one, "request");
 		json_object_set_new(one, "id", tc_cli_json_string(f->id[i], strlen(f->id[i])));
 		json_object_set_new(one, "round", json_integer(tc_cli_family_round(f, i)));
 		json_array_append_new(rounds, one);

@@ -167,7 +167,7 @@ def test_cli_shows_producer_values_escaped(env):
     cli_safe(env, "report", "RAW")
     got = json.loads(cli_safe(env, "status", "RAW", "--json"))
     assert got["incident"] == "\\x9b\x1b]0;t\x07\\x85\\xc2", got
-    assert got["planned"] == "1\x1b" and got["counts"]["webhook.queued"] == \
+    assert got["planned"] == "1\x1b" and got["webhook.queued"] == \
         "99999999999999999999999", got
     rows = json.loads(cli_safe(env, "report", "RAW", "--json"))
     assert rows == [{"delivery": "d\\x9b", "error": "unreadable record", "job": "RAW",

@@ -33,7 +33,7 @@ def test_cli_send_wait_delivers_signed_bytes(env):
                 "--var", "service=payments", "--var", "message=Payments are down", "--wait")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "job INC-42-initial queued on tocsin:jobs:critical" in r.stdout
-    assert "state      done" in r.stdout and "webhook    3 delivered, 0 failed" in r.stdout, r.stdout
+    assert "state      done" in r.stdout and "webhook    3 delivered, 0 sent, 0 failed" in r.stdout, r.stdout
     got = env.received()
     # Ada is in both groups: one message, from the first group naming her.
     assert sorted(g["path"] for g in got) == ["/hooks/ada", "/hooks/grace", "/hooks/linus"], got
@@ -378,9 +378,15 @@ def test_duplicate_job_id_is_not_sent_again(env):
     assert len(env.received()) == 2, env.received()
     r = env.cli("send", "--template", "outage", "--group", "oncall", "--id", "DUP-1", "--wait")
     assert r.returncode == 0 and "already accepted" in r.stdout, r.stdout + r.stderr
+    # --json: stdout is the summary alone, the notice goes to stderr.
+    r = env.cli("send", "--template", "outage", "--group", "oncall", "--id", "DUP-1", "--wait",
+                "--json")
+    assert r.returncode == 0 and "already accepted" in r.stderr, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["job"] == "DUP-1" and out["state"] == "done" and out["delivered"] == 2, out
     assert len(env.received()) == 2
     dups = [e for e in env.r.xrange("tocsin:events") if e[1].get("event") == "duplicate"]
-    assert len(dups) == 2
+    assert len(dups) == 3  # the second XADD, and both sends
 
 
 def test_templates_render_per_group_with_json_escaping(env):
