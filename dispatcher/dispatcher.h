@@ -53,7 +53,8 @@ struct tc_rconn *tc_rconn_new(uv_loop_t *loop, const struct tc_cfg *cfg,
 /* The live context, or NULL while disconnected (or rc is NULL: closed). */
 redisAsyncContext *tc_rconn_ctx(struct tc_rconn *rc);
 /* Sends one command (argv borrowed for the call). Returns 0, or TC_EREDIS
- * when disconnected (then cb is never called). A NULL reply in cb means
+ * when disconnected or rc is NULL (not made yet, or closed: a timer that
+ * fires while tocsind starts or stops), and then cb is never called. A NULL reply in cb means
  * the connection was lost. */
 int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 		 int argc, const char **argv, const size_t *lens);

@@ -461,7 +461,7 @@ int tc_rconn_send(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 {
 	struct rc_cmd *c;
 
-	if (!rc->connected || !rc->ac)
+	if (!rc || !rc->connected || !rc->ac)
 		return TC_EREDIS;
 	c = malloc(sizeof(*c));
 	if (!c)
@@ -490,7 +490,7 @@ void tc_rconn_flush(struct tc_rconn *rc)
 {
 	/* Inside one of its callbacks, a failed write would free the context
 	 * under hiredis' feet: the caller's turn ends with a flush anyway. */
-	if (!rc->unwritten || !rc->connected || !rc->ac || rc->in_connect ||
+	if (!rc || !rc->unwritten || !rc->connected || !rc->ac || rc->in_connect ||
 	    (rc->ac->c.flags & REDIS_IN_CALLBACK))
 		return;
 	rc->unwritten = false;
@@ -548,7 +548,7 @@ int tc_rconn_cmd(struct tc_rconn *rc, redisCallbackFn *cb, void *priv,
 	char *cmd;
 	int len, r;
 
-	if (!rc->connected || !rc->ac)
+	if (!rc || !rc->connected || !rc->ac)
 		return TC_EREDIS;
 	len = tc_resp_format(&cmd, argc, argv, lens);
 	if (len < 0)

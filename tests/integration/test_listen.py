@@ -290,4 +290,15 @@ def test_listen_address_in_use_stops_start(env):
         log = f.read()
     assert f"event=listen-failed listen=127.0.0.1:{first} err=\"address already in use\"" \
         in log, log
+    # The same with email configured: its worker pool, open by then, is
+    # closed on the way out without anything touching Redis connections
+    # that do not exist yet (the sanitized build stops on that).
+    with open(env.config) as f:
+        text = f.read()
+    with open(env.config, "w") as f:
+        f.write(text.replace("channels:\n", "channels:\n  email:\n    server: 127.0.0.1:1\n"
+                             "    starttls: off\n    from: noc@example.org\n", 1))
+    p = env.spawn([f"{env.build}/dispatcher/tocsind", "-c", env.config], "third.log",
+                  env=env.env())
+    assert p.wait(30) == 1, open(f"{env.dir}/third.log").read()
     healthy(env)
