@@ -72,14 +72,14 @@ def test_retry_after_out_of_range(env):
             assert due >= answered + HOUR_MS - 1000, (value, due - answered)
         else:
             assert due <= now_ms() + 60 * 1000, (value, due - now_ms())
-        assert env.r.zscore("tocsin:retry", f"{job}/{did}") == due, value
+        assert env.r.zscore("tocsin:retry", did) == due, value
         sanitizer_clean(env)
         r = tocsin(env, "cancel", job)
         assert r.returncode == 0, (value, r.stdout, r.stderr)
         wait_for(lambda: env.job(job).get("done_at"), 20, f"{job} finished")
         rec = env.job(job)
         assert rec["state"] == "cancelled" and rec["cancelled"] == "1", rec
-        assert env.r.zscore("tocsin:retry", f"{job}/{did}") is None
+        assert env.r.zscore("tocsin:retry", did) is None
     assert env.pending() == 0
     sanitizer_clean(env)
 
