@@ -9,8 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
+
+/* How long cancel waits for a job that has no record yet, and how often
+ * it looks. */
+#define CANCEL_WAIT_MS 3000
+#define CANCEL_POLL_MS 50
 
 static const char cancel_help[] =
 	"usage: tocsin [-c FILE] cancel JOB [--json]\n"
@@ -20,8 +26,9 @@ static const char cancel_help[] =
 	"in flight finish and be recorded, and finishes the job as `cancelled`.\n"
 	"Follow it with `tocsin status JOB`.\n"
 	"\n"
-	"A job not yet picked up has no record: cancel it when `tocsin status`\n"
-	"shows it. The job's escalation rounds (JOB.esc.1, ...) still asleep or\n"
+	"A job not yet picked up has no record: cancel waits up to 3 s for\n"
+	"tocsind to pick it up (a job sent a moment ago), then says there is no\n"
+	"such job. The job's escalation rounds (JOB.esc.1, ...) still asleep or\n"
 	"running are cancelled with it, also when JOB itself is already done.\n"
 	"\n"
 	"  --json   machine-readable output\n"
@@ -154,6 +161,19 @@ int tc_cli_cancel(const struct tc_cfg *cfg, redisContext *c, int argc, char **ar
 	if (!c)
 		return tc_cli_no_redis();
 	rep = cancel_one(cfg, c, id, now, &keep);
+	/* A job sent a moment ago may not be picked up yet (tocsind reads
+	 * and accepts it within milliseconds): give it the time to be. */
+	for (r = 0; rep && strcmp(rep->element[0]->str, "none") == 0 &&
+		    r < CANCEL_WAIT_MS / CANCEL_POLL_MS; r++) {
+		struct timespec ts = { 0, CANCEL_POLL_MS * 1000000L };
+
+		freeReplyObject(rep);
+		nanosleep(&ts, NULL);
+		now_ms = tc_time_now_ms();
+		tc_time_format(now_ms, now, sizeof(now));
+		tc_retain_args(&keep, cfg->retention_ms, now_ms);
+		rep = cancel_one(cfg, c, id, now, &keep);
+	}
 	if (!rep)
 		return TC_EXIT_REDIS;
 	/* A job that is done may still have rounds to come: they go too. */

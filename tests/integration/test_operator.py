@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import re
+import signal
 import subprocess
 
 from harness import check_counts, job_key, wait_for
@@ -47,6 +48,29 @@ def test_cancel_nonexistent_job_fails(env):
         assert "no job 'NOPE'" in r.stderr, r.stderr
     assert not env.r.exists(job_key("NOPE"))
     assert env.r.xlen("tocsin:events") == 0
+
+
+def test_cancel_right_after_send_waits_for_the_record(env):
+    """A job sent a moment ago has no record until tocsind picks it up:
+    cancel waits for it (up to 3 s) instead of saying there is no job.
+    tocsind is held (SIGSTOP) while the job is sent and cancel starts, so
+    cancel's first look usually finds no record; either way it must end
+    with the job cancelled and exit 0."""
+    one_member(env)
+    env.tocsind_proc.send_signal(signal.SIGSTOP)
+    try:
+        env.xadd_job({"id": "QUICK", "template": "outage", "groups": ["oncall"],
+                      "send_at": "2099-01-01T00:00:00Z"})
+        p = subprocess.Popen([os.path.join(env.build, "cli", "tocsin"), "-c", env.config,
+                              "cancel", "QUICK"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env.env(), cwd=env.dir,
+                             stdin=subprocess.DEVNULL)
+    finally:
+        env.tocsind_proc.send_signal(signal.SIGCONT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and "cancelled" in out, (p.returncode, out, err)
+    assert env.job("QUICK")["state"] == "cancelled", env.job("QUICK")
+    assert env.r.zscore("tocsin:scheduled", "QUICK") is None
 
 
 def test_cancel_done_job_fails(env):
