@@ -92,7 +92,8 @@
 
 /* KEYS: job record, deliveries, job events, <prefix>:scheduled, the job's
  * stream, the job's tombstone, the next escalation round's record (any
- * key when there is none). ARGV: now, job id, entry ref, template, severity, incident,
+ * key when there is none), <prefix>:events (a new job's `accepted` event,
+ * with the state it starts in: `sending` or `scheduled`). ARGV: now, job id, entry ref, template, severity, incident,
  * initial state, the job's JSON text (kept as field `job`, for `tocsin
  * dead retry` and for waking it), write, send_at (ms, 0 if none), now
  * (ms), group, entry id, the next escalation round's id ("" for none),
@@ -138,6 +139,8 @@ const char tc_lua_accept[] = LUA_PLAN_FN
 	"  redis.call('HSET', KEYS[1], 'entry', ARGV[3], 'state', ARGV[7],\n"
 	"    'template', ARGV[4], 'severity', ARGV[5], 'incident', ARGV[6],\n"
 	"    'created_at', ARGV[1], 'planned', 0, 'job', ARGV[8])\n"
+	"  redis.call('XADD', KEYS[8], 'MAXLEN', '~', 100000, '*', 'job', ARGV[2],\n"
+	"    'entry', ARGV[3], 'event', 'accepted', 'state', ARGV[7], 'at', ARGV[1])\n"
 	"  verdict = 'new'\n"
 	"end\n"
 	"local pass = redis.call('HINCRBY', KEYS[1], 'pass', 1)\n"

@@ -458,8 +458,8 @@ void tc_track_release(struct tc_run *r)
 	r->n_move = 0;
 }
 
-/* ACCEPT's fixed arguments: EVAL script 7, seven keys, nineteen values. */
-#define ACCEPT_ARGS 29
+/* ACCEPT's fixed arguments: EVAL script 8, eight keys, nineteen values. */
+#define ACCEPT_ARGS 30
 
 int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 		    size_t len, bool later, redisCallbackFn *cb)
@@ -469,7 +469,7 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	struct tc_buf json[TC_PLAN_BATCH];
 	struct tc_disp *d = r->disp;
 	char k_sched[TC_KEY_MAX], k_stream[TC_KEY_MAX], k_tomb[TC_KEY_MAX];
-	char no[24], now[40];
+	char k_events[TC_KEY_MAX], no[24], now[40];
 	char send_at[24], now_ms[24], due[24], k_next[TC_KEY_MAX];
 	char root[TC_LIMIT_JOB_ID + 1], k_root[TC_KEY_MAX], stop_at[16];
 	const struct tc_escalation *p;
@@ -492,13 +492,14 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	tc_key_scheduled(k_sched, sizeof(k_sched), d->cfg->prefix);
 	tc_key_jobs(k_stream, sizeof(k_stream), d->cfg->prefix, r->job.severity);
 	tc_key_tombstone(k_tomb, sizeof(k_tomb), d->cfg->prefix, r->job.id);
+	tc_key_events(k_events, sizeof(k_events), d->cfg->prefix);
 	snprintf(now, sizeof(now), "%s", tc_disp_now(d));
 	snprintf(no, sizeof(no), "%llu", (unsigned long long)r->n_writes);
 	snprintf(send_at, sizeof(send_at), "%lld", (long long)r->job.send_at_ms);
 	snprintf(now_ms, sizeof(now_ms), "%lld", (long long)tc_time_now_ms());
 	argv[argc++] = "EVAL";
 	argv[argc++] = tc_lua_accept;
-	argv[argc++] = "7";
+	argv[argc++] = "8";
 	argv[argc++] = r->key_job;
 	argv[argc++] = r->key_dlv;
 	argv[argc++] = r->key_ev;
@@ -506,6 +507,7 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	argv[argc++] = k_stream;
 	argv[argc++] = k_tomb;
 	argv[argc++] = k_next;
+	argv[argc++] = k_events;
 	argv[argc++] = now;
 	argv[argc++] = r->job.id;
 	argv[argc++] = r->entry_ref;
@@ -527,7 +529,7 @@ int tc_track_accept(struct tc_run *r, struct tc_rconn *conn, const char *text,
 	argv[argc++] = stop_at;
 	for (i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	lens[17] = len; /* the job's text */
+	lens[18] = len; /* the job's text */
 	argc = tc_track_plan_args(r, r->n_writes, argv, lens, argc, json);
 	sent = argc < 0 ? -ENOMEM : tc_rconn_cmd(conn, cb, r, argc, argv, lens);
 	for (k = 0; k < r->n_plan; k++)

@@ -90,6 +90,10 @@ def test_raw_xadd_from_python(env):
     # The events stream tells watchers.
     done = [e for e in env.r.xrange("tocsin:events") if e[1].get("event") == "done"]
     assert done and done[-1][1]["job"] == "MON-7"
+    # ... from its start (progress) to its end (completion), in order.
+    mine = [f for _, f in env.r.xrange("tocsin:events") if f.get("job") == "MON-7"]
+    assert [(f["event"], f.get("state")) for f in mine] == \
+        [("accepted", "sending"), ("done", None)], mine
 
 
 def test_non_2xx_is_retried_then_dead_lettered(env):
