@@ -93,8 +93,8 @@
 /* KEYS: job record, deliveries, job events, <prefix>:scheduled, the job's
  * stream, the job's tombstone, the next escalation round's record (any
  * key when there is none), <prefix>:events (a new job's `accepted` event,
- * with the state it starts in: `sending` or `scheduled`). ARGV: now, job id, entry ref, template, severity, incident,
- * initial state, the job's JSON text (kept as field `job`, for `tocsin
+ * with the state it starts in: `sending` or `scheduled`). ARGV: now, job
+ * id, entry ref, template, severity, incident, initial state, the job's JSON text (kept as field `job`, for `tocsin
  * dead retry` and for waking it), write, send_at (ms, 0 if none), now
  * (ms), group, entry id, the next escalation round's id ("" for none),
  * its job text, its send_at (ms), plan()'s acks, the root job's record
