@@ -182,6 +182,12 @@ void tc_mout_family(struct tc_mout *o, const char *name, const char *type,
 void tc_mout_sample(struct tc_mout *o, const char *name, const char *const *labels,
 		    double value);
 
+/* A family with one label: for each i < n, name{label="names[i]"}
+ * values[i] (the counters kept by outcome, reason, ...). */
+void tc_mout_by(struct tc_mout *o, const char *name, const char *type, const char *help,
+		const char *label, const char *const *names, const uint64_t *values,
+		unsigned n);
+
 /* A latency histogram with fixed buckets (TC_HIST_BOUNDS, seconds). */
 #define TC_HIST_BUCKETS 12
 struct tc_hist {

@@ -195,3 +195,17 @@ void tc_mout_hist(struct tc_mout *o, const char *name, const char *const *labels
 	hist_line(o, name, "_sum", labels, NULL, h->sum);
 	hist_line(o, name, "_count", labels, NULL, (double)h->count);
 }
+
+void tc_mout_by(struct tc_mout *o, const char *name, const char *type, const char *help,
+		const char *label, const char *const *names, const uint64_t *values,
+		unsigned n)
+{
+	const char *l[3] = { label, NULL, NULL };
+	unsigned i;
+
+	tc_mout_family(o, name, type, help);
+	for (i = 0; i < n; i++) {
+		l[1] = names[i];
+		tc_mout_sample(o, name, l, (double)values[i]);
+	}
+}

@@ -303,16 +303,10 @@ void tc_ack_metrics(struct tc_mout *o, void *data)
 		"recorded", "already", "refused", "invalid", "held", "gone", "failed",
 	};
 	const struct tc_disp *d = data;
-	const char *l[3] = { "outcome", NULL, NULL };
-	int i;
 
-	tc_mout_family(o, "tocsin_acks_total", "counter",
-		       "Acknowledgement POSTs this tocsind answered since it started: "
-		       "recorded, already recorded, refused (token), invalid (answer), "
-		       "held (delivery not final), gone (no such job or expired), "
-		       "failed (Redis).");
-	for (i = 0; i < TC_ACK_OUTCOMES; i++) {
-		l[1] = names[i];
-		tc_mout_sample(o, "tocsin_acks_total", l, (double)d->stats.acks[i]);
-	}
+	tc_mout_by(o, "tocsin_acks_total", "counter",
+		   "Acknowledgement POSTs this tocsind answered since it started: "
+		   "recorded, already recorded, refused (token), invalid (answer), "
+		   "held (delivery not final), gone (no such job or expired), "
+		   "failed (Redis).", "outcome", names, d->stats.acks, TC_ACK_OUTCOMES);
 }

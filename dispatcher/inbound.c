@@ -192,17 +192,12 @@ void tc_inbound_metrics(struct tc_mout *o, void *data)
 		"acknowledged", "already", "unmatched", "invalid", "refused", "failed", "pending",
 	};
 	const struct tc_disp *d = data;
-	const char *l[3] = { "outcome", NULL, NULL };
-	int i;
 
-	tc_mout_family(o, "tocsin_sms_replies_total", "counter",
-		       "SMS replies this tocsind answered since it started: acknowledged, "
-		       "already (the member had answered), unmatched (no open delivery for "
-		       "the number, or not acknowledgeable now), invalid (not an option's "
-		       "number), refused (signature), failed (Redis), pending (came before "
-		       "the send was recorded: kept until it is).");
-	for (i = 0; i < TC_REPLY_OUTCOMES; i++) {
-		l[1] = names[i];
-		tc_mout_sample(o, "tocsin_sms_replies_total", l, (double)d->stats.replies[i]);
-	}
+	tc_mout_by(o, "tocsin_sms_replies_total", "counter",
+		   "SMS replies this tocsind answered since it started: acknowledged, "
+		   "already (the member had answered), unmatched (no open delivery for "
+		   "the number, or not acknowledgeable now), invalid (not an option's "
+		   "number), refused (signature), failed (Redis), pending (came before "
+		   "the send was recorded: kept until it is).", "outcome", names,
+		   d->stats.replies, TC_REPLY_OUTCOMES);
 }

@@ -34,28 +34,17 @@ static void per_channel(struct tc_mout *o, const char *name, const char *type,
 
 static void jobs(struct tc_mout *o, const struct tc_disp *d)
 {
-	const char *l[3] = { NULL, NULL, NULL };
-	double n[PHASES] = { 0 };
+	uint64_t n[PHASES] = { 0 };
 	const struct tc_run *r;
-	unsigned i;
 
 	for (r = d->runs; r; r = r->next)
 		n[r->phase]++;
-	tc_mout_family(o, "tocsin_jobs_running", "gauge",
-		       "Jobs this tocsind works on, by phase.");
-	l[0] = "phase";
-	for (i = 0; i < PHASES; i++) {
-		l[1] = phase_names[i];
-		tc_mout_sample(o, "tocsin_jobs_running", l, n[i]);
-	}
-	tc_mout_family(o, "tocsin_jobs_total", "counter",
-		       "Jobs this tocsind ended since it started: finished (done, "
-		       "cancelled) or refused at intake (invalid, duplicate).");
-	l[0] = "outcome";
-	for (i = 0; i < TC_JOB_END_COUNT; i++) {
-		l[1] = job_end_names[i];
-		tc_mout_sample(o, "tocsin_jobs_total", l, (double)d->stats.jobs[i]);
-	}
+	tc_mout_by(o, "tocsin_jobs_running", "gauge", "Jobs this tocsind works on, by phase.",
+		   "phase", phase_names, n, PHASES);
+	tc_mout_by(o, "tocsin_jobs_total", "counter",
+		   "Jobs this tocsind ended since it started: finished (done, "
+		   "cancelled) or refused at intake (invalid, duplicate).", "outcome",
+		   job_end_names, d->stats.jobs, TC_JOB_END_COUNT);
 }
 
 static void deliveries(struct tc_mout *o, const struct tc_disp *d)
@@ -224,8 +213,6 @@ static void redis_counts(struct tc_mout *o, const struct tc_disp *d)
 static void listener(struct tc_mout *o, const struct tc_disp *d)
 {
 	const struct tc_listen_stats *st;
-	const char *l[3] = { "reason", NULL, NULL };
-	unsigned i;
 
 	if (!d->listener)
 		return;
@@ -245,12 +232,9 @@ static void listener(struct tc_mout *o, const struct tc_disp *d)
 	tc_mout_family(o, "tocsin_http_requests_total", "counter",
 		       "HTTP requests handed to a route.");
 	tc_mout_sample(o, "tocsin_http_requests_total", NULL, (double)st->answered);
-	tc_mout_family(o, "tocsin_http_refused_total", "counter",
-		       "HTTP requests refused, by reason.");
-	for (i = 0; i < TC_LISTEN_REFUSALS; i++) {
-		l[1] = tc_listen_refusal_names[i];
-		tc_mout_sample(o, "tocsin_http_refused_total", l, (double)st->refused[i]);
-	}
+	tc_mout_by(o, "tocsin_http_refused_total", "counter",
+		   "HTTP requests refused, by reason.", "reason", tc_listen_refusal_names,
+		   st->refused, TC_LISTEN_REFUSALS);
 }
 
 static void collect(struct tc_mout *o, void *data)
