@@ -182,6 +182,12 @@ void tc_mout_family(struct tc_mout *o, const char *name, const char *type,
 void tc_mout_sample(struct tc_mout *o, const char *name, const char *const *labels,
 		    double value);
 
+/* Decodes s[0..n), a name or value of an application/x-www-form-urlencoded
+ * body ('+' is a space, %XX a byte), into out (max bytes, and a NUL).
+ * Returns the length, TC_EINVAL for a bad escape or a NUL byte, or
+ * TC_ELIMIT past max. */
+long tc_form_decode(const char *s, size_t n, char *out, size_t max);
+
 /* A family with one label: for each i < n, name{label="names[i]"}
  * values[i] (the counters kept by outcome, reason, ...). */
 void tc_mout_by(struct tc_mout *o, const char *name, const char *type, const char *help,

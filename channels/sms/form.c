@@ -11,47 +11,9 @@
 
 #include "channels/sms/provider.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes [s, e) to out ('+' a space, %XX a byte); returns its length or
- * TC_EINVAL (a bad escape, a NUL byte). */
-static long decode(const char *s, const char *e, char *out)
-{
-	long n = 0;
-	int hi, lo;
-
-	for (; s < e; s++) {
-		if (*s == '+') {
-			out[n++] = ' ';
-		} else if (*s == '%') {
-			if (e - s < 3 || (hi = hexval(s[1])) < 0 || (lo = hexval(s[2])) < 0)
-				return TC_EINVAL;
-			if (hi == 0 && lo == 0)
-				return TC_EINVAL;
-			out[n++] = (char)(hi * 16 + lo);
-			s += 2;
-		} else if (*s == '\0') {
-			return TC_EINVAL;
-		} else {
-			out[n++] = *s;
-		}
-	}
-	out[n] = '\0';
-	return n;
-}
-
 int tc_sms_form_read(const char *body, size_t len, struct tc_sms_form *f)
 {
-	const char *p = body, *end = body + len, *amp, *eq;
+	const char *p = body, *end = body + len, *amp, *eq, *v;
 	size_t at = 0;
 	long k;
 
@@ -70,12 +32,16 @@ int tc_sms_form_read(const char *body, size_t len, struct tc_sms_form *f)
 			eq = memchr(p, '=', (size_t)(amp - p));
 			if (!eq)
 				eq = amp;
+			v = eq < amp ? eq + 1 : amp;
+			/* a decoded name or value is no longer than its bytes */
 			f->name[f->n] = f->store + at;
-			if ((k = decode(p, eq, f->store + at)) < 0)
+			k = tc_form_decode(p, (size_t)(eq - p), f->store + at, (size_t)(eq - p));
+			if (k < 0)
 				return (int)k;
 			at += (size_t)k + 1;
 			f->value[f->n] = f->store + at;
-			if ((k = decode(eq < amp ? eq + 1 : amp, amp, f->store + at)) < 0)
+			k = tc_form_decode(v, (size_t)(amp - v), f->store + at, (size_t)(amp - v));
+			if (k < 0)
 				return (int)k;
 			at += (size_t)k + 1;
 			f->n++;
