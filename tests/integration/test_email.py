@@ -19,6 +19,10 @@ TEXT = """Hallo {{member.name}},
 Ünïcödé body line
 """
 HTML = "<p>Hallo {{member.name}}, <b>{{service}}</b> ist gestört.</p>\n"
+BOB = """  staff:
+    members:
+      - {name: "Bob Smith", email: bob@example.org, channels: [email]}
+"""
 MEMBERS = """  staff:
     members:
       - {name: "Zoë Ångström", email: zoe@example.org, channels: [email]}
@@ -170,10 +174,7 @@ def test_soft_refusal_is_retried_then_fails(env):
 
 def test_no_answer_after_the_final_dot_is_ambiguous(env):
     port, dump = start_sink(env, "-q", ".")
-    setup(env, port, members="""  staff:
-    members:
-      - {name: "Bob Smith", email: bob@example.org, channels: [email]}
-""")
+    setup(env, port, members=BOB)
     rec = send(env, "A1")
     assert rec["email.failed"] == "1", rec
     (d,) = env.deliveries("A1").values()
@@ -265,10 +266,7 @@ def test_auth_over_starttls_and_the_password_stays_secret(env):
 def test_endless_reply_is_bounded_and_recorded(env):
     bad = HostileSmtp("endless")
     try:
-        setup(env, bad.port, members="""  staff:
-    members:
-      - {name: "Bob Smith", email: bob@example.org, channels: [email]}
-""")
+        setup(env, bad.port, members=BOB)
         rec = send(env, "E1")
         assert rec["email.failed"] == "1", rec
         (d,) = env.deliveries("E1").values()
@@ -285,10 +283,7 @@ def test_endless_reply_is_bounded_and_recorded(env):
 def test_silent_server_times_out(env):
     bad = HostileSmtp("silent")
     try:
-        setup(env, bad.port, timeout="1s", members="""  staff:
-    members:
-      - {name: "Bob Smith", email: bob@example.org, channels: [email]}
-""")
+        setup(env, bad.port, timeout="1s", members=BOB)
         rec = send(env, "Q1")
         assert rec["email.failed"] == "1", rec
         (d,) = env.deliveries("Q1").values()
@@ -325,10 +320,7 @@ def test_reload_moves_to_a_new_server_and_session_count(env):
 
 def test_throttling_answer_holds_the_channel_back(env):
     port, dump = start_smtpd(env, "--throttle")
-    setup(env, port, members="""  staff:
-    members:
-      - {name: "Bob Smith", email: bob@example.org, channels: [email]}
-""", retry="{attempts: 3, base: 10ms, max: 20ms}")
+    setup(env, port, members=BOB, retry="{attempts: 3, base: 10ms, max: 20ms}")
     rec = send(env, "TH1")
     assert rec["email.failed"] == "1", rec
     (d,) = env.deliveries("TH1").values()

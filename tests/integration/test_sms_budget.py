@@ -59,6 +59,21 @@ def refused(env, job_id, timeout=60):
     return env.job(job_id)
 
 
+def hold_roster(path, first):
+    """Puts a named pipe where the roster at path was (moved to the
+    returned path) and writes its header and the rows first into it: the
+    count reads them and then waits, with no timing involved, until the
+    test closes the returned descriptor or puts the file back. Opened to
+    read and write at once, so the reader never sees the end early."""
+    whole = path + ".whole"
+    os.replace(path, whole)
+    os.mkfifo(path)
+    fd = os.open(path, os.O_RDWR)
+    os.write(fd, ("name,phone,webhook,channels\n" +
+                  "".join(",".join(r) + "\n" for r in first)).encode())
+    return whole, fd
+
+
 def test_roster_over_the_budget_is_refused_whole_and_shown(env):
     """An inline webhook member and a roster of 4 SMS rows and 2 webhook
     rows: 8 segments over max_per_job 7. Nothing is sent on any channel;
@@ -184,14 +199,8 @@ def test_sigkill_while_counting_then_restart_refuses_once(env):
             for i in range(3000)]
     path = roster(env, rows)
     setup(env, gw, f"  crew:\n    roster: {path}\n", 100)
-    whole = path + ".whole"
-    os.replace(path, whole)
-    os.mkfifo(path)
-    # Read and write: open at once, and the reader never sees the end.
-    fd = os.open(path, os.O_RDWR)
+    whole, fd = hold_roster(path, rows[:500])
     try:
-        os.write(fd, ("name,phone,webhook,channels\n" +
-                      "".join(",".join(r) + "\n" for r in rows[:500])).encode())
         env.xadd_job({"id": "BIG", "template": "outage", "groups": ["crew"],
                       "vars": {"service": "short"}})
         wait_for(lambda: env.pending() == 1, 30, "the entry read")
@@ -239,13 +248,8 @@ def test_reload_while_counting_counts_again_under_the_new_budget(env):
     rows = sms_rows(3)
     path = roster(env, rows)
     setup(env, gw, f"  crew:\n    roster: {path}\n", 4)
-    whole = path + ".whole"
-    os.replace(path, whole)
-    os.mkfifo(path)
-    fd = os.open(path, os.O_RDWR)
+    whole, fd = hold_roster(path, rows[:2])
     try:
-        os.write(fd, ("name,phone,webhook,channels\n" +
-                      "".join(",".join(r) + "\n" for r in rows[:2])).encode())
         env.xadd_job({"id": "RELOAD", "template": "outage", "groups": ["crew"],
                       "vars": {"service": LONG}})
         wait_for(lambda: env.pending() == 1 and unread(fd) == 0, 30,
