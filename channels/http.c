@@ -94,6 +94,7 @@ struct tc_http {
 };
 
 static void check_done(struct tc_http *h);
+static void on_kick(uv_idle_t *k);
 
 static void sock_closed(uv_handle_t *handle)
 {
@@ -121,6 +122,10 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 		flags |= CURL_CSELECT_OUT;
 	(void)curl_multi_socket_action(h->multi, s->fd, flags, &running);
 	check_done(h);
+	/* A transfer that its completions started (the scheduler refills a
+	 * slot at once) goes out now, not on the next turn of the loop. */
+	if (uv_is_active((uv_handle_t *)&h->kick))
+		on_kick(&h->kick);
 }
 
 /* fd's handle, kept or new (watching nothing yet); NULL if out of memory. */
