@@ -3,6 +3,9 @@
 each on loopback, stopped by PID through the Env; and the configuration's
 channels.sms section."""
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -128,3 +131,11 @@ def phones(n, start=100):
 def members(nums, channels="[sms]"):
     return "".join(f'      - {{name: M{i}, phone: "{p}", channels: {channels}}}\n'
                    for i, p in enumerate(nums))
+
+
+def twilio_signature(url, fields, token):
+    """X-Twilio-Signature as Twilio documents it: base64 HMAC-SHA1 keyed
+    with the auth token over the URL and each field's name and value,
+    sorted by name."""
+    data = url + "".join(k + v for k, v in sorted(fields.items()))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()

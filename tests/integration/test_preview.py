@@ -7,7 +7,7 @@ import email.policy
 import json
 import os
 
-from harness import delivery_id, envelope, wait_for
+from harness import delivery_id, envelope
 
 SECRET_REF = "${TOCSIN_WEBHOOK_SECRET}"
 
