@@ -95,11 +95,41 @@ def wait_for(pred, timeout=20.0, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+# How AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer begin
+# a report: the suite runs every C program sanitized, and a report in any
+# output fails the test, whatever the test itself looked at.
+SANITIZER_MARK = re.compile(r"==\d+==ERROR: (Address|Leak)Sanitizer|"
+                            r"\.(c|cc|h):\d+:\d+: runtime error: |"
+                            r"SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_lines(text):
+    return [line for line in text.splitlines() if SANITIZER_MARK.search(line)][:5]
+
+
+def sanitizer_reports(folder):
+    """The first lines of sanitizer reports in the files under folder
+    (their first 8 MiB each)."""
+    found = []
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            try:
+                with open(path, "rb") as f:
+                    text = f.read(8 << 20).decode("utf-8", "replace")
+            except OSError:
+                continue
+            found += [f"{os.path.relpath(path, folder)}: {line}"
+                      for line in sanitizer_lines(text)]
+    return found
+
+
 class Env:
     def __init__(self, build):
         self.build = os.path.abspath(build)
         self.dir = tempfile.mkdtemp(prefix="tocsin-it-")
         self.procs = []
+        self.sanitizer = []         # sanitizer reports found (see close)
         self.secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
         self.redis_sock = os.path.join(self.dir, "redis.sock")
         self.redis_proc = None
@@ -136,6 +166,9 @@ class Env:
         return p.returncode
 
     def close(self, keep=False):
+        """Stops every process started; then self.sanitizer holds what
+        sanitizers reported in the folder's files and in the CLI's output
+        (a leak found at exit included), empty if nothing."""
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -145,6 +178,7 @@ class Env:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        self.sanitizer += sanitizer_reports(self.dir)
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -278,8 +312,11 @@ groups:
         if config:
             argv += ["-c", self.config]
         argv += list(args)
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              env=self.env(), cwd=self.dir)
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                           env=self.env(), cwd=self.dir)
+        self.sanitizer += [f"tocsin {' '.join(args)}: {line}"
+                           for line in sanitizer_lines(r.stderr)]
+        return r
 
     def write_roster(self, n, url=None):
         """A CSV roster of n members U0, U1, ..., member i's webhook url(i),

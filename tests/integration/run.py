@@ -65,6 +65,11 @@ def main():
         finally:
             signal.alarm(0)
             env.close(keep=not ok and os.environ.get("TOCSIN_KEEP") == "1")
+        if env.sanitizer:
+            ok = False
+            print(f"# {name}: a sanitizer reported:")
+            for line in env.sanitizer[:10]:
+                print(f"#   {line}")
         failed += not ok
         print(f"{'ok' if ok else 'not ok'} {n} - {name}", flush=True)
     print(f"1..{len(tests)}")
