@@ -353,12 +353,6 @@ struct tc_http *tc_http_new(uv_loop_t *loop, unsigned max_total,
  * this call. Returns 0, or a negative code (then cb is never called). */
 int tc_http_post(struct tc_http *h, const struct tc_http_req *req,
 		 tc_http_cb cb, void *data);
-/* Reads a Retry-After value (n bytes at v; spaces and tabs around it
- * ignored): delay-seconds, or an HTTP date compared with now_ms. Returns 0
- * and writes *ms, a wait of 0 to TC_RETRY_AFTER_MAX_MS: a longer one
- * (however many digits) is cut to it, a date past is 0. TC_EINVAL when it
- * is neither (a sign, a fraction, a bad date): the header is then ignored. */
-int tc_http_retry_after(const char *v, size_t n, int64_t now_ms, int64_t *ms);
 /* Changes the connection caps (reload). */
 void tc_http_set_caps(struct tc_http *h, unsigned max_total, unsigned per_host);
 /* The loop the client runs on. */

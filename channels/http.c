@@ -261,37 +261,6 @@ static size_t on_write(char *p, size_t size, size_t n, void *userp)
 	return len;
 }
 
-int tc_http_retry_after(const char *v, size_t n, int64_t now_ms, int64_t *ms)
-{
-	uint64_t secs;
-	int64_t at;
-	int r;
-
-	while (n && (*v == ' ' || *v == '\t')) {
-		v++;
-		n--;
-	}
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' ||
-		     v[n - 1] == '\n'))
-		n--;
-	/* delay-seconds: a huge number is "a long time", cut to the maximum */
-	r = tc_parse_uint(v, n, TC_RETRY_AFTER_MAX_MS / 1000, &secs);
-	if (r == TC_ELIMIT) {
-		*ms = TC_RETRY_AFTER_MAX_MS;
-		return 0;
-	}
-	if (r == 0) {
-		*ms = (int64_t)secs * 1000;
-		return 0;
-	}
-	if (tc_http_date_parse(v, n, &at) < 0)
-		return TC_EINVAL;
-	/* both within years 0..9999: the difference cannot overflow */
-	at -= now_ms;
-	*ms = at < 0 ? 0 : at > TC_RETRY_AFTER_MAX_MS ? TC_RETRY_AFTER_MAX_MS : at;
-	return 0;
-}
-
 /* libcurl's header callback: each header line of each response, whole.
  * A status line starts a response (an interim 100 Continue, then the
  * final one): only the final response's Retry-After counts. */

@@ -280,6 +280,12 @@ int tc_duration_parse(const char *s, uint64_t *ms);
  * 1994" that recipients must accept), exactly n bytes of s. Returns 0 and
  * writes *ms (since the epoch), or TC_EINVAL. */
 int tc_http_date_parse(const char *s, size_t n, int64_t *ms);
+/* Reads a Retry-After value (n bytes at v; spaces and tabs around it
+ * ignored): delay-seconds, or an HTTP date compared with now_ms. Returns 0
+ * and writes *ms, a wait of 0 to TC_RETRY_AFTER_MAX_MS: a longer one
+ * (however many digits) is cut to it, a date past is 0. TC_EINVAL when it
+ * is neither (a sign, a fraction, a bad date): the header is then ignored. */
+int tc_http_retry_after(const char *v, size_t n, int64_t now_ms, int64_t *ms);
 
 /* ---- numbers from outside (parse.c) ------------------------------------------ */
 /* Every integer that comes from outside (HTTP headers, Redis replies,
