@@ -139,3 +139,13 @@ def twilio_signature(url, fields, token):
     sorted by name."""
     data = url + "".join(k + v for k, v in sorted(fields.items()))
     return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def twilio_status(sid, state, account, sender, code=None):
+    """The form Twilio posts to a StatusCallback: message sid's state
+    (ErrorCode code, if given), of account, sent from sender."""
+    f = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": state, "SmsStatus": state,
+         "AccountSid": account, "From": sender, "ApiVersion": "2010-04-01"}
+    if code:
+        f["ErrorCode"] = code
+    return f

@@ -16,7 +16,8 @@ import urllib.parse
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import check_counts, wait_for
-from smspeers import Gateway, add_sms, members, phones, sms_template, twilio_signature
+from smspeers import (Gateway, add_sms, members, phones, sms_template, twilio_signature,
+                      twilio_status)
 
 ACK_SECRET = "ack-secret-for-the-receipt-tests"
 TW_TOKEN = "twilio-auth-token-for-the-tests"
@@ -85,11 +86,7 @@ def twilio_post(env, url, fields, signature=None):
 
 
 def status(sid, st, code=None):
-    f = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": st, "SmsStatus": st,
-         "AccountSid": SID, "From": "+14155550199", "ApiVersion": "2010-04-01"}
-    if code:
-        f["ErrorCode"] = code
-    return f
+    return twilio_status(sid, st, SID, "+14155550199", code)
 
 
 def receipts_metric(env):

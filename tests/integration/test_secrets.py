@@ -49,7 +49,7 @@ from certs import CA
 from email_peers import smtpd_messages, start_smtpd
 from harness import check_counts, wait_for
 from listeners import Listener
-from smspeers import Gateway, twilio_signature
+from smspeers import Gateway, twilio_signature, twilio_status
 
 
 SID = "AC" + "0123456789abcdef" * 2   # TWILIO_ACCOUNT_SID
@@ -418,12 +418,8 @@ def email_and_sms(sc):
     tw.set_mode("twilio")
 
 
-def twilio_status(sid, st, code=None):
-    f = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": st, "SmsStatus": st,
-         "AccountSid": SID, "From": "+14155550100", "ApiVersion": "2010-04-01"}
-    if code:
-        f["ErrorCode"] = code
-    return f
+def tw_status(sid, st, code=None):
+    return twilio_status(sid, st, SID, "+14155550100", code)
 
 
 def receipts_and_replies(sc):
@@ -436,9 +432,9 @@ def receipts_and_replies(sc):
     (ada, bob) = (p for _, _, p in PEOPLE)
     cb = {f["To"]: f["StatusCallback"] for f in forms(tw)[:2]}  # P1's
     assert cb[ada].startswith(PUBLIC + "receipts/twilio-main/"), cb
-    sc.twilio_post(cb[ada], twilio_status("SMa1", "delivered"), token, 200)
-    sc.twilio_post(cb[bob], twilio_status("SMb1", "undelivered", "30003"), token, 200)
-    fields = twilio_status("SMb1", "delivered")
+    sc.twilio_post(cb[ada], tw_status("SMa1", "delivered"), token, 200)
+    sc.twilio_post(cb[bob], tw_status("SMb1", "undelivered", "30003"), token, 200)
+    fields = tw_status("SMb1", "delivered")
     sc.twilio_post(cb[bob], {**fields, "ErrorCode": "1"}, token, 403, signed=fields)
     sc.twilio_post(cb[bob], fields, by_name(sc, "rotated twilio auth token"), 403)
     ds = sms_by_phone(env, "P1")
@@ -571,7 +567,7 @@ def rotated_secrets(sc):
     assert [r["headers"]["authorization"] for r in reqs] == [basic(token)] * 2, reqs
     cb = {f["To"]: f["StatusCallback"] for f in forms(tw, n_tw)}
     ada = PEOPLE[0][2]
-    fields = twilio_status("SMa5", "delivered")
+    fields = tw_status("SMa5", "delivered")
     sc.twilio_post(cb[ada], fields, by_name(sc, "twilio auth token"), 403)
     sc.twilio_post(cb[ada], fields, token, 200)
 
