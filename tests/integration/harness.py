@@ -85,6 +85,17 @@ def rfc3339(ms):
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def wake_now(env, job_id):
+    """Makes the sleeping round job_id due now, as its `after` passing
+    would: its send_at and its score in tocsin:scheduled."""
+    assert env.r.zscore("tocsin:scheduled", job_id) is not None, job_id
+    key = f"tocsin:job:{{{job_id}}}"
+    job = json.loads(env.r.hget(key, "job"))
+    job["send_at"] = rfc3339(now_ms())
+    env.r.hset(key, "job", json.dumps(job))
+    env.r.zadd("tocsin:scheduled", {job_id: now_ms()}, xx=True)
+
+
 def wait_for(pred, timeout=20.0, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -10,7 +10,7 @@ how fast the machine is; one test waits for a 1s `after` to pass."""
 import json
 import signal
 
-from harness import check_counts, now_ms, rfc3339, wait_for
+from harness import check_counts, now_ms, wait_for, wake_now
 from smspeers import Gateway, add_sms, gateway_provider, sms_template
 from test_ack import SECRET, request
 
@@ -59,17 +59,6 @@ def hooks(env):
 
 def texts(gw):
     return [(b["to"], b["text"]) for b in (json.loads(q["body"]) for q in gw.requests())]
-
-
-def wake_now(env, job_id):
-    """Makes the sleeping round job_id due now, as its `after` passing
-    would: its send_at and its score in tocsin:scheduled."""
-    assert env.r.zscore("tocsin:scheduled", job_id) is not None, job_id
-    key = f"tocsin:job:{{{job_id}}}"
-    job = json.loads(env.r.hget(key, "job"))
-    job["send_at"] = rfc3339(now_ms())
-    env.r.hset(key, "job", json.dumps(job))
-    env.r.zadd("tocsin:scheduled", {job_id: now_ms()}, xx=True)
 
 
 def ack(env, path):

@@ -19,7 +19,7 @@ import urllib.parse
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import check_counts, now_ms, rfc3339, wait_for
+from harness import check_counts, wait_for, wake_now
 from smspeers import Gateway, add_sms, members, phones, sms_template
 from test_ack import request
 
@@ -229,17 +229,6 @@ def test_a_reply_that_overtakes_its_sent_write(env):
     assert send_reply(env, inbound(a, "2")) == (200, "")
     assert by_phone(env, "V-3")[a]["response"] == "safe"
     assert replies_metric(env)["already"] == 1
-
-
-def wake_now(env, job_id):
-    """Makes the sleeping round job_id due now, as its `after` passing
-    would (as test_escalation.py does)."""
-    assert env.r.zscore("tocsin:scheduled", job_id) is not None, job_id
-    key = f"tocsin:job:{{{job_id}}}"
-    job = json.loads(env.r.hget(key, "job"))
-    job["send_at"] = rfc3339(now_ms())
-    env.r.hset(key, "job", json.dumps(job))
-    env.r.zadd("tocsin:scheduled", {job_id: now_ms()}, xx=True)
 
 
 def test_a_reply_to_an_escalation_round_counts_for_the_job(env):
