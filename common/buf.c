@@ -82,6 +82,28 @@ int tc_buf_addc(struct tc_buf *b, char c)
 	return tc_buf_add(b, &c, 1);
 }
 
+size_t tc_utoa(uint64_t v, char *out)
+{
+	char d[TC_UTOA_MAX];
+	size_t i = sizeof(d), n;
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	n = sizeof(d) - i;
+	memcpy(out, d + i, n);
+	out[n] = '\0';
+	return n;
+}
+
+int tc_buf_add_uint(struct tc_buf *b, uint64_t v)
+{
+	char d[TC_UTOA_MAX];
+
+	return tc_buf_add(b, d, tc_utoa(v, d));
+}
+
 int tc_buf_printf(struct tc_buf *b, const char *fmt, ...)
 {
 	va_list ap;

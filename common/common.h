@@ -135,6 +135,13 @@ void tc_buf_reset(struct tc_buf *b);
 int tc_buf_add(struct tc_buf *b, const void *p, size_t n);
 int tc_buf_adds(struct tc_buf *b, const char *s);
 int tc_buf_addc(struct tc_buf *b, char c);
+/* Writes v in decimal and a NUL at out (TC_UTOA_MAX bytes), without printf
+ * (records and Redis commands are built per delivery); returns the digits'
+ * length. */
+#define TC_UTOA_MAX 21
+size_t tc_utoa(uint64_t v, char *out);
+/* Appends v in decimal; same returns as tc_buf_add. */
+int tc_buf_add_uint(struct tc_buf *b, uint64_t v);
 /* Appends the n bytes at s escaped for HTML text and attribute values
  * (& < > " ' as entities): the one HTML escaping of templates and pages.
  * Same returns as tc_buf_add, but a failed call may have appended part. */

@@ -9,19 +9,6 @@
 
 #include "common/common.h"
 
-/* Appends v in decimal: the record is built per transition, no printf. */
-static int add_uint(struct tc_buf *b, uint64_t v)
-{
-	char d[24];
-	int i = sizeof(d);
-
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return tc_buf_add(b, d + i, sizeof(d) - (size_t)i);
-}
-
 static int add_str(struct tc_buf *b, const char *key, const char *v, size_t max)
 {
 	int r = tc_buf_adds(b, key);
@@ -56,19 +43,19 @@ int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 	r |= tc_buf_adds(b, ",\"state\":\"");
 	r |= tc_buf_adds(b, tc_dstate_name(rec->state));
 	r |= tc_buf_adds(b, "\",\"attempts\":");
-	r |= add_uint(b, rec->attempts);
+	r |= tc_buf_add_uint(b, rec->attempts);
 	r |= add_str(b, ",\"last_outcome\":", rec->last_outcome, TC_LIMIT_OUTCOME);
 	r |= add_str(b, ",\"provider\":", rec->provider, TC_LIMIT_PROVIDER);
 	r |= add_str(b, ",\"provider_message_id\":", rec->provider_message_id,
 		     TC_LIMIT_PROVIDER_ID);
 	r |= add_str(b, ",\"updated_at\":", rec->updated_at, 40);
 	r |= tc_buf_adds(b, ",\"pass\":");
-	r |= add_uint(b, rec->pass);
+	r |= tc_buf_add_uint(b, rec->pass);
 	r |= tc_buf_adds(b, ",\"plan\":");
-	r |= add_uint(b, rec->plan);
+	r |= tc_buf_add_uint(b, rec->plan);
 	if (rec->segments) {
 		r |= tc_buf_adds(b, ",\"segments\":");
-		r |= add_uint(b, rec->segments);
+		r |= tc_buf_add_uint(b, rec->segments);
 		r |= add_str(b, ",\"encoding\":", rec->encoding, 8);
 	}
 	/* Built by the dispatcher of escaped strings: valid JSON items. */
@@ -79,7 +66,7 @@ int tc_record_json(struct tc_buf *b, const struct tc_record *rec)
 	}
 	if (rec->state == TC_DS_RETRYING) {
 		r |= tc_buf_adds(b, ",\"next_attempt_ms\":");
-		r |= add_uint(b, rec->next_attempt_ms > 0 ? (uint64_t)rec->next_attempt_ms : 0);
+		r |= tc_buf_add_uint(b, rec->next_attempt_ms > 0 ? (uint64_t)rec->next_attempt_ms : 0);
 		if (rec->reasons && rec->reasons[0])
 			r |= add_str(b, ",\"reasons\":", rec->reasons, TC_LIMIT_REASONS);
 	}

@@ -502,16 +502,8 @@ void tc_rconn_flush(struct tc_rconn *rc)
 /* Writes "<c><n>\r\n" at p; returns the end. */
 static char *resp_head(char *p, char c, size_t n)
 {
-	char d[24];
-	int i = sizeof(d);
-
-	do {
-		d[--i] = (char)('0' + n % 10);
-		n /= 10;
-	} while (n);
 	*p++ = c;
-	memcpy(p, d + i, sizeof(d) - (size_t)i);
-	p += sizeof(d) - (size_t)i;
+	p += tc_utoa(n, p);
 	*p++ = '\r';
 	*p++ = '\n';
 	return p;

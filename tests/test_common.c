@@ -29,6 +29,25 @@ static void test_buf(void)
 	tc_buf_release(&b);
 }
 
+static void test_utoa(void)
+{
+	char out[TC_UTOA_MAX];
+	struct tc_buf b;
+
+	tc_test_begin("utoa: 0, one digit, and 2^64 - 1 in decimal");
+	TC_CHECK_INT(tc_utoa(0, out), 1);
+	TC_CHECK_STR(out, "0");
+	TC_CHECK_INT(tc_utoa(7, out), 1);
+	TC_CHECK_STR(out, "7");
+	TC_CHECK_INT(tc_utoa(UINT64_MAX, out), 20);
+	TC_CHECK_STR(out, "18446744073709551615");
+	tc_buf_init(&b, 3);
+	TC_CHECK_INT(tc_buf_add_uint(&b, 123), 0);
+	TC_CHECK_INT(tc_buf_add_uint(&b, 4), TC_ELIMIT);
+	TC_CHECK_STR(b.data, "123");
+	tc_buf_release(&b);
+}
+
 static void test_time(void)
 {
 	int64_t ms;
@@ -728,6 +747,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	test_buf();
+	test_utoa();
 	test_time();
 	test_http_date();
 	test_parse_uint();
