@@ -285,14 +285,17 @@ static void addr_text(const struct sockaddr *sa, char *out)
 {
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN], port[TC_UTOA_MAX];
 
-	if (sa->sa_family == AF_INET && inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)))
-		snprintf(out, TC_HTTP_ADDR_LEN, "%s:%u", ip, ntohs(s4->sin_port));
-	else if (sa->sa_family == AF_INET6 &&
-		 inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)))
-		snprintf(out, TC_HTTP_ADDR_LEN, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	else
+	/* Per request (the peer of every outcome): no printf. */
+	if (sa->sa_family == AF_INET && inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip))) {
+		tc_utoa(ntohs(s4->sin_port), port);
+		tc_join(out, TC_HTTP_ADDR_LEN, ip, ":", port, NULL);
+	} else if (sa->sa_family == AF_INET6 &&
+		   inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip))) {
+		tc_utoa(ntohs(s6->sin6_port), port);
+		tc_join(out, TC_HTTP_ADDR_LEN, "[", ip, "]:", port, NULL);
+	} else
 		snprintf(out, TC_HTTP_ADDR_LEN, "(family %d)", sa->sa_family);
 }
 

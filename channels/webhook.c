@@ -75,11 +75,12 @@ static void refused_text(const char *host, const struct tc_http_result *r,
 static void classify(const char *host, const struct tc_http_result *r,
 		     struct tc_outcome *o)
 {
-	char what[200];
+	char what[200], status[TC_UTOA_MAX];
 
 	o->status = r->status;
 	o->retry_after_ms = r->retry_after_ms;
-	snprintf(o->provider, sizeof(o->provider), "%s", r->peer);
+	tc_join(o->provider, sizeof(o->provider), r->peer, NULL);
+	tc_utoa(r->status > 0 ? (uint64_t)r->status : 0, status);
 	if (r->refused) {
 		o->kind = TC_OUT_PERMANENT;
 		refused_text(host, r, what, sizeof(what));
@@ -96,13 +97,13 @@ static void classify(const char *host, const struct tc_http_result *r,
 		}
 	} else if (r->status >= 200 && r->status < 300) {
 		o->kind = TC_OUT_DELIVERED;
-		snprintf(o->detail, sizeof(o->detail), "http %ld", r->status);
+		tc_join(o->detail, sizeof(o->detail), "http ", status, NULL);
 	} else {
 		/* 408, 425, 429 and 5xx are worth another attempt; the rest
 		 * say the request itself is wrong. */
 		o->kind = (r->status == 408 || r->status == 425 || r->status == 429 ||
 			   r->status >= 500) ? TC_OUT_TRANSIENT : TC_OUT_PERMANENT;
-		snprintf(o->detail, sizeof(o->detail), "http %ld", r->status);
+		tc_join(o->detail, sizeof(o->detail), "http ", status, NULL);
 	}
 }
 
@@ -293,7 +294,7 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	struct tc_http_req req;
 	struct wh_send *s;
 	struct tc_outcome o;
-	char sig[TC_WEBHOOK_SIG_MAX], *host;
+	char sig[TC_WEBHOOK_SIG_MAX], ts[TC_UTOA_MAX], *host;
 	int64_t now = tc_time_now_ms() / 1000;
 	const char *rate_host;
 	size_t hlen;
@@ -321,16 +322,20 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 	s->cb = cb;
 	s->data = data;
 	rate_host = tc_webhook_url_host(v->address, &hlen);
-	snprintf(s->rate_host, sizeof(s->rate_host), "%.*s", (int)hlen, rate_host);
+	if (hlen >= sizeof(s->rate_host))
+		hlen = sizeof(s->rate_host) - 1;
+	memcpy(s->rate_host, rate_host, hlen);
+	s->rate_host[hlen] = '\0';
 	if (tc_webhook_sign(w->signer, v->id, now, body->data, body->len, sig,
 			    sizeof(sig)) < 0) {
 		free(host);
 		free(s);
 		return -ENOMEM;
 	}
-	snprintf(s->id_line, sizeof(s->id_line), "webhook-id: %s", v->id);
-	snprintf(s->ts_line, sizeof(s->ts_line), "webhook-timestamp: %lld", (long long)now);
-	snprintf(s->sig_line, sizeof(s->sig_line), "webhook-signature: %s", sig);
+	tc_utoa(now > 0 ? (uint64_t)now : 0, ts); /* as tc_webhook_sign signs it */
+	tc_join(s->id_line, sizeof(s->id_line), "webhook-id: ", v->id, NULL);
+	tc_join(s->ts_line, sizeof(s->ts_line), "webhook-timestamp: ", ts, NULL);
+	tc_join(s->sig_line, sizeof(s->sig_line), "webhook-signature: ", sig, NULL);
 	s->hdr[0].data = s->id_line;
 	s->hdr[0].next = &s->hdr[1];
 	s->hdr[1].data = s->ts_line;

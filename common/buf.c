@@ -4,6 +4,7 @@
  * NUL-terminated so it can be used as a C string.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,23 @@ int tc_buf_add_uint(struct tc_buf *b, uint64_t v)
 	char d[TC_UTOA_MAX];
 
 	return tc_buf_add(b, d, tc_utoa(v, d));
+}
+
+size_t tc_join(char *out, size_t n, ...)
+{
+	const char *s;
+	size_t len = 0, k;
+	va_list ap;
+
+	va_start(ap, n);
+	while ((s = va_arg(ap, const char *)) != NULL && len + 1 < n) {
+		k = strnlen(s, n - 1 - len);
+		memcpy(out + len, s, k);
+		len += k;
+	}
+	va_end(ap);
+	out[len] = '\0';
+	return len;
 }
 
 int tc_buf_printf(struct tc_buf *b, const char *fmt, ...)

@@ -142,6 +142,11 @@ int tc_buf_addc(struct tc_buf *b, char c);
 size_t tc_utoa(uint64_t v, char *out);
 /* Appends v in decimal; same returns as tc_buf_add. */
 int tc_buf_add_uint(struct tc_buf *b, uint64_t v);
+/* Writes the strings given, up to a NULL, one after the other into out
+ * (n > 0 bytes), cut to fit and NUL-terminated, as snprintf's "%s%s..."
+ * would, without printf: header lines and outcomes are written per
+ * delivery. Returns the length written. */
+size_t tc_join(char *out, size_t n, ...) __attribute__((sentinel));
 /* Appends the n bytes at s escaped for HTML text and attribute values
  * (& < > " ' as entities): the one HTML escaping of templates and pages.
  * Same returns as tc_buf_add, but a failed call may have appended part. */

@@ -33,18 +33,48 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* Writes v as exactly `width` decimal digits at p; returns the end. */
+static char *put_digits(char *p, unsigned v, int width)
+{
+	int i;
+
+	for (i = width - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + width;
+}
+
 void tc_time_format(int64_t ms, char *out, size_t n)
 {
 	struct tm tm;
 	time_t secs = (time_t)(ms / 1000);
+	char *p;
 
 	if (!gmtime_r(&secs, &tm)) {
 		snprintf(out, n, "invalid-time");
 		return;
 	}
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(ms % 1000));
+	if (ms < 0 || ms > TC_MAX_MS || n < sizeof("YYYY-MM-DDTHH:MM:SS.mmmZ")) {
+		snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(ms % 1000));
+		return;
+	}
+	/* The same text without printf: it is written for every record. */
+	p = put_digits(out, (unsigned)tm.tm_year + 1900, 4);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)tm.tm_mday, 2);
+	*p++ = 'T';
+	p = put_digits(p, (unsigned)tm.tm_hour, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)tm.tm_min, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)tm.tm_sec, 2);
+	*p++ = '.';
+	p = put_digits(p, (unsigned)(ms % 1000), 3);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 /* Reads exactly n digits at *p into *v. */

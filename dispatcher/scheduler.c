@@ -368,7 +368,7 @@ static void on_outcome(void *data, const struct tc_outcome *o)
 static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 {
 	struct tc_run *r = v->run;
-	char attempt[32], why[sizeof(((struct tc_outcome *)0)->detail)];
+	char attempt[32], no[TC_UTOA_MAX], why[sizeof(((struct tc_outcome *)0)->detail)];
 	struct tc_chan_dlv cd;
 	struct tc_member m;
 	int64_t now, at;
@@ -423,7 +423,8 @@ static void dlv_send(struct tc_disp *d, struct tc_dlv *v)
 	}
 	v->reserved = false;
 	v->attempts++;
-	snprintf(attempt, sizeof(attempt), "attempt %u", v->attempts);
+	tc_utoa(v->attempts, no);
+	tc_join(attempt, sizeof(attempt), "attempt ", no, NULL);
 	tc_track_move(v, TC_DS_SENDING, attempt, "", "");
 	v->sent_ns = uv_hrtime();
 	if (tc_chan_send(d->chan[v->ch], &cd, &v->msg, on_outcome, v) < 0) {

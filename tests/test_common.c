@@ -48,6 +48,21 @@ static void test_utoa(void)
 	tc_buf_release(&b);
 }
 
+static void test_join(void)
+{
+	char out[8];
+
+	tc_test_begin("join: strings one after the other, cut as snprintf cuts");
+	TC_CHECK_INT(tc_join(out, sizeof(out), "ab", "", "cd", NULL), 4);
+	TC_CHECK_STR(out, "abcd");
+	TC_CHECK_INT(tc_join(out, sizeof(out), "abcd", "efgh", NULL), 7);
+	TC_CHECK_STR(out, "abcdefg");
+	TC_CHECK_INT(tc_join(out, 1, "abc", NULL), 0);
+	TC_CHECK_STR(out, "");
+	TC_CHECK_INT(tc_join(out, sizeof(out), NULL), 0);
+	TC_CHECK_STR(out, "");
+}
+
 static void test_time(void)
 {
 	int64_t ms;
@@ -61,6 +76,12 @@ static void test_time(void)
 	TC_CHECK_INT(ms, 1795600800250LL);
 	tc_time_format(1795600800250LL, out, sizeof(out));
 	TC_CHECK_STR(out, "2026-11-25T10:00:00.250Z");
+	tc_time_format(0, out, sizeof(out));
+	TC_CHECK_STR(out, "1970-01-01T00:00:00.000Z");
+	tc_time_format(TC_MAX_MS, out, sizeof(out));
+	TC_CHECK_STR(out, "9999-12-31T23:59:59.999Z");
+	tc_time_format(951782400007LL, out, sizeof(out));
+	TC_CHECK_STR(out, "2000-02-29T00:00:00.007Z");
 	TC_CHECK_INT(tc_time_parse("2026-02-29T00:00:00Z", &ms), TC_EINVAL);
 	TC_CHECK_INT(tc_time_parse("2028-02-29T00:00:00Z", &ms), 0);
 	TC_CHECK_INT(tc_time_parse("2026-11-25 10:00", &ms), TC_EINVAL);
@@ -748,6 +769,7 @@ int main(int argc, char **argv)
 	}
 	test_buf();
 	test_utoa();
+	test_join();
 	test_time();
 	test_http_date();
 	test_parse_uint();
