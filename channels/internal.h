@@ -78,6 +78,7 @@ int tc_chan_render(const struct tc_tpl_store *store, const struct tc_chan_dlv *v
  * the sends that started under it (a reload frees the configuration). */
 struct tc_ranges {
 	unsigned refs;
+	struct tc_ranges_seen *seen; /* authorities already judged (ranges.c) */
 	size_t n;
 	struct tc_allow a[];
 };
@@ -91,8 +92,10 @@ void tc_ranges_unref(struct tc_ranges *r);
  * its port) outside r is refused now (-1, why says it is not in list, the
  * key's name); a host name is judged with each address it resolves to.
  * Returns 0 and the host name as a new string in *name (NULL for an
- * address), or -ENOMEM. */
-int tc_ranges_check_url(const struct tc_ranges *r, const char *url,
+ * address), or -ENOMEM. What libcurl's parser made of a URL's
+ * "scheme://authority/" is remembered for the next URL that starts with
+ * the same bytes (a broadcast's URLs mostly share a few). */
+int tc_ranges_check_url(struct tc_ranges *r, const char *url,
 			const char *list, char **name, char *why, size_t n);
 
 /* ---- webhook destinations (webhook.c) ----------------------------------- */

@@ -6,17 +6,36 @@
  * anything is resolved.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "channels/internal.h"
 
+#define SEEN_SLOTS 64     /* authorities remembered per allow list */
+#define SEEN_KEY_MAX 256  /* the longest "scheme://authority/" remembered */
+
+/* An authority libcurl's parser judged allowed: the URL's bytes up to and
+ * including the first '/' after "scheme://", and the host name to
+ * resolve ("" for an address, which was checked against the list). */
+struct tc_ranges_seen {
+	struct {
+		size_t len;
+		char key[SEEN_KEY_MAX];
+		char name[SEEN_KEY_MAX];
+	} slot[SEEN_SLOTS];
+};
+
 void tc_ranges_unref(struct tc_ranges *r)
 {
-	if (r && --r->refs == 0)
+	if (r && --r->refs == 0) {
+		free(r->seen);
 		free(r);
+	}
 }
 
 struct tc_ranges *tc_ranges_new(const struct tc_allow *allow, size_t n_allow)
@@ -32,6 +51,7 @@ struct tc_ranges *tc_ranges_new(const struct tc_allow *allow, size_t n_allow)
 	if (!r)
 		return NULL;
 	r->refs = 1;
+	r->seen = NULL;
 	r->n = n_allow;
 	p = (char *)&r->a[r->n];
 	for (i = 0; i < r->n; i++) {
@@ -46,10 +66,83 @@ struct tc_ranges *tc_ranges_new(const struct tc_allow *allow, size_t n_allow)
 	return r;
 }
 
-int tc_ranges_check_url(const struct tc_ranges *r, const char *url,
+/* The length of url's "scheme://authority/", or 0 when it has none that
+ * fits a slot. libcurl's parser ends the authority at the first '/' after
+ * "scheme://" at the latest and reads nothing after it to find the host
+ * and port, so every URL starting with these bytes has the host and port
+ * of the one judged. */
+static size_t seen_key_len(const char *url)
+{
+	const char *p = url, *slash;
+
+	if (!isalpha((unsigned char)*p))
+		return 0;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	if (strncmp(p, "://", 3) != 0)
+		return 0;
+	slash = strchr(p + 3, '/');
+	if (!slash || (size_t)(slash + 1 - url) > SEEN_KEY_MAX)
+		return 0;
+	return (size_t)(slash + 1 - url);
+}
+
+static unsigned seen_slot(const char *key, size_t len)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h % SEEN_SLOTS;
+}
+
+/* The judgement remembered for url's authority: 1 (and *name) if there is
+ * one, 0 if not, -ENOMEM. */
+static int seen_find(const struct tc_ranges *r, const char *url, size_t len,
+		     char **name)
+{
+	unsigned i;
+
+	if (!r->seen || !len)
+		return 0;
+	i = seen_slot(url, len);
+	if (r->seen->slot[i].len != len || memcmp(r->seen->slot[i].key, url, len) != 0)
+		return 0;
+	*name = NULL;
+	if (r->seen->slot[i].name[0]) {
+		*name = strdup(r->seen->slot[i].name);
+		if (!*name)
+			return -ENOMEM;
+	}
+	return 1;
+}
+
+/* Remembers that url's authority was allowed (name: the host to resolve,
+ * NULL for an address); a name too long to keep is not remembered. */
+static void seen_keep(struct tc_ranges *r, const char *url, size_t len,
+		      const char *name)
+{
+	unsigned i;
+
+	if (!len || (name && strlen(name) >= SEEN_KEY_MAX))
+		return;
+	if (!r->seen)
+		r->seen = calloc(1, sizeof(*r->seen));
+	if (!r->seen)
+		return;
+	i = seen_slot(url, len);
+	memcpy(r->seen->slot[i].key, url, len);
+	r->seen->slot[i].len = len;
+	snprintf(r->seen->slot[i].name, SEEN_KEY_MAX, "%s", name ? name : "");
+}
+
+int tc_ranges_check_url(struct tc_ranges *r, const char *url,
 			const char *list, char **name, char *why, size_t n)
 {
-	CURLU *u = curl_url();
+	size_t key_len = seen_key_len(url);
+	int seen = seen_find(r, url, key_len, name);
+	CURLU *u;
 	char *host = NULL, *port = NULL;
 	struct sockaddr_in6 s6;
 	struct sockaddr_in s4;
@@ -57,7 +150,10 @@ int tc_ranges_check_url(const struct tc_ranges *r, const char *url,
 	uint64_t port_no = 0;
 	int rc = -1;
 
+	if (seen != 0)
+		return seen < 0 ? seen : 0;
 	*name = NULL;
+	u = curl_url();
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
@@ -93,6 +189,7 @@ int tc_ranges_check_url(const struct tc_ranges *r, const char *url,
 			goto out;
 		}
 	}
+	seen_keep(r, url, key_len, *name);
 	rc = 0;
 out:
 	curl_free(host);

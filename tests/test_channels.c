@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "channels/channels.h"
+#include "channels/internal.h"
 #include "dispatcher/dispatcher.h"
 #include "tc_test.h"
 
@@ -187,9 +188,74 @@ static void test_retry_after(void)
 	TC_CHECK_INT(ms, 4242);
 }
 
+/* One URL's judgement as a string: "refused", "address" or "name NAME". */
+static void judge(struct tc_ranges *r, const char *url, char *out, size_t n)
+{
+	char why[256], *name = NULL;
+	int rc = tc_ranges_check_url(r, url, "test.allow", &name, why, sizeof(why));
+
+	if (rc < 0)
+		snprintf(out, n, "refused");
+	else
+		snprintf(out, n, name ? "name %s" : "address", name);
+	free(name);
+}
+
+static void test_ranges_seen(void)
+{
+	/* Pairs that share bytes at the start but not their authority, and
+	 * authorities that libcurl reads differently from how they look. */
+	static const char *const urls[] = {
+		"http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b?x=1",
+		"http://127.0.0.1/a", "http://127.0.0.1:80/a", "http://127.0.0.1:9/a",
+		"http://127.0.0.1:8080@10.0.0.1/a", "http://10.0.0.1:8080@127.0.0.1/a",
+		"http://10.0.0.1#@127.0.0.1/a", "http://10.0.0.1?@127.0.0.1/a",
+		"http://127.0.0.1", "http://127.0.0.1?q", "HTTP://127.0.0.1/a",
+		"http://[::1]/a", "http://[::ffff:10.0.0.1]/a", "http://hooks.example/a",
+		"http://hooks.example:8443/a", "http://user:pw@hooks.example/a",
+		"http://hooks.example.evil/a", "http://10.0.0.1/a", "not a url/",
+		"http://127.0.0.1:8080/a/../b",
+	};
+	const char *entries[] = { "127.0.0.0/8:8080", "127.0.0.1:80", "[::1]", "hooks.example" };
+	struct tc_allow allow[4];
+	struct tc_ranges *warm, *cold;
+	char why[128], a[300], b[300];
+	size_t i, j, round;
+
+	tc_test_begin("ranges: a remembered authority judges as libcurl's parser would");
+	for (i = 0; i < 4; i++)
+		TC_CHECK_INT(tc_allow_parse(entries[i], &allow[i], why, sizeof(why)), 0);
+	warm = tc_ranges_new(allow, 4);
+	TC_CHECK(warm != NULL);
+	/* Twice over the list: the second round is served from what the
+	 * first remembered, and must say what a fresh list says. */
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+			cold = tc_ranges_new(allow, 4);
+			judge(warm, urls[i], a, sizeof(a));
+			judge(cold, urls[i], b, sizeof(b));
+			tc_ranges_unref(cold);
+			if (strcmp(a, b) != 0)
+				tc_test_fail(__FILE__, __LINE__, "%s: remembered '%s', fresh '%s'",
+					     urls[i], a, b);
+		}
+	}
+	judge(warm, "http://127.0.0.1:8080/z", a, sizeof(a));
+	TC_CHECK_STR(a, "address");
+	judge(warm, "http://127.0.0.1:9/z", a, sizeof(a));
+	TC_CHECK_STR(a, "refused");
+	judge(warm, "http://hooks.example:8443/z", a, sizeof(a));
+	TC_CHECK_STR(a, "name hooks.example");
+	TC_CHECK(warm->seen != NULL);
+	tc_ranges_unref(warm);
+	for (j = 0; j < 4; j++)
+		free(allow[j].host);
+}
+
 int main(void)
 {
 	test_sign();
+	test_ranges_seen();
 	test_retry_after();
 	test_json_quote();
 	test_interface();
