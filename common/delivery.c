@@ -13,13 +13,27 @@
 
 /* SHA-256 as OpenSSL 3 provides it, fetched once: the one-shot SHA256()
  * fetches the implementation again on every call, and both hashes here
- * are taken for every delivery. */
+ * are taken for every delivery. Each thread hashes with a context of its
+ * own, made once and used again: EVP_Digest would allocate and free one
+ * (and its state) for every hash. */
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static __thread EVP_MD_CTX *sha256_ctx;
 
 static void sha256_fetch(void)
 {
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static bool sha256_with_ctx(const void *p, size_t n, unsigned char *md)
+{
+	if (!sha256_md)
+		return false;
+	if (!sha256_ctx)
+		sha256_ctx = EVP_MD_CTX_new();
+	return sha256_ctx && EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL) &&
+	       EVP_DigestUpdate(sha256_ctx, p, n) &&
+	       EVP_DigestFinal_ex(sha256_ctx, md, NULL);
 }
 
 /* A failure of OpenSSL (out of memory) hashes with the slower
@@ -32,7 +46,7 @@ void tc_sha256_hex(const void *p, size_t n, size_t hex_len, char *out)
 
 	memset(md, 0, sizeof(md));
 	(void)pthread_once(&sha256_once, sha256_fetch);
-	if (!sha256_md || !EVP_Digest(p, n, md, NULL, sha256_md, NULL))
+	if (!sha256_with_ctx(p, n, md))
 		(void)EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL);
 	for (i = 0; i < hex_len && i < 64; i++)
 		out[i] = hex[i % 2 ? md[i / 2] & 15 : md[i / 2] >> 4];
