@@ -14,26 +14,40 @@
 /* SHA-256 as OpenSSL 3 provides it, fetched once: the one-shot SHA256()
  * fetches the implementation again on every call, and both hashes here
  * are taken for every delivery. Each thread hashes with a context of its
- * own, made once and used again: EVP_Digest would allocate and free one
- * (and its state) for every hash. */
+ * own, made once, used again and freed when the thread ends: EVP_Digest
+ * would allocate and free one (and its state) for every hash. */
 static EVP_MD *sha256_md;
+static pthread_key_t sha256_ctx_key;
+static bool sha256_key_made;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static __thread EVP_MD_CTX *sha256_ctx;
+
+static void sha256_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
 
 static void sha256_fetch(void)
 {
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	sha256_key_made = pthread_key_create(&sha256_ctx_key, sha256_ctx_free) == 0;
 }
 
 static bool sha256_with_ctx(const void *p, size_t n, unsigned char *md)
 {
-	if (!sha256_md)
+	EVP_MD_CTX *ctx;
+
+	if (!sha256_md || !sha256_key_made)
 		return false;
-	if (!sha256_ctx)
-		sha256_ctx = EVP_MD_CTX_new();
-	return sha256_ctx && EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL) &&
-	       EVP_DigestUpdate(sha256_ctx, p, n) &&
-	       EVP_DigestFinal_ex(sha256_ctx, md, NULL);
+	ctx = pthread_getspecific(sha256_ctx_key);
+	if (!ctx) {
+		ctx = EVP_MD_CTX_new();
+		if (!ctx || pthread_setspecific(sha256_ctx_key, ctx) != 0) {
+			EVP_MD_CTX_free(ctx);
+			return false;
+		}
+	}
+	return EVP_DigestInit_ex2(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, p, n) &&
+	       EVP_DigestFinal_ex(ctx, md, NULL);
 }
 
 /* A failure of OpenSSL (out of memory) hashes with the slower
