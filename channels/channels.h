@@ -374,10 +374,11 @@ struct tc_webhook_signer *tc_webhook_signer_new(const unsigned char *key,
 /* Frees s, wiping its key; accepts NULL. */
 void tc_webhook_signer_free(struct tc_webhook_signer *s);
 /* Computes the Standard Webhooks signature "v1,<base64>" of
- * "id.timestamp.body" into out (n >= TC_WEBHOOK_SIG_MAX). Returns 0, or
- * -ENOMEM when OpenSSL failed (out is then ""). */
+ * "id.timestamp.body" into out (n >= TC_WEBHOOK_SIG_MAX); timestamp is the
+ * decimal text the webhook-timestamp header carries, signed as written.
+ * Returns 0, or -ENOMEM when OpenSSL failed (out is then ""). */
 #define TC_WEBHOOK_SIG_MAX 64
-int tc_webhook_sign(struct tc_webhook_signer *s, const char *id, int64_t timestamp,
+int tc_webhook_sign(struct tc_webhook_signer *s, const char *id, const char *timestamp,
 		    const char *body, size_t len, char *out, size_t n);
 
 #endif

@@ -326,13 +326,14 @@ static int wh_send(void *state, const struct tc_chan_dlv *v, const struct tc_msg
 		hlen = sizeof(s->rate_host) - 1;
 	memcpy(s->rate_host, rate_host, hlen);
 	s->rate_host[hlen] = '\0';
-	if (tc_webhook_sign(w->signer, v->id, now, body->data, body->len, sig,
+	/* One text for the header and the signature. */
+	tc_utoa(now > 0 ? (uint64_t)now : 0, ts);
+	if (tc_webhook_sign(w->signer, v->id, ts, body->data, body->len, sig,
 			    sizeof(sig)) < 0) {
 		free(host);
 		free(s);
 		return -ENOMEM;
 	}
-	tc_utoa(now > 0 ? (uint64_t)now : 0, ts); /* as tc_webhook_sign signs it */
 	tc_join(s->id_line, sizeof(s->id_line), "webhook-id: ", v->id, NULL);
 	tc_join(s->ts_line, sizeof(s->ts_line), "webhook-timestamp: ", ts, NULL);
 	tc_join(s->sig_line, sizeof(s->sig_line), "webhook-signature: ", sig, NULL);

@@ -50,23 +50,20 @@ struct tc_webhook_signer *tc_webhook_signer_new(const unsigned char *key,
 	return s;
 }
 
-int tc_webhook_sign(struct tc_webhook_signer *s, const char *id, int64_t timestamp,
+int tc_webhook_sign(struct tc_webhook_signer *s, const char *id, const char *timestamp,
 		    const char *body, size_t len, char *out, size_t n)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
-	char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1], ts[TC_UTOA_MAX + 2];
-	size_t mac_len = 0, ts_len;
-
-	/* ".<timestamp>." (a time before 1970 is not signed: it is 0). */
-	ts[0] = '.';
-	ts_len = 1 + tc_utoa(timestamp > 0 ? (uint64_t)timestamp : 0, ts + 1);
-	ts[ts_len++] = '.';
+	char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	size_t mac_len = 0;
 
 	out[0] = '\0';
 	/* A NULL key starts again from the key set by tc_webhook_signer_new. */
 	if (!EVP_MAC_init(s->ctx, NULL, 0, NULL) ||
 	    !EVP_MAC_update(s->ctx, (const unsigned char *)id, strlen(id)) ||
-	    !EVP_MAC_update(s->ctx, (const unsigned char *)ts, ts_len) ||
+	    !EVP_MAC_update(s->ctx, (const unsigned char *)".", 1) ||
+	    !EVP_MAC_update(s->ctx, (const unsigned char *)timestamp, strlen(timestamp)) ||
+	    !EVP_MAC_update(s->ctx, (const unsigned char *)".", 1) ||
 	    !EVP_MAC_update(s->ctx, (const unsigned char *)body, len) ||
 	    !EVP_MAC_final(s->ctx, mac, &mac_len, sizeof(mac)))
 		return -ENOMEM;

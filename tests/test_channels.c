@@ -33,7 +33,7 @@ static void test_sign(void)
 	TC_CHECK(sg != NULL);
 	if (!sg)
 		return;
-	TC_CHECK_INT(tc_webhook_sign(sg, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body,
+	TC_CHECK_INT(tc_webhook_sign(sg, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", body,
 				     strlen(body), sig, sizeof(sig)), 0);
 	TC_CHECK_STR(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 
@@ -41,17 +41,17 @@ static void test_sign(void)
 	{
 		char a[TC_WEBHOOK_SIG_MAX], b[TC_WEBHOOK_SIG_MAX];
 
-		tc_webhook_sign(sg, "id1", 1, "x", 1, a, sizeof(a));
-		tc_webhook_sign(sg, "id2", 1, "x", 1, b, sizeof(b));
+		tc_webhook_sign(sg, "id1", "1", "x", 1, a, sizeof(a));
+		tc_webhook_sign(sg, "id2", "1", "x", 1, b, sizeof(b));
 		TC_CHECK(strcmp(a, b) != 0);
-		tc_webhook_sign(sg, "id1", 2, "x", 1, b, sizeof(b));
+		tc_webhook_sign(sg, "id1", "2", "x", 1, b, sizeof(b));
 		TC_CHECK(strcmp(a, b) != 0);
-		tc_webhook_sign(sg, "id1", 1, "y", 1, b, sizeof(b));
+		tc_webhook_sign(sg, "id1", "1", "y", 1, b, sizeof(b));
 		TC_CHECK(strcmp(a, b) != 0);
 	}
 
 	tc_test_begin("webhook: a reused signer starts each signature from its key alone");
-	tc_webhook_sign(sg, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body),
+	tc_webhook_sign(sg, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", body, strlen(body),
 			sig, sizeof(sig));
 	TC_CHECK_STR(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 	tc_webhook_signer_free(sg);
